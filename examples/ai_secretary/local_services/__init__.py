@@ -1,0 +1,1 @@
+"""Loopback stand-ins for OpenAI, Google Calendar and Stripe used by tests and the demo."""

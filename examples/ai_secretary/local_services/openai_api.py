@@ -1,0 +1,306 @@
+"""A loopback stand-in for the OpenAI API subset the real ``openai`` client uses in the example app.
+
+Covers POST /v1/chat/completions (JSON and SSE streaming, usage in the last chunk when
+``stream_options.include_usage``), /v1/embeddings (float and base64) and /v1/responses. Answers are
+deterministic (a "summary" built from word counts, no model), every answer carries the ``x-ratelimit-*``
+and ``x-request-id`` headers the real API sends, and faults (429 with ``retry-after-ms``, 500, slow
+answers, connection resets) are scripted with ``svc.fail("429x2")`` or an ``x-fake-fault`` header.
+
+Test-only knobs, all request headers: ``x-fake-cached-tokens`` / ``x-fake-reasoning-tokens`` (usage
+details), ``x-fake-chunk-delay`` (seconds between stream chunks).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import struct
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from ._server import Fault, LocalService, Request, Response, run_main
+
+# Dated snapshots the real API answers with, so tests can tell request model from response model.
+_SNAPSHOTS = {
+    "gpt-4o-mini": "gpt-4o-mini-2024-07-18",
+    "gpt-4o": "gpt-4o-2024-08-06",
+    "gpt-4.1-mini": "gpt-4.1-mini-2025-04-14",
+    "text-embedding-3-small": "text-embedding-3-small",
+}
+_WORD = re.compile(r"[A-Za-z0-9']+")
+_STOP_WORDS = frozenset(
+    "a an and are as at be for from in is it of on or the to with you your i we".split()  # noqa: SIM905
+)
+
+
+class FakeOpenAI(LocalService):
+    """The running stand-in; ``limit_requests``/``limit_tokens`` and the used counters drive the headers."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.limit_requests = 10_000
+        self.limit_tokens = 2_000_000
+        self.used_requests = 0
+        self.used_tokens = 0
+        self._ids = 0
+        self._id_lock = threading.Lock()
+        routes = [
+            ("POST", r"(?:/v1)?/chat/completions", self._chat),
+            ("POST", r"(?:/v1)?/embeddings", self._embeddings),
+            ("POST", r"(?:/v1)?/responses", self._responses),
+            ("GET", r"(?:/v1)?/models", self._models),
+        ]
+        super().__init__("openai", routes, self._error, host, port, self._headers)
+
+    def _next_id(self, prefix: str) -> str:
+        with self._id_lock:
+            self._ids += 1
+            return f"{prefix}-fake{self._ids:06d}"
+
+    def _headers(self, request: Request) -> dict[str, str]:
+        with self._id_lock:
+            self.used_requests += 1
+            remaining_requests = max(0, self.limit_requests - self.used_requests)
+            remaining_tokens = max(0, self.limit_tokens - self.used_tokens)
+            self._ids += 1
+            request_id = f"req_fake{self._ids:010d}"
+        return {
+            "x-request-id": request_id,
+            "openai-processing-ms": "3",
+            "x-ratelimit-limit-requests": str(self.limit_requests),
+            "x-ratelimit-limit-tokens": str(self.limit_tokens),
+            "x-ratelimit-remaining-requests": str(remaining_requests),
+            "x-ratelimit-remaining-tokens": str(remaining_tokens),
+            "x-ratelimit-reset-requests": "6ms",
+            "x-ratelimit-reset-tokens": "0s",
+        }
+
+    def _error(self, fault: Fault) -> tuple[dict[str, Any], dict[str, str]]:
+        status = fault.status or 500
+        if status == 429:
+            body = _error_body(
+                "Rate limit reached for requests (synthetic).", "requests", "rate_limit_exceeded"
+            )
+            # retry-after-ms keeps the client's backoff at 1 ms so retry tests stay fast.
+            return body, {"retry-after-ms": "1", "x-ratelimit-remaining-requests": "0"}
+        if status == 401:
+            return _error_body(
+                "Incorrect API key provided: sk-fake.", "invalid_request_error", "invalid_api_key"
+            ), {}
+        if status == 400:
+            return _error_body(
+                "Invalid request (synthetic).", "invalid_request_error", fault.reason or None
+            ), {}
+        if status == 404:
+            return _error_body("Unknown path.", "invalid_request_error", "unknown_url"), {}
+        return _error_body("The server had an error while processing your request.", "server_error", None), {}
+
+    def _charge(self, tokens: int) -> None:
+        with self._id_lock:
+            self.used_tokens += tokens
+
+    def _chat(self, request: Request, _match: re.Match[str]) -> Response:
+        body = request.json or {}
+        model = str(body.get("model", "gpt-4o-mini"))
+        texts = [_content_text(m.get("content")) for m in body.get("messages", []) if isinstance(m, dict)]
+        prompt_tokens = sum(_count_words(t) + 3 for t in texts) + 3
+        answer = summarize(" ".join(texts))
+        completion_tokens = _count_words(answer)
+        self._charge(prompt_tokens + completion_tokens)
+        usage = _chat_usage(prompt_tokens, completion_tokens, request.headers)
+        response_id = self._next_id("chatcmpl")
+        created = int(time.time())
+        response_model = _SNAPSHOTS.get(model, model)
+        finish = "length" if body.get("max_tokens") == 1 or body.get("max_completion_tokens") == 1 else "stop"
+        if not body.get("stream"):
+            choices = [
+                {
+                    "index": i,
+                    "message": {"role": "assistant", "content": answer, "refusal": None, "annotations": []},
+                    "finish_reason": finish,
+                    "logprobs": None,
+                }
+                for i in range(int(body.get("n") or 1))
+            ]
+            return Response(
+                body={
+                    "id": response_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": response_model,
+                    "choices": choices,
+                    "usage": usage,
+                    "service_tier": "default",
+                    "system_fingerprint": "fp_fake0001",
+                }
+            )
+        base = {
+            "id": response_id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": response_model,
+            "service_tier": "default",
+            "system_fingerprint": "fp_fake0001",
+        }
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        events: list[dict[str, Any]] = [
+            {
+                **base,
+                "choices": [
+                    {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                ],
+            }
+        ]
+        for word in re.findall(r"\S+\s*", answer):
+            events.append(
+                {**base, "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]}
+            )
+        events.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+        if include_usage:
+            events.append({**base, "choices": [], "usage": usage})
+        return _sse(events, request)
+
+    def _embeddings(self, request: Request, _match: re.Match[str]) -> Response:
+        body = request.json or {}
+        model = str(body.get("model", "text-embedding-3-small"))
+        inputs = body.get("input", "")
+        items = inputs if isinstance(inputs, list) else [inputs]
+        dimensions = int(body.get("dimensions") or 8)
+        data = []
+        tokens = 0
+        for index, item in enumerate(items):
+            text = item if isinstance(item, str) else " ".join(map(str, item))
+            tokens += _count_words(text)
+            vector = _embed(text, dimensions)
+            encoded: Any = vector
+            if body.get("encoding_format") == "base64":
+                encoded = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        self._charge(tokens)
+        return Response(
+            body={
+                "object": "list",
+                "data": data,
+                "model": _SNAPSHOTS.get(model, model),
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            }
+        )
+
+    def _responses(self, request: Request, _match: re.Match[str]) -> Response:
+        body = request.json or {}
+        model = str(body.get("model", "gpt-4o-mini"))
+        raw_input = body.get("input", "")
+        if isinstance(raw_input, list):
+            texts = [_content_text(m.get("content")) if isinstance(m, dict) else str(m) for m in raw_input]
+        else:
+            texts = [str(raw_input)]
+        if body.get("instructions"):
+            texts.insert(0, str(body["instructions"]))
+        input_tokens = sum(_count_words(t) for t in texts) + 3
+        answer = summarize(" ".join(texts))
+        output_tokens = _count_words(answer)
+        self._charge(input_tokens + output_tokens)
+        cached = int(request.headers.get("x-fake-cached-tokens", "0") or 0)
+        reasoning = int(request.headers.get("x-fake-reasoning-tokens", "0") or 0)
+        return Response(
+            body={
+                "id": self._next_id("resp"),
+                "object": "response",
+                "created_at": int(time.time()),
+                "status": "completed",
+                "error": None,
+                "incomplete_details": None,
+                "instructions": body.get("instructions"),
+                "max_output_tokens": body.get("max_output_tokens"),
+                "model": _SNAPSHOTS.get(model, model),
+                "output": [
+                    {
+                        "type": "message",
+                        "id": self._next_id("msg"),
+                        "status": "completed",
+                        "role": "assistant",
+                        "content": [{"type": "output_text", "text": answer, "annotations": []}],
+                    }
+                ],
+                "parallel_tool_calls": True,
+                "temperature": body.get("temperature", 1.0),
+                "top_p": body.get("top_p", 1.0),
+                "tool_choice": "auto",
+                "tools": [],
+                "text": {"format": {"type": "text"}},
+                "metadata": {},
+                "service_tier": "default",
+                "usage": {
+                    "input_tokens": input_tokens + cached,
+                    "input_tokens_details": {"cached_tokens": cached},
+                    "output_tokens": output_tokens + reasoning,
+                    "output_tokens_details": {"reasoning_tokens": reasoning},
+                    "total_tokens": input_tokens + cached + output_tokens + reasoning,
+                },
+            }
+        )
+
+    def _models(self, _request: Request, _match: re.Match[str]) -> Response:
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "system"} for m in _SNAPSHOTS]
+        return Response(body={"object": "list", "data": data})
+
+
+def summarize(text: str) -> str:
+    """The deterministic "completion": word count and the most frequent content words."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    common = [w for w, _ in Counter(w for w in words if w not in _STOP_WORDS).most_common(3)]
+    topics = ", ".join(common) if common else "nothing"
+    return f"Summary: {len(words)} words about {topics}."
+
+
+def _count_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def _content_text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return ""
+
+
+def _chat_usage(prompt: int, completion: int, headers: Any) -> dict[str, Any]:
+    cached = int(headers.get("x-fake-cached-tokens", "0") or 0)
+    reasoning = int(headers.get("x-fake-reasoning-tokens", "0") or 0)
+    return {
+        "prompt_tokens": prompt + cached,
+        "completion_tokens": completion + reasoning,
+        "total_tokens": prompt + cached + completion + reasoning,
+        "prompt_tokens_details": {"cached_tokens": cached, "audio_tokens": 0},
+        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0},
+    }
+
+
+def _embed(text: str, dimensions: int) -> list[float]:
+    counts = [0.0] * dimensions
+    for word in _WORD.findall(text.lower()):
+        counts[sum(map(ord, word)) % dimensions] += 1.0
+    norm = sum(c * c for c in counts) ** 0.5 or 1.0
+    return [c / norm for c in counts]
+
+
+def _sse(events: list[dict[str, Any]], request: Request) -> Response:
+    chunks = [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]
+    delay = float(request.headers.get("x-fake-chunk-delay", "0") or 0)
+    return Response(chunks=chunks, chunk_delay=delay)
+
+
+def _error_body(message: str, type_: str, code: str | None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def start(host: str = "127.0.0.1", port: int = 0) -> FakeOpenAI:
+    """Start the stand-in in a background thread; point ``OpenAI(base_url=svc.url + "/v1")`` at it."""
+    return FakeOpenAI(host, port)
+
+
+if __name__ == "__main__":
+    run_main("Local OpenAI API stand-in (synthetic answers, fault injection).", start)
