@@ -1,0 +1,118 @@
+"""``configure()``: the programmatic door to the same pipeline the distro builds.
+
+One code path, two doors: ``opentelemetry-instrument`` reaches :func:`_configure_once` through the
+configurator entry point; application code through :func:`configure`. A once-flag makes the second
+caller get the first caller's handle, because OpenTelemetry's global providers can be set only once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from typing import Any, Protocol
+
+from otel_secretary._internal.self_monitoring import report_internal_error
+from otel_secretary.distro import apply_env_defaults
+from otel_secretary.settings import Settings, SettingsError, load_settings
+
+_logger = logging.getLogger("otel_secretary")
+_lock = threading.Lock()
+_handle: Handle | None = None
+
+
+class Handle(Protocol):
+    """What ``configure()`` returns."""
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool: ...
+
+    def shutdown(self) -> None: ...
+
+
+class DisabledHandle:
+    """Returned when ``OTEL_SECRETARY_ENABLED=false`` or set-up failed: the app runs on the no-op API."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        return True
+
+    def shutdown(self) -> None:
+        pass
+
+
+def configure(*, instrument: bool = False, **overrides: Any) -> Handle:
+    """Set up tracing, metrics and logs once; later calls return the first handle.
+
+    Keyword ``overrides`` are settings attributes (``pii_mode="pseudonym"``…) and win over the
+    environment. An invalid setting raises :class:`SettingsError` naming the variable: a developer
+    calling this wants to know at once. ``instrument=True`` also loads every installed
+    instrumentor, as ``opentelemetry-instrument`` would.
+    """
+    global _handle
+    with _lock:
+        if _handle is not None:
+            return _handle
+        settings = load_settings(**overrides)
+        _handle = _build(settings, auto_instrumentation_version=None)
+    if instrument:
+        _load_instrumentors()
+    return _handle
+
+
+def configure_from_auto_instrumentation(version: str | None) -> None:
+    """The configurator's path: never raise into the launcher, but say clearly what was wrong."""
+    global _handle
+    with _lock:
+        if _handle is not None:
+            return
+        try:
+            settings = load_settings()
+        except SettingsError as exc:
+            # Upstream swallows configurator exceptions with a generic traceback; an operator
+            # deserves one line naming the variable. The app keeps serving, uninstrumented.
+            print(f"otel-secretary: telemetry disabled: {exc}", file=sys.stderr, flush=True)
+            _handle = DisabledHandle(str(exc))
+            return
+        _handle = _build(settings, auto_instrumentation_version=version)
+
+
+def _build(settings: Settings, auto_instrumentation_version: str | None) -> Handle:
+    if not settings.enabled:
+        return DisabledHandle("OTEL_SECRETARY_ENABLED=false")
+    apply_env_defaults(os.environ)
+    try:
+        from otel_secretary.pipeline import build
+
+        return build(settings, auto_instrumentation_version=auto_instrumentation_version)
+    except Exception as exc:
+        report_internal_error("configure", exc)
+        return DisabledHandle(f"set-up failed: {type(exc).__name__}")
+
+
+def _load_instrumentors() -> None:
+    from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
+    from opentelemetry.util._importlib_metadata import entry_points
+
+    disabled = {n.strip() for n in os.environ.get("OTEL_PYTHON_DISABLED_INSTRUMENTATIONS", "").split(",")}
+    for ep in entry_points(group="opentelemetry_instrumentor"):
+        if ep.name in disabled or "*" in disabled:
+            continue
+        try:
+            if ep.dist is not None and get_dist_dependency_conflicts(ep.dist):
+                continue
+            instrumentor = ep.load()()
+            if not instrumentor.is_instrumented_by_opentelemetry:
+                instrumentor.instrument(skip_dep_check=True)
+        except ImportError:
+            continue
+        except Exception as exc:
+            report_internal_error(f"instrumentor.{ep.name}", exc)
+
+
+def _reset_for_tests() -> None:
+    """Forget the handle (globals stay set); tests use this with OTel's own reset helpers."""
+    global _handle
+    _handle = None

@@ -1,0 +1,16 @@
+"""The ``otel-secretary`` command. Each feature area adds its own sub-command group below."""
+
+from __future__ import annotations
+
+import typer
+
+from otel_secretary.cli import config as config_cli
+
+app = typer.Typer(
+    help="otel-secretary: telemetry, PII masking, alert rules and the local stack.", no_args_is_help=True
+)
+app.add_typer(config_cli.app, name="config")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,43 @@
+"""Tenant and user context that travels with the trace, without disclosing who the user is.
+
+``enduser.id`` is a keyed pseudonym (HMAC-BLAKE2b with ``OTEL_SECRETARY_PII_KEY``): stable, so one
+user's requests correlate across services and days, but not reversible without the key. Both
+values ride in W3C baggage, so Celery tasks enqueued by the request inherit them, and the
+:class:`~otel_secretary.sdk.trace.context_processor.RequestContextSpanProcessor` copies them onto
+every span.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import baggage, context
+
+from otel_secretary.sdk.trace.context_processor import TENANT_KEY, USER_KEY
+from otel_secretary.settings import load_settings
+
+# Used only when no key is configured; documented as weaker (a dictionary attack on known ids works).
+_FALLBACK_KEY = b"otel-secretary/pseudonym/v1"
+
+
+def pseudonymize(user_id: str, key: str | None = None) -> str:
+    """A 16-hex-digit pseudonym of ``user_id``; the same input and key always give the same output."""
+    secret = (key if key is not None else load_settings().pii_key).encode() or _FALLBACK_KEY
+    return hashlib.blake2b(user_id.encode(), key=secret[:64], digest_size=8).hexdigest()
+
+
+@contextmanager
+def request_context(tenant_id: str | None = None, user_id: str | None = None) -> Iterator[None]:
+    """Attach tenant and pseudonymous user to the current context (and so to every span below it)."""
+    ctx = context.get_current()
+    if tenant_id:
+        ctx = baggage.set_baggage(TENANT_KEY, str(tenant_id), ctx)
+    if user_id:
+        ctx = baggage.set_baggage(USER_KEY, pseudonymize(str(user_id)), ctx)
+    token = context.attach(ctx)
+    try:
+        yield
+    finally:
+        context.detach(token)

@@ -1,0 +1,54 @@
+"""The ``secretary`` distro and configurator that ``opentelemetry-instrument`` loads.
+
+The distro only sets environment defaults, each for a stated reason, so every upstream knob keeps
+working and an explicit user setting always wins. The configurator builds the providers through
+:func:`otel_secretary.pipeline.build`, the same path ``configure()`` takes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import MutableMapping
+from typing import Any
+
+from opentelemetry.instrumentation.distro import BaseDistro
+from opentelemetry.sdk._configuration import _BaseConfigurator
+
+
+def apply_env_defaults(env: MutableMapping[str, str]) -> None:
+    """Our defaults, as ``setdefault`` so the user's own environment wins."""
+    collector = bool(env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+    # http/protobuf, not upstream's grpc: no gRPC channel to break across fork(), and the
+    # collector's 4318 receiver is the one proxies and load balancers handle well.
+    env.setdefault("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+    # Embedded default: no collector → traces and logs to rotated local files, metrics on /metrics.
+    env.setdefault("OTEL_TRACES_EXPORTER", "otlp" if collector else "secretary_jsonl")
+    env.setdefault("OTEL_METRICS_EXPORTER", "otlp" if collector else "prometheus")
+    env.setdefault("OTEL_LOGS_EXPORTER", "otlp" if collector else "secretary_jsonl")
+    # Stable HTTP names (http.server.request.duration in seconds) are what current dashboards and
+    # our rules use; the GenAI opt-in selects the latest GenAI semantic conventions.
+    env.setdefault("OTEL_SEMCONV_STABILITY_OPT_IN", "http,gen_ai_latest_experimental")
+    # The seed collected metrics every 15 s; upstream's 60 s makes a 5-minute alert window coarse.
+    env.setdefault("OTEL_METRIC_EXPORT_INTERVAL", "15000")
+    # Health probes would otherwise be most of the traces and skew latency percentiles.
+    env.setdefault("OTEL_PYTHON_FLASK_EXCLUDED_URLS", "/health,/metrics")
+    # Host and process identify which machine/worker a trace came from (service.instance.id is per process).
+    env.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "host,process")
+    # Put trace and span ids on stdlib log records, so a log line leads to its trace.
+    env.setdefault("OTEL_PYTHON_LOG_CORRELATION", "true")
+
+
+class SecretaryDistro(BaseDistro):  # type: ignore[misc]
+    """Entry point ``opentelemetry_distro = secretary``."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        apply_env_defaults(os.environ)
+
+
+class SecretaryConfigurator(_BaseConfigurator):  # type: ignore[misc]
+    """Entry point ``opentelemetry_configurator = secretary``."""
+
+    def _configure(self, **kwargs: Any) -> None:
+        from otel_secretary._configure import configure_from_auto_instrumentation
+
+        configure_from_auto_instrumentation(kwargs.get("auto_instrumentation_version"))

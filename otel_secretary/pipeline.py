@@ -1,0 +1,221 @@
+"""Builds the tracer, meter and logger providers: the one path behind the distro and ``configure()``.
+
+What this module guarantees, and must keep guaranteeing:
+
+* every exporter that any entry point or setting names is wrapped by the PII masker *inside* its
+  batch processor, so no configuration can hand an exporter an unmasked span, log record or metric
+  point (``MaskingSpanExporter`` & co. fail closed);
+* every exporter is rebuilt in a forked child before its first use there (gRPC channels and HTTP
+  connection pools are not fork-safe), and the in-process ``/metrics`` endpoint is restarted;
+* queues are bounded (``OTEL_SECRETARY_MAX_QUEUE_SIZE``): with the collector down the app keeps
+  running and drops telemetry, it never grows.
+
+Exporter lookup, samplers, id generators and resource detection stay upstream's
+(``opentelemetry.sdk._configuration``) so every standard ``OTEL_*`` knob keeps working.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry import metrics, trace
+from opentelemetry._logs import set_logger_provider
+from opentelemetry.sdk._configuration import (
+    _get_exporter_names,
+    _get_id_generator,
+    _get_sampler,
+    _import_exporters,
+    _import_id_generator,
+    _import_sampler,
+)
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from otel_secretary import pii
+from otel_secretary._internal.fork_safe import (
+    ForkSafeLogExporter,
+    ForkSafeMetricExporter,
+    ForkSafeSpanExporter,
+    PrometheusEndpoint,
+)
+from otel_secretary._internal.self_monitoring import report_internal_error
+from otel_secretary.sdk.trace.context_processor import RequestContextSpanProcessor
+from otel_secretary.settings import Settings
+from otel_secretary.version import __version__
+
+_logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    """What :func:`build` made; ``configure()`` hands it to the user as the handle."""
+
+    settings: Settings
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+    logger_provider: LoggerProvider
+    masker: pii.Masker
+    prometheus: PrometheusEndpoint | None = None
+    on_shutdown: list[Callable[[], None]] = field(default_factory=list)
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        results = [
+            self.tracer_provider.force_flush(timeout_millis),
+            self.meter_provider.force_flush(timeout_millis),
+            self.logger_provider.force_flush(timeout_millis),
+        ]
+        return all(results)
+
+    def shutdown(self) -> None:
+        for hook in self.on_shutdown:
+            try:
+                hook()
+            except Exception as exc:  # never let a shutdown hook stop the others
+                report_internal_error("pipeline.shutdown", exc)
+        self.tracer_provider.shutdown()
+        self.meter_provider.shutdown()
+        self.logger_provider.shutdown()
+        if self.prometheus is not None:
+            self.prometheus.stop()
+
+
+def build_resource(settings: Settings, extra: dict[str, Any] | None = None) -> Resource:
+    """Upstream detectors and OTEL_RESOURCE_ATTRIBUTES win over our defaults."""
+    base: dict[str, Any] = {
+        "deployment.environment.name": settings.environment,
+        "telemetry.distro.name": "otel-secretary",
+        "telemetry.distro.version": __version__,
+        **(extra or {}),
+    }
+    detected = Resource.create()
+    # Resource.create() already applied OTEL_RESOURCE_ATTRIBUTES; ours only fill what is missing.
+    return Resource(base).merge(detected)
+
+
+def build(settings: Settings, *, auto_instrumentation_version: str | None = None) -> Pipeline:
+    """Create and register the global providers for ``settings``."""
+    masker = pii.build_masker(settings)
+    extra = {"telemetry.auto.version": auto_instrumentation_version} if auto_instrumentation_version else None
+    resource = build_resource(settings, extra)
+    span_exporters, metric_exporters, log_exporters = _import_exporters(
+        _get_exporter_names("traces"), _get_exporter_names("metrics"), _get_exporter_names("logs")
+    )
+    engine = _embedded_rules(settings)
+
+    span_processors: list[SpanProcessor] = [RequestContextSpanProcessor()]
+    if engine is not None:
+        span_processors.append(engine.span_processor)
+    tracer_provider = TracerProvider(
+        resource=resource,
+        sampler=_import_sampler(_get_sampler()),
+        id_generator=_import_id_generator(_get_id_generator()),
+    )
+    for processor in span_processors:
+        tracer_provider.add_span_processor(processor)
+    for exporter_class in span_exporters.values():
+        exporter = ForkSafeSpanExporter(_factory(exporter_class, settings))
+        tracer_provider.add_span_processor(
+            BatchSpanProcessor(
+                pii.MaskingSpanExporter(exporter, masker), max_queue_size=settings.max_queue_size
+            )
+        )
+
+    readers, prometheus = _metric_readers(metric_exporters, settings, masker)
+    if engine is not None:
+        readers.append(engine.metric_reader)
+    meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+
+    logger_provider = LoggerProvider(resource=resource)
+    for log_exporter_class in log_exporters.values():
+        log_exporter = ForkSafeLogExporter(_factory(log_exporter_class, settings))
+        logger_provider.add_log_record_processor(
+            BatchLogRecordProcessor(
+                pii.MaskingLogRecordExporter(log_exporter, masker), max_queue_size=settings.max_queue_size
+            )
+        )
+
+    trace.set_tracer_provider(tracer_provider)
+    metrics.set_meter_provider(meter_provider)
+    set_logger_provider(logger_provider)
+    pipeline = Pipeline(settings, tracer_provider, meter_provider, logger_provider, masker, prometheus)
+    if log_exporters:
+        _attach_logging_handler(logger_provider, masker)
+    _install_error_tracking(settings, masker)
+    if engine is not None:
+        engine.start()
+        pipeline.on_shutdown.append(engine.shutdown)
+    return pipeline
+
+
+def _factory(exporter_class: type[Any], settings: Settings) -> Callable[[], Any]:
+    """Our own exporters take the settings; upstream ones are built as the SDK would build them."""
+    if exporter_class.__module__.startswith("otel_secretary."):
+        return lambda: exporter_class(settings=settings)
+    return exporter_class
+
+
+def _metric_readers(
+    classes: dict[str, type[MetricExporter] | type[MetricReader]], settings: Settings, masker: pii.Masker
+) -> tuple[list[MetricReader], PrometheusEndpoint | None]:
+    readers: list[MetricReader] = []
+    prometheus: PrometheusEndpoint | None = None
+    for name, cls in classes.items():
+        if name == "prometheus" or cls.__name__ == "PrometheusMetricReader":
+            readers.append(pii.MaskingPrometheusMetricReader(masker))
+            if settings.prometheus_port:
+                prometheus = PrometheusEndpoint(settings.prometheus_host, settings.prometheus_port)
+                prometheus.start()
+        elif issubclass(cls, MetricReader):
+            readers.append(cls())
+        else:
+            exporter = ForkSafeMetricExporter(_factory(cls, settings))
+            readers.append(PeriodicExportingMetricReader(pii.MaskingMetricExporter(exporter, masker)))
+    return readers, prometheus
+
+
+def _attach_logging_handler(provider: LoggerProvider, masker: pii.Masker) -> None:
+    """Stdlib logging → OTel logs, masked twice: a filter for console handlers, the exporter for OTLP."""
+    root = logging.getLogger()
+    if any(isinstance(h, LoggingHandler) for h in root.handlers):
+        return
+    handler = LoggingHandler(level=logging.NOTSET, logger_provider=provider)
+    root.addHandler(handler)
+    logging_filter = pii.MaskingLoggingFilter(masker)
+    for existing in root.handlers:
+        if logging_filter not in existing.filters:
+            existing.addFilter(logging_filter)
+
+
+def _install_error_tracking(settings: Settings, masker: pii.Masker) -> None:
+    try:
+        from otel_secretary import errors
+
+        errors.install(settings, masker)
+    except Exception as exc:
+        report_internal_error("errors.install", exc)
+
+
+def _embedded_rules(settings: Settings) -> Any:
+    if not (settings.embedded and settings.rules_enabled):
+        return None
+    try:
+        from otel_secretary.rules.embedded import EmbeddedRules
+
+        return EmbeddedRules.from_settings(settings)
+    except Exception as exc:
+        report_internal_error("rules.embedded", exc)
+        return None
+
+
+def exporter_names(signal: str) -> Sequence[str]:
+    """The exporters in force for ``signal`` (after the distro's defaults), for diagnostics and tests."""
+    return [n.strip() for n in os.environ.get(f"OTEL_{signal.upper()}_EXPORTER", "").split(",") if n.strip()]

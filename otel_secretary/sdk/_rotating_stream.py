@@ -1,0 +1,88 @@
+"""A size-rotated, multi-process-safe text stream for the JSON-lines exporters.
+
+The upstream OTLP JSON file exporters write whole lines to any ``IO[str]``; this stream is what we hand
+them so the embedded default can never fill the disk. Prefork servers (gunicorn, Celery) run several
+processes appending to one path, so rotation is decided on the *path's* size and every writer reopens
+when the path no longer points at the file it holds (the ``WatchedFileHandler`` idea). Writes use
+``O_APPEND`` so whole lines from different processes never interleave on a local file system.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+from otel_secretary.settings import Settings, load_settings
+
+
+class RotatingLineStream:
+    """Append-only line sink that rotates ``path`` → ``path.1`` … ``path.N`` past ``max_bytes``."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._lock = threading.Lock()
+        self._fd = -1
+        self._ino = -1
+        self.closed = False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._open()
+
+    def _open(self) -> None:
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        self._ino = os.fstat(self._fd).st_ino
+
+    def _reopen_if_moved(self) -> None:
+        try:
+            moved = os.stat(self.path).st_ino != self._ino
+        except FileNotFoundError:
+            moved = True
+        if moved:
+            os.close(self._fd)
+            self._open()
+
+    def _rotate(self) -> None:
+        for index in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            if older.exists():
+                os.replace(older, self.path.with_name(f"{self.path.name}.{index + 1}"))
+        os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        os.close(self._fd)
+        self._open()
+
+    def write(self, text: str) -> int:
+        data = text.encode("utf-8")
+        with self._lock:
+            if self.closed:
+                raise ValueError("write to closed stream")
+            self._reopen_if_moved()
+            if os.fstat(self._fd).st_size + len(data) > self.max_bytes and os.fstat(self._fd).st_size > 0:
+                self._rotate()
+            os.write(self._fd, data)
+        return len(text)
+
+    def flush(self) -> None:
+        """Each write is already a system call; nothing is buffered here."""
+
+    def close(self) -> None:
+        with self._lock:
+            if not self.closed:
+                self.closed = True
+                os.close(self._fd)
+
+    def files(self) -> list[Path]:
+        """The current file and its rotated backups, newest first."""
+        rotated = [self.path.with_name(f"{self.path.name}.{i}") for i in range(1, self.backups + 1)]
+        return [p for p in [self.path, *rotated] if p.exists()]
+
+
+def stream_for(
+    filename: str, path: Path | None = None, settings: Settings | None = None
+) -> RotatingLineStream:
+    """The rotating stream for one embedded-default file, sized by the settings."""
+    settings = settings or load_settings()
+    return RotatingLineStream(
+        path or settings.data_dir / filename, settings.file_max_bytes, settings.file_backups
+    )
