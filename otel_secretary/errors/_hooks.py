@@ -1,0 +1,122 @@
+"""Flask and Celery hooks that record unhandled exceptions on the still-open server or task span.
+
+Both frameworks announce failures through blinker-style signals that fire *before* the OTel
+instrumentation ends its span: Flask's ``got_request_exception`` (any app, any sender) and
+Celery's ``task_failure``. The instrumentations already add the ``exception`` event there, so the
+hooks add only our attributes and request context, never a second event.
+
+Request context is deliberately small: method, route template (never the raw path, which holds ids),
+status, tenant id and pseudonymous user id from baggage. No bodies, no headers: the span is not the
+place for them and the masker should not be the only line of defence.
+
+Connecting is idempotent (one receiver per signal, however often :func:`connect` runs), and every
+receiver swallows its own failures.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from typing import Any, Final
+
+from opentelemetry import baggage, trace
+from opentelemetry.util.types import AttributeValue
+
+from otel_secretary._internal.self_monitoring import report_internal_error
+
+from ._record import default_recorder
+
+TENANT_KEY: Final = "app.tenant.id"
+USER_KEY: Final = "enduser.id"
+
+_lock = threading.Lock()
+_connected: set[str] = set()
+
+
+def baggage_context() -> dict[str, AttributeValue]:
+    """Tenant and pseudonymous user from W3C baggage (already pseudonymised by the app)."""
+    found: dict[str, AttributeValue] = {}
+    for key in (TENANT_KEY, USER_KEY):
+        value = baggage.get_baggage(key)
+        if value is not None and str(value):
+            found[key] = str(value)
+    return found
+
+
+def flask_request_context() -> dict[str, AttributeValue]:
+    """Method, route template and status of the current Flask request; empty outside a request."""
+    try:
+        from flask import has_request_context, request
+    except ImportError:
+        return {}
+    if not has_request_context():
+        return {}
+    context: dict[str, AttributeValue] = {"http.request.method": request.method}
+    rule = request.url_rule
+    if rule is not None:
+        context["http.route"] = rule.rule
+    return context
+
+
+def _on_flask_exception(sender: Any, exception: BaseException | None = None, **_extra: Any) -> None:
+    if exception is None:
+        return
+    try:
+        context = flask_request_context()
+        # got_request_exception fires only for unhandled exceptions, which Flask turns into a 500.
+        context["http.response.status_code"] = 500
+        context.update(baggage_context())
+        default_recorder().record(trace.get_current_span(), exception, add_event=False, context=context)
+    except Exception as failure:
+        report_internal_error("errors.flask_hook", failure)
+
+
+def _on_celery_failure(
+    sender: Any = None, task_id: str | None = None, exception: BaseException | None = None, **_extra: Any
+) -> None:
+    if exception is None:
+        return
+    try:
+        context: dict[str, AttributeValue] = dict(baggage_context())
+        name = getattr(sender, "name", None)
+        if isinstance(name, str):
+            context["celery.task.name"] = name
+        default_recorder().record(trace.get_current_span(), exception, add_event=False, context=context)
+    except Exception as failure:
+        report_internal_error("errors.celery_hook", failure)
+
+
+def connect() -> list[str]:
+    """Connect the hooks of the frameworks that are installed; returns which ones are connected."""
+    with _lock:
+        if "flask" not in _connected and importlib.util.find_spec("flask") is not None:
+            try:
+                from flask.signals import got_request_exception
+
+                got_request_exception.connect(_on_flask_exception, weak=False)
+                _connected.add("flask")
+            except Exception as failure:
+                report_internal_error("errors.connect_flask", failure)
+        if "celery" not in _connected and importlib.util.find_spec("celery") is not None:
+            try:
+                from celery.signals import task_failure
+
+                task_failure.connect(_on_celery_failure, weak=False)
+                _connected.add("celery")
+            except Exception as failure:
+                report_internal_error("errors.connect_celery", failure)
+        return sorted(_connected)
+
+
+def disconnect() -> None:
+    """Undo :func:`connect` (tests and ``uninstall``)."""
+    with _lock:
+        if "flask" in _connected:
+            from flask.signals import got_request_exception
+
+            got_request_exception.disconnect(_on_flask_exception)
+        if "celery" in _connected:
+            from celery.signals import task_failure
+
+            task_failure.disconnect(_on_celery_failure)
+        _connected.clear()
