@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from opentelemetry import baggage, context
+from opentelemetry import baggage, context, trace
 
 from otel_secretary.sdk.trace.context_processor import TENANT_KEY, USER_KEY
 from otel_secretary.settings import load_settings
@@ -32,10 +32,15 @@ def pseudonymize(user_id: str, key: str | None = None) -> str:
 def request_context(tenant_id: str | None = None, user_id: str | None = None) -> Iterator[None]:
     """Attach tenant and pseudonymous user to the current context (and so to every span below it)."""
     ctx = context.get_current()
+    # The server span usually started before the app's hook ran, so it gets the values directly.
+    current = trace.get_current_span()
     if tenant_id:
         ctx = baggage.set_baggage(TENANT_KEY, str(tenant_id), ctx)
+        current.set_attribute(TENANT_KEY, str(tenant_id))
     if user_id:
-        ctx = baggage.set_baggage(USER_KEY, pseudonymize(str(user_id)), ctx)
+        pseudonym = pseudonymize(str(user_id))
+        ctx = baggage.set_baggage(USER_KEY, pseudonym, ctx)
+        current.set_attribute(USER_KEY, pseudonym)
     token = context.attach(ctx)
     try:
         yield

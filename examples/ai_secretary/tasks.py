@@ -1,0 +1,31 @@
+"""Celery side of the secretary: inbound messages are summarised off the request path."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from examples.ai_secretary.assistant import summarize_email
+from examples.ai_secretary.config import AppConfig
+from examples.ai_secretary.models import Message, make_sessionmaker
+
+config = AppConfig.from_env()
+celery_app = Celery("ai_secretary", broker=config.redis_url)
+celery_app.conf.update(
+    task_ignore_result=True,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+    task_acks_late=True,
+)
+_sessions = make_sessionmaker(config.database_url)
+
+
+@celery_app.task(name="ai_secretary.process_inbound_message")
+def process_inbound_message(message_id: int, fault: str | None = None) -> str:
+    with _sessions() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise LookupError(f"message {message_id} not found")
+        message.summary = summarize_email(config, "Inbound message", message.body, fault=fault)
+        message.status = "summarised"
+        session.commit()
+        return message.status

@@ -1,0 +1,53 @@
+"""The distro's defaults and the entry points ``opentelemetry-instrument`` looks for."""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+import pytest
+
+from otel_secretary.distro import SecretaryConfigurator, SecretaryDistro, apply_env_defaults
+
+
+@pytest.mark.parametrize(
+    ("group", "name", "target"),
+    [
+        ("opentelemetry_distro", "secretary", SecretaryDistro),
+        ("opentelemetry_configurator", "secretary", SecretaryConfigurator),
+    ],
+)
+def test_entry_points_load_our_classes(group: str, name: str, target: type) -> None:
+    (ep,) = entry_points(group=group, name=name)
+    assert ep.load() is target
+
+
+def test_embedded_default_without_a_collector() -> None:
+    env: dict[str, str] = {}
+    apply_env_defaults(env)
+    assert env["OTEL_TRACES_EXPORTER"] == "secretary_jsonl"
+    assert env["OTEL_METRICS_EXPORTER"] == "prometheus"
+    assert env["OTEL_LOGS_EXPORTER"] == "secretary_jsonl"
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "http/protobuf"
+
+
+def test_otlp_everywhere_when_a_collector_endpoint_is_set() -> None:
+    env = {"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}
+    apply_env_defaults(env)
+    assert (env["OTEL_TRACES_EXPORTER"], env["OTEL_METRICS_EXPORTER"], env["OTEL_LOGS_EXPORTER"]) == (
+        "otlp",
+        "otlp",
+        "otlp",
+    )
+
+
+def test_the_users_own_values_win() -> None:
+    env = {"OTEL_TRACES_EXPORTER": "console", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}
+    apply_env_defaults(env)
+    assert env["OTEL_TRACES_EXPORTER"] == "console"
+    assert env["OTEL_EXPORTER_OTLP_PROTOCOL"] == "grpc"
+
+
+def test_our_exporter_names_are_registered() -> None:
+    for group in ("opentelemetry_traces_exporter", "opentelemetry_logs_exporter"):
+        (ep,) = entry_points(group=group, name="secretary_jsonl")
+        assert ep.load().__module__.startswith("otel_secretary.sdk")

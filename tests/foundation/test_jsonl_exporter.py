@@ -1,0 +1,63 @@
+"""The embedded default's files: OTLP-JSON lines, rotation by size, safe appends from forked workers."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from otel_secretary.sdk._rotating_stream import RotatingLineStream
+from otel_secretary.sdk.trace.jsonl_exporter import JsonLinesSpanExporter
+from otel_secretary.settings import load_settings
+from tests.support.otlp_json import read_spans
+
+
+def test_spans_are_written_as_otlp_json_lines(tmp_path: Path) -> None:
+    exporter = JsonLinesSpanExporter(settings=load_settings({"OTEL_SECRETARY_DATA_DIR": str(tmp_path)}))
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("t").start_as_current_span("parent"):
+        with provider.get_tracer("t").start_as_current_span("child") as child:
+            child.set_attribute("app.answer", 42)
+    provider.shutdown()
+    line = (tmp_path / "traces.jsonl").read_text().splitlines()[0]
+    assert "resourceSpans" in json.loads(line)
+    spans = {s.name: s for s in read_spans(tmp_path / "traces.jsonl")}
+    assert spans["child"].parent_span_id == spans["parent"].span_id
+    assert spans["child"].trace_id == spans["parent"].trace_id
+    assert spans["child"].attributes["app.answer"] == 42
+
+
+def test_rotation_keeps_disk_use_bounded(tmp_path: Path) -> None:
+    stream = RotatingLineStream(tmp_path / "t.jsonl", max_bytes=1000, backups=2)
+    for i in range(100):
+        stream.write(json.dumps({"i": i, "pad": "x" * 80}) + "\n")
+    stream.close()
+    files = stream.files()
+    assert [f.name for f in files] == ["t.jsonl", "t.jsonl.1", "t.jsonl.2"]
+    assert all(f.stat().st_size <= 1000 for f in files)
+    # The newest lines survive; the oldest were rotated away rather than growing the disk.
+    last = json.loads((tmp_path / "t.jsonl").read_text().splitlines()[-1])
+    assert last["i"] == 99
+
+
+def test_forked_writers_never_interleave_or_lose_lines(tmp_path: Path) -> None:
+    path = tmp_path / "shared.jsonl"
+    stream = RotatingLineStream(path, max_bytes=50_000, backups=50)
+    children = []
+    for worker in range(3):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            for i in range(400):
+                stream.write(json.dumps({"w": worker, "i": i, "pad": "y" * 60}) + "\n")
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        assert os.waitpid(pid, 0)[1] == 0
+    stream.close()
+    lines = [json.loads(line) for f in stream.files() for line in f.read_text().splitlines()]
+    assert len(lines) == 1200
+    assert {(d["w"], d["i"]) for d in lines} == {(w, i) for w in range(3) for i in range(400)}
