@@ -38,6 +38,7 @@ class RunningExample:
     log_dir: Path
     app: Proc
     worker: Proc | None
+    metrics_port: int
     services: dict[str, Any] = field(default_factory=dict)
 
     def request(
@@ -83,7 +84,7 @@ def run_example(
             http_port = free_port()
             stripe_proc = Proc(
                 "stripe-mock",
-                [mock, "-http-addr", f"127.0.0.1:{http_port}", "-https-port", "0"],
+                [mock, "-http-addr", f"127.0.0.1:{http_port}"],
                 os.environ,
                 log_dir,
             )
@@ -95,11 +96,11 @@ def run_example(
             stripe_url = stripe_service.url
         redis_proc, redis_url = start_redis(log_dir)
         stack.callback(redis_proc.stop)
-        port = free_port()
+        port, metrics_port = free_port(), free_port()
         env = clean_env(
             OTEL_SERVICE_NAME="ai-secretary",
             OTEL_SECRETARY_DATA_DIR=str(data_dir),
-            OTEL_SECRETARY_PROMETHEUS_PORT=str(free_port()),
+            OTEL_SECRETARY_PROMETHEUS_PORT=str(metrics_port),
             OTEL_BSP_SCHEDULE_DELAY="200",
             AI_SECRETARY_OPENAI_BASE_URL=openai_service.url + "/v1",
             AI_SECRETARY_CALENDAR_BASE_URL=calendar_service.url,
@@ -163,6 +164,7 @@ def run_example(
             log_dir,
             app,
             worker,
+            metrics_port,
             {"openai": openai_service, "calendar": calendar_service, "stripe_url": stripe_url},
         )
 

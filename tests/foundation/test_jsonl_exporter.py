@@ -19,9 +19,9 @@ def test_spans_are_written_as_otlp_json_lines(tmp_path: Path) -> None:
     exporter = JsonLinesSpanExporter(settings=load_settings({"OTEL_SECRETARY_DATA_DIR": str(tmp_path)}))
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    with provider.get_tracer("t").start_as_current_span("parent"):
-        with provider.get_tracer("t").start_as_current_span("child") as child:
-            child.set_attribute("app.answer", 42)
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("parent"), tracer.start_as_current_span("child") as child:
+        child.set_attribute("app.answer", 42)
     provider.shutdown()
     line = (tmp_path / "traces.jsonl").read_text().splitlines()[0]
     assert "resourceSpans" in json.loads(line)

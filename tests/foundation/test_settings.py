@@ -51,7 +51,7 @@ def test_keyword_overrides_win_over_the_environment() -> None:
     ],
     ids=lambda v: str(v)[:24],
 )
-def test_an_invalid_value_names_variable_value_and_what_is_allowed(variable: str, value: str, allowed: str) -> None:
+def test_an_invalid_value_names_variable_value_and_allowed(variable: str, value: str, allowed: str) -> None:
     with pytest.raises(SettingsError) as caught:
         load_settings({variable: value})
     message = str(caught.value)
