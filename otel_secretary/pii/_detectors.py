@@ -1,0 +1,166 @@
+"""The single pattern set: value detectors, allow-listed identifiers, and their collector (RE2) forms.
+
+Everything that finds PII by value is declared here once; the in-process masker compiles it into one
+scanner and ``collector_config`` emits the same list for the Collector, so the two cannot drift.
+Patterns use only syntax that Go's RE2 also accepts (no lookarounds, no backreferences): Python
+validators do the context checks RE2 cannot. Every quantifier is bounded or unambiguous, so a scan is
+linear in the input length.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from otel_secretary.pii import _validators as v
+from otel_secretary.pii._keys import is_sensitive_key
+
+# A validator returns how many leading characters of the candidate are the real PII (0 rejects it).
+# Returning a shorter length lets "4242 4242 4242 4242 12" keep the card and drop the trailing "12".
+Validator = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class Detector:
+    """One kind of PII or secret found by value.
+
+    ``pattern`` may hold a named group ``secret``: then only that group is replaced ("Bearer <secret>").
+    ``collector_pattern`` overrides what the Collector gets when the Python pattern relies on a validator
+    to be precise enough (the Collector has no validators).
+    """
+
+    name: str
+    kind: str
+    pattern: str
+    validator: Validator | None = None
+    # "digits" rejects a candidate glued to a letter or digit; "ipv6" to a word char or colon.
+    guard: str = ""
+    family: str = "secret"
+    collector_pattern: str | None = None
+    collector: bool = True
+
+    @property
+    def rendered_collector_pattern(self) -> str:
+        return re.sub(r"\(\?P<\w+>", "(", self.collector_pattern or self.pattern)
+
+
+def _whole(check: Callable[[str], bool]) -> Validator:
+    return lambda candidate: len(candidate) if check(candidate) else 0
+
+
+def _longest_prefix(check: Callable[[str], bool]) -> Validator:
+    """Try the whole candidate, then shorter prefixes cut at separators (greedy scans overrun)."""
+
+    def validate(candidate: str) -> int:
+        for cut in _cuts(candidate):
+            if check(candidate[:cut]):
+                return cut
+        return 0
+
+    return validate
+
+
+def _cuts(candidate: str) -> Iterator[int]:
+    yield len(candidate)
+    for index in range(len(candidate) - 1, 0, -1):
+        if not candidate[index].isalnum() and candidate[index - 1].isalnum():
+            yield index
+
+
+def _credential_value(candidate: str) -> int:
+    """After 'Bearer '/'Basic ': a real credential has a digit, or is too long to be an English word."""
+    value = candidate.split(None, 1)[-1]
+    has_digit = any(char.isdigit() for char in value)
+    return len(candidate) if has_digit or len(value) >= 20 else 0
+
+
+def _sensitive_pair(candidate: str) -> int:
+    key = re.split(r"[=:\"\s]", candidate.lstrip('"?&;,'), maxsplit=1)[0]
+    return len(candidate) if is_sensitive_key(key) else 0
+
+
+def _not_date(candidate: str) -> bool:
+    return re.match(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}", candidate) is None
+
+
+def _national_phone(candidate: str) -> bool:
+    return candidate.count("/") <= 1 and _not_date(candidate) and v.is_phone(candidate)
+
+
+DETECTORS: tuple[Detector, ...] = (
+    # --- secrets with a recognisable prefix -----------------------------------------------------------
+    Detector("private_key", "secret",
+             r"-----BEGIN [A-Z ]{0,24}PRIVATE KEY-----[A-Za-z0-9+/=\s]{0,8192}"
+             r"-----END [A-Z ]{0,24}PRIVATE KEY-----"),
+    Detector("openai_key", "secret", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,256}"),
+    Detector("stripe_secret_key", "secret", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,256}"),
+    Detector("stripe_webhook_secret", "secret", r"\bwhsec_[A-Za-z0-9+/=]{16,256}"),
+    Detector("stripe_client_secret", "secret", r"\b(?:pi|seti)_[A-Za-z0-9]{8,64}_secret_[A-Za-z0-9]{8,64}"),
+    Detector("google_api_key", "secret", r"\bAIza[0-9A-Za-z_-]{35}"),
+    Detector("google_oauth_token", "secret", r"\bya29\.[0-9A-Za-z_-]{20,2048}"),
+    Detector("google_oauth_client_secret", "secret", r"\bGOCSPX-[0-9A-Za-z_-]{20,64}"),
+    Detector("aws_access_key", "secret", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    Detector("github_token", "secret",
+             r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
+    Detector("slack_token", "secret", r"\bxox[abposr]-[0-9A-Za-z-]{10,255}"),
+    Detector("jwt", "secret", r"\beyJ[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{0,4096}",
+             _whole(v.is_jwt)),
+    # --- credentials identified by their context --------------------------------------------------------
+    Detector("auth_scheme", "secret",
+             r"\b(?:Bearer|Basic|Token|bearer|basic|token)[ \t]{1,4}(?P<secret>[A-Za-z0-9._~+/=-]{8,4096})",
+             _credential_value,
+             collector_pattern=r"\b(?:Bearer|Basic|bearer|basic)[ \t]{1,4}[A-Za-z0-9._~+/=-]{16,4096}"),
+    Detector("url_userinfo", "secret", r"://[^\s:/?#@<>\"']{1,256}:(?P<secret>[^\s/?#@<>\"']{1,256})@",
+             collector_pattern=r"://[^\s:/?#@]{1,256}:[^\s/?#@]{1,256}@"),
+    Detector("sensitive_param", "secret",
+             r"[?&;,\s](?:[A-Za-z_][A-Za-z0-9_.-]{0,40})=(?P<secret>[^&\s#\"'<>,;]{1,4096})", _sensitive_pair,
+             collector_pattern=(r"(?i)[?&;]\w{0,20}(?:password|passwd|pwd|secret|token|api_?key|apikey|"
+                                r"signature|sig|session|auth)=[^&\s#\"']{1,4096}")),
+    Detector("sensitive_json", "secret",
+             r"\"[A-Za-z_][A-Za-z0-9_.-]{0,40}\"[ \t]{0,3}:[ \t]{0,3}\"(?P<secret>[^\"<>]{1,4096})\"",
+             _sensitive_pair,
+             collector_pattern=(r"(?i)\"\w{0,20}(?:password|passwd|secret|token|api_?key|apikey|authorization|"
+                                r"cookie)\"\s{0,3}:\s{0,3}\"[^\"]{1,4096}\"")),
+    # --- personal data, validated ---------------------------------------------------------------------
+    Detector("iban", "iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
+             _longest_prefix(v.is_iban), family="digits"),
+    Detector("card", "card", r"\b(?:\d[ -]?){12,18}\d\b", _longest_prefix(v.is_card), guard="digits",
+             family="digits",
+             collector_pattern=(r"\b(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|3[47]\d{2}|6(?:011|5\d{2}))"
+                                r"(?:[ -]?\d{4}){3}\b")),
+    Detector("ssn", "ssn", r"\b\d{3}-\d{2}-\d{4}\b", _whole(v.is_ssn), guard="digits", family="digits"),
+    Detector("phone_international", "phone", r"\+[1-9][0-9 .()/-]{6,22}[0-9]", _longest_prefix(v.is_phone),
+             guard="digits", family="digits", collector_pattern=r"\+[1-9](?:[ .-]?\(?\d{1,4}\)?){2,6}\d"),
+    Detector("phone_nanp", "phone", r"(?:\(\d{3}\) ?|\b(?:1[ .-])?\d{3}[ .-])\d{3}[ .-]\d{4}\b",
+             guard="digits", family="digits"),
+    Detector("phone_national", "phone", r"\b0[1-9][0-9 ./-]{7,16}[0-9]\b", _longest_prefix(_national_phone),
+             guard="digits", family="digits",
+             collector_pattern=r"\b0[1-9](?:[ .-]?\d{2}){4}\b|\b0\d{2,4}[ /-]\d{3,4}[ -]?\d{3,4}\b"),
+    Detector("ipv6", "ip", r"(?:[0-9A-Fa-f]{1,4}|:)(?::[0-9A-Fa-f]{0,4}){2,7}(?:%[A-Za-z0-9]{1,16})?",
+             _whole(v.is_ipv6), guard="ipv6", family="digits",
+             collector_pattern=(r"\b(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}\b|"
+                                r"\b(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4}\b")),
+    Detector("ipv4", "ip", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", _whole(v.is_ipv4), guard="digits", family="digits",
+             collector_pattern=r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"),
+)  # fmt: skip
+
+# E-mail is found from each '@' outward (see _masker); this is its declarative form for the Collector.
+EMAIL_PATTERN = r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"
+
+# Identifiers that must stay readable; the scanner consumes them whole so no detector looks inside.
+SAFE_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("uuid", r"\b[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\b"),
+    ("timestamp", r"\b\d{4}-\d{2}-\d{2}"
+                  r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?\b"),
+    ("stripe_id", r"\b(?:ch|cus|evt|pi|pm|py|in|ii|il|sub|si|price|prod|req|seti|src|tok|card|ba|re|txn|acct|"
+                  r"cs|po|tr|pyr|trr|iauth|ic|cn|dp|du|file|link|promo|qt|sub_sched|sched)_[A-Za-z0-9]{6,255}\b"),
+    ("traceparent", r"\b00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\b"),
+    ("version", r"\bv?\d{1,4}\.\d{1,4}\.\d{1,6}(?:[-+][0-9A-Za-z.]{1,32})?\b(?!\.\d)"),
+)  # fmt: skip
+# After detectors: lowercase hex ids with at least one letter (trace/span ids, git SHAs). All-digit
+# strings are not protected: a 16-digit span id and a card number are indistinguishable by shape.
+SAFE_HEX = r"\b[0-9]{0,64}[a-f][0-9a-f]{0,64}\b"
+
+# Our own output, so masking is idempotent: <email>, <card:4242>, <email:3f2a9c1d>, <redacted>.
+PLACEHOLDER = r"<[a-z][a-z0-9_-]{0,30}(?::[0-9a-f]{8}|:\d{4})?>"

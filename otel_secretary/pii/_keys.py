@@ -1,0 +1,72 @@
+"""Which attribute keys name a secret, decided on key *tokens*, never on raw substrings.
+
+Splitting on ``.``, ``_``, ``-`` and camelCase is what keeps ``secretary``, ``tokenizer``, ``author`` and
+``gen_ai.usage.input_tokens`` readable while ``x-api-key``, ``set-cookie`` and ``client_secret`` are caught
+(the word-substring matching of Logfire and Relay gets both of these wrong).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+
+_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
+
+# Any of these tokens anywhere in the key makes the value a credential.
+_STRONG = frozenset(
+    {
+        "password", "passwd", "pwd", "passphrase", "secret", "authorization", "cookie", "cookies",
+        "apikey", "credential", "credentials", "jwt", "csrf", "xsrf", "ssn", "sessionid", "privatekey",
+        "pin", "cvc", "cvv",
+    }
+)  # fmt: skip
+# These only count as the last token ("refresh_token", "x-session"), not in "token.type" or "auth.method".
+_WEAK_LAST = frozenset({"token", "session", "auth", "sid", "signature", "sig", "dsn"})
+_PAIRS = frozenset(
+    {
+        ("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key"), ("signing", "key"),
+        ("hmac", "key"), ("session", "id"), ("session", "key"), ("client", "secret"), ("auth", "token"),
+    }
+)  # fmt: skip
+# A key ending in one of these describes a credential without holding it ("password_reset_sent").
+_BENIGN_LAST = frozenset(
+    {
+        "sent", "reset", "changed", "count", "length", "len", "type", "method", "scheme", "name", "enabled",
+        "required", "expires", "expiry", "expired", "present", "valid", "policy", "strength", "version",
+        "consent", "algorithm", "alg", "kind", "status", "updated", "created", "at", "hint", "rotated",
+        "provider", "source", "set", "used", "usage", "limit", "ttl", "timeout", "error", "reason",
+    }
+)  # fmt: skip
+
+
+def key_tokens(key: str) -> tuple[str, ...]:
+    return tuple(token.lower() for token in _SPLIT.split(key) if token)
+
+
+@functools.lru_cache(maxsize=4096)
+def is_sensitive_key(key: str) -> bool:
+    """True when a string value under ``key`` must be redacted whole, whatever it looks like."""
+    tokens = key_tokens(key)
+    if not tokens or tokens[-1] in _BENIGN_LAST:
+        return False
+    if tokens[-1] in _WEAK_LAST:
+        return True
+    if any(token in _STRONG for token in tokens):
+        return True
+    return any(pair in _PAIRS for pair in itertools.pairwise(tokens))
+
+
+# Metric labels that hold a per-request or per-person value; as labels they are both PII and a
+# cardinality bomb, so metrics never carry them raw (http.route is the low-cardinality alternative).
+_METRIC_DENY = frozenset(
+    {
+        "url.full", "url.query", "url.path", "http.url", "http.target", "enduser.id", "user.id", "user.email",
+        "user.name", "user.full_name", "session.id", "client.address", "source.address", "net.peer.ip",
+        "http.client_ip", "messaging.message.id", "db.statement", "db.query.text",
+    }
+)  # fmt: skip
+
+
+def is_metric_denied_key(key: str) -> bool:
+    return key in _METRIC_DENY or is_sensitive_key(key)

@@ -1,0 +1,58 @@
+"""A stdlib ``logging.Filter`` that masks what console and file handlers would print.
+
+The OTel log pipeline is masked by ``MaskingLogRecordExporter``; this covers every *other* handler
+(stderr, files, gunicorn's error log) that formats the same ``LogRecord``. It never drops a record and
+never raises: a record it cannot mask has its message replaced by the failure marker.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Any
+
+from otel_secretary.pii._masker import FAILED, Masker
+
+# Attributes every LogRecord has; anything else came from ``extra=`` and is user data.
+_STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "otelSpanID",
+    "otelTraceID",
+    "otelServiceName",
+    "otelTraceSampled",
+}
+
+
+class MaskingLoggingFilter(logging.Filter):
+    def __init__(self, masker: Masker) -> None:
+        super().__init__()
+        self._masker = masker
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_otel_secretary_masked", False):
+            return True
+        try:
+            self._mask(record)
+        except Exception:
+            record.msg, record.args, record.exc_text = FAILED, None, FAILED
+            self._masker.note_failure("logging")
+        record._otel_secretary_masked = True
+        return True
+
+    def _mask(self, record: logging.LogRecord) -> None:
+        mask = self._masker.mask_text
+        message = record.getMessage()
+        masked = mask(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        if record.exc_info and record.exc_info[1] is not None and not record.exc_text:
+            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip("\n")
+        if record.exc_text:
+            record.exc_text = mask(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask(record.stack_info)
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD and not key.startswith("_"):
+                masked_value: Any = self._masker.mask_value(key, value)
+                setattr(record, key, masked_value)

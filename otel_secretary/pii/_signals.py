@@ -1,0 +1,239 @@
+"""Masked copies of spans, log records and metric batches, built in front of every exporter.
+
+Exported spans and records are frozen, so masking hands *copies* downstream. Each wrapper fails closed at
+two levels: a value whose masking raises becomes ``<redaction-failed>`` (see ``Masker.mask_value``); an
+item whose copy cannot be built at all is dropped and counted. Nothing here ever passes an item through
+unmasked, and nothing raises into the SDK's export thread.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk.metrics.export import (
+    DataPointT,
+    Gauge,
+    Histogram,
+    HistogramDataPoint,
+    Metric,
+    MetricsData,
+    NumberDataPoint,
+    ResourceMetrics,
+    ScopeMetrics,
+    Sum,
+)
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.trace import Link, Status
+
+from otel_secretary.pii._keys import is_metric_denied_key
+from otel_secretary.pii._masker import REDACTED, Masker, Redactions
+
+REDACTION_COUNT = "app.redaction.count"
+REDACTION_KINDS = "app.redaction.kinds"
+REDACTION_FAILURES = "app.redaction.failures"
+
+
+class _MaskedSpan(ReadableSpan):
+    """A ReadableSpan that keeps the original's dropped counts (plain dicts/lists carry none)."""
+
+    def __init__(self, dropped: tuple[int, int, int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._dropped = dropped
+
+    @property
+    def dropped_attributes(self) -> int:
+        return self._dropped[0]
+
+    @property
+    def dropped_events(self) -> int:
+        return self._dropped[1]
+
+    @property
+    def dropped_links(self) -> int:
+        return self._dropped[2]
+
+
+class ResourceMasker:
+    """Masks each distinct Resource once; a process has one or two, and spans share the object."""
+
+    def __init__(self, masker: Masker) -> None:
+        self._masker = masker
+        self._cache: dict[int, tuple[Resource, Resource]] = {}
+
+    def __call__(self, resource: Resource) -> Resource:
+        cached = self._cache.get(id(resource))
+        if cached is not None and cached[0] is resource:
+            return cached[1]
+        redactions = Redactions()
+        attributes = self._masker.mask_attributes(resource.attributes, redactions)
+        masked = (
+            Resource(attributes, resource.schema_url) if redactions.count or redactions.failures else resource
+        )
+        if len(self._cache) > 64:
+            self._cache.clear()
+        self._cache[id(resource)] = (resource, masked)
+        return masked
+
+
+def _summarise(attributes: dict[str, Any], redactions: Redactions) -> None:
+    if redactions.count:
+        attributes[REDACTION_COUNT] = redactions.count
+        attributes[REDACTION_KINDS] = tuple(sorted(redactions.kinds))
+    if redactions.failures:
+        attributes[REDACTION_FAILURES] = redactions.failures
+
+
+def mask_span(masker: Masker, span: ReadableSpan, resources: ResourceMasker) -> ReadableSpan:
+    redactions = Redactions()
+    mask = masker.mask_value
+    attributes = masker.mask_attributes(span.attributes, redactions)
+    events = [
+        Event(
+            name=mask(None, event.name, redactions),
+            attributes=masker.mask_attributes(event.attributes, redactions),
+            timestamp=event.timestamp,
+        )
+        for event in span.events
+    ]
+    links = [Link(link.context, masker.mask_attributes(link.attributes, redactions)) for link in span.links]
+    status = span.status
+    if status.description:
+        status = Status(status.status_code, mask(None, status.description, redactions))
+    name = mask(None, span.name, redactions)
+    _summarise(attributes, redactions)
+    masker.record(redactions, "traces")
+    return _MaskedSpan(
+        (span.dropped_attributes, span.dropped_events, span.dropped_links),
+        name=name,
+        context=span.context,
+        parent=span.parent,
+        resource=resources(span.resource),
+        attributes=attributes,
+        events=events,
+        links=links,
+        kind=span.kind,
+        status=status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )
+
+
+def mask_log_record(
+    masker: Masker, record: ReadableLogRecord, resources: ResourceMasker
+) -> ReadableLogRecord:
+    redactions = Redactions()
+    original = record.log_record
+    log_record = copy.copy(original)
+    log_record.body = masker.mask_value(None, original.body, redactions)
+    attributes = masker.mask_attributes(original.attributes, redactions)
+    if original.event_name:
+        log_record.event_name = masker.mask_value(None, original.event_name, redactions)
+    # The exception object is raw; the SDK already copied it into (masked) exception.* attributes.
+    log_record.exception = None
+    _summarise(attributes, redactions)
+    log_record.attributes = attributes
+    masker.record(redactions, "logs")
+    return ReadableLogRecord(
+        log_record=log_record,
+        resource=resources(record.resource),
+        instrumentation_scope=record.instrumentation_scope,
+        limits=record.limits,
+    )
+
+
+# ------------------------------------------------------------------------------------------- metrics
+def _metric_attributes(
+    masker: Masker, attributes: Mapping[str, Any] | None, redactions: Redactions
+) -> dict[str, Any]:
+    """Labels: per-request keys (url.full, enduser.id …) are dropped to a constant, the rest masked."""
+    result: dict[str, Any] = {}
+    for key, value in (attributes or {}).items():
+        if isinstance(value, str | bytes) and is_metric_denied_key(key):
+            result[key] = REDACTED
+            redactions.add(("label",))
+        else:
+            result[key] = masker.mask_value(key, value, redactions)
+    return result
+
+
+def _label_key(attributes: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((key, tuple(v) if isinstance(v, list) else v) for key, v in attributes.items()))
+
+
+def _merge(first: DataPointT, second: DataPointT) -> DataPointT:
+    """Two series that masking made identical become one (Prometheus rejects duplicate label sets)."""
+    if isinstance(first, NumberDataPoint) and isinstance(second, NumberDataPoint):
+        return replace(
+            first,
+            value=first.value + second.value,
+            start_time_unix_nano=min(first.start_time_unix_nano, second.start_time_unix_nano),
+            time_unix_nano=max(first.time_unix_nano, second.time_unix_nano),
+        )
+    if (
+        isinstance(first, HistogramDataPoint)
+        and isinstance(second, HistogramDataPoint)
+        and list(first.explicit_bounds) == list(second.explicit_bounds)
+    ):
+        return replace(
+            first,
+            count=first.count + second.count,
+            sum=first.sum + second.sum,
+            bucket_counts=[a + b for a, b in zip(first.bucket_counts, second.bucket_counts, strict=True)],
+            min=min(first.min, second.min),
+            max=max(first.max, second.max),
+            start_time_unix_nano=min(first.start_time_unix_nano, second.start_time_unix_nano),
+            time_unix_nano=max(first.time_unix_nano, second.time_unix_nano),
+        )
+    return second  # gauges and exponential histograms: the latest point stands for the series
+
+
+def _mask_points(masker: Masker, points: Sequence[Any], redactions: Redactions, mergeable: bool) -> list[Any]:
+    merged: dict[tuple[tuple[str, Any], ...], Any] = {}
+    for point in points:
+        masked = replace(point, attributes=_metric_attributes(masker, point.attributes, redactions))
+        label_key = _label_key(masked.attributes)
+        previous = merged.get(label_key)
+        merged[label_key] = (
+            masked if previous is None else (_merge(previous, masked) if mergeable else masked)
+        )
+    return list(merged.values())
+
+
+def _mask_metric(masker: Masker, metric: Metric, redactions: Redactions) -> Metric:
+    data = metric.data
+    if isinstance(data, Sum):
+        # Summing two cumulative series is still cumulative; a gauge cannot be summed meaningfully.
+        points = _mask_points(masker, data.data_points, redactions, mergeable=True)
+    elif isinstance(data, Histogram):
+        points = _mask_points(masker, data.data_points, redactions, mergeable=True)
+    elif isinstance(data, Gauge):
+        points = _mask_points(masker, data.data_points, redactions, mergeable=False)
+    else:
+        points = _mask_points(masker, data.data_points, redactions, mergeable=False)
+    new_data: Any = replace(data, data_points=points)  # type: ignore[arg-type]
+    return replace(metric, data=new_data)
+
+
+def mask_metrics(masker: Masker, metrics_data: MetricsData, resources: ResourceMasker) -> MetricsData:
+    redactions = Redactions()
+    resource_metrics = []
+    for rm in metrics_data.resource_metrics:
+        scopes = [
+            ScopeMetrics(
+                scope=sm.scope,
+                metrics=[_mask_metric(masker, metric, redactions) for metric in sm.metrics],
+                schema_url=sm.schema_url,
+            )
+            for sm in rm.scope_metrics
+        ]
+        resource_metrics.append(
+            ResourceMetrics(resource=resources(rm.resource), scope_metrics=scopes, schema_url=rm.schema_url)
+        )
+    masker.record(redactions, "metrics")
+    return MetricsData(resource_metrics=resource_metrics)

@@ -1,0 +1,113 @@
+"""Checksums and structural checks that turn a regex candidate into a confident detection.
+
+A bare regex over-matches (order numbers look like cards, timestamps like phones); each validator here
+rejects the look-alikes. Validators receive the matched substring and must never raise for any input
+of the shape their regex produces; they still run under the masker's fail-closed guard.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+
+_SEPARATORS = str.maketrans("", "", " -./()")
+
+
+def digits_only(candidate: str) -> str:
+    return candidate.translate(_SEPARATORS)
+
+
+def luhn_ok(number: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(number)):
+        digit = ord(char) - 48
+        if index % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def is_card(candidate: str) -> bool:
+    """Luhn plus the issuer ranges in use (2-series and 3-6), so 16 random digits are mostly rejected."""
+    number = digits_only(candidate)
+    if not 13 <= len(number) <= 19 or not number.isdigit():
+        return False
+    if number[0] not in "23456" or len(set(number)) < 2:
+        return False
+    separators = {char for char in candidate if not char.isdigit()}
+    if len(separators) > 1:
+        return False
+    return luhn_ok(number)
+
+
+# ISO 13616 lengths for the countries our customers bank in; others still pass on mod-97 alone.
+_IBAN_LENGTHS = {
+    "AT": 20, "BE": 16, "CH": 21, "DE": 22, "DK": 18, "ES": 24, "FI": 18, "FR": 27, "GB": 22, "IE": 22,
+    "IT": 27, "LU": 20, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "SE": 24,
+}  # fmt: skip
+
+
+def is_iban(candidate: str) -> bool:
+    compact = candidate.replace(" ", "")
+    expected = _IBAN_LENGTHS.get(compact[:2])
+    if expected is not None and len(compact) != expected:
+        return False
+    if not 15 <= len(compact) <= 34:
+        return False
+    rearranged = compact[4:] + compact[:4]
+    numeric = "".join(str(int(char, 36)) for char in rearranged)
+    return int(numeric) % 97 == 1
+
+
+def is_ssn(candidate: str) -> bool:
+    area, group, serial = candidate.split("-")
+    return area not in {"000", "666"} and area[0] != "9" and group != "00" and serial != "0000"
+
+
+def is_phone(candidate: str) -> bool:
+    number = digits_only(candidate).lstrip("+")
+    if not number.isdigit():
+        return False
+    if candidate.startswith("+"):
+        return 8 <= len(number) <= 15
+    return 9 <= len(number) <= 12
+
+
+# Addresses that identify no person: loopback, unspecified, and the Docker/k8s style defaults.
+_SAFE_IPS = frozenset({"127.0.0.1", "0.0.0.0", "255.255.255.255", "::1", "::"})
+
+
+def is_ipv4(candidate: str) -> bool:
+    parts = candidate.split(".")
+    if len(parts) != 4 or any(len(part) > 1 and part[0] == "0" for part in parts):
+        return False
+    if any(int(part) > 255 for part in parts):
+        return False
+    return candidate not in _SAFE_IPS
+
+
+def is_ipv6(candidate: str) -> bool:
+    address = candidate.split("%", 1)[0]
+    if address.count(":") < 2 or address in _SAFE_IPS:
+        return False
+    try:
+        ipaddress.IPv6Address(address)
+    except ValueError:
+        return False
+    # A run like "abc::" in prose or "std::" in C++ parses; insist on a digit or at least three groups.
+    return any(char.isdigit() for char in address) or address.count(":") >= 3
+
+
+def is_jwt(candidate: str) -> bool:
+    """A JWT is only a secret when its header decodes to JSON naming an algorithm or type."""
+    header = candidate.split(".", 1)[0]
+    try:
+        decoded = base64.urlsafe_b64decode(header + "=" * (-len(header) % 4))
+        parsed = json.loads(decoded)
+    except (binascii.Error, ValueError):
+        return False
+    return isinstance(parsed, dict) and ("alg" in parsed or "typ" in parsed)
