@@ -22,7 +22,9 @@ Severity rules, applied in this order:
 3. auth/permission on an *outbound* call (our API key or OAuth grant was rejected by OpenAI, Stripe
    or Google) are critical: every call to that provider fails until someone rotates a secret.
    The same categories on *inbound* requests (a user's bad token) are low: expected traffic.
-4. A Stripe card decline is ``validation`` (the customer's card, not Stripe, failed) and low.
+4. validation on an outbound call (the provider rejected the request *we* built) is medium: it is
+   our bug. A Stripe card decline is the exception: ``validation`` (the customer's card, not our
+   request, failed) and low.
 5. User overrides (``OTEL_SECRETARY_SEVERITY_OVERRIDES``) win, most specific key first: the error
    type's full name (``stripe._error.CardError``), its short name (``stripe.CardError``),
    ``<category>.<system>`` (``external_api.openai``), then ``<category>``.
@@ -328,6 +330,8 @@ def _severity(category: str, rule_severity: str | None, system: str | None, exc:
         return rule_severity
     if category in ("auth", "permission"):
         return "critical" if system is not None else "low"
+    if category == "validation" and system is not None:
+        return "medium"
     if category == "database" and (
         _safe_getattr(exc, "connection_invalidated") is True or "Connection" in type(exc).__name__
     ):

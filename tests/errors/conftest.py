@@ -1,0 +1,73 @@
+"""Real servers the error tests provoke real library exceptions from (all on 127.0.0.1, free ports)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from examples.ai_secretary.local_services import calendar_api, openai_api, stripe_errors
+from examples.ai_secretary.local_services._server import LocalService
+
+
+@pytest.fixture(scope="session")
+def openai_service() -> Iterator[LocalService]:
+    with openai_api.start() as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
+def stripe_service() -> Iterator[LocalService]:
+    with stripe_errors.start() as svc:
+        yield svc
+
+
+@pytest.fixture(scope="session")
+def calendar_service() -> Iterator[LocalService]:
+    with calendar_api.start() as svc:
+        yield svc
+
+
+class _SlowHandler(BaseHTTPRequestHandler):
+    """Answers after a pause (longer than the clients' timeouts), or with the status in the path."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/status/"):
+            self.send_response(int(self.path.rsplit("/", 1)[1]))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        time.sleep(0.5)
+        try:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except OSError:
+            pass
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def slow_http() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def closed_port() -> int:
+    """A port nothing listens on (bound then released; good enough on a loopback test machine)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
