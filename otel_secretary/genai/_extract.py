@@ -1,0 +1,197 @@
+"""Read GenAI facts (model, id, finish reasons, token usage, text) from whatever a call returned.
+
+A decorated function may return an OpenAI SDK object, a plain dict of the same shape (an HTTP JSON
+body, a cached answer), or stream chunks of either. This module only reads: it never mutates the
+value and never raises on unexpected shapes, because it runs on the host app's return path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+# Request keyword arguments we turn into gen_ai.request.* attributes (OpenAI parameter names).
+_FLOAT_PARAMS: Final = {
+    "temperature": "temperature",
+    "top_p": "top_p",
+    "frequency_penalty": "frequency_penalty",
+    "presence_penalty": "presence_penalty",
+}
+# A bounded buffer: content capture must not turn a long stream into unbounded memory.
+MAX_CAPTURED_CHARS: Final = 16_384
+
+
+def get(obj: Any, name: str) -> Any:
+    """Attribute or key access, whichever the object supports; None when absent."""
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass
+class Usage:
+    """Token counts as the conventions define them: input includes cached, output includes reasoning."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.input_tokens is not None or self.output_tokens is not None
+
+
+def read_usage(usage: Any) -> Usage:
+    """Chat Completions (``prompt_tokens``), Responses (``input_tokens``) and embeddings usage shapes."""
+    if usage is None:
+        return Usage()
+    input_tokens = _int(get(usage, "input_tokens"))
+    if input_tokens is None:
+        input_tokens = _int(get(usage, "prompt_tokens"))
+    output_tokens = _int(get(usage, "output_tokens"))
+    if output_tokens is None:
+        output_tokens = _int(get(usage, "completion_tokens"))
+    input_details = get(usage, "input_tokens_details") or get(usage, "prompt_tokens_details")
+    output_details = get(usage, "output_tokens_details") or get(usage, "completion_tokens_details")
+    return Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=_int(get(input_details, "cached_tokens")),
+        cache_write_tokens=_int(get(input_details, "cache_write_tokens")),
+        reasoning_tokens=_int(get(output_details, "reasoning_tokens")),
+    )
+
+
+@dataclass
+class ResponseFacts:
+    """What one response (or the chunks of one stream, folded together) says about the call."""
+
+    response_model: str | None = None
+    response_id: str | None = None
+    finish_reasons: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    service_tier: str | None = None
+    system_fingerprint: str | None = None
+    embedding_dimensions: int | None = None
+    text: list[str] = field(default_factory=list)
+    text_chars: int = 0
+
+    def add_text(self, value: Any) -> None:
+        if isinstance(value, str) and value and self.text_chars < MAX_CAPTURED_CHARS:
+            piece = value[: MAX_CAPTURED_CHARS - self.text_chars]
+            self.text.append(piece)
+            self.text_chars += len(piece)
+
+    def merge_usage(self, usage: Usage) -> None:
+        if usage.known:
+            self.usage = usage
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def read_response(obj: Any, facts: ResponseFacts | None = None) -> ResponseFacts:
+    """Fold one complete response object or dict into ``facts``."""
+    facts = facts if facts is not None else ResponseFacts()
+    if obj is None or isinstance(obj, (str, bytes, int, float, bool)):
+        return facts
+    facts.response_model = _str(get(obj, "model")) or facts.response_model
+    facts.response_id = _str(get(obj, "id")) or facts.response_id
+    facts.service_tier = _str(get(obj, "service_tier")) or facts.service_tier
+    facts.system_fingerprint = _str(get(obj, "system_fingerprint")) or facts.system_fingerprint
+    facts.merge_usage(read_usage(get(obj, "usage")))
+    choices = get(obj, "choices")
+    if isinstance(choices, (list, tuple)):
+        for choice in choices:
+            reason = _str(get(choice, "finish_reason"))
+            if reason:
+                facts.finish_reasons.append(reason)
+            facts.add_text(get(get(choice, "message"), "content"))
+            facts.add_text(get(get(choice, "delta"), "content"))
+    data = get(obj, "data")
+    if isinstance(data, (list, tuple)) and data:
+        vector = get(data[0], "embedding")
+        if isinstance(vector, (list, tuple)):
+            facts.embedding_dimensions = len(vector)
+    if get(obj, "object") == "response" or isinstance(get(obj, "output"), (list, tuple)):
+        _read_responses_api(obj, facts)
+    return facts
+
+
+def _read_responses_api(obj: Any, facts: ResponseFacts) -> None:
+    status = get(obj, "status")
+    if status == "completed":
+        facts.finish_reasons.append("stop")
+    elif status == "incomplete":
+        reason = get(get(obj, "incomplete_details"), "reason")
+        facts.finish_reasons.append(
+            "length" if reason == "max_output_tokens" else str(reason or "incomplete")
+        )
+    for item in get(obj, "output") or ():
+        for part in get(item, "content") or ():
+            if get(part, "type") == "output_text":
+                facts.add_text(get(part, "text"))
+
+
+def read_chunk(chunk: Any, facts: ResponseFacts) -> None:
+    """Fold one stream chunk: Chat Completions chunks, Responses stream events, or plain text deltas."""
+    if isinstance(chunk, str):
+        facts.add_text(chunk)
+        return
+    event_type = get(chunk, "type")
+    if isinstance(event_type, str) and event_type.startswith("response."):
+        if event_type == "response.output_text.delta":
+            facts.add_text(get(chunk, "delta"))
+        elif event_type in ("response.completed", "response.incomplete"):
+            text = facts.text
+            read_response(get(chunk, "response"), facts)
+            facts.text = text  # the deltas already carried the text
+        return
+    read_response(chunk, facts)
+
+
+@dataclass
+class RequestFacts:
+    """What the call's own keyword arguments say about the request (OpenAI parameter names)."""
+
+    model: str | None = None
+    stream: bool = False
+    floats: dict[str, float] = field(default_factory=dict)
+    max_tokens: int | None = None
+    stop_sequences: list[str] | None = None
+    seed: int | None = None
+    choice_count: int | None = None
+    messages: Any = None
+    service_tier: str | None = None
+
+
+def read_request(kwargs: Mapping[str, Any]) -> RequestFacts:
+    facts = RequestFacts(model=_str(kwargs.get("model")), stream=kwargs.get("stream") is True)
+    for key, name in _FLOAT_PARAMS.items():
+        value = kwargs.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            facts.floats[name] = float(value)
+    for key in ("max_tokens", "max_completion_tokens", "max_output_tokens"):
+        if _int(kwargs.get(key)) is not None:
+            facts.max_tokens = kwargs[key]
+            break
+    stop = kwargs.get("stop")
+    if isinstance(stop, str):
+        facts.stop_sequences = [stop]
+    elif isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
+        facts.stop_sequences = list(stop)
+    facts.seed = _int(kwargs.get("seed"))
+    count = _int(kwargs.get("n"))
+    facts.choice_count = count if count is not None and count != 1 else None
+    facts.service_tier = _str(kwargs.get("service_tier"))
+    return facts

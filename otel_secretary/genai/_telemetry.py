@@ -1,0 +1,121 @@
+"""Where GenAI telemetry goes: util-genai's handler (spans, M1-M4), our cost counters, content policy.
+
+One :class:`GenAITelemetry` per process is the normal case (:func:`default_telemetry`, built lazily
+from the global providers and ``OTEL_SECRETARY_*`` settings, so decorators applied at import time
+work before ``configure()`` runs). Tests build their own with local providers and pass it to the
+decorator, so they never touch global state.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, Final
+
+from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.trace import TracerProvider
+from opentelemetry.util.genai.handler import TelemetryHandler
+
+from otel_secretary.version import __version__
+
+from ._cost import PriceBook
+
+SCOPE: Final = "otel_secretary.genai"
+# Ours, not a convention: cost has no standard name yet (semantic-conventions-genai #287).
+COST_ATTRIBUTE: Final = "otel_secretary.gen_ai.cost_usd"
+COST_METRIC: Final = "otel_secretary.gen_ai.cost"
+UNPRICED_METRIC: Final = "otel_secretary.gen_ai.cost.unpriced"
+TENANT_KEY: Final = "app.tenant.id"
+
+Mask = Callable[[str], str]
+
+
+class GenAITelemetry:
+    """The handler, instruments and policies one decorated call needs; cheap to share across threads."""
+
+    def __init__(
+        self,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        logger_provider: Any = None,
+        *,
+        capture_content: bool = False,
+        prices: PriceBook | None = None,
+        mask: Mask | None = None,
+    ) -> None:
+        self.handler = TelemetryHandler(
+            tracer_provider=tracer_provider,
+            meter_provider=meter_provider,
+            logger_provider=logger_provider,
+            instrumentation_scope_name=SCOPE,
+            instrumentation_scope_version=__version__,
+        )
+        self.capture_content = capture_content
+        self.prices = prices if prices is not None else PriceBook()
+        self._mask = mask
+        meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
+        self.cost = meter.create_counter(
+            COST_METRIC,
+            unit="USD",
+            description="Estimated cost of GenAI calls by provider, model and tenant.",
+        )
+        self.unpriced = meter.create_counter(
+            UNPRICED_METRIC,
+            unit="{call}",
+            description="GenAI calls whose model has no known price (missing from the cost total).",
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Any,
+        tracer_provider: TracerProvider | None = None,
+        meter_provider: MeterProvider | None = None,
+        logger_provider: Any = None,
+        mask: Mask | None = None,
+    ) -> GenAITelemetry:
+        return cls(
+            tracer_provider,
+            meter_provider,
+            logger_provider,
+            capture_content=bool(settings.capture_content),
+            prices=PriceBook.from_file(settings.prices_file),
+            mask=mask,
+        )
+
+    def mask(self, text: str) -> str | None:
+        """Masked text, or None when no masker is available: content is then withheld, never raw."""
+        masker = self._mask or _pii_mask_text()
+        return masker(text) if masker is not None else None
+
+
+def _pii_mask_text() -> Mask | None:
+    try:
+        from otel_secretary.pii import mask_text
+    except ImportError:
+        return None
+    masker: Mask = mask_text
+    return masker
+
+
+_default: GenAITelemetry | None = None
+_default_lock = threading.Lock()
+
+
+def default_telemetry() -> GenAITelemetry:
+    """The process-wide telemetry; global (proxy) providers, settings from the environment."""
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                from otel_secretary.settings import load_settings
+
+                _default = GenAITelemetry.from_settings(load_settings())
+    return _default
+
+
+def set_default_telemetry(telemetry: GenAITelemetry | None) -> None:
+    """Replace the process-wide telemetry (``None`` rebuilds it lazily on next use)."""
+    global _default
+    with _default_lock:
+        _default = telemetry
