@@ -10,8 +10,10 @@ Input to the hash (sha256, first 16 hex digits kept — 64 bits is plenty for gr
   reached it (the trace shows those), so one bug reached from two views groups once. Line numbers
   never count, so edits elsewhere in a file do not split groups;
 * the message with volatile parts replaced: timestamps, e-mails, UUIDs, hex, prefixed ids
-  (``cus_…``, ``org-…``), long random tokens and numbers. Both the message normalisation and the
-  frame choice use only deterministic string operations (no ``hash()``, which is salted per process).
+  (``cus_…``, ``org-…``), long random tokens and numbers. For the hash every placeholder becomes
+  ``<*>``: whether a caller passed an integer id or a UUID is not a different bug. Both the message
+  normalisation and the frame choice use only deterministic string operations (no ``hash()``, which
+  is salted per process).
 
 This module must never raise: a fingerprint of the type alone is better than no fingerprint.
 """
@@ -28,6 +30,7 @@ from types import TracebackType
 from typing import Final
 
 _MAX_MESSAGE: Final = 2000
+_ANY_PLACEHOLDER: Final = re.compile(r"<(?:ts|email|uuid|hex|id|n)>")
 
 # Order matters: timestamps and e-mails contain numbers, UUIDs contain hex.
 _NORMALISERS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
@@ -126,7 +129,7 @@ def fingerprint(exc: BaseException) -> str:
     try:
         parts.append("caused-by:" + ",".join(_chain_types(exc)))
         parts.append("at:" + raise_site(exc))
-        parts.append("msg:" + normalise_message(_message(exc)))
+        parts.append("msg:" + _ANY_PLACEHOLDER.sub("<*>", normalise_message(_message(exc))))
     except Exception:
         parts.append("fingerprint-degraded")
     return hashlib.sha256("\n".join(parts).encode("utf-8", "replace")).hexdigest()[:16]
