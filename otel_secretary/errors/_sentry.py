@@ -200,7 +200,7 @@ class SentryEventProcessor:
 
     def before_breadcrumb(self, crumb: dict[str, Any], hint: Hint | None) -> dict[str, Any] | None:
         try:
-            masked = mask_tree(crumb, self._mask_text)
+            masked = self._scrub(crumb, hint or {})
             return masked if isinstance(masked, dict) else None
         except Exception as failure:
             report_internal_error("errors.sentry_before_breadcrumb", failure)
