@@ -103,14 +103,16 @@ def test_record_annotates_span_masks_event_and_counts(telemetry: Telemetry) -> N
 def test_one_exception_on_two_spans_is_counted_once(telemetry: Telemetry) -> None:
     recorder = ErrorRecorder(meter_provider=telemetry.meter_provider)
     engine = sa.create_engine("sqlite://")
-    with telemetry.tracer.start_as_current_span("POST /api/v1/meetings") as server:
-        with telemetry.tracer.start_as_current_span("SELECT", record_exception=False) as client:
-            try:
-                with engine.connect() as conn:
-                    conn.execute(sa.text("SELECT * FROM meetings"))
-            except sa.exc.OperationalError as exc:
-                first = recorder.record(client, exc)
-                second = recorder.record(server, exc, add_event=False)
+    with (
+        telemetry.tracer.start_as_current_span("POST /api/v1/meetings") as server,
+        telemetry.tracer.start_as_current_span("SELECT", record_exception=False) as client,
+    ):
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT * FROM meetings"))
+        except sa.exc.OperationalError as exc:
+            first = recorder.record(client, exc)
+            second = recorder.record(server, exc, add_event=False)
     assert first == second
     assert telemetry.finished("SELECT").attributes["app.error.category"] == "database"  # type: ignore[index]
     assert (
