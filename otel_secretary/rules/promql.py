@@ -1,0 +1,288 @@
+"""PromQL for each rule, for the two metric sources we support.
+
+``collector``: the Collector's spanmetrics connector (``traces_span_metrics_calls_total``, duration histogram in
+milliseconds *or* seconds, ``collector_instance_id`` summed away) and Collector-translated metric names.
+``sdk``: the Python SDK's own Prometheus exporter (``service_name`` only on ``target_info``, so it is joined).
+This module only builds strings; it never talks to Prometheus.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from opentelemetry.exporter.prometheus._mapping import map_unit, sanitize_attribute, sanitize_full_name
+from prometheus_client.utils import floatToGoString as _float_to_go_string
+
+from otel_secretary.rules.spec import BurnTier, RuleSpec, SpecError, format_duration
+
+SOURCES = ("collector", "sdk")
+SPAN_KIND_VALUES = {
+    "server": "SPAN_KIND_SERVER",
+    "client": "SPAN_KIND_CLIENT",
+    "internal": "SPAN_KIND_INTERNAL",
+    "producer": "SPAN_KIND_PRODUCER",
+    "consumer": "SPAN_KIND_CONSUMER",
+}
+CALLS = "traces_span_metrics_calls_total"
+DURATION_MS = "traces_span_metrics_duration_milliseconds"
+DURATION_S = "traces_span_metrics_duration_seconds"
+ERROR_STATUS = "STATUS_CODE_ERROR"
+# spanmetrics connector default explicit buckets, in milliseconds.
+SPANMETRICS_BUCKETS_MS = (2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000)
+# Bucket advice of the semantic conventions the SDK instrumentations pass (seconds).
+SDK_BUCKETS: Mapping[str, tuple[float, ...]] = {
+    "http.server.request.duration": (
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.075,
+        0.1,
+        0.25,
+        0.5,
+        0.75,
+        1,
+        2.5,
+        5,
+        7.5,
+        10,
+    ),
+    "http.client.request.duration": (
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.075,
+        0.1,
+        0.25,
+        0.5,
+        0.75,
+        1,
+        2.5,
+        5,
+        7.5,
+        10,
+    ),
+    "gen_ai.client.operation.duration": (
+        0.01,
+        0.02,
+        0.04,
+        0.08,
+        0.16,
+        0.32,
+        0.64,
+        1.28,
+        2.56,
+        5.12,
+        10.24,
+        20.48,
+        40.96,
+        81.92,
+    ),
+}
+SDK_DEFAULT_BUCKETS = (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000)
+
+
+def rule_label(spec: RuleSpec) -> str:
+    return spec.name
+
+
+def num(value: float) -> str:
+    """A float as PromQL reads it back bit-identically (``repr`` round-trips)."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def tier_threshold(tier: BurnTier, spec: RuleSpec) -> float:
+    """The error-ratio threshold of a tier. Rounded once so Prometheus and the engine compare the same float."""
+    return round(tier.factor * spec.budget, 12)
+
+
+def quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def matchers(pairs: Sequence[tuple[str, str, str]]) -> str:
+    if not pairs:
+        return ""
+    return "{" + ",".join(f"{name}{op}{quote(value)}" for name, op, value in pairs) + "}"
+
+
+def python_float(value: float) -> str:
+    """prometheus_client's rendering of ``le`` (``1.0``, ``+Inf``), which the SDK exporter uses."""
+    return str(_float_to_go_string(value))
+
+
+def go_float(value: float) -> str:
+    """Go's strconv.FormatFloat(v, 'f', -1, 64), which the Collector uses for ``le``."""
+    text = repr(float(value))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def le_matcher(seconds_value: float, *, unit_ms: bool) -> tuple[str, str, str]:
+    """Match an ``le`` bucket whether the exporter printed it Go-style (``1``) or Python-style (``1.0``)."""
+    value = seconds_value * 1000 if unit_ms else seconds_value
+    value = round(value, 9)
+    forms = sorted({go_float(value), python_float(value)})
+    if len(forms) == 1:
+        return ("le", "=", forms[0])
+    return ("le", "=~", "|".join(re.escape(form) for form in forms))
+
+
+def prometheus_name(otel_name: str, unit: str, metric_type: str, *, flavour: str) -> str:
+    """The name a metric gets after Prometheus translation (Python exporter or Collector translator)."""
+    name = sanitize_full_name(otel_name)
+    suffix = map_unit(unit)
+    if flavour == "collector" and unit == "1" and metric_type == "gauge":
+        suffix = "ratio"
+    if suffix and not name.endswith("_" + suffix):
+        name = f"{name}_{suffix}"
+    if metric_type == "counter":
+        name += "_total"
+    return name
+
+
+def label_name(attribute: str) -> str:
+    return sanitize_attribute(attribute)
+
+
+@dataclass(frozen=True)
+class SpanQueries:
+    """Rate expressions of one span rule for one source; ``by`` is the grouping the alerts keep."""
+
+    spec: RuleSpec
+    source: str
+
+    @property
+    def by(self) -> tuple[str, ...]:
+        if self.source == "collector" or self.spec.sdk is None:
+            return self.spec.by
+        keep = ("service_name",) if "service_name" in self.spec.by else ()
+        return keep + self.spec.sdk.by
+
+    def _span_matchers(self) -> list[tuple[str, str, str]]:
+        selector = self.spec.selector
+        pairs: list[tuple[str, str, str]] = []
+        if selector.service is not None:
+            pairs.append(("service_name", "=", selector.service))
+        if selector.span_kind is not None:
+            pairs.append(("span_kind", "=", SPAN_KIND_VALUES[selector.span_kind]))
+        if selector.span_name is not None:
+            pairs.append(("span_name", "=", selector.span_name))
+        elif selector.name_regex is not None:
+            pairs.append(("span_name", "=~", selector.name_regex))
+        return pairs
+
+    def _sdk_matchers(self) -> list[tuple[str, str, str]]:
+        assert self.spec.sdk is not None
+        return [(label_name(k), "=", v) for k, v in self.spec.sdk.match.items()]
+
+    def _join(self) -> str:
+        service = self.spec.selector.service
+        target = "target_info" + (matchers([("service_name", "=", service)]) if service else "")
+        return f" * on (job, instance) group_left (service_name) {target}"
+
+    def _sum(self, inner: str, *, extra_by: Sequence[str] = ()) -> str:
+        by = ", ".join((*extra_by, *self.by))
+        return f"sum by ({by}) ({inner})"
+
+    def _sdk_metric(self) -> str:
+        assert self.spec.sdk is not None
+        return prometheus_name(self.spec.sdk.metric, "s", "histogram", flavour="sdk")
+
+    def total(self, window: int) -> str:
+        w = format_duration(window)
+        if self.source == "collector":
+            return self._sum(f"rate({CALLS}{matchers(self._span_matchers())}[{w}])")
+        return self._sum(
+            f"rate({self._sdk_metric()}_count{matchers(self._sdk_matchers())}[{w}]){self._join()}"
+        )
+
+    def bad(self, window: int) -> str:
+        """Rate of bad events: errors for availability, spans slower than the threshold for latency."""
+        spec = self.spec
+        w = format_duration(window)
+        if spec.kind == "error_rate" or (spec.kind == "slo" and spec.sli == "availability"):
+            if self.source == "collector":
+                pairs = [*self._span_matchers(), ("status_code", "=", ERROR_STATUS)]
+                return self._sum(f"rate({CALLS}{matchers(pairs)}[{w}])")
+            assert spec.sdk is not None
+            if not spec.sdk.error:
+                raise SpecError(
+                    spec.file, spec.line, "sdk.error", "is required for availability and error-rate rules"
+                )
+            pairs = [*self._sdk_matchers(), *((label_name(k), "=~", v) for k, v in spec.sdk.error.items())]
+            return self._sum(f"rate({self._sdk_metric()}_count{matchers(pairs)}[{w}]){self._join()}")
+        return f"({self.total(window)} - {self.good_latency(window)})"
+
+    def good_latency(self, window: int) -> str:
+        spec = self.spec
+        w = format_duration(window)
+        threshold = spec.latency_threshold
+        if self.source == "collector":
+            if round(threshold * 1000, 6) not in SPANMETRICS_BUCKETS_MS:
+                raise SpecError(
+                    spec.file,
+                    spec.line,
+                    "latency_threshold",
+                    f"{threshold:g}s is not a spanmetrics bucket boundary ({SPANMETRICS_BUCKETS_MS} ms)",
+                )
+            ms = [*self._span_matchers(), le_matcher(threshold, unit_ms=True)]
+            sec = [*self._span_matchers(), le_matcher(threshold, unit_ms=False)]
+            return (
+                f"({self._sum(f'rate({DURATION_MS}_bucket{matchers(ms)}[{w}])')}"
+                f" or {self._sum(f'rate({DURATION_S}_bucket{matchers(sec)}[{w}])')})"
+            )
+        assert spec.sdk is not None
+        bounds = SDK_BUCKETS.get(spec.sdk.metric, SDK_DEFAULT_BUCKETS)
+        if not any(abs(b - threshold) < 1e-9 for b in bounds):
+            raise SpecError(
+                spec.file,
+                spec.line,
+                "latency_threshold",
+                f"{threshold:g}s is not a bucket boundary of {spec.sdk.metric} {bounds}",
+            )
+        pairs = [*self._sdk_matchers(), le_matcher(threshold, unit_ms=False)]
+        return self._sum(f"rate({self._sdk_metric()}_bucket{matchers(pairs)}[{w}]){self._join()}")
+
+    def quantile_over(self, window: int) -> str:
+        """``histogram_quantile(q, …) > threshold`` in the histogram's own unit."""
+        spec = self.spec
+        assert spec.quantile is not None
+        w = format_duration(window)
+        q = num(spec.quantile)
+        if self.source == "collector":
+            pairs = matchers(self._span_matchers())
+            ms = self._sum(f"rate({DURATION_MS}_bucket{pairs}[{w}])", extra_by=("le",))
+            sec = self._sum(f"rate({DURATION_S}_bucket{pairs}[{w}])", extra_by=("le",))
+            return (
+                f"histogram_quantile({q}, {ms}) > {num(spec.latency_threshold * 1000)}"
+                f" or histogram_quantile({q}, {sec}) > {num(spec.latency_threshold)}"
+            )
+        inner = f"rate({self._sdk_metric()}_bucket{matchers(self._sdk_matchers())}[{w}]){self._join()}"
+        return (
+            f"histogram_quantile({q}, {self._sum(inner, extra_by=('le',))}) > {num(spec.latency_threshold)}"
+        )
+
+
+def threshold_expr(spec: RuleSpec, source: str) -> tuple[str, tuple[str, ...]]:
+    """Expression of a ``threshold`` rule and the labels its alerts carry."""
+    flavour = "collector" if source == "collector" else "sdk"
+    if source == "collector" and spec.collector_metric:
+        name = spec.collector_metric
+    else:
+        name = prometheus_name(spec.metric, spec.unit, spec.metric_type, flavour=flavour)
+    selector = matchers([(label_name(k), "=", v) for k, v in spec.match.items()]) if spec.match else ""
+    series = f"{name}{selector}"
+    if spec.function != "value":
+        series = f"{spec.function}({series}[{format_duration(spec.window)}])"
+    by = tuple(spec.by)
+    if spec.service:
+        series += f" * on (job, instance) group_left (service_name) target_info{matchers([('service_name', '=', spec.service)])}"
+        by = ("service_name", *by)
+    aggregated = f"{spec.aggregate} by ({', '.join(by)}) ({series})" if by else f"{spec.aggregate}({series})"
+    if spec.invert:
+        aggregated = f"1 - {aggregated}"
+    return f"{aggregated} {spec.op} {num(spec.threshold)}", by
