@@ -16,6 +16,7 @@ from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.trace import TracerProvider
 from opentelemetry.util.genai.handler import TelemetryHandler
 
+from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
 from ._cost import PriceBook
@@ -86,7 +87,13 @@ class GenAITelemetry:
     def mask(self, text: str) -> str | None:
         """Masked text, or None when no masker is available: content is then withheld, never raw."""
         masker = self._mask or _pii_mask_text()
-        return masker(text) if masker is not None else None
+        if masker is None:
+            return None
+        try:
+            return masker(text)
+        except Exception as exc:
+            report_internal_error("genai.mask", exc)
+            return None
 
 
 def _pii_mask_text() -> Mask | None:

@@ -1,0 +1,73 @@
+"""Local OTel SDK providers with in-memory exporters, and small readers for what they captured.
+
+Tests never set global providers: each builds its own here and hands it to the code under test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, Metric
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+
+@dataclass
+class Harness:
+    tracer_provider: TracerProvider
+    meter_provider: MeterProvider
+    exporter: InMemorySpanExporter
+    reader: InMemoryMetricReader
+    _metrics_cache: list[Metric] = field(default_factory=list)
+
+    def spans(self, name: str | None = None) -> list[ReadableSpan]:
+        spans = list(self.exporter.get_finished_spans())
+        return [s for s in spans if name is None or s.name == name]
+
+    def metrics(self) -> dict[str, Metric]:
+        """Every metric collected so far, by name (cumulative temporality)."""
+        data = self.reader.get_metrics_data()
+        result: dict[str, Metric] = {}
+        if data is None:
+            return result
+        for resource_metrics in data.resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    result[metric.name] = metric
+        return result
+
+    def points(self, metric_name: str) -> list[Any]:
+        metric = self.metrics().get(metric_name)
+        return [] if metric is None else list(metric.data.data_points)
+
+    def histogram(self, metric_name: str, **attributes: Any) -> HistogramDataPoint:
+        """The single histogram point whose attributes include ``attributes`` (dots as __ in keys)."""
+        wanted = {k.replace("__", "."): v for k, v in attributes.items()}
+        matches = [
+            p for p in self.points(metric_name) if all(p.attributes.get(k) == v for k, v in wanted.items())
+        ]
+        assert len(matches) == 1, f"{metric_name}: expected one point with {wanted}, got {matches}"
+        point = matches[0]
+        assert isinstance(point, HistogramDataPoint)
+        return point
+
+    def shutdown(self) -> None:
+        self.tracer_provider.shutdown()
+        self.meter_provider.shutdown()
+
+
+def make_harness() -> Iterator[Harness]:
+    exporter = InMemorySpanExporter()
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reader = InMemoryMetricReader()
+    meter_provider = MeterProvider(metric_readers=[reader])
+    harness = Harness(tracer_provider, meter_provider, exporter, reader)
+    try:
+        yield harness
+    finally:
+        harness.shutdown()
