@@ -1,0 +1,114 @@
+"""`otel-secretary stack up|down|status|logs`: the real pipeline (collector, Jaeger, Prometheus,
+Alertmanager) as local processes, for the demo, for developers and for the end-to-end tests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from otel_secretary.stack import Stack, StackError, StackOptions, StackPorts
+from otel_secretary.stack.binaries import BinaryNotFound
+from otel_secretary.stack.components import COMPONENTS
+
+app = typer.Typer(help="Run the real pipeline locally: collector, Jaeger, Prometheus, Alertmanager.")
+
+StateDir = Annotated[Path, typer.Option("--state-dir", help="Folder for configs, data, logs and pid files.")]
+DEFAULT_STATE_DIR = Path(".stack")
+
+
+def _mib(value: int | None) -> str:
+    return f"{value / 2**20:.0f} MiB" if value is not None else "-"
+
+
+def _print_status(stack: Stack) -> bool:
+    all_running = True
+    for item in stack.status():
+        all_running &= item.running
+        state = f"running (pid {item.pid}, RSS {_mib(item.rss_bytes)})" if item.running else "stopped"
+        typer.echo(f"{item.name:<13} {state}")
+        if item.running:
+            for what, where in item.endpoints.items():
+                typer.echo(f"    {what:<32} {where}")
+    return all_running
+
+
+@app.command()
+def up(
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+    build: Annotated[
+        bool, typer.Option("--build/--no-build", help="Build/install missing programs first.")
+    ] = True,
+    free_ports: Annotated[
+        bool,
+        typer.Option("--free-ports", help="Fresh free ports instead of the defaults (4317, 9090, ...)."),
+    ] = False,
+    alertmanager_config: Annotated[
+        Path | None,
+        typer.Option(help="Use instead of collector-config/alertmanager.yml."),
+    ] = None,
+    rules: Annotated[
+        list[Path] | None, typer.Option("--rules", help="Extra Prometheus rule file(s).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each component.")] = 90.0,
+) -> None:
+    """Build what is missing, start every component on 127.0.0.1 and wait until each is ready."""
+    ports = StackPorts.free() if free_ports else None
+    options = StackOptions(rule_files=tuple(rules or ()), alertmanager_config=alertmanager_config)
+    stack = Stack(state_dir, ports, options=options)
+    try:
+        stack.up(build=build, timeout=timeout, echo=typer.echo)
+    except (StackError, BinaryNotFound, RuntimeError) as exc:
+        typer.echo(f"stack up failed: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo("")
+    _print_status(stack)
+    typer.echo(
+        f"\nSend telemetry with OTEL_EXPORTER_OTLP_ENDPOINT={stack.otlp_http_endpoint} "
+        "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf; stop with `otel-secretary stack down`."
+    )
+
+
+@app.command()
+def down(state_dir: StateDir = DEFAULT_STATE_DIR) -> None:
+    """Stop the processes this state folder started (verified by pid and command line)."""
+    stopped = Stack(state_dir).down()
+    typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@app.command()
+def status(
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show each component's state, memory and endpoints; exit code 1 unless all are running."""
+    stack = Stack(state_dir)
+    if as_json:
+        items = [asdict(item) | {"log": str(item.log)} for item in stack.status()]
+        typer.echo(json.dumps(items, indent=2))
+        all_running = all(item["running"] for item in items)
+    else:
+        all_running = _print_status(stack)
+    if not all_running:
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(
+    name: Annotated[str | None, typer.Argument(help="One component; all when omitted.")] = None,
+    state_dir: StateDir = DEFAULT_STATE_DIR,
+    lines: Annotated[int, typer.Option("--lines", "-n")] = 40,
+) -> None:
+    """Print the last lines of a component's log (they live in <state-dir>/logs/)."""
+    stack = Stack(state_dir)
+    names = [name] if name else [c.name for c in COMPONENTS]
+    for each in names:
+        try:
+            text = stack.logs(each, lines)
+        except KeyError as exc:
+            typer.echo(str(exc), err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"==> {stack.log_path(each)} <==\n{text}\n")
