@@ -50,8 +50,9 @@ _NORMALISERS: Final[tuple[tuple[re.Pattern[str], str], ...]] = (
     # The id part needs a digit or capital so plain words such as card_declined survive.
     (re.compile(r"\b[a-zA-Z]{2,8}[_-](?=[a-z]*[A-Z0-9])[A-Za-z0-9]{6,}\b"), "<id>"),
     # Long mixed tokens (api keys, request ids) even without a prefix.
-    (re.compile(r"\b(?=[A-Za-z]*[0-9])[A-Za-z0-9]{16,}\b"), "<id>"),
-    (re.compile(r"\d+(?:\.\d+)?"), "<n>"),
+    (re.compile(r"\b(?=[0-9]*[A-Za-z])(?=[A-Za-z]*[0-9])[A-Za-z0-9]{16,}\b"), "<id>"),
+    # Grouped digits (cards "4242 4242 …", phones "555-0100", versions, IPs) are one value.
+    (re.compile(r"\d+(?:[ .-]\d+)*"), "<n>"),
 )
 
 

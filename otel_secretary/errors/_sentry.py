@@ -18,6 +18,7 @@ handful of events with counts rather than thousands.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import threading
@@ -45,6 +46,7 @@ HEADER_ALLOW_LIST: Final = frozenset(
 )
 _LEVEL_BY_SEVERITY: Final = {"critical": "fatal", "high": "error", "medium": "error", "low": "warning"}
 _MAX_DEPTH: Final = 32
+_SEEN_ATTR: Final = "__otel_secretary_sentry_seen__"
 
 
 class RepeatSampler:
@@ -148,6 +150,13 @@ class SentryEventProcessor:
         try:
             exc_info = hint.get("exc_info") if isinstance(hint, dict) else None
             exc = exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None
+            if isinstance(exc, BaseException):
+                # One occurrence, several captures (Flask's signal, then its error log): Sentry's
+                # Dedupe forgets an exception we dropped, so we remember it ourselves.
+                if getattr(exc, _SEEN_ATTR, False):
+                    return None
+                with contextlib.suppress(Exception):
+                    setattr(exc, _SEEN_ATTR, True)
             info = self.recorder.classify(exc) if isinstance(exc, BaseException) else None
             key = info.fingerprint if info is not None else _message_key(event)
             send, occurrence = self.sampler.admit(key)

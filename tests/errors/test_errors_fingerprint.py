@@ -191,6 +191,8 @@ def test_exception_without_traceback_still_fingerprints() -> None:
         ("key sk3fakeFAKEfake1234xyz rejected", "key <id> rejected"),
         ("Your card was declined: card_declined", "Your card was declined: card_declined"),
         ("retry in 2.5s", "retry in <n>s"),
+        ("card 4242 4242 4242 4242 or 4242424242424242", "card <n> or <n>"),
+        ("call 555-0100 from 10.0.0.12", "call <n> from <n>"),
         ("  spaces \n collapse  ", "spaces collapse"),
     ],
 )

@@ -1,0 +1,145 @@
+"""The real sentry-sdk, configured by otel-secretary, sends envelopes to a local HTTP server.
+
+The envelopes are read back and checked: trace and span id equal the OTel server span's, our
+fingerprint and tags are there, repeats are sampled, and no PII from the exception message,
+the request body or the headers reached Sentry.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_secretary.errors._sentry import RepeatSampler
+
+ROOT = Path(__file__).resolve().parents[2]
+PII = ["alice@example.com", "bob@example.org", "4242 4242", "4242424242424242", "5555 5555", "secret-cookie"]
+SECRETS = ["sk_live_fake_secret_token", "203.0.113.9"]
+
+
+class EnvelopeSink:
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+        self.paths: list[str] = []
+        self.lock = threading.Lock()
+
+    def items(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """(item header, payload) of every JSON item in every envelope received."""
+        found = []
+        for body in self.bodies:
+            lines = body.split(b"\n")
+            index = 1  # line 0 is the envelope header
+            while index + 1 < len(lines):
+                header = json.loads(lines[index])
+                payload = lines[index + 1]
+                index += 2
+                if header.get("content_type", "application/json") == "application/json" or payload.startswith(
+                    b"{"
+                ):
+                    found.append((header, json.loads(payload)))
+        return found
+
+
+@pytest.fixture
+def sink() -> Iterator[tuple[EnvelopeSink, str]]:
+    received = EnvelopeSink()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            with received.lock:
+                received.bodies.append(body)
+                received.paths.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield received, f"http://publickey@127.0.0.1:{server.server_address[1]}/1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_sentry_events_link_to_the_trace_carry_fingerprint_and_no_pii(sink: tuple[EnvelopeSink, str]) -> None:
+    received, dsn = sink
+    run = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "errors" / "sentry_app.py"), dsn],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=90,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    spans = json.loads(run.stdout.strip().splitlines()[-1])
+    assert len(spans) == 5
+    assert all(path == "/api/1/envelope/" for path in received.paths)
+
+    events = [payload for header, payload in received.items() if header.get("type") == "event"]
+    # Same bug five times (different customers, e-mails, cards): occurrences 1, 2 and 4 are sent.
+    assert [e["extra"]["app.error.occurrences"] for e in events] == [1, 2, 4]
+    fingerprints = {s["attributes"]["app.error.fingerprint"] for s in spans}
+    assert len(fingerprints) == 1
+    for event, span in zip(events, [spans[0], spans[1], spans[3]], strict=True):
+        assert event["contexts"]["trace"]["trace_id"] == span["trace_id"]
+        assert event["contexts"]["trace"]["span_id"] == span["span_id"]
+        assert span["attributes"]["sentry.event_id"] == event["event_id"]
+        assert event["fingerprint"] == [span["attributes"]["app.error.fingerprint"]]
+        assert event["tags"]["app.error.category"] == "internal"
+        assert event["tags"]["app.error.severity"] == "high"
+        assert event["tags"]["error.type"] == "ValueError"
+        assert event["tags"]["http.route"] == "/api/v1/subscriptions/<customer_id>"
+        assert event["tags"]["app.tenant.id"] == "tenant-7"
+        assert event["user"] == {"id": "5f0c2a9e1b7d4c3a"}
+        assert event["contexts"]["request_context"] == {
+            "http.request.method": "POST",
+            "http.route": "/api/v1/subscriptions/<customer_id>",
+            "http.response.status_code": 500,
+        }
+        assert event["level"] == "error"
+        headers = {k.lower() for k in event.get("request", {}).get("headers", {})}
+        assert headers <= {"user-agent", "host", "content-type", "content-length", "accept"}
+        assert "data" not in event.get("request", {})
+        message = event["exception"]["values"][-1]["value"]
+        assert "<email>" in message and "<card>" in message
+    raw = b"".join(received.bodies).decode("utf-8", "replace")
+    leaked = [needle for needle in PII + SECRETS if needle in raw]
+    assert leaked == []
+
+
+def test_repeat_sampler_sends_powers_of_two_and_resets_after_the_window() -> None:
+    now = [0.0]
+    sampler = RepeatSampler(10.0, clock=lambda: now[0])
+    sent = [n for n in range(1, 20) if sampler.admit("fp")[0]]
+    assert sent == [1, 2, 4, 8, 16]
+    assert sampler.admit("other") == (True, 1)
+    now[0] = 10.5
+    assert sampler.admit("fp") == (True, 1)
+
+
+def test_repeat_window_zero_sends_everything() -> None:
+    sampler = RepeatSampler(0.0)
+    assert all(sampler.admit("fp")[0] for _ in range(10))
+
+
+def test_sampler_memory_is_bounded() -> None:
+    sampler = RepeatSampler(60.0, max_keys=3)
+    for key in "abcd":
+        sampler.admit(key)
+    assert sampler.admit("a") == (True, 1)  # "a" was evicted, so it counts as new
