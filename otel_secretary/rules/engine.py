@@ -1,0 +1,536 @@
+"""The in-process rule engine: evaluates specs over observed span outcomes and metric points.
+
+Pure core: time comes from the caller (timestamps on input, ``now`` on evaluation), so tests replay days
+of traffic in seconds. Lifecycle follows Prometheus 2.42 (inactive → pending → firing → inactive with
+``for`` and ``keep_firing_for``); notification follows Alertmanager ideas (fingerprint dedup, repeat
+interval, silences, inhibition of tickets by pages) plus acknowledgement, a no-data hold and a flap guard.
+It never does I/O and never raises into the caller's hot path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+import re
+import threading
+import uuid
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from otel_secretary.rules import promql
+from otel_secretary.rules.spec import RuleSpec
+from otel_secretary.rules.windows import CountRing, histogram_quantile
+
+LATENCY_BOUNDS = tuple(b / 1000 for b in promql.SPANMETRICS_BUCKETS_MS)
+SOURCE = "embedded"
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """16 hex digits over the sorted label set, like Alertmanager's; shared by trigger, reminder and resolve."""
+    text = "\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Matcher:
+    name: str
+    value: str
+    is_regex: bool = False
+    is_equal: bool = True
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        actual = labels.get(self.name, "")
+        hit = re.fullmatch(self.value, actual) is not None if self.is_regex else actual == self.value
+        return hit == self.is_equal
+
+    @classmethod
+    def parse(cls, text: str) -> Matcher:
+        """``name=value``, ``name!=value``, ``name=~regex``, ``name!~regex`` (quotes optional)."""
+        match = re.fullmatch(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*', text)
+        if not match:
+            raise ValueError(f"{text!r} is not a matcher like severity=page or span_name=~\"stripe.*\"")
+        name, op, value = match.groups()
+        return cls(name, value, is_regex="~" in op, is_equal=not op.startswith("!"))
+
+
+@dataclass
+class Silence:
+    id: str
+    matchers: tuple[Matcher, ...]
+    starts_at: float
+    ends_at: float
+    created_by: str = ""
+    comment: str = ""
+
+    def active(self, now: float) -> bool:
+        return self.starts_at <= now < self.ends_at
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(m.matches(labels) for m in self.matchers)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "matchers": [m.__dict__ for m in self.matchers],
+            "startsAt": self.starts_at,
+            "endsAt": self.ends_at,
+            "createdBy": self.created_by,
+            "comment": self.comment,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Silence:
+        return cls(
+            id=str(data["id"]),
+            matchers=tuple(Matcher(**m) for m in data["matchers"]),
+            starts_at=float(data["startsAt"]),
+            ends_at=float(data["endsAt"]),
+            created_by=str(data.get("createdBy", "")),
+            comment=str(data.get("comment", "")),
+        )
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One message for the channels: ``kind`` is trigger, reminder, resolve, acknowledge or test."""
+
+    kind: str
+    alertname: str
+    severity: str
+    fingerprint: str
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
+    value: float | None
+    starts_at: float
+    at: float
+    ends_at: float | None = None
+
+
+@dataclass
+class AlertInstance:
+    alertname: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    fingerprint: str
+    severity: str
+    state: str = "inactive"
+    active_at: float = 0.0
+    fired_at: float = 0.0
+    resolved_at: float | None = None
+    keep_firing_since: float | None = None
+    value: float | None = None
+    acked: bool = False
+    acked_by: str = ""
+    notified: str = "none"  # none | firing | resolved
+    last_sent: float = 0.0
+    transitions: deque[float] = field(default_factory=lambda: deque(maxlen=32))
+    flapping: bool = False
+    suppressed_by: str = ""
+    no_data: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alertname": self.alertname,
+            "labels": self.labels,
+            "annotations": self.annotations,
+            "fingerprint": self.fingerprint,
+            "severity": self.severity,
+            "state": self.state,
+            "activeAt": self.active_at,
+            "firedAt": self.fired_at,
+            "resolvedAt": self.resolved_at,
+            "value": None if self.value is None or math.isnan(self.value) else self.value,
+            "acked": self.acked,
+            "ackedBy": self.acked_by,
+            "notified": self.notified,
+            "flapping": self.flapping,
+            "suppressedBy": self.suppressed_by,
+            "noData": self.no_data,
+        }
+
+
+@dataclass
+class _Series:
+    ring: CountRing
+    labels: dict[str, str]
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    bucket_seconds: float = 60.0
+    max_series: int = 2000
+    repeat_interval: float = 4 * 3600.0
+    resolved_retention: float = 15 * 60.0
+    # Flap guard (Nagios/Kibana style): this many state changes within the window mutes changes
+    # until the alert has been stable for a whole window.
+    flap_changes: int = 4
+    flap_window: float = 20 * 60.0
+
+
+_Sink = Callable[[Notification], None]
+
+
+class RuleEngine:
+    """Evaluate specs in process. Thread-safe: observations and evaluation share one lock."""
+
+    def __init__(self, specs: Sequence[RuleSpec], options: EngineOptions | None = None, sink: _Sink | None = None):
+        self.specs = list(specs)
+        self.options = options or EngineOptions()
+        self.sink: _Sink = sink or (lambda _n: None)
+        self._lock = threading.Lock()
+        self._span_specs = [s for s in self.specs if s.kind != "threshold"]
+        self._metric_specs = [s for s in self.specs if s.kind == "threshold"]
+        self._route_cache: dict[tuple[str, str, str], list[tuple[int, tuple[str, ...]]]] = {}
+        self._series: OrderedDict[tuple[int, tuple[str, ...]], _Series] = OrderedDict()
+        self._gauges: dict[int, dict[tuple[str, ...], tuple[float, float]]] = {}
+        self._counters: dict[int, dict[tuple[str, ...], deque[tuple[float, float]]]] = {}
+        self.alerts: dict[str, AlertInstance] = {}
+        self.silences: dict[str, Silence] = {}
+        self.evicted_series = 0
+        self.errors = 0
+        self.last_evaluation: float | None = None
+
+    # ------------------------------------------------------------------ observation (hot path)
+
+    def _routes(self, service: str, name: str, kind: str) -> list[tuple[int, tuple[str, ...]]]:
+        key = (service, name, kind)
+        routes = self._route_cache.get(key)
+        if routes is None:
+            dims = {"service_name": service, "span_name": name, "span_kind": promql.SPAN_KIND_VALUES.get(kind, kind)}
+            routes = [
+                (i, tuple(dims.get(label, "") for label in spec.by))
+                for i, spec in enumerate(self._span_specs)
+                if spec.selector.matches(service, name, kind)
+            ]
+            if len(self._route_cache) > 10_000:
+                self._route_cache.clear()  # bounded: span names are templated, but never trust that
+            self._route_cache[key] = routes
+        return routes
+
+    def observe_span(
+        self, service: str, name: str, kind: str, error: bool, duration: float, timestamp: float, count: float = 1.0
+    ) -> None:
+        """Count one ended span (``kind`` as in specs: server, client …; ``duration`` in seconds)."""
+        routes = self._routes(service, name, kind)
+        if not routes:
+            return
+        with self._lock:
+            for index, key in routes:
+                spec = self._span_specs[index]
+                series = self._series_for(index, key, spec)
+                series.ring.add(timestamp, self._values(spec, error, duration, count))
+
+    def _values(self, spec: RuleSpec, error: bool, duration: float, count: float) -> list[float]:
+        if spec.kind == "latency" and spec.quantile is not None:
+            # Cumulative histogram counts per boundary (+Inf last), as Prometheus buckets are.
+            return [count if duration <= b + 1e-12 else 0.0 for b in LATENCY_BOUNDS] + [count]
+        if spec.kind == "latency" or (spec.kind == "slo" and spec.sli == "latency"):
+            bad = duration > spec.latency_threshold + 1e-12
+        else:
+            bad = error
+        return [count if bad else 0.0, count]
+
+    def _series_for(self, index: int, key: tuple[str, ...], spec: RuleSpec) -> _Series:
+        series_key = (index, key)
+        series = self._series.get(series_key)
+        if series is None:
+            while len(self._series) >= self.options.max_series:
+                self._series.popitem(last=False)
+                self.evicted_series += 1
+            width = len(LATENCY_BOUNDS) + 1 if spec.kind == "latency" and spec.quantile is not None else 2
+            ring = CountRing(self.options.bucket_seconds, max(spec.windows), width)
+            series = _Series(ring, dict(zip(spec.by, key, strict=True)))
+            self._series[series_key] = series
+        else:
+            self._series.move_to_end(series_key)
+        return series
+
+    def observe_metric(
+        self, name: str, attributes: Mapping[str, Any], value: float, timestamp: float, *, monotonic: bool = False
+    ) -> None:
+        """One metric point (OTel name and attributes); cumulative sums are kept as samples for rate/increase."""
+        for index, spec in enumerate(self._metric_specs):
+            if spec.metric != name:
+                continue
+            labels = {promql.label_name(k): str(v) for k, v in attributes.items()}
+            if any(labels.get(k) != v for k, v in spec.match.items()):
+                continue
+            key = tuple(labels.get(k, "") for k in spec.by)
+            with self._lock:
+                if spec.function == "value":
+                    self._gauges.setdefault(index, {})[key + (_point_id(labels),)] = (timestamp, value)
+                else:
+                    samples = self._counters.setdefault(index, {}).setdefault(
+                        key + (_point_id(labels),), deque(maxlen=max(8, int(spec.window // 15) + 4))
+                    )
+                    samples.append((timestamp, value))
+
+    # ------------------------------------------------------------------------------ evaluation
+
+    def evaluate(self, now: float) -> list[Notification]:
+        """Evaluate every rule at ``now``, advance lifecycles, and send what changed; returns it too."""
+        sent: list[Notification] = []
+        with self._lock:
+            results: list[tuple[RuleSpec, str, str, dict[str, str], bool | None, float | None]] = []
+            for (index, _key), series in list(self._series.items()):
+                results.extend(self._evaluate_span(self._span_specs[index], series, now))
+            for index, spec in enumerate(self._metric_specs):
+                results.extend(self._evaluate_metric(index, spec, now))
+            seen: set[str] = set()
+            for spec, alertname, severity, labels, condition, value in results:
+                full = {"alertname": alertname, **labels, "rule": spec.name, "source": SOURCE}
+                full.update({"severity": severity, **spec.labels})
+                fp = fingerprint(full)
+                seen.add(fp)
+                self._step(spec, fp, alertname, severity, full, condition, value, now)
+            for fp, alert in list(self.alerts.items()):
+                if fp not in seen and alert.state != "inactive":
+                    spec = next(s for s in self.specs if s.name == alert.labels.get("rule"))
+                    self._step(spec, fp, alert.alertname, alert.severity, alert.labels, False, None, now)
+            for alert in self._ordered_alerts():
+                sent.extend(self._reconcile(alert, now))
+            self._forget(now)
+            self.last_evaluation = now
+        for notification in sent:
+            try:
+                self.sink(notification)
+            except Exception:  # a broken sink must not stop evaluation
+                self.errors += 1
+        return sent
+
+    def _evaluate_span(
+        self, spec: RuleSpec, series: _Series, now: float
+    ) -> Iterable[tuple[RuleSpec, str, str, dict[str, str], bool | None, float | None]]:
+        ring = series.ring
+        labels = series.labels
+
+        def ratio(window: int) -> tuple[float | None, float]:
+            bad, total = ring.window(now, window)
+            return (bad / total if total > 0 else None), total / window
+
+        def guard(window: int) -> bool:
+            return spec.min_rate <= 0 or ratio(window)[1] >= spec.min_rate
+
+        if spec.kind == "latency" and spec.quantile is not None:
+            counts = ring.window(now, spec.window)
+            value = histogram_quantile(spec.quantile, LATENCY_BOUNDS, counts)
+            condition = None if value is None else value > spec.latency_threshold
+            yield spec, spec.name, spec.severity, labels, condition, value
+            return
+        if spec.kind in ("error_rate", "latency"):
+            value, _rate = ratio(spec.window)
+            condition = None if value is None else (value > spec.threshold and guard(spec.window))
+            yield spec, spec.name, spec.severity, labels, condition, value
+            return
+        for severity in ("page", "ticket"):
+            tiers = [t for t in spec.tiers if t.severity == severity]
+            if not tiers:
+                continue
+            any_data = False
+            firing_value: float | None = None
+            first_value: float | None = None
+            for tier in tiers:
+                threshold = promql.tier_threshold(tier, spec)
+                long_ratio, _ = ratio(tier.long)
+                short_ratio, _ = ratio(tier.short)
+                if short_ratio is not None and long_ratio is not None:
+                    any_data = True
+                    first_value = long_ratio if first_value is None else first_value
+                    if long_ratio > threshold and short_ratio > threshold and guard(tier.long):
+                        firing_value = long_ratio if firing_value is None else firing_value
+            # 0/0 is not 0%: with no events in any short window the state is held, never resolved.
+            condition: bool | None = (firing_value is not None) if any_data else None
+            yield spec, f"{spec.name}BudgetBurn", severity, labels, condition, firing_value or first_value
+        if spec.no_data_for:
+            _bad, total = ring.window(now, spec.no_data_for)
+            yield spec, f"{spec.name}NoData", spec.no_data_severity, labels, total == 0, total
+
+    def _evaluate_metric(
+        self, index: int, spec: RuleSpec, now: float
+    ) -> Iterable[tuple[RuleSpec, str, str, dict[str, str], bool | None, float | None]]:
+        groups: dict[tuple[str, ...], list[float]] = {}
+        if spec.function == "value":
+            for key, (timestamp, value) in self._gauges.get(index, {}).items():
+                if now - timestamp <= 300:  # Prometheus' lookback delta: older points are stale
+                    groups.setdefault(key[:-1], []).append(value)
+        else:
+            for key, samples in self._counters.get(index, {}).items():
+                recent = [(t, v) for t, v in samples if now - spec.window <= t <= now]
+                if len(recent) < 2:
+                    continue
+                increase = sum(max(0.0, b[1] - a[1]) if b[1] >= a[1] else b[1] for a, b in itertools.pairwise(recent))
+                groups.setdefault(key[:-1], []).append(
+                    increase if spec.function == "increase" else increase / max(1.0, recent[-1][0] - recent[0][0])
+                )
+        for key, values in groups.items():
+            aggregate = {"avg": sum(values) / len(values), "max": max(values), "min": min(values), "sum": sum(values)}[
+                spec.aggregate
+            ]
+            if spec.invert:
+                aggregate = 1 - aggregate
+            condition = _compare(aggregate, spec.op, spec.threshold)
+            yield spec, spec.name, spec.severity, dict(zip(spec.by, key, strict=True)), condition, aggregate
+
+    def _step(
+        self,
+        spec: RuleSpec,
+        fp: str,
+        alertname: str,
+        severity: str,
+        labels: dict[str, str],
+        condition: bool | None,
+        value: float | None,
+        now: float,
+    ) -> None:
+        alert = self.alerts.get(fp)
+        if alert is None:
+            if not condition:
+                return
+            annotations = {k: _expand(v, labels) for k, v in spec.annotations.items()}
+            alert = AlertInstance(alertname, labels, annotations, fp, severity)
+            self.alerts[fp] = alert
+        alert.no_data = condition is None
+        if condition is None:
+            return  # hold: no data decides nothing
+        if condition:
+            alert.value = value
+            alert.keep_firing_since = None
+            if alert.state == "inactive":
+                alert.state, alert.active_at, alert.resolved_at = "pending", now, None
+            if alert.state == "pending" and now - alert.active_at >= spec.for_:
+                alert.state, alert.fired_at = "firing", now
+                alert.transitions.append(now)
+            return
+        if alert.state == "pending":
+            alert.state = "inactive"
+            return
+        if alert.state == "firing":
+            if spec.keep_firing_for:
+                if alert.keep_firing_since is None:
+                    alert.keep_firing_since = now
+                if now - alert.keep_firing_since < spec.keep_firing_for:
+                    return
+            alert.state, alert.resolved_at, alert.keep_firing_since = "inactive", now, None
+            alert.transitions.append(now)
+
+    def _ordered_alerts(self) -> list[AlertInstance]:
+        # Pages first, so inhibition of tickets sees this evaluation's pages.
+        return sorted(self.alerts.values(), key=lambda a: (a.severity != "page", a.fingerprint))
+
+    def _inhibitor(self, alert: AlertInstance) -> AlertInstance | None:
+        if alert.severity != "ticket":
+            return None
+        same = {k: v for k, v in alert.labels.items() if k != "severity"}
+        for other in self.alerts.values():
+            if other.severity == "page" and other.state == "firing":
+                if {k: v for k, v in other.labels.items() if k != "severity"} == same:
+                    return other
+        return None
+
+    def _reconcile(self, alert: AlertInstance, now: float) -> list[Notification]:
+        options = self.options
+        recent = [t for t in alert.transitions if now - t < options.flap_window]
+        if len(recent) >= options.flap_changes:
+            alert.flapping = True
+        elif alert.flapping and not recent:
+            alert.flapping = False
+        silence = next((s for s in self.silences.values() if s.active(now) and s.matches(alert.labels)), None)
+        inhibitor = self._inhibitor(alert)
+        alert.suppressed_by = (
+            f"silence:{silence.id}" if silence else f"inhibited:{inhibitor.fingerprint}" if inhibitor else ""
+        )
+        if alert.flapping and not alert.suppressed_by:
+            alert.suppressed_by = "flapping"
+        if alert.suppressed_by:
+            return []
+        if alert.state == "firing":
+            if alert.notified != "firing":
+                alert.notified, alert.last_sent = "firing", now
+                return [self._notification("trigger", alert, now)]
+            if not alert.acked and now - alert.last_sent >= options.repeat_interval:
+                alert.last_sent = now
+                return [self._notification("reminder", alert, now)]
+            return []
+        if alert.state == "inactive" and alert.notified == "firing":
+            alert.notified, alert.last_sent, alert.acked = "resolved", now, False
+            return [self._notification("resolve", alert, now)]
+        return []
+
+    def _notification(self, kind: str, alert: AlertInstance, now: float) -> Notification:
+        return Notification(
+            kind=kind,
+            alertname=alert.alertname,
+            severity=alert.severity,
+            fingerprint=alert.fingerprint,
+            labels=dict(alert.labels),
+            annotations=dict(alert.annotations),
+            value=alert.value,
+            starts_at=alert.fired_at,
+            at=now,
+            ends_at=alert.resolved_at if kind == "resolve" else None,
+        )
+
+    def _forget(self, now: float) -> None:
+        for fp, alert in list(self.alerts.items()):
+            if alert.state == "inactive" and alert.notified != "firing":
+                retention = max(self.options.resolved_retention, self.options.flap_window)
+                done = alert.resolved_at is None or now - alert.resolved_at > retention
+                if done and not alert.flapping:
+                    del self.alerts[fp]
+        for sid, silence in list(self.silences.items()):
+            if now - silence.ends_at > 86400:
+                del self.silences[sid]
+
+    # --------------------------------------------------------------------------- operations
+
+    def add_silence(
+        self, matchers: Sequence[Matcher], starts_at: float, ends_at: float, created_by: str = "", comment: str = ""
+    ) -> str:
+        silence = Silence(uuid.uuid4().hex, tuple(matchers), starts_at, ends_at, created_by, comment)
+        with self._lock:
+            self.silences[silence.id] = silence
+        return silence.id
+
+    def expire_silence(self, silence_id: str, now: float) -> bool:
+        with self._lock:
+            silence = self.silences.get(silence_id)
+            if silence is None:
+                return False
+            silence.ends_at = min(silence.ends_at, now)
+            return True
+
+    def acknowledge(self, fp: str, by: str, now: float) -> Notification | None:
+        """Stop reminders for a firing alert (not its resolution); PagerDuty-style channels hear about it."""
+        with self._lock:
+            alert = self.alerts.get(fp)
+            if alert is None or alert.state != "firing" or alert.acked:
+                return None
+            alert.acked, alert.acked_by = True, by
+            notification = self._notification("acknowledge", alert, now)
+        self.sink(notification)
+        return notification
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "evaluatedAt": self.last_evaluation,
+                "alerts": [a.to_json() for a in self.alerts.values() if a.state != "inactive" or a.notified == "firing"],
+                "silences": [s.to_json() for s in self.silences.values()],
+                "series": len(self._series),
+                "evictedSeries": self.evicted_series,
+            }
+
+
+def _point_id(labels: Mapping[str, str]) -> str:
+    return "\x00".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def _compare(value: float, op: str, threshold: float) -> bool:
+    return {">": value > threshold, ">=": value >= threshold, "<": value < threshold, "<=": value <= threshold}[op]
+
+
+def _expand(text: str, labels: Mapping[str, str]) -> str:
+    return re.sub(r"{{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*}}", lambda m: labels.get(m.group(1), ""), text)

@@ -1,0 +1,88 @@
+"""Sliding windows of event COUNTS in fixed time buckets, with O(1) window sums.
+
+Each slot stores the running total at the end of its bucket (like a Prometheus counter sample), so a
+window sum is one subtraction whatever its length: a 3-day window costs the same as a 5-minute one.
+Ratios are always computed from summed counts, never averaged. Pure: no clock, no threads, no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+
+
+class CountRing:
+    """Cumulative counts of ``width`` parallel counters (e.g. bad, total) over ``slots`` buckets."""
+
+    __slots__ = ("_bucket", "_cum", "_first", "_head", "_slot_index", "_slots", "_totals", "width")
+
+    def __init__(self, bucket_seconds: float, longest_window: float, width: int = 2) -> None:
+        self._bucket = bucket_seconds
+        self._slots = int(math.ceil(longest_window / bucket_seconds)) + 2
+        self.width = width
+        self._cum = array("d", bytes(8 * self._slots * width))
+        self._slot_index = array("q", [-1]) * self._slots
+        self._totals = [0.0] * width
+        self._head = -1
+        self._first = -1
+
+    def _advance(self, index: int) -> None:
+        # Fill skipped buckets with the running totals: a bucket without events adds nothing.
+        start = max(self._head + 1, index - self._slots + 1)
+        for bucket in range(start, index + 1):
+            slot = bucket % self._slots
+            self._slot_index[slot] = bucket
+            base = slot * self.width
+            for i in range(self.width):
+                self._cum[base + i] = self._totals[i]
+        self._head = index
+
+    def add(self, timestamp: float, values: tuple[float, ...] | list[float]) -> None:
+        """Count events at ``timestamp``; late events are counted in the newest bucket."""
+        index = int(timestamp // self._bucket)
+        if self._first < 0:
+            self._first = index
+        if index > self._head:
+            self._advance(index)
+        base = (self._head % self._slots) * self.width
+        for i, value in enumerate(values):
+            self._totals[i] += value
+            self._cum[base + i] = self._totals[i]
+
+    def _cumulative(self, bucket: int, i: int) -> float:
+        if bucket >= self._head:
+            return self._totals[i]
+        if bucket < self._first:
+            return 0.0
+        slot = bucket % self._slots
+        if self._slot_index[slot] != bucket:
+            return 0.0  # older than the ring holds; the ring is sized so windows never reach here
+        return self._cum[slot * self.width + i]
+
+    def window(self, now: float, seconds: float) -> list[float]:
+        """Sums over events with timestamps in ``[now - seconds, now)``, bucket-aligned."""
+        hi = int(math.ceil(now / self._bucket)) - 1
+        lo = int(math.ceil((now - seconds) / self._bucket))
+        return [self._cumulative(hi, i) - self._cumulative(lo - 1, i) for i in range(self.width)]
+
+    @property
+    def last_bucket(self) -> int:
+        return self._head
+
+
+def histogram_quantile(q: float, bounds: tuple[float, ...], cumulative: list[float]) -> float | None:
+    """Prometheus' histogram_quantile over cumulative bucket counts (last entry is +Inf); None if empty."""
+    total = cumulative[-1]
+    if total <= 0:
+        return None
+    rank = q * total
+    for i, count in enumerate(cumulative):
+        if count >= rank:
+            if i == len(bounds):
+                return bounds[-1]
+            lower = bounds[i - 1] if i > 0 else 0.0
+            below = cumulative[i - 1] if i > 0 else 0.0
+            if count == below:
+                return bounds[i]
+            return lower + (bounds[i] - lower) * (rank - below) / (count - below)
+    return bounds[-1]

@@ -1,0 +1,65 @@
+"""Helpers for rule tests: specs from inline YAML and a minute-by-minute traffic replayer."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from otel_secretary.rules.engine import Notification, RuleEngine
+from otel_secretary.rules.spec import RuleSpec, load_file
+
+REPO = Path(__file__).resolve().parents[2]
+
+ANNOTATIONS = """
+    annotations:
+      summary: "{{ $labels.service_name }} is failing"
+      runbook_url: docs/runbooks/error-rate.md
+"""
+
+
+@pytest.fixture
+def make_specs(tmp_path: Path) -> Callable[[str], list[RuleSpec]]:
+    def build(body: str) -> list[RuleSpec]:
+        path = tmp_path / "spec.yaml"
+        path.write_text(textwrap.dedent(body), encoding="utf-8")
+        return load_file(path)
+
+    return build
+
+
+class Replay:
+    """Feed per-minute span counts into an engine and evaluate at each minute boundary, like promtool."""
+
+    def __init__(self, engine: RuleEngine, service: str = "api", span: str = "GET /x", kind: str = "server"):
+        self.engine = engine
+        self.service, self.span, self.kind = service, span, kind
+        self.minute = 0
+        self.sent: list[tuple[int, Notification]] = []
+        self.firing: dict[int, set[tuple[str, str]]] = {}
+
+    def run(self, minutes: int, per_minute: float, bad_share: float = 0.0, duration: float = 0.01) -> None:
+        for _ in range(minutes):
+            ts = self.minute * 60 + 30
+            bad = per_minute * bad_share
+            if bad:
+                self.engine.observe_span(self.service, self.span, self.kind, True, duration, ts, count=bad)
+            if per_minute - bad:
+                self.engine.observe_span(self.service, self.span, self.kind, False, duration, ts, count=per_minute - bad)
+            self.minute += 1
+            self.evaluate()
+
+    def evaluate(self) -> None:
+        now = self.minute * 60
+        for notification in self.engine.evaluate(now):
+            self.sent.append((self.minute, notification))
+        self.firing[self.minute] = {
+            (a.alertname, a.severity) for a in self.engine.alerts.values() if a.state == "firing"
+        }
+
+    def kinds(self, severity: str | None = None) -> list[tuple[int, str, str]]:
+        return [
+            (minute, n.kind, n.severity) for minute, n in self.sent if severity is None or n.severity == severity
+        ]
