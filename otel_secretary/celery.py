@@ -16,7 +16,7 @@ def _init_worker(**_: Any) -> None:
     configure()
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
-    instrumentor = CeleryInstrumentor()
+    instrumentor = CeleryInstrumentor()  # type: ignore[no-untyped-call]
     if not instrumentor.is_instrumented_by_opentelemetry:
         instrumentor.instrument()
 

@@ -11,7 +11,7 @@ import os
 from collections.abc import MutableMapping
 from typing import Any
 
-from opentelemetry.instrumentation.distro import BaseDistro
+from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]  # upstream file is "type: ignore"
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
 

@@ -132,7 +132,7 @@ def run_example(
                 log_dir,
             )
             stack.callback(worker.stop)
-            worker.wait_log("ready", 60)
+            worker.wait_log("ai-secretary worker ready", 60)
         if server == "gunicorn":
             argv = [
                 instrument,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from celery import Celery
+from celery.signals import worker_ready
 
 from examples.ai_secretary.assistant import summarize_email
 from examples.ai_secretary.config import AppConfig
@@ -13,7 +17,9 @@ celery_app = Celery("ai_secretary", broker=config.redis_url)
 celery_app.conf.update(
     task_ignore_result=True,
     broker_connection_retry_on_startup=True,
+    # Keep the root logger's handlers (including OpenTelemetry's), which Celery would replace.
     worker_hijack_root_logger=False,
+    worker_redirect_stdouts=False,
     task_acks_late=True,
 )
 _sessions = make_sessionmaker(config.database_url)
@@ -29,3 +35,9 @@ def process_inbound_message(message_id: int, fault: str | None = None) -> str:
         message.status = "summarised"
         session.commit()
         return message.status
+
+
+@worker_ready.connect
+def announce_ready(**_: Any) -> None:
+    """Celery logs its own 'ready' only through the root logger it no longer owns; say it plainly."""
+    print("ai-secretary worker ready", file=sys.stdout, flush=True)

@@ -66,7 +66,7 @@ class ForkSafeSpanExporter(SpanExporter):
 
     def shutdown(self) -> None:
         if (delegate := self._per_process.current()) is not None:
-            delegate.shutdown()
+            delegate.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         delegate = self._per_process.current()
@@ -83,7 +83,7 @@ class ForkSafeLogExporter(LogRecordExporter):
 
     def shutdown(self) -> None:
         if (delegate := self._per_process.current()) is not None:
-            delegate.shutdown()
+            delegate.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         delegate = self._per_process.current()

@@ -2,13 +2,15 @@
 
 The upstream OTLP JSON file exporters write whole lines to any ``IO[str]``; this stream is what we hand
 them so the embedded default can never fill the disk. Prefork servers (gunicorn, Celery) run several
-processes appending to one path, so rotation is decided on the *path's* size and every writer reopens
-when the path no longer points at the file it holds (the ``WatchedFileHandler`` idea). Writes use
-``O_APPEND`` so whole lines from different processes never interleave on a local file system.
+processes appending to one path, so check-rotate-write happens under an advisory lock on
+``<path>.lock`` (one ``flock`` per exported batch, not per span), and every writer reopens when the
+path no longer points at the file it holds (the ``WatchedFileHandler`` idea). Writes use ``O_APPEND``
+so whole batches from different processes never interleave on a local file system.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from pathlib import Path
@@ -28,6 +30,7 @@ class RotatingLineStream:
         self._ino = -1
         self.closed = False
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o640)
         self._open()
 
     def _open(self) -> None:
@@ -57,10 +60,15 @@ class RotatingLineStream:
         with self._lock:
             if self.closed:
                 raise ValueError("write to closed stream")
-            self._reopen_if_moved()
-            if os.fstat(self._fd).st_size + len(data) > self.max_bytes and os.fstat(self._fd).st_size > 0:
-                self._rotate()
-            os.write(self._fd, data)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                self._reopen_if_moved()
+                size = os.fstat(self._fd).st_size
+                if size and size + len(data) > self.max_bytes:
+                    self._rotate()
+                os.write(self._fd, data)
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         return len(text)
 
     def flush(self) -> None:
@@ -71,6 +79,7 @@ class RotatingLineStream:
             if not self.closed:
                 self.closed = True
                 os.close(self._fd)
+                os.close(self._lock_fd)
 
     def files(self) -> list[Path]:
         """The current file and its rotated backups, newest first."""

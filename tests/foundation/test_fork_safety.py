@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.support.example_app import run_example
+from tests.support.example_app import RunningExample, run_example
 from tests.support.otlp_json import read_spans
 from tests.support.otlp_receiver import OtlpReceiver
 
@@ -21,13 +22,20 @@ pytestmark = pytest.mark.integration
 REQUESTS = 40
 
 
+def summarize_slowly(example: RunningExample) -> int:
+    body = {"subject": "s", "body": "b"}
+    status, _ = example.request("POST", "/api/v1/emails/summarize", body, {"X-Fake-Fault": "slow:0.2"})
+    return status
+
+
 def test_gunicorn_workers_each_export_every_span_once(tmp_path: Path) -> None:
     with OtlpReceiver() as receiver:
         otel = {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_METRIC_EXPORT_INTERVAL": "500"}
         with run_example(tmp_path, otel, with_worker=False, server="gunicorn", workers=2) as example:
-            for _ in range(REQUESTS):
-                status, _ = example.request("GET", "/api/v1/messages", headers={"Connection": "close"})
-                assert status == 200
+            # Concurrent slow requests (the OpenAI stand-in answers after 0.2 s) keep both sync workers busy.
+            with ThreadPoolExecutor(8) as pool:
+                statuses = list(pool.map(lambda _: summarize_slowly(example), range(REQUESTS)))
+            assert statuses == [200] * REQUESTS
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 servers = [(r, s) for r, s in receiver.spans() if s.kind == s.SPAN_KIND_SERVER]
