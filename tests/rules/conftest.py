@@ -40,12 +40,21 @@ class Replay:
         self.sent: list[tuple[int, Notification]] = []
         self.firing: dict[int, set[tuple[str, str]]] = {}
 
-    def run(self, minutes: int, per_minute: float, bad_share: float = 0.0, duration: float = 0.01) -> None:
+    def run(
+        self,
+        minutes: int,
+        per_minute: float,
+        bad_share: float = 0.0,
+        duration: float = 0.01,
+        bad_duration: float | None = None,
+    ) -> None:
+        """Bad events are errors *and* take ``bad_duration``, so one plan drives availability and latency rules."""
         for _ in range(minutes):
             ts = self.minute * 60 + 30
             bad = per_minute * bad_share
             if bad:
-                self.engine.observe_span(self.service, self.span, self.kind, True, duration, ts, count=bad)
+                slow = duration if bad_duration is None else bad_duration
+                self.engine.observe_span(self.service, self.span, self.kind, True, slow, ts, count=bad)
             if per_minute - bad:
                 self.engine.observe_span(self.service, self.span, self.kind, False, duration, ts, count=per_minute - bad)
             self.minute += 1

@@ -1,0 +1,92 @@
+"""Agreement: the same synthetic series through `promtool test rules` and through the in-process engine.
+
+The engine's firing set at every evaluation minute becomes the promtool expectation; promtool passing
+means Prometheus 2.42 fires and resolves at exactly the same evaluation times.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from otel_secretary.rules import render
+from otel_secretary.rules.engine import RuleEngine
+from otel_secretary.rules.spec import RuleSpec
+
+from .conftest import ANNOTATIONS, Replay
+
+pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (apt: prometheus) not installed")
+
+SELECTOR = "    selector: {service: api, span_name: GET /x, span_kind: server}\n"
+SPECS = {
+    "slo": """
+rules:
+  - name: Api
+    kind: slo
+    objective: 99
+    keep_firing_for: 5m
+    no_data: false
+"""
+    + SELECTOR,
+    "error_rate": """
+rules:
+  - name: Errors
+    kind: error_rate
+    threshold: 0.1
+    window: 5m
+    for: 3m
+    keep_firing_for: 2m
+"""
+    + SELECTOR,
+    "latency": """
+rules:
+  - name: Slow
+    kind: latency
+    latency_threshold: 1s
+    threshold: 0.25
+    window: 10m
+    for: 2m
+"""
+    + SELECTOR,
+}
+# (minutes, events per minute, bad share): healthy, outage, recovery, slow burn, recovery.
+PLAN = [(60, 100.0, 0.0), (20, 100.0, 1.0), (60, 100.0, 0.0), (60, 100.0, 0.3), (40, 100.0, 0.0)]
+
+
+@pytest.mark.parametrize("kind", sorted(SPECS))
+def test_promtool_and_engine_fire_and_resolve_at_the_same_evaluations(
+    kind: str, make_specs: Callable[[str], list[RuleSpec]], tmp_path: Path
+) -> None:
+    (spec,) = make_specs(SPECS[kind] + ANNOTATIONS)
+    replay = Replay(RuleEngine([spec]), service="api", span="GET /x", kind="server")
+    for minutes, per_minute, bad in PLAN:
+        replay.run(minutes, per_minute, bad_share=bad, duration=0.5, bad_duration=1.2)
+    transitions = [m for m in range(2, replay.minute + 1) if replay.firing[m] != replay.firing[m - 1]]
+    assert len(transitions) >= 2, "the plan must make the rule fire and resolve"
+
+    series = render.span_series(spec, "collector", render.Traffic(list(PLAN)))
+    checks = []
+    for minute in range(1, replay.minute + 1):
+        firing = replay.firing[minute]
+        for name in spec.alert_names:
+            expected = [
+                render._expected(spec, series.alert_labels, sev, "collector")
+                for (alert, sev) in sorted(firing)
+                if alert == name
+            ]
+            checks.append({"eval_time": f"{minute}m", "alertname": name, "exp_alerts": expected})
+    (tmp_path / "rules.yml").write_text(render.dump(render.render_rules([spec], "collector")))
+    test_doc = {
+        "rule_files": ["rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [{"interval": "1m", "input_series": series.series, "alert_rule_test": checks}],
+    }
+    (tmp_path / "test.yml").write_text(render.dump(test_doc))
+    result = subprocess.run(
+        ["promtool", "test", "rules", "test.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
