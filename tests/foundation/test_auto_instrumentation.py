@@ -109,3 +109,21 @@ def test_metrics_are_served_in_process(example: RunningExample) -> None:
             text = response.read().decode()
         time.sleep(0.3)
     assert 'http_route="/api/v1/messages"' in text
+
+
+def test_personal_data_in_urls_never_reaches_the_exported_files(example: RunningExample) -> None:
+    status, _ = example.request(
+        "GET", "/api/v1/messages?contact=jane.doe@example.com&token=s3cr3t-t0ken-value"
+    )
+    assert status == 200
+    spans = wait_for_spans(
+        example.data_dir / "traces.jsonl",
+        lambda s: any("contact=" in str(x.attributes.get("url.query", "")) for x in s),
+    )
+    query = next(
+        str(s.attributes["url.query"]) for s in spans if "contact=" in str(s.attributes.get("url.query"))
+    )
+    assert "jane.doe@example.com" not in query and "s3cr3t-t0ken-value" not in query
+    for file in example.data_dir.glob("*.jsonl*"):
+        text = file.read_text()
+        assert "jane.doe@example.com" not in text and "s3cr3t-t0ken-value" not in text, file.name

@@ -1,0 +1,94 @@
+"""Set-up never takes the host app down, and a bad setting says exactly what is wrong.
+
+Each case runs the real ``opentelemetry-instrument flask`` launcher as a subprocess.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import Proc, clean_env, free_port, venv_tool
+
+pytestmark = pytest.mark.integration
+
+
+def serve(tmp_path: Path, **env: str) -> Proc:
+    port = free_port()
+    proc = Proc(
+        "flask",
+        [
+            venv_tool("opentelemetry-instrument"),
+            venv_tool("flask"),
+            "--app",
+            "examples.ai_secretary.app",
+            "run",
+            "--port",
+            str(port),
+            "--no-reload",
+        ],
+        clean_env(
+            OTEL_SERVICE_NAME="ai-secretary",
+            OTEL_SECRETARY_PROMETHEUS_PORT="0",
+            AI_SECRETARY_DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+            **env,
+        ),
+        tmp_path,
+    )
+    try:
+        proc.wait_http(f"http://127.0.0.1:{port}/health", 45)
+    except AssertionError:
+        proc.stop()
+        raise
+    return proc
+
+
+def test_invalid_setting_is_named_and_the_app_still_serves(tmp_path: Path) -> None:
+    proc = serve(tmp_path, OTEL_SECRETARY_PII_MODE="hashed", OTEL_SECRETARY_DATA_DIR=str(tmp_path / "t"))
+    proc.stop()
+    log = proc.log.read_text()
+    assert "otel-secretary: telemetry disabled: OTEL_SECRETARY_PII_MODE='hashed' is not valid" in log
+    assert "one of placeholder, pseudonym" in log
+    assert not (tmp_path / "t" / "traces.jsonl").exists()
+
+
+def test_an_exception_inside_our_configurator_does_not_stop_the_app(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the data folder should be")
+    proc = serve(tmp_path, OTEL_SECRETARY_DATA_DIR=str(blocker))
+    proc.stop()
+    log = proc.log.read_text()
+    assert "otel-secretary: configure failed; the app continues (logged once)" in log
+
+
+def test_configure_is_idempotent_and_exports_through_the_masked_pipeline(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import otel_secretary
+        from opentelemetry import trace
+        first = otel_secretary.configure()
+        second = otel_secretary.configure(pii_mode="pseudonym", pii_key="ignored-second-time")
+        assert first is second, "configure() must return the first handle"
+        with trace.get_tracer("t").start_as_current_span("checkout") as span:
+            span.set_attribute("customer.note", "reach me at jane.doe@example.com")
+        first.force_flush()
+        first.shutdown()
+        print("ok")
+        """
+    )
+    env = clean_env(
+        OTEL_SERVICE_NAME="svc", OTEL_SECRETARY_DATA_DIR=str(tmp_path), OTEL_SECRETARY_PROMETHEUS_PORT="0"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Overriding of current TracerProvider" not in result.stderr
+    exported = (tmp_path / "traces.jsonl").read_text()
+    assert '"checkout"' in exported
+    assert "jane.doe@example.com" not in exported
+    assert "reach me at" in exported, "only the PII substring is masked"
