@@ -1,0 +1,129 @@
+"""Small clients for the stack's real query APIs, with polling: telemetry arrives asynchronously (batching,
+tail-sampling decision wait, span-metrics flush, scrape and evaluation intervals)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, TypeVar
+
+import httpx
+
+T = TypeVar("T")
+
+
+def eventually(probe: Callable[[], T | None], *, timeout: float = 60.0, what: str = "condition") -> T:
+    """Poll ``probe`` until it returns something truthy; fail with the last error if it never does."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            result = probe()
+            if result:
+                return result
+            last = result
+        except (httpx.HTTPError, AssertionError, KeyError, IndexError) as exc:
+            last = exc
+        time.sleep(0.5)
+    raise AssertionError(f"{what} not reached after {timeout}s (last: {last!r})")
+
+
+@dataclass
+class Jaeger:
+    url: str
+
+    def services(self) -> list[str]:
+        return list(httpx.get(f"{self.url}/api/services", timeout=5).json()["data"] or [])
+
+    def traces(self, service: str, limit: int = 200, **params: str) -> list[dict[str, Any]]:
+        response = httpx.get(
+            f"{self.url}/api/traces",
+            params={"service": service, "limit": str(limit), "lookback": "1h", **params},
+            timeout=10,
+        )
+        response.raise_for_status()
+        return list(response.json()["data"] or [])
+
+    def all_traces(self) -> list[dict[str, Any]]:
+        """Every stored trace of every service: what a full scan for leaked PII must read."""
+        return [trace for service in self.services() for trace in self.traces(service, limit=5000)]
+
+
+@dataclass
+class Prometheus:
+    url: str
+
+    def query(self, promql: str) -> list[dict[str, Any]]:
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=10)
+        response.raise_for_status()
+        return list(response.json()["data"]["result"])
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.url}/api/v1/alerts", timeout=5).json()["data"]["alerts"])
+
+
+@dataclass
+class Alertmanager:
+    url: str
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.url}/api/v2/alerts", timeout=5).json())
+
+
+@dataclass
+class WebhookReceiver:
+    """A real HTTP endpoint that Alertmanager delivers notifications to."""
+
+    port: int
+    payloads: list[dict[str, Any]] = field(default_factory=list)
+
+    def received(self, alertname: str) -> list[dict[str, Any]]:
+        return [
+            p
+            for p in list(self.payloads)
+            if any(a["labels"].get("alertname") == alertname for a in p.get("alerts", []))
+        ]
+
+
+@contextmanager
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    payloads: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            payloads.append(json.loads(self.rfile.read(length)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield WebhookReceiver(int(server.server_address[1]), payloads)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def spans_of(trace: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(trace["spans"])
+
+
+def tags(span: dict[str, Any]) -> dict[str, Any]:
+    return {t["key"]: t["value"] for t in span.get("tags", [])}
+
+
+def parent_id(span: dict[str, Any]) -> str | None:
+    for ref in span.get("references", []):
+        if ref.get("refType") == "CHILD_OF":
+            return str(ref["spanID"])
+    return None

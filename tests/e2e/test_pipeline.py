@@ -1,0 +1,116 @@
+"""The collector pipeline on its own, fed by a plain OTLP client: redaction, span metrics, alert delivery."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from tests.e2e._apis import eventually, spans_of, tags
+from tests.e2e._otlp import plain_tracer_provider
+from tests.e2e.conftest import RunningStack
+
+pytestmark = pytest.mark.e2e
+
+# Synthetic PII only.
+EMAIL = "jane.roe@example.com"
+CARD = "4242 4242 4242 4242"
+STRIPE_KEY = "sk_test_FAKEFAKEFAKE0000"
+
+
+def test_collector_redacts_pii_sent_by_a_client_that_bypasses_our_sdk(running_stack: RunningStack) -> None:
+    provider = plain_tracer_provider(running_stack.otlp_http, "e2e-plain-client")
+    tracer = provider.get_tracer("e2e")
+    with tracer.start_as_current_span("POST /checkout", kind=SpanKind.SERVER) as span:
+        span.set_attribute("enduser.email", EMAIL)
+        span.set_attribute("app.note", f"call {EMAIL} about the invoice")
+        span.set_attribute("payment.card", CARD)
+        span.set_attribute("http.request.header.authorization", f"Bearer {STRIPE_KEY}")
+        span.set_attribute("app.plan", "pro")
+        span.add_event("card declined", {"payment.card": CARD})
+    provider.force_flush()
+    provider.shutdown()
+
+    trace = eventually(
+        lambda: running_stack.jaeger.traces("e2e-plain-client"),
+        timeout=60,
+        what="plain-client trace in Jaeger",
+    )[0]
+    span_json = next(s for s in spans_of(trace) if s["operationName"] == "POST /checkout")
+    stored = json.dumps(trace)
+    for secret in (EMAIL, CARD, STRIPE_KEY, "4242424242424242"):
+        assert secret not in stored, f"{secret!r} reached Jaeger"
+    attributes = tags(span_json)
+    # Masked, not dropped: the keys survive so the span stays useful; benign values are untouched.
+    assert {"enduser.email", "app.note", "payment.card"} <= attributes.keys()
+    assert attributes["app.plan"] == "pro"
+    assert attributes["app.note"].startswith("call ") and attributes["app.note"].endswith("about the invoice")
+
+
+def _send_calls(
+    running_stack: RunningStack, service: str, *, total: int, failing: int, seconds: float
+) -> None:
+    provider = plain_tracer_provider(running_stack.otlp_http, service)
+    tracer = provider.get_tracer("e2e")
+    for i in range(total):
+        with tracer.start_as_current_span("GET /api/v1/messages", kind=SpanKind.SERVER) as span:
+            if i % max(1, total // max(1, failing)) == 0 and failing:
+                span.set_status(Status(StatusCode.ERROR, "boom"))
+        time.sleep(seconds / total)
+        if i % 10 == 0:
+            provider.force_flush()
+    provider.force_flush()
+    provider.shutdown()
+
+
+def test_span_metrics_reach_prometheus_with_service_span_kind_and_status(running_stack: RunningStack) -> None:
+    _send_calls(running_stack, "e2e-metrics", total=20, failing=5, seconds=1.0)
+    prom = running_stack.prometheus
+
+    def series() -> list[dict[str, object]]:
+        result = prom.query('traces_span_metrics_calls_total{service_name="e2e-metrics"}')
+        codes = {r["metric"]["status_code"] for r in result}  # type: ignore[index]
+        return result if {"STATUS_CODE_ERROR", "STATUS_CODE_UNSET"} <= codes else []
+
+    result = eventually(series, timeout=60, what="span metrics in Prometheus")
+    labels = result[0]["metric"]
+    assert labels["span_name"] == "GET /api/v1/messages"  # type: ignore[index]
+    assert labels["span_kind"] == "SPAN_KIND_SERVER"  # type: ignore[index]
+    total = sum(float(r["value"][1]) for r in result)  # type: ignore[index]
+    assert total == 20
+    buckets = prom.query('traces_span_metrics_duration_seconds_bucket{service_name="e2e-metrics"}')
+    assert {b["metric"]["le"] for b in buckets} >= {"0.005", "0.1", "1", "+Inf"}
+
+
+def test_error_rate_alert_fires_reaches_alertmanager_and_the_webhook(running_stack: RunningStack) -> None:
+    _send_calls(running_stack, "e2e-failing", total=60, failing=30, seconds=6.0)
+
+    def firing_in_prometheus() -> list[dict[str, object]]:
+        return [
+            a
+            for a in running_stack.prometheus.alerts()
+            if a["labels"].get("alertname") == "E2EHighErrorRate"
+            and a["labels"].get("service_name") == "e2e-failing"
+            and a["state"] == "firing"
+        ]
+
+    eventually(firing_in_prometheus, timeout=60, what="E2EHighErrorRate firing in Prometheus")
+    in_alertmanager = eventually(
+        lambda: [
+            a
+            for a in running_stack.alertmanager.alerts()
+            if a["labels"].get("alertname") == "E2EHighErrorRate" and a["status"]["state"] == "active"
+        ],
+        timeout=30,
+        what="alert active in Alertmanager",
+    )
+    assert in_alertmanager[0]["labels"]["severity"] == "page"
+    delivered = eventually(
+        lambda: running_stack.webhook.received("E2EHighErrorRate"), timeout=30, what="webhook delivery"
+    )
+    payload = delivered[0]
+    assert payload["version"] == "4" and payload["status"] == "firing"
+    alert = next(a for a in payload["alerts"] if a["labels"]["service_name"] == "e2e-failing")
+    assert "e2e-failing fails" in alert["annotations"]["summary"]
