@@ -5,12 +5,14 @@ from __future__ import annotations
 import typer
 
 from otel_secretary.cli import config as config_cli
+from otel_secretary.cli import errors as errors_cli
 from otel_secretary.cli import stack as stack_cli
 
 app = typer.Typer(
     help="otel-secretary: telemetry, PII masking, alert rules and the local stack.", no_args_is_help=True
 )
 app.add_typer(config_cli.app, name="config")
+app.add_typer(errors_cli.app, name="errors")
 app.add_typer(stack_cli.app, name="stack")
 
 
