@@ -41,8 +41,20 @@ class Harness:
         return result
 
     def points(self, metric_name: str) -> list[Any]:
-        metric = self.metrics().get(metric_name)
-        return [] if metric is None else list(metric.data.data_points)
+        """Points of ``metric_name`` from every instrumentation scope."""
+        return [point for _scope, point in self.scoped_points(metric_name)]
+
+    def scoped_points(self, metric_name: str) -> list[tuple[str, Any]]:
+        data = self.reader.get_metrics_data()
+        result: list[tuple[str, Any]] = []
+        if data is None:
+            return result
+        for resource_metrics in data.resource_metrics:
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    if metric.name == metric_name:
+                        result.extend((scope_metrics.scope.name, p) for p in metric.data.data_points)
+        return result
 
     def histogram(self, metric_name: str, **attributes: Any) -> HistogramDataPoint:
         """The single histogram point whose attributes include ``attributes`` (dots as __ in keys)."""

@@ -1,0 +1,201 @@
+"""Pieces every outbound-call instrumentation here shares: attempt spans, metrics, id templating.
+
+The shape is the same for OpenAI, Stripe, Google Calendar and ``@traced_external_call``: one logical
+span per call (its duration includes retry backoff) and, beneath it, one HTTP CLIENT span per
+physical attempt with ``http.request.resend_count``. Metrics carry only low-cardinality values
+(system, templated operation, status, ``error.type``): never ids, e-mails or message text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+from urllib.parse import unquote, urlsplit
+
+from opentelemetry.metrics import Counter, Histogram, MeterProvider, get_meter
+from opentelemetry.semconv.attributes import (
+    error_attributes,
+    http_attributes,
+    server_attributes,
+)
+from opentelemetry.semconv.metrics import http_metrics
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider, get_tracer
+from opentelemetry.util.types import AttributeValue
+
+from otel_secretary.version import __version__
+
+SCOPE: Final = "otel_secretary.instrumentation"
+ATTR_SYSTEM: Final = "otel_secretary.external.system"
+ATTR_OPERATION: Final = "otel_secretary.external.operation"
+DURATION_METRIC: Final = "otel_secretary.external.duration"
+ERRORS_METRIC: Final = "otel_secretary.external.errors"
+# HTTP semconv advice for http.client.request.duration; reused for our logical-call histogram.
+HTTP_DURATION_BUCKETS: Final = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+CALL_DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+
+# A path segment that is an object id rather than a resource name: Stripe/OpenAI prefixed ids
+# (cus_N2b…, pi_3Mt…, file-abc…, resp_…), numbers, UUIDs, hex digests and anything with an '@'.
+_ID_SEGMENT = re.compile(
+    r"^(?:[a-z]{1,12}_[A-Za-z0-9_]{6,}|[a-z]{2,8}-[A-Za-z0-9]{6,}|\d+|[0-9a-fA-F-]{16,}|.*@.*|.*%40.*)$"
+)
+
+
+def template_path(path: str) -> str:
+    """``/v1/payment_intents/pi_3Mt…/confirm`` → ``/v1/payment_intents/{id}/confirm``."""
+    segments = path.split("/")
+    return "/".join(
+        "{id}" if segment and _ID_SEGMENT.match(unquote(segment)) else segment for segment in segments
+    )
+
+
+def hash_value(value: str) -> str:
+    """A short, stable, non-reversible stand-in for a value that may embed personal or order data."""
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()[:16]
+
+
+def server_of(url: str) -> tuple[str | None, int | None, str]:
+    """(host, port, path) of ``url``; the port defaults from the scheme so it is always present."""
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80 if parts.scheme == "http" else None)
+    return parts.hostname, port, parts.path or "/"
+
+
+class Instruments:
+    """Metrics for one instrumentation scope: logical-call duration/errors and per-attempt HTTP duration."""
+
+    def __init__(self, meter_provider: MeterProvider | None = None) -> None:
+        meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
+        self.duration: Histogram = meter.create_histogram(
+            DURATION_METRIC,
+            unit="s",
+            description="Duration of logical outbound calls (retries and backoff included).",
+            explicit_bucket_boundaries_advisory=list(CALL_DURATION_BUCKETS),
+        )
+        self.errors: Counter = meter.create_counter(
+            ERRORS_METRIC,
+            unit="{error}",
+            description="Failed logical outbound calls, by system, operation and error.type.",
+        )
+        self.http_duration: Histogram = meter.create_histogram(
+            http_metrics.HTTP_CLIENT_REQUEST_DURATION,
+            unit="s",
+            description="Duration of each physical HTTP attempt.",
+            explicit_bucket_boundaries_advisory=list(HTTP_DURATION_BUCKETS),
+        )
+
+    def record_call(self, system: str, operation: str, seconds: float, error_type: str | None) -> None:
+        attributes: dict[str, AttributeValue] = {ATTR_SYSTEM: system, ATTR_OPERATION: operation}
+        if error_type:
+            attributes[error_attributes.ERROR_TYPE] = error_type
+            self.errors.add(1, attributes)
+        self.duration.record(seconds, attributes)
+
+
+def make_tracer(tracer_provider: TracerProvider | None) -> Tracer:
+    return get_tracer(SCOPE, __version__, tracer_provider)
+
+
+def start_attempt_span(
+    tracer: Tracer,
+    method: str,
+    url: str,
+    resend_count: int,
+    extra: Mapping[str, AttributeValue] | None = None,
+) -> tuple[Span, dict[str, AttributeValue]]:
+    """An HTTP CLIENT span for one physical attempt, named ``{METHOD} {url.template}``.
+
+    Returns the span and the low-cardinality attributes to reuse on ``http.client.request.duration``.
+    """
+    host, port, path = server_of(url)
+    template = template_path(path)
+    metric_attributes: dict[str, AttributeValue] = {http_attributes.HTTP_REQUEST_METHOD: method}
+    if host:
+        metric_attributes[server_attributes.SERVER_ADDRESS] = host
+    if port:
+        metric_attributes[server_attributes.SERVER_PORT] = port
+    attributes: dict[str, AttributeValue] = {**metric_attributes, "url.template": template}
+    if resend_count > 0:
+        attributes[http_attributes.HTTP_REQUEST_RESEND_COUNT] = resend_count
+    if extra:
+        attributes.update(extra)
+    span = tracer.start_span(f"{method} {template}", kind=SpanKind.CLIENT, attributes=attributes)
+    return span, metric_attributes
+
+
+def end_attempt_span(
+    span: Span,
+    metric_attributes: dict[str, AttributeValue],
+    status: int | None,
+    error: BaseException | None,
+    seconds: float,
+    instruments: Instruments,
+) -> str | None:
+    """Set status and ``error.type`` (status code as a string, else the exception class); returns it."""
+    error_type: str | None = None
+    if status is not None:
+        span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, status)
+        metric_attributes[http_attributes.HTTP_RESPONSE_STATUS_CODE] = status
+        if status >= 400:
+            error_type = str(status)
+    elif error is not None:
+        error_type = qualified_name(error)
+    if error_type is not None:
+        span.set_attribute(error_attributes.ERROR_TYPE, error_type)
+        span.set_status(Status(StatusCode.ERROR))
+        metric_attributes[error_attributes.ERROR_TYPE] = error_type
+    span.end()
+    instruments.http_duration.record(seconds, metric_attributes)
+    return error_type
+
+
+def response_header_attributes(headers: Any, names: tuple[str, ...]) -> dict[str, AttributeValue]:
+    """``http.response.header.<name>`` as string[] (semconv shape) for the headers present."""
+    result: dict[str, AttributeValue] = {}
+    for name in names:
+        value = headers.get(name) if headers is not None else None
+        if value is not None:
+            result[f"http.response.header.{name}"] = [str(value)]
+    return result
+
+
+def qualified_name(exc: BaseException) -> str:
+    """Class name with its public top-level package (``stripe.APIConnectionError``), builtins bare."""
+    cls = type(exc)
+    module = cls.__module__ or "builtins"
+    if module == "builtins":
+        return cls.__qualname__
+    return f"{module.partition('.')[0]}.{cls.__qualname__}"
+
+
+__all__ = [
+    "ATTR_OPERATION",
+    "ATTR_SYSTEM",
+    "DURATION_METRIC",
+    "ERRORS_METRIC",
+    "Instruments",
+    "end_attempt_span",
+    "hash_value",
+    "make_tracer",
+    "qualified_name",
+    "response_header_attributes",
+    "server_of",
+    "start_attempt_span",
+    "template_path",
+]
