@@ -11,7 +11,7 @@ import stripe
 from examples.ai_secretary.config import AppConfig
 
 # Not secrets: stripe-mock accepts any test-mode key, and the local stand-ins ignore keys.
-_STRIPE_TEST_KEY = "sk_test_local_stand_in"
+_STRIPE_TEST_KEY = "sk_test_localStandIn"
 _OPENAI_KEY = "local-stand-in"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sys
 import time
 import urllib.request
 from collections import Counter
@@ -30,7 +31,7 @@ PII = {
     "api key": "sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789",
 }
 
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 150)
 
 
 def traffic(example: RunningExample, rounds: int) -> Counter[str]:
@@ -107,6 +108,36 @@ def attrs(span: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+SHOWN_METRICS = (
+    "http_server_request_duration_seconds_count",
+    "gen_ai_client_operation_duration_seconds_count",
+    "gen_ai_client_token_usage_sum",
+    "app_errors_total",
+)
+SHOWN_LABELS = (
+    "http_route",
+    "http_response_status_code",
+    "gen_ai_request_model",
+    "gen_ai_token_type",
+    "app_error_category",
+    "error_type",
+)
+
+
+def metrics_table(text: str, port: int) -> Table:
+    """The few series an SRE looks at first, from the app's own /metrics endpoint."""
+    table = Table("series", "labels", "value", title=f"http://127.0.0.1:{port}/metrics (excerpt)")
+    for line in text.splitlines():
+        name, _, rest = line.partition("{")
+        if name not in SHOWN_METRICS:
+            continue
+        labels, _, value = rest.rpartition("} ")
+        pairs = dict(p.split("=", 1) for p in labels.split(",") if "=" in p)
+        shown = " ".join(f"{k}={pairs[k]}" for k in SHOWN_LABELS if k in pairs and pairs[k] != '""')
+        table.add_row(name, shown, value)
+    return table
+
+
 def report(example: RunningExample, statuses: Counter[str]) -> bool:
     spans = read_spans(example.data_dir / "traces.jsonl")
     table = Table("request", "count", title="Traffic sent")
@@ -140,18 +171,7 @@ def report(example: RunningExample, statuses: Counter[str]) -> bool:
 
     with urllib.request.urlopen(f"http://127.0.0.1:{example.metrics_port}/metrics", timeout=5) as response:
         metrics_text = response.read().decode()
-    interesting = [
-        line
-        for line in metrics_text.splitlines()
-        if line.startswith(
-            ("http_server_request_duration_seconds_count", "gen_ai_client_token_usage", "app_errors")
-        )
-    ]
-    console.print(
-        f"[bold]/metrics[/] on 127.0.0.1:{example.metrics_port} ({metrics_text.count(chr(10))} lines), e.g.:"
-    )
-    for line in interesting[:8]:
-        console.print("  " + line)
+    console.print(metrics_table(metrics_text, example.metrics_port))
 
     leaked = []
     for file in example.data_dir.glob("*.jsonl*"):

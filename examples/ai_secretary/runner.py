@@ -84,7 +84,7 @@ def run_example(
             http_port = free_port()
             stripe_proc = Proc(
                 "stripe-mock",
-                [mock, "-http-addr", f"127.0.0.1:{http_port}"],
+                [mock, "-http-addr", f"127.0.0.1:{http_port}", "-https-addr", f"127.0.0.1:{free_port()}"],
                 os.environ,
                 log_dir,
             )
