@@ -88,7 +88,9 @@ def _severity_map(raw: str) -> dict[str, str]:
     for part in filter(None, (p.strip() for p in raw.split(","))):
         key, sep, value = part.partition("=")
         if not sep or value.strip() not in {"critical", "high", "medium", "low"} or not key.strip():
-            raise ValueError("comma-separated category=severity pairs, severity one of critical, high, medium, low")
+            raise ValueError(
+                "comma-separated category=severity pairs, severity one of critical, high, medium, low"
+            )
         result[key.strip()] = value.strip()
     return result
 
@@ -105,50 +107,160 @@ class Setting(Generic[T]):
 
 
 SETTINGS: tuple[Setting[Any], ...] = (
-    Setting("enabled", "OTEL_SECRETARY_ENABLED", _bool, "true",
-            "Master switch. false leaves the app running with the no-op OpenTelemetry API."),
-    Setting("environment", "OTEL_SECRETARY_ENVIRONMENT", _text, "development",
-            "Becomes `deployment.environment.name` unless OTEL_RESOURCE_ATTRIBUTES sets it."),
-    Setting("data_dir", "OTEL_SECRETARY_DATA_DIR", lambda raw: Path(raw).expanduser(), ".otel-secretary",
-            "Folder of the embedded default: JSON-lines traces/logs and the rules engine's state."),
-    Setting("file_max_bytes", "OTEL_SECRETARY_FILE_MAX_BYTES", _positive_int, str(20 * 1024 * 1024),
-            "Size at which a JSON-lines file is rotated."),
-    Setting("file_backups", "OTEL_SECRETARY_FILE_BACKUPS", _positive_int, "3",
-            "Rotated JSON-lines files kept; older ones are deleted so disk use stays bounded."),
-    Setting("prometheus_host", "OTEL_SECRETARY_PROMETHEUS_HOST", _text, "127.0.0.1",
-            "Address of the in-process `/metrics` endpoint (embedded default)."),
-    Setting("prometheus_port", "OTEL_SECRETARY_PROMETHEUS_PORT", _port, "9464",
-            "Port of the in-process `/metrics` endpoint; 0 disables it. Prefork workers add their index."),
-    Setting("max_queue_size", "OTEL_SECRETARY_MAX_QUEUE_SIZE", _positive_int, "2048",
-            "Spans/log records buffered per exporter; beyond it they are dropped and counted, never grown."),
-    Setting("system_metrics", "OTEL_SECRETARY_SYSTEM_METRICS", _bool, "true",
-            "Collect CPU, memory, disk and load metrics (the seed's SystemMetrics)."),
-    Setting("pii_mode", "OTEL_SECRETARY_PII_MODE", _choice("placeholder", "pseudonym"), "placeholder",
-            "placeholder writes `<email>`; pseudonym writes `<email:3f2a9c1d>` (keyed HMAC) for correlation."),
-    Setting("pii_key", "OTEL_SECRETARY_PII_KEY", _text, "",
-            "Secret key of the pseudonym HMAC; required when OTEL_SECRETARY_PII_MODE=pseudonym."),
-    Setting("pii_mask_ip", "OTEL_SECRETARY_PII_MASK_IP", _bool, "true",
-            "Mask IPv4/IPv6 addresses (personal data under GDPR)."),
-    Setting("pii_card_keep_last4", "OTEL_SECRETARY_PII_CARD_KEEP_LAST4", _bool, "false",
-            "Keep the last four digits of a card number (`<card:4242>`) for support lookups."),
-    Setting("pii_extra_patterns", "OTEL_SECRETARY_PII_EXTRA_PATTERNS", _optional_path, "",
-            "YAML file of extra detectors; each pattern is checked for catastrophic backtracking at load."),
-    Setting("capture_content", "OTEL_SECRETARY_CAPTURE_CONTENT", _bool, "false",
-            "Record GenAI prompts and completions (always masked). Off: only sizes and token counts."),
-    Setting("prices_file", "OTEL_SECRETARY_PRICES_FILE", _optional_path, "",
-            "YAML/JSON price overrides per model (USD per million tokens), consulted before genai-prices."),
-    Setting("sentry_dsn", "OTEL_SECRETARY_SENTRY_DSN", _text, "",
-            "Sentry DSN; empty leaves Sentry off. SENTRY_DSN is honoured when this is unset."),
-    Setting("sentry_repeat_window", "OTEL_SECRETARY_SENTRY_REPEAT_WINDOW", _non_negative_float, "60",
-            "Seconds during which repeats of one error fingerprint are sampled instead of all sent."),
-    Setting("severity_overrides", "OTEL_SECRETARY_SEVERITY_OVERRIDES", _severity_map, "",
-            "Per-category severity overrides, e.g. `rate_limit=high,validation=low`."),
-    Setting("rules_enabled", "OTEL_SECRETARY_RULES_ENABLED", _bool, "true",
-            "Evaluate alert rules in-process (the embedded default)."),
-    Setting("rules_dir", "OTEL_SECRETARY_RULES_DIR", _optional_path, "",
-            "Folder of rule spec YAML files; empty uses the rules shipped with the package."),
-    Setting("notify_config", "OTEL_SECRETARY_NOTIFY_CONFIG", _optional_path, "",
-            "YAML file of notification channels (email, Slack, webhook, PagerDuty) for the in-process engine."),
+    Setting(
+        "enabled",
+        "OTEL_SECRETARY_ENABLED",
+        _bool,
+        "true",
+        "Master switch. false leaves the app running with the no-op OpenTelemetry API.",
+    ),
+    Setting(
+        "environment",
+        "OTEL_SECRETARY_ENVIRONMENT",
+        _text,
+        "development",
+        "Becomes `deployment.environment.name` unless OTEL_RESOURCE_ATTRIBUTES sets it.",
+    ),
+    Setting(
+        "data_dir",
+        "OTEL_SECRETARY_DATA_DIR",
+        lambda raw: Path(raw).expanduser(),
+        ".otel-secretary",
+        "Folder of the embedded default: JSON-lines traces/logs and the rules engine's state.",
+    ),
+    Setting(
+        "file_max_bytes",
+        "OTEL_SECRETARY_FILE_MAX_BYTES",
+        _positive_int,
+        str(20 * 1024 * 1024),
+        "Size at which a JSON-lines file is rotated.",
+    ),
+    Setting(
+        "file_backups",
+        "OTEL_SECRETARY_FILE_BACKUPS",
+        _positive_int,
+        "3",
+        "Rotated JSON-lines files kept; older ones are deleted so disk use stays bounded.",
+    ),
+    Setting(
+        "prometheus_host",
+        "OTEL_SECRETARY_PROMETHEUS_HOST",
+        _text,
+        "127.0.0.1",
+        "Address of the in-process `/metrics` endpoint (embedded default).",
+    ),
+    Setting(
+        "prometheus_port",
+        "OTEL_SECRETARY_PROMETHEUS_PORT",
+        _port,
+        "9464",
+        "Port of the in-process `/metrics` endpoint; 0 disables it. Prefork workers add their index.",
+    ),
+    Setting(
+        "max_queue_size",
+        "OTEL_SECRETARY_MAX_QUEUE_SIZE",
+        _positive_int,
+        "2048",
+        "Spans/log records buffered per exporter; beyond it they are dropped and counted, never grown.",
+    ),
+    Setting(
+        "system_metrics",
+        "OTEL_SECRETARY_SYSTEM_METRICS",
+        _bool,
+        "true",
+        "Collect CPU, memory, disk and load metrics (the seed's SystemMetrics).",
+    ),
+    Setting(
+        "pii_mode",
+        "OTEL_SECRETARY_PII_MODE",
+        _choice("placeholder", "pseudonym"),
+        "placeholder",
+        "placeholder writes `<email>`; pseudonym writes `<email:3f2a9c1d>` (keyed HMAC) for correlation.",
+    ),
+    Setting(
+        "pii_key",
+        "OTEL_SECRETARY_PII_KEY",
+        _text,
+        "",
+        "Secret key of the pseudonym HMAC; required when OTEL_SECRETARY_PII_MODE=pseudonym.",
+    ),
+    Setting(
+        "pii_mask_ip",
+        "OTEL_SECRETARY_PII_MASK_IP",
+        _bool,
+        "true",
+        "Mask IPv4/IPv6 addresses (personal data under GDPR).",
+    ),
+    Setting(
+        "pii_card_keep_last4",
+        "OTEL_SECRETARY_PII_CARD_KEEP_LAST4",
+        _bool,
+        "false",
+        "Keep the last four digits of a card number (`<card:4242>`) for support lookups.",
+    ),
+    Setting(
+        "pii_extra_patterns",
+        "OTEL_SECRETARY_PII_EXTRA_PATTERNS",
+        _optional_path,
+        "",
+        "YAML file of extra detectors; each pattern is checked for catastrophic backtracking at load.",
+    ),
+    Setting(
+        "capture_content",
+        "OTEL_SECRETARY_CAPTURE_CONTENT",
+        _bool,
+        "false",
+        "Record GenAI prompts and completions (always masked). Off: only sizes and token counts.",
+    ),
+    Setting(
+        "prices_file",
+        "OTEL_SECRETARY_PRICES_FILE",
+        _optional_path,
+        "",
+        "YAML/JSON price overrides per model (USD per million tokens), consulted before genai-prices.",
+    ),
+    Setting(
+        "sentry_dsn",
+        "OTEL_SECRETARY_SENTRY_DSN",
+        _text,
+        "",
+        "Sentry DSN; empty leaves Sentry off. SENTRY_DSN is honoured when this is unset.",
+    ),
+    Setting(
+        "sentry_repeat_window",
+        "OTEL_SECRETARY_SENTRY_REPEAT_WINDOW",
+        _non_negative_float,
+        "60",
+        "Seconds during which repeats of one error fingerprint are sampled instead of all sent.",
+    ),
+    Setting(
+        "severity_overrides",
+        "OTEL_SECRETARY_SEVERITY_OVERRIDES",
+        _severity_map,
+        "",
+        "Per-category severity overrides, e.g. `rate_limit=high,validation=low`.",
+    ),
+    Setting(
+        "rules_enabled",
+        "OTEL_SECRETARY_RULES_ENABLED",
+        _bool,
+        "true",
+        "Evaluate alert rules in-process (the embedded default).",
+    ),
+    Setting(
+        "rules_dir",
+        "OTEL_SECRETARY_RULES_DIR",
+        _optional_path,
+        "",
+        "Folder of rule spec YAML files; empty uses the rules shipped with the package.",
+    ),
+    Setting(
+        "notify_config",
+        "OTEL_SECRETARY_NOTIFY_CONFIG",
+        _optional_path,
+        "",
+        "YAML file of notification channels (email, Slack, webhook, PagerDuty) for the in-process engine.",
+    ),
 )
 
 
@@ -210,7 +322,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     if not values["sentry_dsn"]:
         values["sentry_dsn"] = source.get("SENTRY_DSN", "").strip()
     if values["pii_mode"] == "pseudonym" and not values["pii_key"]:
-        raise SettingsError("OTEL_SECRETARY_PII_KEY", "", "a non-empty secret when OTEL_SECRETARY_PII_MODE=pseudonym")
+        raise SettingsError(
+            "OTEL_SECRETARY_PII_KEY", "", "a non-empty secret when OTEL_SECRETARY_PII_MODE=pseudonym"
+        )
     values["otlp_endpoint"] = (
         source.get("OTEL_EXPORTER_OTLP_ENDPOINT") or source.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or ""
     ).strip()
