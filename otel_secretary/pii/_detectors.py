@@ -37,6 +37,10 @@ class Detector:
     # "digits" rejects a candidate glued to a letter or digit; "ipv6" to a word char or colon.
     guard: str = ""
     family: str = "secret"
+    # Secret-family detectors are only tried where one of these literals occurs; the match is attempted
+    # at the anchor ("here"), at the start of the word holding it ("token") or of the key before it ("key").
+    anchors: tuple[str, ...] = ()
+    start: str = "token"
     collector_pattern: str | None = None
     collector: bool = True
 
@@ -69,10 +73,11 @@ def _cuts(candidate: str) -> Iterator[int]:
 
 
 def _credential_value(candidate: str) -> int:
-    """After 'Bearer '/'Basic ': a real credential has a digit, or is too long to be an English word."""
+    """After 'Bearer '/'Basic ': a credential has a digit, base64 punctuation or inner capitals, or is
+    too long to be a word; "Basic authentication" and "token counting" stay readable."""
     value = candidate.split(None, 1)[-1]
-    has_digit = any(char.isdigit() for char in value)
-    return len(candidate) if has_digit or len(value) >= 20 else 0
+    looks_encoded = any(char.isdigit() or char in "+/=_" or char.isupper() for char in value[1:])
+    return len(candidate) if looks_encoded or len(value) >= 20 else 0
 
 
 def _sensitive_pair(candidate: str) -> int:
@@ -88,45 +93,53 @@ def _national_phone(candidate: str) -> bool:
     return candidate.count("/") <= 1 and _not_date(candidate) and v.is_phone(candidate)
 
 
+_GITHUB_ANCHORS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
+_SCHEMES = ("Bearer", "Basic", "Token", "bearer", "basic", "token")
+
 DETECTORS: tuple[Detector, ...] = (
     # --- secrets with a recognisable prefix -----------------------------------------------------------
     Detector("private_key", "secret",
              r"-----BEGIN [A-Z ]{0,24}PRIVATE KEY-----[A-Za-z0-9+/=\s]{0,8192}"
-             r"-----END [A-Z ]{0,24}PRIVATE KEY-----"),
-    Detector("openai_key", "secret", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,256}"),
-    Detector("stripe_secret_key", "secret", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,256}"),
-    Detector("stripe_webhook_secret", "secret", r"\bwhsec_[A-Za-z0-9+/=]{16,256}"),
-    Detector("stripe_client_secret", "secret", r"\b(?:pi|seti)_[A-Za-z0-9]{8,64}_secret_[A-Za-z0-9]{8,64}"),
-    Detector("google_api_key", "secret", r"\bAIza[0-9A-Za-z_-]{35}"),
-    Detector("google_oauth_token", "secret", r"\bya29\.[0-9A-Za-z_-]{20,2048}"),
-    Detector("google_oauth_client_secret", "secret", r"\bGOCSPX-[0-9A-Za-z_-]{20,64}"),
-    Detector("aws_access_key", "secret", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    Detector("github_token", "secret",
-             r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})"),
-    Detector("slack_token", "secret", r"\bxox[abposr]-[0-9A-Za-z-]{10,255}"),
+             r"-----END [A-Z ]{0,24}PRIVATE KEY-----",
+             anchors=("-----BEGIN",), start="here"),
+    Detector("openai_key", "secret", r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,256}",
+             anchors=("sk-",)),
+    Detector("stripe_secret_key", "secret", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,256}",
+             anchors=("sk_", "rk_")),
+    Detector("stripe_webhook_secret", "secret", r"\bwhsec_[A-Za-z0-9+/=]{16,256}", anchors=("whsec_",)),
+    Detector("stripe_client_secret", "secret", r"\b(?:pi|seti)_[A-Za-z0-9]{8,64}_secret_[A-Za-z0-9]{8,64}",
+             anchors=("_secret_",)),
+    Detector("google_api_key", "secret", r"\bAIza[0-9A-Za-z_-]{35}", anchors=("AIza",)),
+    Detector("google_oauth_token", "secret", r"\bya29\.[0-9A-Za-z_-]{20,2048}", anchors=("ya29.",)),
+    Detector("google_oauth_client_secret", "secret", r"\bGOCSPX-[0-9A-Za-z_-]{20,64}", anchors=("GOCSPX-",)),
+    Detector("aws_access_key", "secret", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", anchors=("AKIA", "ASIA")),
+    Detector("github_token", "secret", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})",
+             anchors=_GITHUB_ANCHORS),
+    Detector("slack_token", "secret", r"\bxox[abposr]-[0-9A-Za-z-]{10,255}", anchors=("xox",)),
     Detector("jwt", "secret", r"\beyJ[A-Za-z0-9_-]{5,4096}\.[A-Za-z0-9_-]{2,8192}\.[A-Za-z0-9_-]{0,4096}",
-             _whole(v.is_jwt)),
+             _whole(v.is_jwt), anchors=("eyJ",)),
     # --- credentials identified by their context --------------------------------------------------------
     Detector("auth_scheme", "secret",
              r"\b(?:Bearer|Basic|Token|bearer|basic|token)[ \t]{1,4}(?P<secret>[A-Za-z0-9._~+/=-]{8,4096})",
-             _credential_value,
+             _credential_value, anchors=_SCHEMES,
              collector_pattern=r"\b(?:Bearer|Basic|bearer|basic)[ \t]{1,4}[A-Za-z0-9._~+/=-]{16,4096}"),
     Detector("url_userinfo", "secret", r"://[^\s:/?#@<>\"']{1,256}:(?P<secret>[^\s/?#@<>\"']{1,256})@",
+             anchors=("://",), start="here",
              collector_pattern=r"://[^\s:/?#@]{1,256}:[^\s/?#@]{1,256}@"),
     Detector("sensitive_param", "secret",
-             r"[?&;,\s](?:[A-Za-z_][A-Za-z0-9_.-]{0,40})=(?P<secret>[^&\s#\"'<>,;]{1,4096})", _sensitive_pair,
+             r"[A-Za-z_][A-Za-z0-9_.-]{0,40}=(?P<secret>[^&\s#\"'<>,;]{1,4096})", _sensitive_pair,
+             anchors=("=",), start="key",
              collector_pattern=(r"(?i)[?&;]\w{0,20}(?:password|passwd|pwd|secret|token|api_?key|apikey|"
                                 r"signature|sig|session|auth)=[^&\s#\"']{1,4096}")),
     Detector("sensitive_json", "secret",
-             r"\"[A-Za-z_][A-Za-z0-9_.-]{0,40}\"[ \t]{0,3}:[ \t]{0,3}\"(?P<secret>[^\"<>]{1,4096})\"",
-             _sensitive_pair,
-             collector_pattern=(r"(?i)\"\w{0,20}(?:password|passwd|secret|token|api_?key|apikey|authorization|"
-                                r"cookie)\"\s{0,3}:\s{0,3}\"[^\"]{1,4096}\"")),
+             r"[A-Za-z_][A-Za-z0-9_.-]{0,40}\"[ \t]{0,3}:[ \t]{0,3}\"(?P<secret>[^\"<>]{1,4096})\"",
+             _sensitive_pair, anchors=('":', '" :'), start="key",
+             collector_pattern=(r"(?i)\"\w{0,20}(?:password|passwd|secret|token|api_?key|apikey|"
+                                r"authorization|cookie)\"\s{0,3}:\s{0,3}\"[^\"]{1,4096}\"")),
     # --- personal data, validated ---------------------------------------------------------------------
     Detector("iban", "iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
              _longest_prefix(v.is_iban), family="digits"),
-    Detector("card", "card", r"\b(?:\d[ -]?){12,18}\d\b", _longest_prefix(v.is_card), guard="digits",
-             family="digits",
+    Detector("card", "card", r"\b(?:\d[ -]?){12,18}\d\b", v.card_length, guard="digits", family="digits",
              collector_pattern=(r"\b(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|3[47]\d{2}|6(?:011|5\d{2}))"
                                 r"(?:[ -]?\d{4}){3}\b")),
     Detector("ssn", "ssn", r"\b\d{3}-\d{2}-\d{4}\b", _whole(v.is_ssn), guard="digits", family="digits"),

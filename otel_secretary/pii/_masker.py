@@ -11,33 +11,21 @@ import functools
 import hashlib
 import hmac
 import logging
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.metrics import Counter, MeterProvider, get_meter_provider
 
-from otel_secretary.pii._detectors import DETECTORS, PLACEHOLDER, SAFE_HEX, SAFE_PATTERNS, Detector
+from otel_secretary.pii._detectors import DETECTORS, Detector
 from otel_secretary.pii._keys import is_sensitive_key
+from otel_secretary.pii._scanner import Hit, Scanner
 
 _log = logging.getLogger(__name__)
 
 REDACTED = "<redacted>"
 FAILED = "<redaction-failed>"
 
-# Necessary conditions per detector family: a value with none of these cannot match, so most short
-# attribute values ("GET", "/api/v1/messages", "gpt-4o-mini") return after one or two C-level scans.
-_DIGIT = re.compile(r"\d")
-_SECRET_TRIGGER = re.compile(
-    r"-----BEGIN|sk[-_]|rk_|whsec_|_secret_|AIza|ya29\.|GOCSPX-|AKIA|ASIA|gh[pousr]_|github_pat_|xox|eyJ"
-    r"|[Bb]earer|[Bb]asic|[Tt]oken|=|\"[ \t]{0,3}:|://"
-)
-_EMAIL_AT = re.compile(r"[A-Za-z0-9_%+-]@")
-_EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.([A-Za-z]{2,24})\b")
-_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
-# "logo@2x.png" is an asset name, not an address.
-_FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "pdf", "js", "css", "py"})
 _CACHEABLE = 256
 
 
@@ -59,13 +47,6 @@ class Redactions:
         self.failures += other.failures
         for kind, count in other.kinds.items():
             self.kinds[kind] = self.kinds.get(kind, 0) + count
-
-
-@dataclass(frozen=True)
-class _Hit:
-    start: int
-    end: int
-    kind: str
 
 
 class Masker:
@@ -91,13 +72,7 @@ class Masker:
         self.card_keep_last4 = card_keep_last4
         self.mask_ip = mask_ip
         self.detectors = tuple(d for d in (*DETECTORS, *extra_detectors) if mask_ip or d.kind != "ip")
-        self._by_group = {f"d{index}": d for index, d in enumerate(self.detectors)}
-        self._extra_triggers = tuple(
-            (d.family, d.family.removeprefix("extra:"))
-            for d in extra_detectors
-            if d.family.startswith("extra")
-        )
-        self._scanners: dict[frozenset[str], re.Pattern[str]] = {}
+        self._scanner = Scanner(self.detectors)
         self._cached_scan = functools.lru_cache(maxsize=cache_size)(self._scan)
         provider = meter_provider or get_meter_provider()
         meter = provider.get_meter("otel_secretary.pii")
@@ -198,114 +173,12 @@ class Masker:
         return text, tuple(all_kinds)
 
     def _scan_once(self, text: str) -> tuple[str, tuple[str, ...]]:
-        families = self._families(text)
-        if families:
-            hits = self._scan_patterns(text, families)
-            if hits:
-                text = self._replace(text, hits)
-                hits_kinds = [hit.kind for hit in hits]
-            else:
-                hits_kinds = []
-        else:
-            hits_kinds = []
-        if "@" in text:
-            email_hits = self._scan_emails(text)
-            if email_hits:
-                text = self._replace(text, email_hits)
-                hits_kinds.extend(hit.kind for hit in email_hits)
-        return text, tuple(hits_kinds)
+        hits = self._scanner.scan(text)
+        if not hits:
+            return text, ()
+        return self._replace(text, hits), tuple(hit.kind for hit in hits)
 
-    def _families(self, text: str) -> frozenset[str]:
-        found = set()
-        if _DIGIT.search(text) is not None:
-            found.add("digits")
-        if _SECRET_TRIGGER.search(text) is not None:
-            found.add("secret")
-        for family, trigger in self._extra_triggers:
-            if not trigger or trigger in text:
-                found.add(family)
-        return frozenset(found)
-
-    def _scanner(self, families: frozenset[str]) -> re.Pattern[str]:
-        scanner = self._scanners.get(families)
-        if scanner is None:
-            parts = [f"(?P<s0>{PLACEHOLDER})"]
-            parts += [f"(?P<s{index + 1}>{pattern})" for index, (_, pattern) in enumerate(SAFE_PATTERNS)]
-            for group, detector in self._by_group.items():
-                if detector.family in families:
-                    pattern = detector.pattern.replace("(?P<secret>", f"(?P<{group}s>")
-                    parts.append(f"(?P<{group}>{pattern})")
-            parts.append(f"(?P<s99>{SAFE_HEX})")
-            scanner = re.compile("|".join(parts))
-            self._scanners[families] = scanner
-        return scanner
-
-    def _scan_patterns(self, text: str, families: frozenset[str]) -> list[_Hit]:
-        scanner = self._scanner(families)
-        hits: list[_Hit] = []
-        pos = 0
-        length = len(text)
-        while pos < length:
-            match = scanner.search(text, pos)
-            if match is None:
-                break
-            group = match.lastgroup or ""
-            start, end = match.span()
-            if group[0] == "s":
-                pos = max(end, start + 1)
-                continue
-            detector = self._by_group[group]
-            accepted = self._accept(detector, match.group(), text, start, end)
-            if accepted == 0:
-                pos = start + 1
-                continue
-            full_end = start + accepted
-            end = full_end
-            if "(?P<secret>" in detector.pattern:
-                inner_start, inner_end = match.span(group + "s")
-                if inner_start >= 0 and inner_end <= full_end:
-                    start, end = inner_start, inner_end
-            hits.append(_Hit(start, end, detector.kind))
-            pos = full_end
-        return hits
-
-    @staticmethod
-    def _accept(detector: Detector, candidate: str, text: str, start: int, end: int) -> int:
-        accepted = detector.validator(candidate) if detector.validator is not None else len(candidate)
-        if accepted and detector.guard:
-            end = start + accepted
-            before = text[start - 1] if start else " "
-            after = text[end] if end < len(text) else " "
-            if detector.guard == "ipv6":
-                if before.isalnum() or before in ":_" or after.isalnum() or after in ":_":
-                    return 0
-            elif before.isalnum() or after.isalnum() or before in "_+" or after == "_":
-                return 0
-        return accepted
-
-    @staticmethod
-    def _scan_emails(text: str) -> list[_Hit]:
-        hits: list[_Hit] = []
-        pos = 0
-        while True:
-            match = _EMAIL_AT.search(text, pos)
-            if match is None:
-                return hits
-            at = match.end() - 1
-            domain = _EMAIL_DOMAIN.match(text, at + 1)
-            if domain is None or domain.group(1).lower() in _FILE_TLDS:
-                pos = at + 1
-                continue
-            start = at
-            limit = max(0, at - 64)
-            while start > limit and text[start - 1] in _EMAIL_LOCAL:
-                start -= 1
-            while start < at and text[start] == ".":
-                start += 1
-            hits.append(_Hit(start, domain.end(), "email"))
-            pos = domain.end()
-
-    def _replace(self, text: str, hits: list[_Hit]) -> str:
+    def _replace(self, text: str, hits: list[Hit]) -> str:
         pieces: list[str] = []
         last = 0
         for hit in hits:

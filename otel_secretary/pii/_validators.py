@@ -11,6 +11,7 @@ import base64
 import binascii
 import ipaddress
 import json
+import re
 
 _SEPARATORS = str.maketrans("", "", " -./()")
 
@@ -19,29 +20,35 @@ def digits_only(candidate: str) -> str:
     return candidate.translate(_SEPARATORS)
 
 
+_DOUBLED = {str(d): (2 * d - 9 if d > 4 else 2 * d) for d in range(10)}
+_DIGIT_RUN = re.compile(r"\d+")
+
+
 def luhn_ok(number: str) -> bool:
-    total = 0
-    for index, char in enumerate(reversed(number)):
-        digit = ord(char) - 48
-        if index % 2:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
+    reverse = number[::-1]
+    total = sum(map(int, reverse[0::2])) + sum(map(_DOUBLED.__getitem__, reverse[1::2]))
     return total % 10 == 0
 
 
-def is_card(candidate: str) -> bool:
-    """Luhn plus the issuer ranges in use (2-series and 3-6), so 16 random digits are mostly rejected."""
-    number = digits_only(candidate)
-    if not 13 <= len(number) <= 19 or not number.isdigit():
-        return False
-    if number[0] not in "23456" or len(set(number)) < 2:
-        return False
-    separators = {char for char in candidate if not char.isdigit()}
-    if len(separators) > 1:
-        return False
-    return luhn_ok(number)
+def card_length(candidate: str) -> int:
+    """Length of the longest prefix (cut at a separator) that is a card: Luhn plus issuer ranges 2-6.
+
+    Greedy scanning overruns ("4242 4242 4242 4242 12/34"), so prefixes ending at a group are tried.
+    """
+    if candidate[0] not in "23456":
+        return 0
+    runs = list(_DIGIT_RUN.finditer(candidate))
+    if len({candidate[run.end()] for run in runs[:-1]}) > 1:
+        return 0  # mixed separators ("4242-4242 4242") are not how a card is written
+    number = "".join(run.group() for run in runs)
+    count = len(number)
+    for run in reversed(runs):
+        if 13 <= count <= 19:
+            prefix = number[:count]
+            if prefix.count(prefix[0]) != count and luhn_ok(prefix):
+                return run.end()
+        count -= len(run.group())
+    return 0
 
 
 # ISO 13616 lengths for the countries our customers bank in; others still pass on mod-97 alone.
