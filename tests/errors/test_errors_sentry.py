@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from otel_secretary.errors._sentry import RepeatSampler
+from tests.support.processes import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PII = ["alice@example.com", "bob@example.org", "4242 4242", "4242424242424242", "5555 5555", "secret-cookie"]
@@ -143,3 +144,52 @@ def test_sampler_memory_is_bounded() -> None:
     for key in "abcd":
         sampler.admit(key)
     assert sampler.admit("a") == (True, 1)  # "a" was evicted, so it counts as new
+
+
+def test_configure_with_a_dsn_links_sentry_and_the_trace_file(
+    sink: tuple[EnvelopeSink, str], tmp_path: Path
+) -> None:
+    """Through the real pipeline: the Sentry event's trace id is the one of the span in traces.jsonl."""
+    from otel_secretary.errors.summary import summarize_files
+    from tests.support.otlp_json import read_spans
+
+    received, dsn = sink
+    env = clean_env(
+        OTEL_SECRETARY_SENTRY_DSN=dsn,
+        OTEL_SECRETARY_DATA_DIR=str(tmp_path),
+        OTEL_SECRETARY_PROMETHEUS_PORT="0",
+        OTEL_SECRETARY_RULES_ENABLED="false",
+        OTEL_SECRETARY_SYSTEM_METRICS="false",
+        OTEL_SERVICE_NAME="secretary-api",
+    )
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "errors" / "configured_app.py"),
+            "frank@example.com",
+            "Please charge card 4242 4242 4242 4242 for frank@example.com",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=90,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    [server] = [s for s in read_spans(tmp_path / "traces.jsonl") if s.kind == 2]
+    assert server.attributes["app.error.category"] == "timeout"
+    assert server.attributes["app.tenant.id"] == "tenant-9"
+    [event] = [payload for header, payload in received.items() if header.get("type") == "event"]
+    assert event["contexts"]["trace"]["trace_id"] == server.trace_id
+    assert event["contexts"]["trace"]["span_id"] == server.span_id
+    assert server.attributes["sentry.event_id"] == event["event_id"]
+    assert event["fingerprint"] == [server.attributes["app.error.fingerprint"]]
+    assert event["tags"]["app.error.category"] == "timeout"
+    raw = b"".join(received.bodies).decode("utf-8", "replace")
+    assert "frank@example.com" not in raw and "4242 4242" not in raw
+    trace_text = (tmp_path / "traces.jsonl").read_text()
+    assert "frank@example.com" not in trace_text
+
+    summary = summarize_files(tmp_path, 3600)
+    assert [(r.category, r.count) for r in summary.categories] == [("timeout", 1)]
+    assert summary.fingerprints[0].example_trace_id == server.trace_id
