@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -92,3 +93,17 @@ def test_configure_is_idempotent_and_exports_through_the_masked_pipeline(tmp_pat
     assert '"checkout"' in exported
     assert "jane.doe@example.com" not in exported
     assert "reach me at" in exported, "only the PII substring is masked"
+
+
+def test_the_app_serves_on_when_the_collector_is_down(tmp_path: Path) -> None:
+    """Exporters failing (connection refused) must cost the app nothing but the dropped telemetry."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    proc = serve(tmp_path, OTEL_EXPORTER_OTLP_ENDPOINT=dead, OTEL_BSP_SCHEDULE_DELAY="50")
+    port = int(proc.popen.args[-2])  # type: ignore[index]
+    try:
+        for _ in range(30):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/messages", timeout=5) as response:
+                assert response.status == 200
+        assert proc.popen.poll() is None
+    finally:
+        proc.stop()
