@@ -20,6 +20,7 @@ This module must never raise: a fingerprint of the type alone is better than no 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -76,6 +77,7 @@ _LIBRARY_ROOTS: Final = _library_roots()
 _OWN_PACKAGE: Final = __name__.partition(".")[0]
 
 
+@functools.lru_cache(maxsize=4096)  # realpath is a syscall per path component; code files are few
 def _is_in_app(filename: str, module: str) -> bool:
     if module == _OWN_PACKAGE or module.startswith(_OWN_PACKAGE + "."):
         return False
