@@ -85,8 +85,11 @@ def _sensitive_pair(candidate: str) -> int:
     return len(candidate) if is_sensitive_key(key) else 0
 
 
+_DATE = re.compile(r"(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{4}[./-]\d{1,2}[./-]\d{1,2})(?![./-]?\d)")
+
+
 def _not_date(candidate: str) -> bool:
-    return re.match(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}", candidate) is None
+    return _DATE.match(candidate) is None
 
 
 def _national_phone(candidate: str) -> bool:
@@ -123,9 +126,9 @@ DETECTORS: tuple[Detector, ...] = (
              r"\b(?:Bearer|Basic|Token|bearer|basic|token)[ \t]{1,4}(?P<secret>[A-Za-z0-9._~+/=-]{8,4096})",
              _credential_value, anchors=_SCHEMES,
              collector_pattern=r"\b(?:Bearer|Basic|bearer|basic)[ \t]{1,4}[A-Za-z0-9._~+/=-]{16,4096}"),
-    Detector("url_userinfo", "secret", r"://[^\s:/?#@<>\"']{1,256}:(?P<secret>[^\s/?#@<>\"']{1,256})@",
+    Detector("url_userinfo", "secret", r"://[^\s:/?#@<>\"']{0,256}:(?P<secret>[^\s/?#@<>\"']{1,256})@",
              anchors=("://",), start="here",
-             collector_pattern=r"://[^\s:/?#@]{1,256}:[^\s/?#@]{1,256}@"),
+             collector_pattern=r"://[^\s:/?#@]{0,256}:[^\s/?#@]{1,256}@"),
     Detector("sensitive_param", "secret",
              r"[A-Za-z_][A-Za-z0-9_.-]{0,40}=(?P<secret>[^&\s#\"'<>,;]{1,4096})", _sensitive_pair,
              anchors=("=",), start="key",
@@ -169,7 +172,7 @@ SAFE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("stripe_id", r"\b(?:ch|cus|evt|pi|pm|py|in|ii|il|sub|si|price|prod|req|seti|src|tok|card|ba|re|txn|acct|"
                   r"cs|po|tr|pyr|trr|iauth|ic|cn|dp|du|file|link|promo|qt|sub_sched|sched)_[A-Za-z0-9]{6,255}\b"),
     ("traceparent", r"\b00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\b"),
-    ("version", r"\bv?\d{1,4}\.\d{1,4}\.\d{1,6}(?:[-+][0-9A-Za-z.]{1,32})?\b(?!\.\d)"),
+    ("version", r"\bv?(?:0|[1-9]\d{0,3})\.(?:0|[1-9]\d{0,3})\.(?:0|[1-9]\d{0,5})(?:[-+][0-9A-Za-z.]{1,32})?\b(?!\.\d)"),
 )  # fmt: skip
 # After detectors: lowercase hex ids with at least one letter (trace/span ids, git SHAs). All-digit
 # strings are not protected: a 16-digit span id and a card number are indistinguishable by shape.

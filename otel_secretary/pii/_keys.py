@@ -23,6 +23,8 @@ _STRONG = frozenset(
 )  # fmt: skip
 # These only count as the last token ("refresh_token", "x-session"), not in "token.type" or "auth.method".
 _WEAK_LAST = frozenset({"token", "session", "auth", "sid", "signature", "sig", "dsn"})
+# Run-together compounds: "csrftoken", "clientsecret", "dbpassword" (not "tokenizer", "secretary").
+_COMPOUND_ENDINGS = ("token", "secret", "password", "passwd", "apikey", "sessionid", "cookie")
 _PAIRS = frozenset(
     {
         ("api", "key"), ("private", "key"), ("access", "key"), ("secret", "key"), ("signing", "key"),
@@ -50,7 +52,7 @@ def is_sensitive_key(key: str) -> bool:
     tokens = key_tokens(key)
     if not tokens or tokens[-1] in _BENIGN_LAST:
         return False
-    if tokens[-1] in _WEAK_LAST:
+    if tokens[-1] in _WEAK_LAST or tokens[-1].endswith(_COMPOUND_ENDINGS):
         return True
     if any(token in _STRONG for token in tokens):
         return True

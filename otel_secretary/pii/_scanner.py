@@ -251,6 +251,10 @@ def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
                 return 0
         elif before in _WORD or after in _WORD or (before == "+" and candidate[0] != "+"):
             return 0
+        elif (before == "." and start > 1 and text[start - 2].isdigit()) or (
+            after == "." and end + 1 < len(text) and text[end + 1].isdigit()
+        ):
+            return 0  # the tail or head of a longer dotted number ("06.12.34.56.78", "1.2.3.4.5")
     return accepted
 
 
