@@ -52,8 +52,10 @@ CALL_DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2
 
 # A path segment that is an object id rather than a resource name: Stripe/OpenAI prefixed ids
 # (cus_N2b…, pi_3Mt…, file-abc…, resp_…), numbers, UUIDs, hex digests and anything with an '@'.
+# Resource names (``payment_intents``, ``max_tokens``) are lowercase words, so an id must contain a
+# digit or an uppercase letter after its prefix.
 _ID_SEGMENT = re.compile(
-    r"^(?:[a-z]{1,12}_[A-Za-z0-9_]{6,}|[a-z]{2,8}-[A-Za-z0-9]{6,}|\d+|[0-9a-fA-F-]{16,}|.*@.*|.*%40.*)$"
+    r"^(?:[a-z]{1,12}[_-](?=[A-Za-z0-9_-]*[A-Z0-9])[A-Za-z0-9_-]{6,}|\d+|[0-9a-fA-F-]{16,}|.*@.*)$"
 )
 
 
