@@ -44,6 +44,29 @@ class SecretaryDistro(BaseDistro):  # type: ignore[misc]
     def _configure(self, **kwargs: Any) -> None:
         apply_env_defaults(os.environ)
 
+    def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
+        """Upstream re-raises an instrumentor's unexpected exception, which skips every instrumentor
+        after it; one broken instrumentation must cost only itself."""
+        if entry_point.name == "system_metrics" and not _system_metrics_enabled():
+            return
+        try:
+            super().load_instrumentor(entry_point, **kwargs)
+        except ImportError:
+            raise  # upstream's loader logs and skips these itself
+        except Exception as exc:
+            from otel_secretary._internal.self_monitoring import report_internal_error
+
+            report_internal_error(f"instrumentor.{entry_point.name}", exc)
+
+
+def _system_metrics_enabled() -> bool:
+    from otel_secretary.settings import SettingsError, load_settings
+
+    try:
+        return load_settings().system_metrics
+    except SettingsError:
+        return False  # the configurator has already said why telemetry is off
+
 
 class SecretaryConfigurator(_BaseConfigurator):  # type: ignore[misc]
     """Entry point ``opentelemetry_configurator = secretary``."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, abort, g, jsonify, request, stream_with_context
+from sqlalchemy import text
 
 from examples.ai_secretary.assistant import stream_summary, summarize_email
 from examples.ai_secretary.clients import calendar_service, stripe_client
@@ -44,8 +45,30 @@ def create_app(config: AppConfig | None = None) -> Flask:
             g.context.__exit__(None, None, None)
 
     @app.get("/health")
+    @app.get("/health/live")
     def health() -> Response:
         return jsonify(status="ok")
+
+    @app.get("/health/ready")
+    def ready() -> tuple[Response, int]:
+        """Ready when the database answers and the Celery broker accepts connections."""
+        checks: dict[str, str] = {}
+        try:
+            with sessions() as session:
+                session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = type(exc).__name__
+        try:
+            from examples.ai_secretary.tasks import celery_app
+
+            with celery_app.connection_for_write() as connection:
+                connection.ensure_connection(max_retries=1, timeout=2)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = type(exc).__name__
+        healthy = all(v == "ok" for v in checks.values())
+        return jsonify(status="ok" if healthy else "degraded", checks=checks), 200 if healthy else 503
 
     @app.post("/api/v1/emails/summarize")
     def summarize() -> Response:

@@ -30,8 +30,17 @@ class RotatingLineStream:
         self._ino = -1
         self.closed = False
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(path.with_name(path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o640)
+        self._lock_path = path.with_name(path.name + ".lock")
+        self._lock_fd, self._lock_pid = -1, -1
         self._open()
+
+    def _process_lock_fd(self) -> int:
+        # flock() belongs to the open file description, which a forked child shares with its
+        # parent: each process must open the lock file itself or the lock excludes nobody.
+        if self._lock_pid != os.getpid():
+            self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o640)
+            self._lock_pid = os.getpid()
+        return self._lock_fd
 
     def _open(self) -> None:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
@@ -60,7 +69,7 @@ class RotatingLineStream:
         with self._lock:
             if self.closed:
                 raise ValueError("write to closed stream")
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            fcntl.flock(self._process_lock_fd(), fcntl.LOCK_EX)
             try:
                 self._reopen_if_moved()
                 size = os.fstat(self._fd).st_size
@@ -79,7 +88,8 @@ class RotatingLineStream:
             if not self.closed:
                 self.closed = True
                 os.close(self._fd)
-                os.close(self._lock_fd)
+                if self._lock_pid == os.getpid():
+                    os.close(self._lock_fd)
 
     def files(self) -> list[Path]:
         """The current file and its rotated backups, newest first."""
