@@ -51,3 +51,21 @@ def test_our_exporter_names_are_registered() -> None:
     for group in ("opentelemetry_traces_exporter", "opentelemetry_logs_exporter"):
         (ep,) = entry_points(group=group, name="secretary_jsonl")
         assert ep.load().__module__.startswith("otel_secretary.sdk")
+
+
+class BrokenInstrumentor:
+    """Stands in for a third-party instrumentor with a bug (the loader calls ``.instrument``)."""
+
+    def instrument(self, **kwargs: object) -> None:
+        raise RuntimeError("instrumentor bug")
+
+
+def test_a_broken_instrumentor_is_counted_not_raised() -> None:
+    from importlib.metadata import EntryPoint
+
+    from otel_secretary._internal.self_monitoring import internal_error_counts
+
+    ep = EntryPoint("broken_thing", f"{__name__}:BrokenInstrumentor", "opentelemetry_instrumentor")
+    before = internal_error_counts().get("instrumentor.broken_thing", 0)
+    SecretaryDistro().load_instrumentor(ep, skip_dep_check=True)
+    assert internal_error_counts()["instrumentor.broken_thing"] == before + 1
