@@ -6,6 +6,7 @@ import typer
 
 from otel_secretary.cli import config as config_cli
 from otel_secretary.cli import errors as errors_cli
+from otel_secretary.cli import pii as pii_cli
 from otel_secretary.cli import stack as stack_cli
 
 app = typer.Typer(
@@ -13,6 +14,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cli.app, name="config")
 app.add_typer(errors_cli.app, name="errors")
+app.add_typer(pii_cli.app, name="pii")
 app.add_typer(stack_cli.app, name="stack")
 
 

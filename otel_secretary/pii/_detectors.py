@@ -46,7 +46,13 @@ class Detector:
 
     @property
     def rendered_collector_pattern(self) -> str:
-        return re.sub(r"\(\?P<\w+>", "(", self.collector_pattern or self.pattern)
+        return to_re2(self.collector_pattern or self.pattern)
+
+
+def to_re2(pattern: str) -> str:
+    """Go's RE2 refuses repeat counts above 1000; it is linear-time anyway, so those become open-ended."""
+    pattern = re.sub(r"\(\?P<\w+>", "(", pattern)
+    return re.sub(r"\{(\d+),(\d+)\}", lambda m: f"{{{m[1]},}}" if int(m[2]) > 1000 else m[0], pattern)
 
 
 def _whole(check: Callable[[str], bool]) -> Validator:
@@ -172,7 +178,9 @@ SAFE_PATTERNS: tuple[tuple[str, str], ...] = (
     ("stripe_id", r"\b(?:ch|cus|evt|pi|pm|py|in|ii|il|sub|si|price|prod|req|seti|src|tok|card|ba|re|txn|acct|"
                   r"cs|po|tr|pyr|trr|iauth|ic|cn|dp|du|file|link|promo|qt|sub_sched|sched)_[A-Za-z0-9]{6,255}\b"),
     ("traceparent", r"\b00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}\b"),
-    ("version", r"\bv?(?:0|[1-9]\d{0,3})\.(?:0|[1-9]\d{0,3})\.(?:0|[1-9]\d{0,5})(?:[-+][0-9A-Za-z.]{1,32})?\b(?!\.\d)"),
+    # Semver-like (no leading zeros, so "555.010.0188" is not a version); never a 4th numeric part (IPs).
+    ("version", r"\bv?(?:0|[1-9]\d{0,3})\.(?:0|[1-9]\d{0,3})\.(?:0|[1-9]\d{0,5})"
+                r"(?:[-+][0-9A-Za-z.]{1,32})?\b(?!\.\d)"),
 )  # fmt: skip
 # After detectors: lowercase hex ids with at least one letter (trace/span ids, git SHAs). All-digit
 # strings are not protected: a 16-digit span id and a card number are indistinguishable by shape.

@@ -72,3 +72,14 @@ _METRIC_DENY = frozenset(
 
 def is_metric_denied_key(key: str) -> bool:
     return key in _METRIC_DENY or is_sensitive_key(key)
+
+
+def collector_key_pattern() -> str:
+    """The key rules above as one RE2 regex over the *last* key token, for the Collector's
+    ``blocked_key_patterns`` (RE2 has no lookarounds, so the benign-suffix exceptions come for free:
+    "password_reset_sent" ends in "sent")."""
+    compounds = "|".join(_COMPOUND_ENDINGS)
+    words = sorted((_STRONG | _WEAK_LAST) - {ending for ending in _COMPOUND_ENDINGS})
+    pairs = sorted(f"{first}[._-]?{second}" for first, second in _PAIRS)
+    alternatives = [f"[a-z0-9]*(?:{compounds})", *words, *pairs]
+    return "(?i)(?:^|[._-])(?:" + "|".join(alternatives) + ")$"

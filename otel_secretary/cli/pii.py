@@ -1,0 +1,69 @@
+"""``otel-secretary pii …``: try the masker, check pattern files, generate the Collector config."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from otel_secretary.pii import DETECTORS, Masker, PatternError, collector_config, load_patterns
+
+app = typer.Typer(
+    help="PII masking: try it, check extra patterns, generate the Collector config.", no_args_is_help=True
+)
+
+
+@app.command("collector-config")
+def collector_config_command(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="File to write; '-' prints to stdout")
+    ] = collector_config.DEFAULT_PATH,
+    extra_patterns: Annotated[
+        Path | None, typer.Option(help="Extra patterns YAML (as OTEL_SECRETARY_PII_EXTRA_PATTERNS)")
+    ] = None,
+    mask_ip: Annotated[bool, typer.Option("--mask-ip/--no-mask-ip", help="Also mask IP addresses")] = True,
+    transform: Annotated[
+        bool, typer.Option(help="Also emit a transform/pii processor (OTTL) with typed placeholders")
+    ] = False,
+) -> None:
+    """Write the Collector's redaction processor config from the same patterns the SDK masks with."""
+    try:
+        extra = load_patterns(extra_patterns) if extra_patterns else ()
+    except PatternError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    detectors = (*DETECTORS, *extra)
+    text = collector_config.render(detectors, mask_ip=mask_ip, transform=transform)
+    if str(output) == "-":
+        sys.stdout.write(text)
+        return
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+@app.command()
+def mask(
+    text: Annotated[str | None, typer.Argument(help="Text to mask; read from stdin when omitted")] = None,
+    mode: Annotated[str, typer.Option(help="placeholder or pseudonym")] = "placeholder",
+    key: Annotated[
+        str, typer.Option(help="HMAC key for pseudonym mode", envvar="OTEL_SECRETARY_PII_KEY")
+    ] = "",
+) -> None:
+    """Print TEXT as it would leave the process."""
+    masker = Masker(mode=mode, key=key or ("cli-preview" if mode == "pseudonym" else ""))
+    source = text if text is not None else sys.stdin.read()
+    sys.stdout.write(masker.mask_text(source) + ("" if source.endswith("\n") else "\n"))
+
+
+@app.command("check-patterns")
+def check_patterns(path: Annotated[Path, typer.Argument(help="Extra patterns YAML file")]) -> None:
+    """Refuse patterns that could backtrack catastrophically or that RE2 cannot compile."""
+    try:
+        detectors = load_patterns(path)
+    except PatternError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{path}: {len(detectors)} pattern(s) OK")
