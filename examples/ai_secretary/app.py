@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, abort, g, jsonify, request, stream_with_context
+from opentelemetry import metrics
 from sqlalchemy import text
 
 from examples.ai_secretary.assistant import stream_summary, summarize_email
@@ -18,12 +19,21 @@ from examples.ai_secretary.clients import calendar_service, stripe_client
 from examples.ai_secretary.config import AppConfig
 from examples.ai_secretary.models import Message, make_sessionmaker
 from otel_secretary import request_context
+from otel_secretary.celery import observe_queue_lengths
 
 
 def create_app(config: AppConfig | None = None) -> Flask:
     config = config or AppConfig.from_env()
     sessions = make_sessionmaker(config.database_url)
     app = Flask("ai_secretary")
+    subscriptions_started = metrics.get_meter("ai_secretary").create_counter(
+        "ai_secretary.subscriptions.started",
+        unit="{subscription}",
+        description="Stripe subscriptions started.",
+    )
+    from examples.ai_secretary.tasks import celery_app
+
+    observe_queue_lengths(celery_app)
 
     def fault() -> str | None:
         return request.headers.get("X-Fake-Fault") if config.allow_faults else None
@@ -60,8 +70,6 @@ def create_app(config: AppConfig | None = None) -> Flask:
         except Exception as exc:
             checks["database"] = type(exc).__name__
         try:
-            from examples.ai_secretary.tasks import celery_app
-
             with celery_app.connection_for_write() as connection:
                 connection.ensure_connection(max_retries=1, timeout=2)
             checks["broker"] = "ok"
@@ -100,6 +108,7 @@ def create_app(config: AppConfig | None = None) -> Flask:
         subscription = client.v1.subscriptions.create(
             params={"customer": customer.id, "items": [{"price": str(data.get("price", "price_basic"))}]}
         )
+        subscriptions_started.add(1, {"price": str(data.get("price", "price_basic"))[:40]})
         return jsonify(customer=customer.id, subscription=subscription.id, status=subscription.status), 201
 
     @app.get("/api/v1/messages")

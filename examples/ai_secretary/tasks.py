@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Celery
 from celery.signals import worker_ready
+from opentelemetry import metrics
 
 from examples.ai_secretary.assistant import summarize_email
 from examples.ai_secretary.config import AppConfig
@@ -23,6 +24,10 @@ celery_app.conf.update(
     task_acks_late=True,
 )
 _sessions = make_sessionmaker(config.database_url)
+# A business metric the seed tracked: messages handled by the secretary, by outcome.
+_processed = metrics.get_meter("ai_secretary").create_counter(
+    "ai_secretary.messages.processed", unit="{message}", description="Inbound messages processed, by outcome."
+)
 
 
 @celery_app.task(name="ai_secretary.process_inbound_message")
@@ -30,10 +35,16 @@ def process_inbound_message(message_id: int, fault: str | None = None) -> str:
     with _sessions() as session:
         message = session.get(Message, message_id)
         if message is None:
+            _processed.add(1, {"outcome": "missing"})
             raise LookupError(f"message {message_id} not found")
-        message.summary = summarize_email(config, "Inbound message", message.body, fault=fault)
+        try:
+            message.summary = summarize_email(config, "Inbound message", message.body, fault=fault)
+        except Exception:
+            _processed.add(1, {"outcome": "failed"})
+            raise
         message.status = "summarised"
         session.commit()
+        _processed.add(1, {"outcome": "summarised"})
         return message.status
 
 

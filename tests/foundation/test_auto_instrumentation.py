@@ -109,6 +109,8 @@ def test_metrics_are_served_in_process(example: RunningExample) -> None:
             text = response.read().decode()
         time.sleep(0.3)
     assert 'http_route="/api/v1/messages"' in text
+    # The API process watches the Celery queue (stalled workers cannot report their own backlog).
+    assert 'messaging_celery_queue_length{messaging_destination_name="celery"' in text
 
 
 def test_personal_data_in_urls_never_reaches_the_exported_files(example: RunningExample) -> None:
