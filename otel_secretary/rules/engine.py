@@ -258,14 +258,22 @@ class RuleEngine:
             labels = {promql.label_name(k): str(v) for k, v in attributes.items()}
             if any(labels.get(k) != v for k, v in spec.match.items()):
                 continue
-            key = tuple(labels.get(k, "") for k in spec.by)
+            if spec.service is not None and labels.get("service_name") != spec.service:
+                continue
+            key = tuple(labels.get(k, "") for k in _metric_by(spec)) + (_point_id(labels),)
             with self._lock:
                 if spec.function == "value":
-                    self._gauges.setdefault(index, {})[key + (_point_id(labels),)] = (timestamp, value)
+                    gauges = self._gauges.setdefault(index, {})
+                    if key in gauges or len(gauges) < self.options.max_series:
+                        gauges[key] = (timestamp, value)
+                    else:
+                        self.evicted_series += 1
                 else:
-                    samples = self._counters.setdefault(index, {}).setdefault(
-                        key + (_point_id(labels),), deque(maxlen=max(8, int(spec.window // 15) + 4))
-                    )
+                    counters = self._counters.setdefault(index, {})
+                    if key not in counters and len(counters) >= self.options.max_series:
+                        self.evicted_series += 1
+                        continue
+                    samples = counters.setdefault(key, deque(maxlen=max(8, int(spec.window // 15) + 4)))
                     samples.append((timestamp, value))
 
     # ------------------------------------------------------------------------------ evaluation
@@ -342,8 +350,8 @@ class RuleEngine:
                     if long_ratio > threshold and short_ratio > threshold and guard(tier.long):
                         firing_value = long_ratio if firing_value is None else firing_value
             # 0/0 is not 0%: with no events in any short window the state is held, never resolved.
-            condition: bool | None = (firing_value is not None) if any_data else None
-            yield spec, f"{spec.name}BudgetBurn", severity, labels, condition, firing_value or first_value
+            burning = (firing_value is not None) if any_data else None
+            yield spec, f"{spec.name}BudgetBurn", severity, labels, burning, firing_value or first_value
         if spec.no_data_for:
             _bad, total = ring.window(now, spec.no_data_for)
             yield spec, f"{spec.name}NoData", spec.no_data_severity, labels, total == 0, total
@@ -372,7 +380,8 @@ class RuleEngine:
             if spec.invert:
                 aggregate = 1 - aggregate
             condition = _compare(aggregate, spec.op, spec.threshold)
-            yield spec, spec.name, spec.severity, dict(zip(spec.by, key, strict=True)), condition, aggregate
+            labels = dict(zip(_metric_by(spec), key, strict=True))
+            yield spec, spec.name, spec.severity, labels, condition, aggregate
 
     def _step(
         self,
@@ -522,6 +531,10 @@ class RuleEngine:
                 "series": len(self._series),
                 "evictedSeries": self.evicted_series,
             }
+
+
+def _metric_by(spec: RuleSpec) -> tuple[str, ...]:
+    return (("service_name",) if spec.service else ()) + tuple(spec.by)
 
 
 def _point_id(labels: Mapping[str, str]) -> str:

@@ -112,7 +112,7 @@ def matchers(pairs: Sequence[tuple[str, str, str]]) -> str:
 
 def python_float(value: float) -> str:
     """prometheus_client's rendering of ``le`` (``1.0``, ``+Inf``), which the SDK exporter uses."""
-    return str(_float_to_go_string(value))
+    return str(_float_to_go_string(value))  # type: ignore[no-untyped-call]
 
 
 def go_float(value: float) -> str:

@@ -33,10 +33,12 @@ def make_specs(tmp_path: Path) -> Callable[[str], list[RuleSpec]]:
 class Replay:
     """Feed per-minute span counts into an engine and evaluate at each minute boundary, like promtool."""
 
-    def __init__(self, engine: RuleEngine, service: str = "api", span: str = "GET /x", kind: str = "server"):
+    def __init__(
+        self, engine: RuleEngine, service: str = "api", span: str = "GET /x", kind: str = "server", start_minute: int = 0
+    ):
         self.engine = engine
         self.service, self.span, self.kind = service, span, kind
-        self.minute = 0
+        self.minute = start_minute
         self.sent: list[tuple[int, Notification]] = []
         self.firing: dict[int, set[tuple[str, str]]] = {}
 
@@ -64,9 +66,7 @@ class Replay:
         now = self.minute * 60
         for notification in self.engine.evaluate(now):
             self.sent.append((self.minute, notification))
-        self.firing[self.minute] = {
-            (a.alertname, a.severity) for a in self.engine.alerts.values() if a.state == "firing"
-        }
+        self.firing[self.minute] = {(a.alertname, a.severity) for a in self.engine.alerts.values() if a.state == "firing"}
 
     def kinds(self, severity: str | None = None) -> list[tuple[int, str, str]]:
         return [

@@ -1,0 +1,236 @@
+"""`otel-secretary alerts list|silence|expire|ack|test`.
+
+Against Alertmanager's v2 API when ``--alertmanager-url`` is given (or one answers on the default local
+port), else against the in-process engine's files in the data dir. Alertmanager has no acknowledgement:
+``ack`` there creates a silence on the alert's exact labels, which stops reminders until it ends.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import typer
+
+from otel_secretary.rules import store
+from otel_secretary.rules.engine import Matcher, Notification, Silence
+from otel_secretary.rules.spec import parse_duration
+from otel_secretary.settings import load_settings
+
+app = typer.Typer(help="Alerts: list, silence, expire silences, acknowledge, send a test notification.")
+DEFAULT_ALERTMANAGER = "http://127.0.0.1:9093"
+
+UrlOption = typer.Option(None, "--alertmanager-url", envvar="OTEL_SECRETARY_ALERTMANAGER_URL",
+                         help="Alertmanager base URL; default: use it if one answers on 127.0.0.1:9093.")
+LocalOption = typer.Option(False, "--local", help="Use the in-process engine's state even if Alertmanager runs.")
+DataDirOption = typer.Option(None, "--data-dir", help="Engine data dir (default: OTEL_SECRETARY_DATA_DIR).")
+
+
+def _alertmanager(url: str | None, local: bool) -> str | None:
+    if local:
+        return None
+    candidate = (url or DEFAULT_ALERTMANAGER).rstrip("/")
+    try:
+        httpx.get(f"{candidate}/api/v2/status", timeout=2 if url else 0.3).raise_for_status()
+        return candidate
+    except httpx.HTTPError:
+        if url:
+            typer.echo(f"error: Alertmanager at {url} is not reachable", err=True)
+            raise typer.Exit(1) from None
+        return None
+
+
+def _data_dir(data_dir: Path | None) -> Path:
+    return data_dir or load_settings().data_dir
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1, sort_keys=True))
+        return
+    if not rows:
+        typer.echo("no alerts")
+        return
+    for row in rows:
+        extra = f" ({row['suppressed']})" if row.get("suppressed") else ""
+        typer.echo(f"{row['fingerprint']}  {row['state']:<10} {row['severity']:<7} {row['alertname']}{extra}  "
+                   f"{row.get('summary', '')}")
+
+
+@app.command("list")
+def list_alerts(
+    alertmanager_url: str | None = UrlOption,
+    local: bool = LocalOption,
+    data_dir: Path | None = DataDirOption,
+    output: str = typer.Option("table", "-o", "--output", help="table or json"),
+) -> None:
+    """Active alerts with state (firing/pending/suppressed) and fingerprint."""
+    url = _alertmanager(alertmanager_url, local)
+    rows: list[dict[str, Any]] = []
+    if url:
+        for alert in httpx.get(f"{url}/api/v2/alerts", timeout=5).json():
+            status = alert.get("status", {})
+            suppressed = ",".join(status.get("silencedBy", []) + status.get("inhibitedBy", []))
+            rows.append({
+                "fingerprint": alert["fingerprint"], "state": status.get("state", ""),
+                "severity": alert["labels"].get("severity", ""), "alertname": alert["labels"].get("alertname", ""),
+                "labels": alert["labels"], "summary": alert.get("annotations", {}).get("summary", ""),
+                "suppressed": suppressed,
+            })
+    else:
+        for state in store.read_states(_data_dir(data_dir)):
+            for alert in state.get("alerts", []):
+                rows.append({
+                    "fingerprint": alert["fingerprint"], "state": alert["state"], "severity": alert["severity"],
+                    "alertname": alert["alertname"], "labels": alert["labels"],
+                    "summary": alert["annotations"].get("summary", ""), "suppressed": alert.get("suppressedBy", ""),
+                    "acked": alert.get("acked", False), "process": state.get("file"),
+                })
+    _print_rows(rows, output == "json")
+
+
+@app.command()
+def silence(
+    matchers: list[str] = typer.Argument(..., help='Label matchers: severity=page, span_name=~"stripe.*" …'),
+    duration: str = typer.Option("2h", "--duration", "-d"),
+    comment: str = typer.Option("silenced from the CLI", "--comment", "-c"),
+    author: str = typer.Option("otel-secretary", "--author", "-a"),
+    alertmanager_url: str | None = UrlOption,
+    local: bool = LocalOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Silence matching alerts for a while; prints the silence id."""
+    try:
+        parsed = [Matcher.parse(m) for m in matchers]
+        seconds = parse_duration(duration)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    now = time.time()
+    url = _alertmanager(alertmanager_url, local)
+    if url:
+        body = {
+            "matchers": [{"name": m.name, "value": m.value, "isRegex": m.is_regex, "isEqual": m.is_equal}
+                         for m in parsed],
+            "startsAt": _iso(now), "endsAt": _iso(now + seconds), "createdBy": author, "comment": comment,
+        }
+        response = httpx.post(f"{url}/api/v2/silences", json=body, timeout=5)
+        if response.status_code >= 300:
+            typer.echo(f"error: Alertmanager answered {response.status_code}: {response.text}", err=True)
+            raise typer.Exit(1)
+        typer.echo(response.json()["silenceID"])
+        return
+    entry = Silence(uuid.uuid4().hex, tuple(parsed), now, now + seconds, author, comment)
+    store.update_control(_data_dir(data_dir), lambda c: c.setdefault("silences", []).append(entry.to_json()))
+    typer.echo(entry.id)
+
+
+@app.command()
+def expire(
+    silence_id: str,
+    alertmanager_url: str | None = UrlOption,
+    local: bool = LocalOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """End a silence now."""
+    url = _alertmanager(alertmanager_url, local)
+    if url:
+        response = httpx.delete(f"{url}/api/v2/silence/{silence_id}", timeout=5)
+        if response.status_code >= 300:
+            typer.echo(f"error: {response.status_code} {response.text}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"expired {silence_id}")
+        return
+    now = time.time()
+
+    def change(control: dict[str, Any]) -> bool:
+        for entry in control.get("silences", []):
+            if entry["id"] == silence_id:
+                entry["endsAt"] = min(entry["endsAt"], now)
+                return True
+        return False
+
+    if not store.update_control(_data_dir(data_dir), change):
+        typer.echo(f"error: no silence {silence_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"expired {silence_id}")
+
+
+@app.command()
+def ack(
+    fingerprint: str,
+    by: str = typer.Option("otel-secretary", "--by"),
+    duration: str = typer.Option("4h", "--duration", "-d", help="Alertmanager only: length of the ack silence."),
+    alertmanager_url: str | None = UrlOption,
+    local: bool = LocalOption,
+    data_dir: Path | None = DataDirOption,
+) -> None:
+    """Acknowledge a firing alert: reminders stop, resolution is still notified."""
+    url = _alertmanager(alertmanager_url, local)
+    now = time.time()
+    if url:
+        alerts = httpx.get(f"{url}/api/v2/alerts", timeout=5).json()
+        alert = next((a for a in alerts if a["fingerprint"] == fingerprint), None)
+        if alert is None:
+            typer.echo(f"error: no alert {fingerprint}", err=True)
+            raise typer.Exit(1)
+        body = {
+            "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in alert["labels"].items()],
+            "startsAt": _iso(now), "endsAt": _iso(now + parse_duration(duration)), "createdBy": by,
+            "comment": f"ack {fingerprint}",
+        }
+        response = httpx.post(f"{url}/api/v2/silences", json=body, timeout=5)
+        response.raise_for_status()
+        typer.echo(f"acknowledged {fingerprint} with silence {response.json()['silenceID']}")
+        return
+    folder = _data_dir(data_dir)
+    known = {a["fingerprint"] for s in store.read_states(folder) for a in s.get("alerts", [])}
+    if fingerprint not in known:
+        typer.echo(f"error: no alert {fingerprint}", err=True)
+        raise typer.Exit(1)
+    store.update_control(folder, lambda c: c.setdefault("acks", []).append({"fingerprint": fingerprint, "by": by,
+                                                                          "at": now}))
+    typer.echo(f"acknowledged {fingerprint}")
+
+
+@app.command()
+def test(
+    severity: str = typer.Option("page", "--severity"),
+    notify_config: Path | None = typer.Option(None, "--notify-config", help="Default: OTEL_SECRETARY_NOTIFY_CONFIG."),
+    alertmanager_url: str | None = UrlOption,
+    local: bool = LocalOption,
+) -> None:
+    """Send a test alert: to Alertmanager (it routes it), or straight to every configured channel."""
+    now = time.time()
+    labels = {"alertname": "OtelSecretaryTest", "severity": severity, "service_name": "otel-secretary-test"}
+    annotations = {"summary": "Test alert from otel-secretary: please ignore", "runbook_url": "docs/alerting.md"}
+    url = _alertmanager(alertmanager_url, local)
+    if url:
+        body = [{"labels": labels, "annotations": annotations, "startsAt": _iso(now), "endsAt": _iso(now + 300)}]
+        httpx.post(f"{url}/api/v2/alerts", json=body, timeout=5).raise_for_status()
+        typer.echo("test alert posted to Alertmanager (ends in 5 minutes)")
+        return
+    from otel_secretary.notify.config import load_dispatcher
+
+    dispatcher = load_dispatcher(notify_config or load_settings().notify_config)
+    if dispatcher is None:
+        typer.echo("error: no notification config (set OTEL_SECRETARY_NOTIFY_CONFIG or --notify-config)", err=True)
+        raise typer.Exit(1)
+    notification = Notification("test", "OtelSecretaryTest", severity, "0" * 16, labels, annotations, None, now, now)
+    dispatcher.submit(notification)
+    dispatcher.flush(60)
+    dispatcher.close()
+    for delivery in dispatcher.failed:
+        typer.echo(f"FAILED {delivery.channel}: {delivery.last_error}", err=True)
+    typer.echo(f"delivered to {dispatcher.delivered} channel(s), {len(dispatcher.failed)} failed")
+    if dispatcher.failed:
+        raise typer.Exit(1)

@@ -1,0 +1,139 @@
+"""`otel-secretary rules …`: validate specs, render Prometheus/promtool/Alertmanager files, check them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import typer
+
+from otel_secretary.rules import render
+from otel_secretary.rules.spec import SpecError, default_rules_dir, load_dir
+
+app = typer.Typer(help="Alert rule specs: validate, render to Prometheus rules and promtool tests, check.")
+
+REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
+
+
+def _default_specs() -> Path:
+    return REPO_RULES if REPO_RULES.is_dir() else default_rules_dir()
+
+
+def _load(specs: Path) -> list[render.RuleSpec]:
+    try:
+        return load_dir(specs, relative_to=specs.parent)
+    except SpecError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def sync_package_specs(specs: Path) -> None:
+    """Ship the repo's specs inside the package, so installed copies evaluate the same rules."""
+    target = default_rules_dir()
+    target.mkdir(exist_ok=True)
+    wanted = {p.name for p in specs.glob("*.yaml")}
+    for stale in target.glob("*.yaml"):
+        if stale.name not in wanted:
+            stale.unlink()
+    for path in specs.glob("*.yaml"):
+        shutil.copyfile(path, target / path.name)
+
+
+@app.command()
+def validate(specs: Path = typer.Option(None, help="Folder of *.yaml specs (default: rules/).")) -> None:
+    """Parse every spec; errors name file, line and field."""
+    loaded = _load(specs or _default_specs())
+    typer.echo(f"{len(loaded)} rules OK")
+
+
+@app.command("render")
+def render_command(
+    specs: Path = typer.Option(None, help="Folder of *.yaml specs (default: rules/)."),
+    out: Path = typer.Option(None, help="Output folder (default: rules/generated)."),
+) -> None:
+    """Write recording+alerting rules and promtool tests per source, and alertmanager.yml."""
+    specs = specs or _default_specs()
+    out = out or specs / "generated"
+    written = render.write_all(_load(specs), out)
+    if specs.resolve() == REPO_RULES:
+        sync_package_specs(specs)
+    typer.echo(f"wrote {len(written)} files to {out}")
+
+
+def drift(specs: Path, out: Path) -> list[str]:
+    """Generated files that differ from what the specs render to now."""
+    expected = render.render_all(_load(specs))
+    problems = [name for name, content in expected.items() if _read(out / name) != content]
+    problems += [str(p.relative_to(out)) for p in out.glob("*/*.yml") if str(p.relative_to(out)) not in expected]
+    return sorted(problems)
+
+
+def _read(path: Path) -> str | None:
+    return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def _run(command: list[str], cwd: Path) -> bool:
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=600)
+    if result.returncode != 0:
+        typer.echo(f"FAILED: {' '.join(command)} (in {cwd})\n{result.stdout}{result.stderr}", err=True)
+    return result.returncode == 0
+
+
+@app.command()
+def check(
+    specs: Path = typer.Option(None, help="Folder of *.yaml specs (default: rules/)."),
+    out: Path = typer.Option(None, help="Generated folder (default: rules/generated)."),
+) -> None:
+    """Drift check, `promtool check rules`, `promtool test rules`, `amtool check-config`."""
+    specs = specs or _default_specs()
+    out = out or specs / "generated"
+    ok = True
+    stale = drift(specs, out)
+    if stale:
+        typer.echo(f"generated files are stale (run `otel-secretary rules render`): {', '.join(stale)}", err=True)
+        ok = False
+    promtool, amtool = shutil.which("promtool"), shutil.which("amtool")
+    if promtool is None or amtool is None:
+        typer.echo("promtool/amtool not found: apt-get install prometheus prometheus-alertmanager", err=True)
+        raise typer.Exit(1)
+    for source_dir in sorted(p for p in out.iterdir() if p.is_dir()):
+        rule_files = sorted(p.name for p in source_dir.glob("*.rules.yml"))
+        test_files = sorted(p.name for p in source_dir.glob("*.test.yml"))
+        ok &= _run([promtool, "check", "rules", *rule_files], source_dir)
+        ok &= _run([promtool, "test", "rules", *test_files], source_dir)
+        typer.echo(f"{source_dir.name}: {len(rule_files)} rule files, {len(test_files)} test files")
+    if (out / "alertmanager.yml").exists():
+        ok &= _run([amtool, "check-config", "alertmanager.yml"], out)
+    if not ok:
+        raise typer.Exit(1)
+    typer.echo("rules check passed")
+
+
+@app.command()
+def alertmanager(
+    out: Path = typer.Option(Path("alertmanager.yml"), help="Where to write alertmanager.yml."),
+    slack_url: str = typer.Option(render.AlertmanagerOptions.slack_url, envvar="SLACK_WEBHOOK_URL"),
+    pagerduty_url: str = typer.Option(render.AlertmanagerOptions.pagerduty_url),
+    pagerduty_routing_key: str = typer.Option(
+        render.AlertmanagerOptions.pagerduty_routing_key, envvar="PAGERDUTY_ROUTING_KEY"
+    ),
+    smtp_smarthost: str = typer.Option(render.AlertmanagerOptions.smtp_smarthost),
+    email_from: str = typer.Option(render.AlertmanagerOptions.email_from),
+    email_to: str = typer.Option(render.AlertmanagerOptions.email_to),
+) -> None:
+    """Write an alertmanager.yml: pages → PagerDuty + Slack, tickets → Slack + e-mail, pages inhibit tickets."""
+    options = render.AlertmanagerOptions(
+        slack_url=slack_url,
+        pagerduty_url=pagerduty_url,
+        pagerduty_routing_key=pagerduty_routing_key,
+        smtp_smarthost=smtp_smarthost,
+        email_from=email_from,
+        email_to=email_to,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render.dump(render.render_alertmanager(options)), encoding="utf-8")
+    amtool = shutil.which("amtool")
+    if amtool and not _run([amtool, "check-config", out.name], out.parent.resolve()):
+        raise typer.Exit(1)
+    typer.echo(f"wrote {out}")

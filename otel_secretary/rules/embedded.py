@@ -1,0 +1,269 @@
+"""The embedded rules engine wired into the SDK: a SpanProcessor, a MetricReader and an evaluation thread.
+
+``on_end`` is on the application's hot path: it does one cached selector lookup and a few additions
+under a lock, and swallows (counts, logs once) any error. Evaluation, file writes and notification
+delivery happen on background threads. Safe across ``fork()``: the child gets fresh locks, threads and
+dispatcher, and writes its own state file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.metrics import (
+    Counter,
+    Histogram,
+    ObservableCounter,
+    ObservableGauge,
+    ObservableUpDownCounter,
+    UpDownCounter,
+)
+from opentelemetry.sdk.metrics.export import (
+    AggregationTemporality,
+    Gauge,
+    MetricReader,
+    MetricsData,
+    Sum,
+)
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanKind, StatusCode
+
+from otel_secretary.notify.config import load_dispatcher
+from otel_secretary.notify.dispatcher import Dispatcher
+from otel_secretary.rules import store
+from otel_secretary.rules.engine import EngineOptions, Matcher, Notification, RuleEngine, Silence
+from otel_secretary.rules.spec import RuleSpec, default_rules_dir, load_dir
+from otel_secretary.settings import Settings
+
+_log = logging.getLogger(__name__)
+_KINDS = {
+    SpanKind.SERVER: "server",
+    SpanKind.CLIENT: "client",
+    SpanKind.INTERNAL: "internal",
+    SpanKind.PRODUCER: "producer",
+    SpanKind.CONSUMER: "consumer",
+}
+
+
+class EngineSpanProcessor(SpanProcessor):
+    """Counts each ended span's outcome and duration into the engine's windows."""
+
+    def __init__(self, engine: RuleEngine) -> None:
+        self.engine = engine
+        self.errors = 0
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        return
+
+    def on_end(self, span: ReadableSpan) -> None:
+        try:
+            end, start = span.end_time, span.start_time
+            if end is None or start is None:
+                return
+            service = str(span.resource.attributes.get("service.name", "unknown_service"))
+            self.engine.observe_span(
+                service,
+                span.name,
+                _KINDS.get(span.kind, "internal"),
+                span.status.status_code is StatusCode.ERROR,
+                (end - start) / 1e9,
+                end / 1e9,
+            )
+        except Exception:
+            self.errors += 1
+            if self.errors == 1:
+                _log.exception("otel-secretary rules: cannot count a span (further errors are only counted)")
+
+    def shutdown(self) -> None:
+        return
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class EngineMetricReader(MetricReader):
+    """Pull reader: the evaluation thread calls ``collect()`` and the points land in the engine."""
+
+    def __init__(self, engine: RuleEngine) -> None:
+        super().__init__(
+            preferred_temporality={
+                kind: AggregationTemporality.CUMULATIVE
+                for kind in (Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter,
+                             ObservableGauge)
+            }
+        )
+        self.engine = engine
+        self.names = {spec.metric for spec in engine.specs if spec.kind == "threshold"}
+
+    def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
+        if metrics_data is None:
+            return
+        for resource_metrics in metrics_data.resource_metrics:
+            service = resource_metrics.resource.attributes.get("service.name")
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    if metric.name not in self.names or not isinstance(metric.data, Gauge | Sum):
+                        continue
+                    monotonic = isinstance(metric.data, Sum) and metric.data.is_monotonic
+                    for point in metric.data.data_points:
+                        attributes = dict(point.attributes or {})
+                        if service is not None:
+                            attributes.setdefault("service.name", service)
+                        self.engine.observe_metric(
+                            metric.name, attributes, float(point.value), point.time_unix_nano / 1e9, monotonic=monotonic
+                        )
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        return
+
+
+class EmbeddedRules:
+    """Owns engine, processor, reader, evaluation thread, state files and notification delivery."""
+
+    def __init__(
+        self,
+        specs: Sequence[RuleSpec],
+        data_dir: Path,
+        *,
+        notify_config: Path | None = None,
+        interval: float = 60.0,
+        options: EngineOptions | None = None,
+        dispatcher: Dispatcher | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.notify_config = notify_config
+        self.interval = interval
+        self.dispatcher = dispatcher if dispatcher is not None else self._load_dispatcher()
+        self.engine = RuleEngine(specs, options, sink=self._deliver)
+        self.span_processor = EngineSpanProcessor(self.engine)
+        self.metric_reader = EngineMetricReader(self.engine)
+        self._state_path = store.state_path(data_dir, pid_suffix=False)
+        self._applied_acks: set[tuple[str, float]] = set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._started = False
+        self.evaluation_errors = 0
+        _register_fork_handler(self)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EmbeddedRules:
+        rules_dir = settings.rules_dir or default_rules_dir()
+        return cls(load_dir(rules_dir), settings.data_dir, notify_config=settings.notify_config)
+
+    def _load_dispatcher(self) -> Dispatcher | None:
+        try:
+            return load_dispatcher(self.notify_config, self.data_dir / "notify-failed.json")
+        except Exception:
+            _log.exception("otel-secretary rules: cannot load notification config %s", self.notify_config)
+            return None
+
+    def _deliver(self, notification: Notification) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.submit(notification)
+
+    # ------------------------------------------------------------------------------ evaluation
+
+    def apply_control(self, now: float) -> None:
+        """Take silences and acknowledgements written by ``otel-secretary alerts`` (another process)."""
+        control = store.read_control(self.data_dir)
+        silences = {}
+        for raw in control.get("silences", []):
+            try:
+                silence = Silence.from_json(raw)
+            except (KeyError, TypeError, ValueError):
+                continue
+            silences[silence.id] = silence
+        with self.engine._lock:
+            self.engine.silences = silences
+        for ack in control.get("acks", []):
+            key = (str(ack.get("fingerprint")), float(ack.get("at", 0)))
+            if key not in self._applied_acks:
+                self._applied_acks.add(key)
+                self.engine.acknowledge(key[0], str(ack.get("by", "")), now)
+
+    def evaluate_now(self, now: float | None = None) -> list[Notification]:
+        now = time.time() if now is None else now
+        self.apply_control(now)
+        try:
+            self.metric_reader.collect()
+        except Exception:
+            _log.debug("metric collection failed", exc_info=True)
+        sent = self.engine.evaluate(now)
+        store.write_json(self._state_path, {**self.engine.snapshot(), "pid": os.getpid()})
+        return sent
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            # Evaluate on interval boundaries, as Prometheus does, so windows line up with wall-clock minutes.
+            delay = self.interval - (time.time() % self.interval)
+            if self._stop.wait(delay):
+                return
+            try:
+                self.evaluate_now()
+            except Exception:
+                self.evaluation_errors += 1
+                if self.evaluation_errors == 1:
+                    _log.exception("otel-secretary rules: evaluation failed (further errors are only counted)")
+
+    def start(self) -> None:
+        self._started = True
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="otel-secretary-rules", daemon=True)
+            self._thread.start()
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        try:
+            store.write_json(self._state_path, {**self.engine.snapshot(), "pid": os.getpid()})
+        except OSError:
+            pass
+        if self.dispatcher is not None:
+            self.dispatcher.flush(timeout)
+            self.dispatcher.close(timeout)
+
+    def _after_fork_in_child(self) -> None:
+        # Locks may have been held by a parent thread at fork time; threads did not survive.
+        self.engine._lock = threading.Lock()
+        self._state_path = store.state_path(self.data_dir, pid_suffix=True)
+        self.dispatcher = self._load_dispatcher()
+        self._thread = None
+        if self._started:
+            self.start()
+
+    def add_silence(self, matchers: Sequence[Matcher], starts_at: float, ends_at: float, by: str, comment: str) -> str:
+        """Create a silence through the control file, so every process (and the CLI) sees it."""
+        silence_id = self.engine.add_silence(matchers, starts_at, ends_at, by, comment)
+        silence = self.engine.silences[silence_id]
+        store.update_control(self.data_dir, lambda c: c.setdefault("silences", []).append(silence.to_json()))
+        return silence_id
+
+
+_instances: weakref.WeakSet[EmbeddedRules] = weakref.WeakSet()
+_fork_registered = False
+
+
+def _after_fork() -> None:
+    for instance in list(_instances):
+        try:
+            instance._after_fork_in_child()
+        except Exception:
+            _log.exception("otel-secretary rules: restart after fork failed")
+
+
+def _register_fork_handler(instance: EmbeddedRules) -> None:
+    global _fork_registered
+    _instances.add(instance)
+    if not _fork_registered and hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_after_fork)
+        _fork_registered = True

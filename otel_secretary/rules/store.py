@@ -1,0 +1,79 @@
+"""Files the engine shares with the CLI in ``settings.data_dir``.
+
+``rules-state[-<pid>].json`` is written by each evaluating process (alerts, silences, counters) and only
+read by the CLI. ``rules-control.json`` is written by the CLI (silences, expiries, acknowledgements) and
+read by every engine at each evaluation. Writes are atomic (temp file + rename) under an flock, so a
+reader never sees half a file and two writers never lose each other's update.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+STATE_PREFIX = "rules-state"
+CONTROL = "rules-control.json"
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return default
+
+
+def empty_control() -> dict[str, Any]:
+    return {"silences": [], "acks": []}
+
+
+def update_control(data_dir: Path, change: Callable[[dict[str, Any]], Any]) -> Any:
+    """Read-modify-write ``rules-control.json`` under the lock; returns what ``change`` returns."""
+    path = data_dir / CONTROL
+    with _locked(path):
+        control = read_json(path, empty_control())
+        result = change(control)
+        write_json(path, control)
+    return result
+
+
+def read_control(data_dir: Path) -> dict[str, Any]:
+    data = read_json(data_dir / CONTROL, empty_control())
+    return data if isinstance(data, dict) else empty_control()
+
+
+def state_path(data_dir: Path, pid_suffix: bool) -> Path:
+    return data_dir / (f"{STATE_PREFIX}-{os.getpid()}.json" if pid_suffix else f"{STATE_PREFIX}.json")
+
+
+def read_states(data_dir: Path) -> list[dict[str, Any]]:
+    """Every process's last snapshot (forked workers each write their own)."""
+    states = []
+    for path in sorted(data_dir.glob(f"{STATE_PREFIX}*.json")):
+        data = read_json(path, None)
+        if isinstance(data, dict):
+            data["file"] = path.name
+            states.append(data)
+    return states

@@ -1,0 +1,174 @@
+"""`otel-secretary alerts …` against a real Alertmanager (Debian's binary) and against engine state files."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from otel_secretary.cli.alerts import app
+from otel_secretary.rules import render
+from otel_secretary.rules.embedded import EmbeddedRules
+from otel_secretary.rules.spec import RuleSpec
+from tests.notify.conftest import HttpReceiver, wait_for
+
+from .conftest import ANNOTATIONS, Replay
+
+ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+runner = CliRunner()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, HttpReceiver, HttpReceiver]]:
+    if ALERTMANAGER is None:
+        pytest.skip("Alertmanager (apt: prometheus-alertmanager) not installed")
+    folder = tmp_path_factory.mktemp("alertmanager")
+    slack, pagerduty = HttpReceiver(), HttpReceiver()
+    options = render.AlertmanagerOptions(slack_url=slack.url, pagerduty_url=pagerduty.url,
+                                         pagerduty_routing_key="TESTKEY00000000000000000000000000")
+    (folder / "alertmanager.yml").write_text(render.dump(render.render_alertmanager(options)))
+    port = _free_port()
+    process = subprocess.Popen(
+        [ALERTMANAGER, "--config.file=alertmanager.yml", f"--web.listen-address=127.0.0.1:{port}",
+         "--storage.path=data", "--cluster.listen-address="],
+        cwd=folder, stdout=subprocess.DEVNULL, stderr=open(folder / "alertmanager.log", "w"),  # noqa: SIM115
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ready = wait_for(lambda: _ready(url), 15)
+        assert ready, (folder / "alertmanager.log").read_text()[-2000:]
+        yield url, slack, pagerduty
+    finally:
+        process.terminate()
+        process.wait(10)
+        slack.close()
+        pagerduty.close()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/-/ready", timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _post(url: str, labels: dict[str, str]) -> None:
+    now = time.time()
+    alert = {"labels": labels, "annotations": {"summary": "synthetic"},
+             "startsAt": render_iso(now), "endsAt": render_iso(now + 600)}
+    httpx.post(f"{url}/api/v2/alerts", json=[alert], timeout=5).raise_for_status()
+
+
+def render_iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _alerts(url: str) -> list[dict[str, object]]:
+    return json.loads(_invoke("list", "--alertmanager-url", url, "-o", "json"))
+
+
+def test_test_alert_is_routed_to_pagerduty_and_slack(alertmanager: tuple[str, HttpReceiver, HttpReceiver]) -> None:
+    url, slack, pagerduty = alertmanager
+    _invoke("test", "--alertmanager-url", url, "--severity", "page")
+    assert any(a["alertname"] == "OtelSecretaryTest" for a in _alerts(url))
+    assert wait_for(lambda: pagerduty.recorder.requests and slack.recorder.requests, 20)
+    event = pagerduty.recorder.bodies()[0]
+    assert event["event_action"] == "trigger" and event["routing_key"] == "TESTKEY00000000000000000000000000"
+    assert event["payload"]["summary"].startswith("[FIRING:1] OtelSecretaryTest")
+    assert len(event["dedup_key"]) == 64  # sha256 of the group key
+
+
+def test_silence_suppresses_and_expire_restores(alertmanager: tuple[str, HttpReceiver, HttpReceiver]) -> None:
+    url, _, _ = alertmanager
+    _post(url, {"alertname": "CliSilence", "severity": "ticket", "service_name": "api"})
+    silence_id = _invoke("silence", "alertname=CliSilence", "-d", "30m", "--alertmanager-url", url).strip()
+    (alert,) = [a for a in _alerts(url) if a["alertname"] == "CliSilence"]
+    assert alert["state"] == "suppressed" and silence_id in str(alert["suppressed"])
+    _invoke("expire", silence_id, "--alertmanager-url", url)
+    assert wait_for(lambda: [a["state"] for a in _alerts(url) if a["alertname"] == "CliSilence"] == ["active"], 5)
+
+
+def test_ack_creates_a_silence_on_the_exact_labels(alertmanager: tuple[str, HttpReceiver, HttpReceiver]) -> None:
+    url, _, _ = alertmanager
+    _post(url, {"alertname": "CliAck", "severity": "page", "service_name": "api"})
+    (alert,) = [a for a in _alerts(url) if a["alertname"] == "CliAck"]
+    output = _invoke("ack", str(alert["fingerprint"]), "--by", "oncall@example.com", "--alertmanager-url", url)
+    silences = httpx.get(f"{url}/api/v2/silences", timeout=5).json()
+    mine = [s for s in silences if s["comment"] == f"ack {alert['fingerprint']}"]
+    assert mine and mine[0]["id"] in output and mine[0]["createdBy"] == "oncall@example.com"
+
+
+def test_page_inhibits_ticket_for_same_rule_and_span(alertmanager: tuple[str, HttpReceiver, HttpReceiver]) -> None:
+    url, _, _ = alertmanager
+    common = {"alertname": "ApiBudgetBurn", "rule": "Api", "service_name": "api", "span_name": "GET /x"}
+    _post(url, {**common, "severity": "page"})
+    _post(url, {**common, "severity": "ticket"})
+    _post(url, {**common, "span_name": "GET /other", "severity": "ticket"})
+
+    def states() -> dict[tuple[str, str], str]:
+        return {
+            (str(a["labels"]["severity"]), str(a["labels"]["span_name"])): str(a["state"])  # type: ignore[index]
+            for a in _alerts(url) if a["alertname"] == "ApiBudgetBurn"
+        }
+
+    assert wait_for(lambda: states().get(("ticket", "GET /x")) == "suppressed", 10), states()
+    assert states()[("page", "GET /x")] == "active" and states()[("ticket", "GET /other")] == "active"
+
+
+def test_unreachable_alertmanager_is_an_error_not_a_silent_fallback() -> None:
+    result = runner.invoke(app, ["list", "--alertmanager-url", f"http://127.0.0.1:{_free_port()}"])
+    assert result.exit_code == 1 and "not reachable" in result.output
+
+
+def test_in_process_list_silence_ack_expire(make_specs: Callable[[str], list[RuleSpec]], tmp_path: Path) -> None:
+    spec = """
+rules:
+  - name: Api
+    kind: slo
+    objective: 99
+    by: [service_name]
+    selector: {service: api}
+    no_data: false
+""" + ANNOTATIONS
+    rules = EmbeddedRules(make_specs(spec), tmp_path)
+    replay = Replay(rules.engine, service="api", start_minute=int(time.time() // 60) - 70)
+    replay.run(60, 100)
+    replay.run(10, 100, bad_share=1.0)
+    rules.evaluate_now(replay.minute * 60)  # writes the state file the CLI reads
+    local = ("--local", "--data-dir", str(tmp_path))
+    rows = json.loads(_invoke("list", *local, "-o", "json"))
+    page = next(r for r in rows if r["severity"] == "page")
+    assert page["state"] == "firing" and page["alertname"] == "ApiBudgetBurn"
+
+    _invoke("ack", page["fingerprint"], "--by", "oncall@example.com", *local)
+    silence_id = _invoke("silence", "severity=ticket", "-d", "1h", *local).strip()
+    rules.evaluate_now(replay.minute * 60 + 60)
+    alerts = {a.severity: a for a in rules.engine.alerts.values()}
+    assert alerts["page"].acked and alerts["page"].acked_by == "oncall@example.com"
+    assert alerts["ticket"].suppressed_by == f"silence:{silence_id}"
+
+    _invoke("expire", silence_id, *local)
+    rules.evaluate_now(replay.minute * 60 + 120)
+    assert not rules.engine.silences[silence_id].active(replay.minute * 60 + 120)
+    assert runner.invoke(app, ["ack", "ffffffffffffffff", *local]).exit_code == 1
+    rules.shutdown()

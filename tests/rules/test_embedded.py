@@ -1,0 +1,212 @@
+"""The embedded engine inside a real SDK TracerProvider/MeterProvider, with real receivers for notifications."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from otel_secretary.rules import store
+from otel_secretary.rules.embedded import EmbeddedRules
+from otel_secretary.rules.engine import EngineOptions, Matcher
+from otel_secretary.rules.spec import RuleSpec, load_dir
+from otel_secretary.settings import load_settings
+from tests.notify.conftest import HttpReceiver, wait_for
+
+from .conftest import ANNOTATIONS, REPO
+
+Specs = Callable[[str], list[RuleSpec]]
+SPEC = (
+    """
+rules:
+  - name: Api
+    kind: slo
+    objective: 99
+    by: [service_name]
+    selector: {service: api, span_kind: server}
+    no_data: false
+"""
+    + ANNOTATIONS
+    + """
+  - name: Cost
+    kind: threshold
+    severity: ticket
+    metric: app.genai.cost
+    unit: USD
+    type: counter
+    function: increase
+    window: 1h
+    aggregate: sum
+    by: [app_tenant_id]
+    value: 5
+"""
+    + ANNOTATIONS
+)
+
+MINUTE_NS = 60_000_000_000
+
+
+@pytest.fixture
+def receivers() -> Iterator[tuple[HttpReceiver, HttpReceiver]]:
+    slack, pagerduty = HttpReceiver(), HttpReceiver()
+    yield slack, pagerduty
+    slack.close()
+    pagerduty.close()
+
+
+def _embedded(specs: list[RuleSpec], tmp_path: Path, slack: HttpReceiver, pd: HttpReceiver) -> EmbeddedRules:
+    config = tmp_path / "notify.yaml"
+    config.write_text(
+        f"""
+retry: {{attempts: 2, backoff_seconds: 0.05}}
+channels:
+  - {{name: slack, type: slack, url: "{slack.url}", severities: [page]}}
+  - {{name: pd, type: pagerduty, url: "{pd.url}", routing_key: "${{TEST_PD_KEY}}", severities: [page]}}
+"""
+    )
+    os.environ["TEST_PD_KEY"] = "TESTKEY00000000000000000000000000"
+    try:
+        return EmbeddedRules(specs, tmp_path / "data", notify_config=config)
+    finally:
+        del os.environ["TEST_PD_KEY"]
+
+
+def _providers(rules: EmbeddedRules) -> tuple[TracerProvider, MeterProvider]:
+    resource = Resource.create({"service.name": "api"})
+    tracer_provider = TracerProvider(resource=resource)
+    tracer_provider.add_span_processor(rules.span_processor)
+    meter_provider = MeterProvider(metric_readers=[rules.metric_reader], resource=resource)
+    return tracer_provider, meter_provider
+
+
+def _traffic(provider: TracerProvider, minute: int, count: int, failing: bool) -> None:
+    tracer = provider.get_tracer("test")
+    for i in range(count):
+        start = minute * MINUTE_NS + i * 1_000_000
+        span = tracer.start_span("GET /api/v1/messages", kind=SpanKind.SERVER, start_time=start)
+        if failing:
+            span.set_status(Status(StatusCode.ERROR))
+        span.end(end_time=start + 20_000_000)
+
+
+def test_hard_outage_through_sdk_notifies_each_channel_once_per_transition(
+    make_specs: Specs, tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver]
+) -> None:
+    slack, pd = receivers
+    rules = _embedded(make_specs(SPEC), tmp_path, slack, pd)
+    tracer_provider, meter_provider = _providers(rules)
+    base = 29_000_000  # minutes since the epoch: a fixed synthetic day
+    try:
+        for minute in range(base, base + 180):
+            failing = base + 60 <= minute < base + 80
+            _traffic(tracer_provider, minute, 20, failing)
+            rules.evaluate_now((minute + 1) * 60)
+        assert rules.dispatcher is not None and rules.dispatcher.flush(10)
+        assert [b["text"].split("]")[0] for b in slack.recorder.bodies()] == ["[FIRING", "[RESOLVED"]
+        actions = [(b["event_action"], b["dedup_key"]) for b in pd.recorder.bodies()]
+        assert [a for a, _ in actions] == ["trigger", "resolve"] and actions[0][1] == actions[1][1]
+        state = json.loads((tmp_path / "data" / "rules-state.json").read_text())
+        assert state["evaluatedAt"] == (base + 180) * 60
+    finally:
+        rules.shutdown()
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+
+def test_threshold_rule_reads_sdk_metrics_through_the_metric_reader(
+    make_specs: Specs, tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver]
+) -> None:
+    rules = _embedded(make_specs(SPEC), tmp_path, *receivers)
+    tracer_provider, meter_provider = _providers(rules)
+    cost = meter_provider.get_meter("test").create_counter("app.genai.cost", unit="USD")
+    try:
+        rules.evaluate_now()
+        for _ in range(4):
+            cost.add(2.0, {"app.tenant.id": "tenant-a", "gen_ai.request.model": "gpt-4o-mini"})
+            cost.add(0.1, {"app.tenant.id": "tenant-b", "gen_ai.request.model": "gpt-4o-mini"})
+            rules.evaluate_now(time.time() + 1)
+        firing = [a for a in rules.engine.alerts.values() if a.state == "firing"]
+        assert [(a.alertname, a.labels["app_tenant_id"]) for a in firing] == [("Cost", "tenant-a")]
+    finally:
+        rules.shutdown()
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+
+def test_silence_written_by_another_process_is_honoured(
+    make_specs: Specs, tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver]
+) -> None:
+    slack, pd = receivers
+    rules = _embedded(make_specs(SPEC), tmp_path, slack, pd)
+    tracer_provider, _ = _providers(rules)
+    base = 29_000_000
+    silence = {"id": "s1", "matchers": [Matcher("rule", "Api").__dict__], "startsAt": 0, "endsAt": 4e9}
+    store.update_control(tmp_path / "data", lambda c: c["silences"].append(silence))
+    try:
+        for minute in range(base, base + 30):
+            _traffic(tracer_provider, minute, 20, failing=minute >= base + 10)
+            rules.evaluate_now((minute + 1) * 60)
+        assert any(a.state == "firing" and a.suppressed_by == "silence:s1" for a in rules.engine.alerts.values())
+        assert rules.dispatcher is not None and rules.dispatcher.flush(5)
+        assert slack.recorder.requests == [] and pd.recorder.requests == []
+    finally:
+        rules.shutdown()
+        tracer_provider.shutdown()
+
+
+def test_from_settings_loads_the_shipped_specs(tmp_path: Path) -> None:
+    settings = load_settings({"OTEL_SECRETARY_DATA_DIR": str(tmp_path)})
+    rules = EmbeddedRules.from_settings(settings)
+    try:
+        assert {s.name for s in rules.engine.specs} == {s.name for s in load_dir(REPO / "rules")}
+        assert rules.dispatcher is None  # no notify config: evaluate and persist, notify nobody
+    finally:
+        rules.shutdown()
+
+
+def test_forked_child_keeps_counting_and_writes_its_own_state(make_specs: Specs, tmp_path: Path) -> None:
+    rules = EmbeddedRules(make_specs(SPEC), tmp_path, interval=3600)
+    rules.start()
+    tracer_provider, _ = _providers(rules)
+    with rules.engine._lock:  # a lock held by a parent thread at fork time must not deadlock the child
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 1
+            try:
+                _traffic(tracer_provider, 29_000_000, 5, failing=True)
+                rules.evaluate_now(29_000_001 * 60)
+                code = 0 if (tmp_path / f"rules-state-{os.getpid()}.json").exists() else 2
+            finally:
+                os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    rules.shutdown()
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_span_processor_hot_path_cost(make_specs: Specs, tmp_path: Path) -> None:
+    specs = load_dir(REPO / "rules")
+    rules = EmbeddedRules(specs, tmp_path, options=EngineOptions())
+    tracer_provider, _ = _providers(rules)
+    tracer = tracer_provider.get_tracer("bench")
+    spans = []
+    for _ in range(2000):
+        span = tracer.start_span("GET /api/v1/messages", kind=SpanKind.SERVER)
+        span.end()
+        spans.append(span)
+    processor = rules.span_processor
+    started = time.perf_counter()
+    for span in spans * 5:
+        processor.on_end(span)
+    per_span = (time.perf_counter() - started) / (len(spans) * 5)
+    print(f"\non_end cost with the shipped rules: {per_span * 1e6:.2f} us/span")
+    assert processor.errors == 0
+    assert per_span < 100e-6  # generous bound for a shared 2-core CI machine
+    rules.shutdown()
