@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from otel_secretary.pii._detectors import PLACEHOLDER, SAFE_HEX, SAFE_PATTERNS, Detector
+from otel_secretary.pii._keys import is_sensitive_key
 
 _DIGIT = re.compile(r"\d")
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -126,6 +127,8 @@ class Scanner:
                 start = _start(text, index, detector.start)
                 if start < 0:
                     continue
+                if detector.start == "key" and not is_sensitive_key(text[start:index]):
+                    continue  # decided before the value scan, so "a=a=a=…" costs O(1) per '='
                 match = regex.match(text, start)
                 if match is None:
                     continue
