@@ -1,9 +1,11 @@
 """Put a classified exception on the span that was open when it happened, and count it.
 
-The span gets ``error.type``, ``app.error.category``, ``app.error.severity``,
-``app.error.fingerprint`` (and ``app.error.system`` for outbound calls) and status ERROR; optionally
-the ``exception`` event, with message and stack trace masked here already (the pipeline masks on
-export too, but an in-memory exporter or a debugger should not see raw PII either).
+The span gets ``error.type``, ``app.error.type`` (the same exception class name, which HTTP and
+GenAI instrumentations do not overwrite with a status code later), ``app.error.category``,
+``app.error.severity``, ``app.error.fingerprint`` (and ``app.error.system`` for outbound calls)
+and status ERROR; optionally the ``exception`` event, with message and stack trace masked here
+already (the pipeline masks on export too, but an in-memory exporter or a debugger should not see
+raw PII either).
 
 The ``app.errors`` counter is labelled by category, severity, error.type and system only: never by
 fingerprint, whose cardinality is unbounded. Each exception object is counted once even when it is
@@ -36,6 +38,7 @@ ATTR_SEVERITY: Final = "app.error.severity"
 ATTR_FINGERPRINT: Final = "app.error.fingerprint"
 ATTR_SYSTEM: Final = "app.error.system"
 ATTR_ERROR_TYPE: Final = "error.type"
+ATTR_TYPE: Final = "app.error.type"
 COUNTER_NAME: Final = "app.errors"
 
 _INFO_ATTR: Final = "__otel_secretary_error_info__"
@@ -57,6 +60,7 @@ class ErrorInfo:
     def span_attributes(self) -> dict[str, AttributeValue]:
         attributes: dict[str, AttributeValue] = {
             ATTR_ERROR_TYPE: self.error_type,
+            ATTR_TYPE: self.error_type,
             ATTR_CATEGORY: self.category,
             ATTR_SEVERITY: self.severity,
             ATTR_FINGERPRINT: self.fingerprint,

@@ -9,7 +9,7 @@ Two sources, one result shape (:class:`ErrorSummary`):
   the request count, so the share of failed requests can be shown too.
 * **stack**: Prometheus for the rates (``app_errors_total`` by category and severity; the metric has
   no fingerprint label, by design) and Jaeger's query API for the fingerprints of recent error
-  spans.
+  spans, searched by ``app.error.category`` (Jaeger's tag search does not see the span status).
 
 Reading must tolerate a file being appended or rotated underneath it: a torn last line is skipped.
 """
@@ -27,7 +27,8 @@ from typing import Any
 
 import httpx
 
-from ._record import ATTR_CATEGORY, ATTR_FINGERPRINT, ATTR_SEVERITY, ATTR_SYSTEM
+from ._classify import CATEGORIES
+from ._record import ATTR_CATEGORY, ATTR_FINGERPRINT, ATTR_SEVERITY, ATTR_SYSTEM, ATTR_TYPE
 
 _WINDOW = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -185,7 +186,7 @@ def summarize_files(
                 count=1,
                 category=category,
                 severity=severity,
-                error_type=str(attributes.get("error.type", "")),
+                error_type=str(attributes.get(ATTR_TYPE) or attributes.get("error.type", "")),
                 system=str(attributes.get(ATTR_SYSTEM, "") or ""),
                 where=where,
                 last_seen_unix=end_ns / 1e9,
@@ -227,6 +228,18 @@ def _promql_window(seconds: float) -> str:
     return f"{max(int(seconds), 1)}s"
 
 
+def counter_increase(selector: str, window: str, by: str = "") -> str:
+    """PromQL for how much a counter grew over ``window``, counting series born inside the window.
+
+    ``increase()`` alone cannot see a series' first jump (0 → 1 happens before its first sample), so a
+    brand-new error would count as zero. Series that did not exist ``window`` ago contribute their
+    highest value instead; older series keep ``increase()``, which also handles process restarts.
+    """
+    grouping = f" by ({by})" if by else ""
+    born = f"(max_over_time({selector}[{window}]) unless {selector} offset {window})"
+    return f"sum{grouping} ({born} or increase({selector}[{window}]))"
+
+
 def _prometheus_vector(client: httpx.Client, url: str, query: str) -> list[tuple[dict[str, str], float]]:
     answer = client.get(f"{url.rstrip('/')}/api/v1/query", params={"query": query})
     answer.raise_for_status()
@@ -240,10 +253,35 @@ def _jaeger_tags(span: dict[str, Any]) -> dict[str, Any]:
     return {tag.get("key"): tag.get("value") for tag in span.get("tags") or ()}
 
 
+def _jaeger_row(service: str, span: dict[str, Any], tags: dict[str, Any], seen_at: float) -> FingerprintRow:
+    return FingerprintRow(
+        fingerprint=str(tags.get(ATTR_FINGERPRINT)),
+        count=1,
+        category=str(tags.get(ATTR_CATEGORY, "")),
+        severity=str(tags.get(ATTR_SEVERITY, "")),
+        error_type=str(tags.get(ATTR_TYPE) or tags.get("error.type", "")),
+        system=str(tags.get(ATTR_SYSTEM, "") or ""),
+        where=f"{service} {tags.get('http.route') or span.get('operationName', '')}".strip(),
+        last_seen_unix=seen_at,
+        example_trace_id=str(span.get("traceID", "")),
+    )
+
+
+def _merge_span(row: FingerprintRow, service: str, span: dict[str, Any], tags: dict[str, Any]) -> None:
+    """Refine a row with another span of the same occurrence: the route and the exception's type."""
+    if tags.get("span.kind") == "server" and tags.get("http.route"):
+        row.where = f"{service} {tags['http.route']}"
+    error_type = str(tags.get(ATTR_TYPE) or tags.get("error.type", ""))
+    # HTTP server spans carry error.type = the status code ("500"); the exception's class says more.
+    if row.error_type.isdigit() and error_type and not error_type.isdigit():
+        row.error_type = error_type
+
+
 def _jaeger_fingerprints(
     client: httpx.Client,
     url: str,
     services: list[str],
+    categories: list[str],
     window_seconds: float,
     now: float,
     top: int,
@@ -257,39 +295,36 @@ def _jaeger_fingerprints(
     rows: dict[str, FingerprintRow] = {}
     seen: set[tuple[str, str]] = set()
     for service in services:
-        params = {
-            "service": service,
-            "start": str(int((now - window_seconds) * 1e6)),
-            "end": str(int(now * 1e6)),
-            "limit": str(limit),
-            "tags": json.dumps({"error": "true"}),
-        }
-        answer = client.get(f"{base}/api/traces", params=params)
-        answer.raise_for_status()
-        for trace in answer.json().get("data") or []:
-            for span in trace.get("spans") or []:
-                tags = _jaeger_tags(span)
-                fingerprint = tags.get(ATTR_FINGERPRINT)
-                trace_id = str(span.get("traceID", ""))
-                if not fingerprint or (trace_id, fingerprint) in seen:
-                    continue
-                seen.add((trace_id, fingerprint))
-                seen_at = (int(span.get("startTime", 0)) + int(span.get("duration", 0))) / 1e6
-                row = rows.get(fingerprint)
-                if row is None:
-                    rows[fingerprint] = FingerprintRow(
-                        fingerprint=str(fingerprint),
-                        count=1,
-                        category=str(tags.get(ATTR_CATEGORY, "")),
-                        severity=str(tags.get(ATTR_SEVERITY, "")),
-                        error_type=str(tags.get("error.type", "")),
-                        system=str(tags.get(ATTR_SYSTEM, "") or ""),
-                        where=f"{service} {tags.get('http.route') or span.get('operationName', '')}".strip(),
-                        last_seen_unix=seen_at,
-                        example_trace_id=trace_id,
-                    )
-                else:
+        # Jaeger's tag search matches span attributes, not the span status, so ask per error category.
+        for category in categories:
+            params = {
+                "service": service,
+                "start": str(int((now - window_seconds) * 1e6)),
+                "end": str(int(now * 1e6)),
+                "limit": str(limit),
+                "tags": json.dumps({ATTR_CATEGORY: category}),
+            }
+            answer = client.get(f"{base}/api/traces", params=params)
+            answer.raise_for_status()
+            for trace in answer.json().get("data") or []:
+                for span in trace.get("spans") or []:
+                    tags = _jaeger_tags(span)
+                    fingerprint = tags.get(ATTR_FINGERPRINT)
+                    trace_id = str(span.get("traceID", ""))
+                    if not fingerprint:
+                        continue
+                    row = rows.get(fingerprint)
+                    if (trace_id, fingerprint) in seen:
+                        if row is not None:
+                            _merge_span(row, service, span, tags)
+                        continue
+                    seen.add((trace_id, fingerprint))
+                    seen_at = (int(span.get("startTime", 0)) + int(span.get("duration", 0))) / 1e6
+                    if row is None:
+                        rows[fingerprint] = _jaeger_row(service, span, tags, seen_at)
+                        continue
                     row.count += 1
+                    _merge_span(row, service, span, tags)
                     if seen_at >= row.last_seen_unix:
                         row.last_seen_unix, row.example_trace_id = seen_at, trace_id
     return sorted(rows.values(), key=lambda r: (-r.count, -r.last_seen_unix))[:top]
@@ -309,14 +344,14 @@ def summarize_stack(
     """Rates from Prometheus, fingerprints from Jaeger; a source that fails becomes a note, not a crash."""
     now = time.time() if now is None else now
     summary = ErrorSummary(source="stack", window_seconds=window_seconds, categories=[], fingerprints=[])
-    span = _promql_window(window_seconds)
+    window = _promql_window(window_seconds)
     with httpx.Client(timeout=timeout) as client:
         if prometheus_url:
             try:
                 counts: dict[str, float] = {}
                 severities: dict[str, dict[str, float]] = {}
-                query = (
-                    f"sum by (app_error_category, app_error_severity) (increase(app_errors_total[{span}]))"
+                query = counter_increase(
+                    "app_errors_total", window, by="app_error_category, app_error_severity"
                 )
                 for labels, value in _prometheus_vector(client, prometheus_url, query):
                     category = labels.get("app_error_category", "unknown")
@@ -325,15 +360,14 @@ def summarize_stack(
                     severity = labels.get("app_error_severity", "")
                     bucket[severity] = bucket.get(severity, 0.0) + value
                 summary.categories = _category_rows(counts, severities, window_seconds)
+                requests_metric = "http_server_request_duration_seconds_count"
                 requests = _prometheus_vector(
-                    client,
-                    prometheus_url,
-                    f"sum(increase(http_server_request_duration_seconds_count[{span}]))",
+                    client, prometheus_url, counter_increase(requests_metric, window)
                 )
                 failed = _prometheus_vector(
                     client,
                     prometheus_url,
-                    f'sum(increase(http_server_request_duration_seconds_count{{http_response_status_code=~"5.."}}[{span}]))',
+                    counter_increase(f'{requests_metric}{{http_response_status_code=~"5.."}}', window),
                 )
                 summary.requests = requests[0][1] if requests else None
                 summary.failed_requests = failed[0][1] if failed else (0.0 if requests else None)
@@ -342,8 +376,16 @@ def summarize_stack(
                 summary.notes.append(f"Prometheus at {prometheus_url} unavailable: {exc}")
         if jaeger_url:
             try:
+                categories = [row.category for row in summary.categories] or list(CATEGORIES)
                 summary.fingerprints = _jaeger_fingerprints(
-                    client, jaeger_url, list(services or []), window_seconds, now, top, trace_limit
+                    client,
+                    jaeger_url,
+                    list(services or []),
+                    categories,
+                    window_seconds,
+                    now,
+                    top,
+                    trace_limit,
                 )
                 summary.source += f" jaeger:{jaeger_url}"
             except (httpx.HTTPError, KeyError, ValueError, TypeError) as exc:

@@ -73,6 +73,7 @@ def test_record_annotates_span_masks_event_and_counts(telemetry: Telemetry) -> N
     finished = telemetry.finished("charge")
     assert dict(finished.attributes or {}) == {
         "error.type": "ValueError",
+        "app.error.type": "ValueError",
         "app.error.category": "internal",
         "app.error.severity": "high",
         "app.error.fingerprint": info.fingerprint,

@@ -174,41 +174,41 @@ class _StackAPIs(BaseHTTPRequestHandler):
         elif url.path == "/api/services":
             body = {"data": ["secretary-api", "jaeger-all-in-one"]}
         elif url.path == "/api/traces":
-            assert params["service"] == "secretary-api" and json.loads(params["tags"]) == {"error": "true"}
-            span_tags = [
-                {"key": "app.error.fingerprint", "type": "string", "value": "aaaabbbbccccdddd"},
-                {"key": "app.error.category", "type": "string", "value": "rate_limit"},
-                {"key": "app.error.severity", "type": "string", "value": "medium"},
-                {"key": "app.error.system", "type": "string", "value": "openai"},
-                {"key": "error.type", "type": "string", "value": "openai.RateLimitError"},
-                {"key": "http.route", "type": "string", "value": "/api/v1/emails/summarize"},
-            ]
-            body = {
-                "data": [
-                    {
-                        "traceID": f"{n:032x}",
-                        "spans": [
-                            {
-                                "traceID": f"{n:032x}",
-                                "spanID": "1",
-                                "operationName": "POST",
-                                "startTime": n * 1000,
-                                "duration": 5,
-                                "tags": span_tags,
-                            },
-                            {
-                                "traceID": f"{n:032x}",
-                                "spanID": "2",
-                                "operationName": "chat",
-                                "startTime": n * 1000,
-                                "duration": 3,
-                                "tags": span_tags,
-                            },
-                        ],
-                    }
-                    for n in (1, 2)
+            assert params["service"] == "secretary-api"
+            category = json.loads(params["tags"])["app.error.category"]
+            self.queries.append(f"jaeger:{category}")
+
+            def span(n: int, span_id: str, kind: str, error_type: str) -> dict[str, Any]:
+                span_tags = [
+                    {"key": "app.error.fingerprint", "type": "string", "value": "aaaabbbbccccdddd"},
+                    {"key": "app.error.category", "type": "string", "value": "rate_limit"},
+                    {"key": "app.error.severity", "type": "string", "value": "medium"},
+                    {"key": "app.error.system", "type": "string", "value": "openai"},
+                    {"key": "error.type", "type": "string", "value": error_type},
+                    {"key": "span.kind", "type": "string", "value": kind},
                 ]
-            }
+                if kind == "server":
+                    span_tags.append(
+                        {"key": "http.route", "type": "string", "value": "/api/v1/emails/summarize"}
+                    )
+                return {
+                    "traceID": f"{n:032x}",
+                    "spanID": span_id,
+                    "operationName": "POST" if kind == "server" else "chat gpt-4o-mini",
+                    "startTime": n * 1000,
+                    "duration": 5,
+                    "tags": span_tags,
+                }
+
+            traces = [
+                # Flask sets error.type to the status code on the server span; the client span has the class.
+                {
+                    "traceID": f"{n:032x}",
+                    "spans": [span(n, "1", "server", "429"), span(n, "2", "client", "openai.RateLimitError")],
+                }
+                for n in (1, 2)
+            ]
+            body = {"data": traces if category == "rate_limit" else []}
         else:
             self.send_error(404)
             return
@@ -240,13 +240,18 @@ def test_stack_summary_reads_prometheus_and_jaeger(stack_url: str) -> None:
         ("database", 3.0, {"critical": 3.0}),
     ]
     assert (summary.requests, summary.failed_requests) == (200.0, 5.0)
-    assert any("[3600s]" in q for q in _StackAPIs.queries)
+    assert any("max_over_time(app_errors_total[3600s])" in q for q in _StackAPIs.queries)
+    assert {q for q in _StackAPIs.queries if q.startswith("jaeger:")} == {
+        "jaeger:rate_limit",
+        "jaeger:database",
+    }
     [row] = summary.fingerprints
-    assert (row.fingerprint, row.count, row.system, row.where) == (
+    assert (row.fingerprint, row.count, row.system, row.where, row.error_type) == (
         "aaaabbbbccccdddd",
         2,  # two traces; the second span of each trace is the same occurrence
         "openai",
         "secretary-api /api/v1/emails/summarize",
+        "openai.RateLimitError",
     )
 
 
