@@ -22,7 +22,7 @@ from opentelemetry.util.genai.types import Error
 from otel_secretary._internal.self_monitoring import report_internal_error
 
 from ._extract import RequestFacts, ResponseFacts, Usage, read_chunk, read_request, read_response
-from ._telemetry import COST_ATTRIBUTE, TENANT_KEY, GenAITelemetry
+from ._telemetry import COST_ATTRIBUTE, TENANT_KEY, GenAITelemetry, default_telemetry
 
 _MAX_STATUS_DESCRIPTION: Final = 256
 # Parameter names that hold the prompt, in order of preference (OpenAI's names first).
@@ -122,8 +122,6 @@ class TracedCall:
     ) -> TracedCall | None:
         """A started call, or None if starting failed (the caller then runs the function untraced)."""
         try:
-            from ._telemetry import default_telemetry
-
             telemetry = spec.telemetry or default_telemetry()
             return cls(spec, telemetry, args, kwargs, attach_context)
         except Exception as exc:

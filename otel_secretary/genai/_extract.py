@@ -26,7 +26,8 @@ def get(obj: Any, name: str) -> Any:
     """Attribute or key access, whichever the object supports; None when absent."""
     if obj is None:
         return None
-    if isinstance(obj, Mapping):
+    # Concrete dict first: an ABC isinstance check costs more than the lookup itself on this hot path.
+    if type(obj) is dict or isinstance(obj, Mapping):
         return obj.get(name)
     return getattr(obj, name, None)
 
@@ -177,6 +178,8 @@ class RequestFacts:
 
 def read_request(kwargs: Mapping[str, Any]) -> RequestFacts:
     facts = RequestFacts(model=_str(kwargs.get("model")), stream=kwargs.get("stream") is True)
+    if len(kwargs) <= 1 and (not kwargs or "model" in kwargs):
+        return facts  # the common `summarize(text, model=...)` call: nothing else to read
     for key, name in _FLOAT_PARAMS.items():
         value = kwargs.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -361,6 +361,13 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
             method, url, lambda: self.inner.request_async(method, url, headers, post_data)
         )
 
+    async def request_stream_async(
+        self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        return await self._attempt_async(  # type: ignore[no-any-return]
+            method, url, lambda: self.inner.request_stream_async(method, url, headers, post_data)
+        )
+
     def sleep_async(self, secs: float) -> Any:
         return self.inner.sleep_async(secs)
 

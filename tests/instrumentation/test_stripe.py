@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -143,6 +144,18 @@ def test_success_paths_against_stripe_mock(instrumented: Harness, stripe_mock: s
         p.attributes["otel_secretary.external.operation"] for p in instrumented.points(DURATION_METRIC)
     }
     assert "GET /v1/customers/{id}" in operations
+
+
+def test_async_client_calls_are_traced(instrumented: Harness, stripe_mock: str) -> None:
+    async def run() -> None:
+        client = stripe.StripeClient(API_KEY, base_addresses={"api": stripe_mock})
+        await client.v1.customers.create_async(params={"email": "async@example.com"})
+
+    asyncio.run(run())
+    (span,) = instrumented.spans("stripe POST /v1/customers")
+    assert span.attributes[http_attributes.HTTP_RESPONSE_STATUS_CODE] == 200
+    (attempt,) = _attempts(instrumented, span)
+    assert attempt.name == "POST /v1/customers"
 
 
 def test_module_level_api_uses_traced_default_client(
