@@ -245,6 +245,26 @@ def werkzeug_method_not_allowed(_s: Servers) -> BaseException:
     return _raised(lambda: adapter.match("/api/v1/meetings", method="DELETE"))
 
 
+def werkzeug_unauthorized(_s: Servers) -> BaseException:
+    from flask import abort
+
+    return _raised(lambda: abort(401))
+
+
+def stripe_bad_key(s: Servers) -> BaseException:
+    return _stripe_fault(s, "401")
+
+
+def stripe_missing_object(s: Servers) -> BaseException:
+    return _stripe_fault(s, "404")
+
+
+def calendar_forbidden(s: Servers) -> BaseException:
+    client = calendar_api.build_client(s.calendar_service)
+    s.calendar_service.fail("403")
+    return _raised(lambda: client.events().list(calendarId="team@example.com").execute())
+
+
 def celery_not_registered(_s: Servers) -> BaseException:
     from celery import Celery
 
@@ -346,6 +366,18 @@ CASES = {
     ),
     "werkzeug-405": Case(
         werkzeug_method_not_allowed, "werkzeug.exceptions.MethodNotAllowed", "validation", "low", None, 405
+    ),
+    "werkzeug-401-inbound": Case(
+        werkzeug_unauthorized, "werkzeug.exceptions.Unauthorized", "auth", "low", None, 401
+    ),
+    "stripe-401-outbound": Case(
+        stripe_bad_key, "stripe._error.AuthenticationError", "auth", "critical", "stripe", 401
+    ),
+    "stripe-404": Case(
+        stripe_missing_object, "stripe._error.InvalidRequestError", "not_found", "low", "stripe", 404
+    ),
+    "calendar-403-forbidden": Case(
+        calendar_forbidden, "googleapiclient.errors.HttpError", "permission", "critical", "calendar", 403
     ),
     "celery-not-registered": Case(
         celery_not_registered, "celery.exceptions.NotRegistered", "configuration", "critical"
