@@ -138,7 +138,7 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("sensitive_param", "secret",
              r"[A-Za-z_][A-Za-z0-9_.-]{0,40}=(?P<secret>[^&\s#\"'<>,;]{1,4096})", _sensitive_pair,
              anchors=("=",), start="key",
-             collector_pattern=(r"(?i)[?&;]\w{0,20}(?:password|passwd|pwd|secret|token|api_?key|apikey|"
+             collector_pattern=(r"(?i)(?:^|[?&;,\s])\w{0,20}(?:password|passwd|pwd|secret|token|api_?key|apikey|"
                                 r"signature|sig|session|auth)=[^&\s#\"']{1,4096}")),
     Detector("sensitive_json", "secret",
              r"[A-Za-z_][A-Za-z0-9_.-]{0,40}\"[ \t]{0,3}:[ \t]{0,3}\"(?P<secret>[^\"<>]{1,4096})\"",
@@ -149,8 +149,8 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("iban", "iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
              _longest_prefix(v.is_iban), family="digits"),
     Detector("card", "card", r"\b(?:\d[ -]?){12,18}\d\b", v.card_length, guard="digits", family="digits",
-             collector_pattern=(r"\b(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|3[47]\d{2}|6(?:011|5\d{2}))"
-                                r"(?:[ -]?\d{4}){3}\b")),
+             collector_pattern=(r"\b(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|6(?:011|5\d{2}))(?:[ -]?\d{4}){3}\b"
+                                r"|\b3[47]\d{2}[ -]?\d{6}[ -]?\d{5}\b")),
     Detector("ssn", "ssn", r"\b\d{3}-\d{2}-\d{4}\b", _whole(v.is_ssn), guard="digits", family="digits"),
     Detector("phone_international", "phone", r"\+[1-9][0-9 .()/-]{6,22}[0-9]", _longest_prefix(v.is_phone),
              guard="digits", family="digits", collector_pattern=r"\+[1-9](?:[ .-]?\(?\d{1,4}\)?){2,6}\d"),

@@ -56,7 +56,8 @@ def test_mask_text(masker: Masker, text: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("key", "sensitive"),
     [
-        ("password", True), ("http.request.header.authorization", True), ("http.request.header.x-api-key", True),
+        ("password", True), ("http.request.header.authorization", True),
+        ("http.request.header.x-api-key", True),
         ("set-cookie", True), ("client_secret", True), ("refresh_token", True), ("csrftoken", True),
         ("sessionId", True), ("user_session", True), ("db.password", True),
         ("secretary", False), ("tokenizer", False), ("password_reset_sent", False), ("author", False),
