@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -13,6 +14,8 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from otel_secretary.errors import fingerprint, normalise_message
 from otel_secretary.errors._fingerprint import raise_site
@@ -206,3 +209,12 @@ def test_normalisation_is_bounded_on_huge_messages() -> None:
     start = time.perf_counter()
     normalise_message("a1" * 500_000 + "@" * 100_000)
     assert time.perf_counter() - start < 0.5
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_normalisation_is_idempotent_and_fingerprint_total(message: str) -> None:
+    once = normalise_message(message)
+    assert normalise_message(once) == once
+    assert re.search(r"\d", once) is None  # every decimal digit run became a placeholder
+    assert len(fingerprint(ValueError(message))) == 16

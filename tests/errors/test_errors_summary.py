@@ -260,3 +260,28 @@ def test_stack_summary_turns_unreachable_apis_into_notes(closed_port: int) -> No
     summary = summarize_stack(url, url, 600, timeout=1)
     assert summary.categories == [] and len(summary.notes) == 2
     assert "Prometheus" in summary.notes[0] and "Jaeger" in summary.notes[1]
+
+
+def test_cli_stack_source_with_services(stack_url: str) -> None:
+    result = CliRunner().invoke(
+        cli_app,
+        [
+            "errors",
+            "summary",
+            "--source",
+            "stack",
+            "--prometheus-url",
+            stack_url,
+            "--jaeger-url",
+            stack_url,
+            "--service",
+            "secretary-api",
+            "--window",
+            "30m",
+            "--json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.output)
+    assert body["total"] == 17 and body["window_seconds"] == 1800
+    assert body["fingerprints"][0]["where"] == "secretary-api /api/v1/emails/summarize"
