@@ -18,6 +18,24 @@ from opentelemetry.instrumentation.flask import FlaskInstrumentor
 import otel_secretary
 
 
+def run_failing_task(email: str) -> None:
+    """An eager Celery task failing under the Celery instrumentation, like the example's worker."""
+    from celery import Celery
+    from opentelemetry.instrumentation.celery import CeleryInstrumentor
+
+    CeleryInstrumentor().instrument()
+    celery = Celery("configured_app", set_as_current=False)
+    celery.conf.task_always_eager = True
+
+    @celery.task(name="tasks.process_inbound_message")
+    def process_inbound_message(sender: str) -> None:
+        import redis
+
+        redis.Redis(port=1, socket_connect_timeout=0.2, retry=None).get(f"inbox:{sender}")
+
+    process_inbound_message.apply(args=(email,))
+
+
 def main(email: str, body: str) -> None:
     handle = otel_secretary.configure()
     app = Flask("configured_app")
@@ -32,6 +50,7 @@ def main(email: str, body: str) -> None:
         json={"body": body},
         headers={"baggage": "app.tenant.id=tenant-9,enduser.id=0b1c2d3e4f5a6b7c"},
     )
+    run_failing_task(email)
     sentry_sdk.flush(timeout=10)
     handle.force_flush()
     handle.shutdown()

@@ -176,20 +176,30 @@ def test_configure_with_a_dsn_links_sentry_and_the_trace_file(
         timeout=90,
     )
     assert run.returncode == 0, run.stderr[-3000:]
-    [server] = [s for s in read_spans(tmp_path / "traces.jsonl") if s.kind == 2]
+    spans = read_spans(tmp_path / "traces.jsonl")
+    [server] = [s for s in spans if s.kind == 2]
     assert server.attributes["app.error.category"] == "timeout"
     assert server.attributes["app.tenant.id"] == "tenant-9"
-    [event] = [payload for header, payload in received.items() if header.get("type") == "event"]
+    [event, task_event] = [payload for header, payload in received.items() if header.get("type") == "event"]
     assert event["contexts"]["trace"]["trace_id"] == server.trace_id
     assert event["contexts"]["trace"]["span_id"] == server.span_id
     assert server.attributes["sentry.event_id"] == event["event_id"]
     assert event["fingerprint"] == [server.attributes["app.error.fingerprint"]]
     assert event["tags"]["app.error.category"] == "timeout"
+
+    [task] = [s for s in spans if s.name.startswith("run/")]
+    assert task.attributes["app.error.category"] == "database"
+    assert task.attributes["app.error.severity"] == "critical"
+    assert task_event["contexts"]["trace"]["trace_id"] == task.trace_id
+    assert task_event["contexts"]["trace"]["span_id"] == task.span_id
+    assert task_event["tags"]["app.error.category"] == "database"
+    assert task_event["fingerprint"] == [task.attributes["app.error.fingerprint"]]
+
     raw = b"".join(received.bodies).decode("utf-8", "replace")
     assert "frank@example.com" not in raw and "4242 4242" not in raw
     trace_text = (tmp_path / "traces.jsonl").read_text()
     assert "frank@example.com" not in trace_text
 
     summary = summarize_files(tmp_path, 3600)
-    assert [(r.category, r.count) for r in summary.categories] == [("timeout", 1)]
-    assert summary.fingerprints[0].example_trace_id == server.trace_id
+    assert [(r.category, r.count) for r in summary.categories] == [("database", 1), ("timeout", 1)]
+    assert {f.example_trace_id for f in summary.fingerprints} == {server.trace_id, task.trace_id}
