@@ -3,6 +3,8 @@ the suite takes about a minute rather than the production cadence (15 s scrapes,
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,8 +45,10 @@ class RunningStack:
 
 
 @pytest.fixture(scope="session")
-def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
-    state = tmp_path_factory.mktemp("stack")
+def running_stack() -> Iterator[RunningStack]:
+    # Not under pytest's basetemp: concurrent pytest sessions prune each other's old basetemps, and this
+    # folder holds a live Prometheus TSDB. Kept after a failed session for its logs.
+    state = Path(tempfile.mkdtemp(prefix="otel-secretary-e2e-stack-"))
     rules = state / "e2e-rules.yml"
     rules.write_text(E2E_RULES)
     with webhook_receiver() as webhook:
@@ -79,8 +83,4 @@ def running_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningS
             )
         finally:
             stack.down()
-
-
-@pytest.fixture
-def e2e_dir(tmp_path: Path) -> Path:
-    return tmp_path
+    shutil.rmtree(state, ignore_errors=True)
