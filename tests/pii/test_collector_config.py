@@ -67,7 +67,8 @@ def test_cli_writes_config_with_extra_patterns(tmp_path: Path) -> None:
     extra.write_text("patterns:\n  - {name: ticket, kind: ticket, pattern: 'TCK[0-9]{5}'}\n")
     output = tmp_path / "out.yaml"
     result = CliRunner().invoke(
-        app, ["pii", "collector-config", "--output", str(output), "--extra-patterns", str(extra), "--no-mask-ip"]
+        app,
+        ["pii", "collector-config", "--output", str(output), "--extra-patterns", str(extra), "--no-mask-ip"],
     )
     assert result.exit_code == 0, result.output
     values = _processor(output.read_text())["blocked_values"]
@@ -98,7 +99,7 @@ def test_go_regexp_compiles_every_pattern(tmp_path: Path) -> None:
     program.write_text(
         'package main\nimport ("bufio"; "fmt"; "os"; "regexp")\n'
         "func main() {\n s := bufio.NewScanner(os.Stdin)\n s.Buffer(make([]byte, 1<<20), 1<<20)\n bad := 0\n"
-        ' for s.Scan() { if _, err := regexp.Compile(s.Text()); err != nil { fmt.Println(err); bad++ } }\n'
+        " for s.Scan() { if _, err := regexp.Compile(s.Text()); err != nil { fmt.Println(err); bad++ } }\n"
         " os.Exit(bad)\n}\n"
     )
     processor = _processor(collector_config.render())

@@ -30,7 +30,9 @@ def test_dangerous_patterns_are_refused(pattern: str, reason: str) -> None:
         check_pattern(pattern)
 
 
-@pytest.mark.parametrize("pattern", [r"EMP-\d{6}", r"\bcase-[0-9a-f]{8}\b", r"(?:ZZ|YY)-\d{4}", r"[A-Z]{2}\d{1,3}"])
+@pytest.mark.parametrize(
+    "pattern", [r"EMP-\d{6}", r"\bcase-[0-9a-f]{8}\b", r"(?:ZZ|YY)-\d{4}", r"[A-Z]{2}\d{1,3}"]
+)
 def test_safe_patterns_pass(pattern: str) -> None:
     check_pattern(pattern)
 
@@ -77,7 +79,10 @@ def test_extra_patterns_are_masked_with_their_own_placeholder(tmp_path: Path) ->
     [
         ("patterns: [1]\n", "must be a mapping"),
         ("patterns:\n  - {name: Bad Name, kind: x, pattern: 'x'}\n", "name 'Bad Name'"),
-        ("patterns:\n  - {name: a, kind: a, pattern: 'x'}\n  - {name: a, kind: a, pattern: 'y'}\n", "duplicate"),
+        (
+            "patterns:\n  - {name: a, kind: a, pattern: 'x'}\n  - {name: a, kind: a, pattern: 'y'}\n",
+            "duplicate",
+        ),
         ("patterns:\n  - {name: a, kind: a, pattern: 'x{1,3}', trigger: 'zz'}\n", "trigger"),
         ("- just a list\n", "expected a mapping"),
     ],
