@@ -12,7 +12,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeAlias
 
 import httpx
 import typer
@@ -25,10 +25,20 @@ from otel_secretary.settings import load_settings
 app = typer.Typer(help="Alerts: list, silence, expire silences, acknowledge, send a test notification.")
 DEFAULT_ALERTMANAGER = "http://127.0.0.1:9093"
 
-UrlOption = typer.Option(None, "--alertmanager-url", envvar="OTEL_SECRETARY_ALERTMANAGER_URL",
-                         help="Alertmanager base URL; default: use it if one answers on 127.0.0.1:9093.")
-LocalOption = typer.Option(False, "--local", help="Use the in-process engine's state even if Alertmanager runs.")
-DataDirOption = typer.Option(None, "--data-dir", help="Engine data dir (default: OTEL_SECRETARY_DATA_DIR).")
+UrlOption: TypeAlias = Annotated[
+    str | None,
+    typer.Option(
+        "--alertmanager-url",
+        envvar="OTEL_SECRETARY_ALERTMANAGER_URL",
+        help="Alertmanager base URL; default: use it if one answers on 127.0.0.1:9093.",
+    ),
+]
+LocalOption: TypeAlias = Annotated[
+    bool, typer.Option("--local", help="Use the engine's state even if Alertmanager runs.")
+]
+DataDirOption: TypeAlias = Annotated[
+    Path | None, typer.Option("--data-dir", help="Engine data dir (default: OTEL_SECRETARY_DATA_DIR).")
+]
 
 
 def _alertmanager(url: str | None, local: bool) -> str | None:
@@ -62,16 +72,18 @@ def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
         return
     for row in rows:
         extra = f" ({row['suppressed']})" if row.get("suppressed") else ""
-        typer.echo(f"{row['fingerprint']}  {row['state']:<10} {row['severity']:<7} {row['alertname']}{extra}  "
-                   f"{row.get('summary', '')}")
+        typer.echo(
+            f"{row['fingerprint']}  {row['state']:<10} {row['severity']:<7} {row['alertname']}{extra}  "
+            f"{row.get('summary', '')}"
+        )
 
 
 @app.command("list")
 def list_alerts(
-    alertmanager_url: str | None = UrlOption,
-    local: bool = LocalOption,
-    data_dir: Path | None = DataDirOption,
-    output: str = typer.Option("table", "-o", "--output", help="table or json"),
+    alertmanager_url: UrlOption = None,
+    local: LocalOption = False,
+    data_dir: DataDirOption = None,
+    output: Annotated[str, typer.Option("-o", "--output", help="table or json")] = "table",
 ) -> None:
     """Active alerts with state (firing/pending/suppressed) and fingerprint."""
     url = _alertmanager(alertmanager_url, local)
@@ -80,33 +92,47 @@ def list_alerts(
         for alert in httpx.get(f"{url}/api/v2/alerts", timeout=5).json():
             status = alert.get("status", {})
             suppressed = ",".join(status.get("silencedBy", []) + status.get("inhibitedBy", []))
-            rows.append({
-                "fingerprint": alert["fingerprint"], "state": status.get("state", ""),
-                "severity": alert["labels"].get("severity", ""), "alertname": alert["labels"].get("alertname", ""),
-                "labels": alert["labels"], "summary": alert.get("annotations", {}).get("summary", ""),
-                "suppressed": suppressed,
-            })
+            rows.append(
+                {
+                    "fingerprint": alert["fingerprint"],
+                    "state": status.get("state", ""),
+                    "severity": alert["labels"].get("severity", ""),
+                    "alertname": alert["labels"].get("alertname", ""),
+                    "labels": alert["labels"],
+                    "summary": alert.get("annotations", {}).get("summary", ""),
+                    "suppressed": suppressed,
+                }
+            )
     else:
         for state in store.read_states(_data_dir(data_dir)):
             for alert in state.get("alerts", []):
-                rows.append({
-                    "fingerprint": alert["fingerprint"], "state": alert["state"], "severity": alert["severity"],
-                    "alertname": alert["alertname"], "labels": alert["labels"],
-                    "summary": alert["annotations"].get("summary", ""), "suppressed": alert.get("suppressedBy", ""),
-                    "acked": alert.get("acked", False), "process": state.get("file"),
-                })
+                rows.append(
+                    {
+                        "fingerprint": alert["fingerprint"],
+                        "state": alert["state"],
+                        "severity": alert["severity"],
+                        "alertname": alert["alertname"],
+                        "labels": alert["labels"],
+                        "summary": alert["annotations"].get("summary", ""),
+                        "suppressed": alert.get("suppressedBy", ""),
+                        "acked": alert.get("acked", False),
+                        "process": state.get("file"),
+                    }
+                )
     _print_rows(rows, output == "json")
 
 
 @app.command()
 def silence(
-    matchers: list[str] = typer.Argument(..., help='Label matchers: severity=page, span_name=~"stripe.*" …'),
-    duration: str = typer.Option("2h", "--duration", "-d"),
-    comment: str = typer.Option("silenced from the CLI", "--comment", "-c"),
-    author: str = typer.Option("otel-secretary", "--author", "-a"),
-    alertmanager_url: str | None = UrlOption,
-    local: bool = LocalOption,
-    data_dir: Path | None = DataDirOption,
+    matchers: Annotated[
+        list[str], typer.Argument(help='Label matchers: severity=page, span_name=~"stripe.*"')
+    ],
+    duration: Annotated[str, typer.Option("--duration", "-d")] = "2h",
+    comment: Annotated[str, typer.Option("--comment", "-c")] = "silenced from the CLI",
+    author: Annotated[str, typer.Option("--author", "-a")] = "otel-secretary",
+    alertmanager_url: UrlOption = None,
+    local: LocalOption = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Silence matching alerts for a while; prints the silence id."""
     try:
@@ -119,9 +145,14 @@ def silence(
     url = _alertmanager(alertmanager_url, local)
     if url:
         body = {
-            "matchers": [{"name": m.name, "value": m.value, "isRegex": m.is_regex, "isEqual": m.is_equal}
-                         for m in parsed],
-            "startsAt": _iso(now), "endsAt": _iso(now + seconds), "createdBy": author, "comment": comment,
+            "matchers": [
+                {"name": m.name, "value": m.value, "isRegex": m.is_regex, "isEqual": m.is_equal}
+                for m in parsed
+            ],
+            "startsAt": _iso(now),
+            "endsAt": _iso(now + seconds),
+            "createdBy": author,
+            "comment": comment,
         }
         response = httpx.post(f"{url}/api/v2/silences", json=body, timeout=5)
         if response.status_code >= 300:
@@ -137,9 +168,9 @@ def silence(
 @app.command()
 def expire(
     silence_id: str,
-    alertmanager_url: str | None = UrlOption,
-    local: bool = LocalOption,
-    data_dir: Path | None = DataDirOption,
+    alertmanager_url: UrlOption = None,
+    local: LocalOption = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """End a silence now."""
     url = _alertmanager(alertmanager_url, local)
@@ -168,11 +199,13 @@ def expire(
 @app.command()
 def ack(
     fingerprint: str,
-    by: str = typer.Option("otel-secretary", "--by"),
-    duration: str = typer.Option("4h", "--duration", "-d", help="Alertmanager only: length of the ack silence."),
-    alertmanager_url: str | None = UrlOption,
-    local: bool = LocalOption,
-    data_dir: Path | None = DataDirOption,
+    by: Annotated[str, typer.Option("--by")] = "otel-secretary",
+    duration: Annotated[
+        str, typer.Option("--duration", "-d", help="Alertmanager only: length of the ack silence.")
+    ] = "4h",
+    alertmanager_url: UrlOption = None,
+    local: LocalOption = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Acknowledge a firing alert: reminders stop, resolution is still notified."""
     url = _alertmanager(alertmanager_url, local)
@@ -184,8 +217,12 @@ def ack(
             typer.echo(f"error: no alert {fingerprint}", err=True)
             raise typer.Exit(1)
         body = {
-            "matchers": [{"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in alert["labels"].items()],
-            "startsAt": _iso(now), "endsAt": _iso(now + parse_duration(duration)), "createdBy": by,
+            "matchers": [
+                {"name": k, "value": v, "isRegex": False, "isEqual": True} for k, v in alert["labels"].items()
+            ],
+            "startsAt": _iso(now),
+            "endsAt": _iso(now + parse_duration(duration)),
+            "createdBy": by,
             "comment": f"ack {fingerprint}",
         }
         response = httpx.post(f"{url}/api/v2/silences", json=body, timeout=5)
@@ -197,25 +234,33 @@ def ack(
     if fingerprint not in known:
         typer.echo(f"error: no alert {fingerprint}", err=True)
         raise typer.Exit(1)
-    store.update_control(folder, lambda c: c.setdefault("acks", []).append({"fingerprint": fingerprint, "by": by,
-                                                                          "at": now}))
+    store.update_control(
+        folder, lambda c: c.setdefault("acks", []).append({"fingerprint": fingerprint, "by": by, "at": now})
+    )
     typer.echo(f"acknowledged {fingerprint}")
 
 
 @app.command()
 def test(
-    severity: str = typer.Option("page", "--severity"),
-    notify_config: Path | None = typer.Option(None, "--notify-config", help="Default: OTEL_SECRETARY_NOTIFY_CONFIG."),
-    alertmanager_url: str | None = UrlOption,
-    local: bool = LocalOption,
+    severity: Annotated[str, typer.Option("--severity")] = "page",
+    notify_config: Annotated[
+        Path | None, typer.Option("--notify-config", help="Default: OTEL_SECRETARY_NOTIFY_CONFIG.")
+    ] = None,
+    alertmanager_url: UrlOption = None,
+    local: LocalOption = False,
 ) -> None:
     """Send a test alert: to Alertmanager (it routes it), or straight to every configured channel."""
     now = time.time()
     labels = {"alertname": "OtelSecretaryTest", "severity": severity, "service_name": "otel-secretary-test"}
-    annotations = {"summary": "Test alert from otel-secretary: please ignore", "runbook_url": "docs/alerting.md"}
+    annotations = {
+        "summary": "Test alert from otel-secretary: please ignore",
+        "runbook_url": "docs/alerting.md",
+    }
     url = _alertmanager(alertmanager_url, local)
     if url:
-        body = [{"labels": labels, "annotations": annotations, "startsAt": _iso(now), "endsAt": _iso(now + 300)}]
+        body = [
+            {"labels": labels, "annotations": annotations, "startsAt": _iso(now), "endsAt": _iso(now + 300)}
+        ]
         httpx.post(f"{url}/api/v2/alerts", json=body, timeout=5).raise_for_status()
         typer.echo("test alert posted to Alertmanager (ends in 5 minutes)")
         return
@@ -223,9 +268,13 @@ def test(
 
     dispatcher = load_dispatcher(notify_config or load_settings().notify_config)
     if dispatcher is None:
-        typer.echo("error: no notification config (set OTEL_SECRETARY_NOTIFY_CONFIG or --notify-config)", err=True)
+        typer.echo(
+            "error: no notification config (set OTEL_SECRETARY_NOTIFY_CONFIG or --notify-config)", err=True
+        )
         raise typer.Exit(1)
-    notification = Notification("test", "OtelSecretaryTest", severity, "0" * 16, labels, annotations, None, now, now)
+    notification = Notification(
+        "test", "OtelSecretaryTest", severity, "0" * 16, labels, annotations, None, now, now
+    )
     dispatcher.submit(notification)
     dispatcher.flush(60)
     dispatcher.close()

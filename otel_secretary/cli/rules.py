@@ -5,22 +5,29 @@ from __future__ import annotations
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Annotated, TypeAlias
 
 import typer
 
 from otel_secretary.rules import render
-from otel_secretary.rules.spec import SpecError, default_rules_dir, load_dir
+from otel_secretary.rules.spec import RuleSpec, SpecError, default_rules_dir, load_dir
 
 app = typer.Typer(help="Alert rule specs: validate, render to Prometheus rules and promtool tests, check.")
 
 REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
+SpecsOption: TypeAlias = Annotated[
+    Path | None, typer.Option(help="Folder of *.yaml specs (default: rules/).")
+]
+OutOption: TypeAlias = Annotated[
+    Path | None, typer.Option(help="Generated folder (default: <specs>/generated).")
+]
 
 
 def _default_specs() -> Path:
     return REPO_RULES if REPO_RULES.is_dir() else default_rules_dir()
 
 
-def _load(specs: Path) -> list[render.RuleSpec]:
+def _load(specs: Path) -> list[RuleSpec]:
     try:
         return load_dir(specs, relative_to=specs.parent)
     except SpecError as exc:
@@ -41,17 +48,14 @@ def sync_package_specs(specs: Path) -> None:
 
 
 @app.command()
-def validate(specs: Path = typer.Option(None, help="Folder of *.yaml specs (default: rules/).")) -> None:
+def validate(specs: SpecsOption = None) -> None:
     """Parse every spec; errors name file, line and field."""
     loaded = _load(specs or _default_specs())
     typer.echo(f"{len(loaded)} rules OK")
 
 
 @app.command("render")
-def render_command(
-    specs: Path = typer.Option(None, help="Folder of *.yaml specs (default: rules/)."),
-    out: Path = typer.Option(None, help="Output folder (default: rules/generated)."),
-) -> None:
+def render_command(specs: SpecsOption = None, out: OutOption = None) -> None:
     """Write recording+alerting rules and promtool tests per source, and alertmanager.yml."""
     specs = specs or _default_specs()
     out = out or specs / "generated"
@@ -65,7 +69,9 @@ def drift(specs: Path, out: Path) -> list[str]:
     """Generated files that differ from what the specs render to now."""
     expected = render.render_all(_load(specs))
     problems = [name for name, content in expected.items() if _read(out / name) != content]
-    problems += [str(p.relative_to(out)) for p in out.glob("*/*.yml") if str(p.relative_to(out)) not in expected]
+    problems += [
+        str(p.relative_to(out)) for p in out.glob("*/*.yml") if str(p.relative_to(out)) not in expected
+    ]
     return sorted(problems)
 
 
@@ -81,17 +87,16 @@ def _run(command: list[str], cwd: Path) -> bool:
 
 
 @app.command()
-def check(
-    specs: Path = typer.Option(None, help="Folder of *.yaml specs (default: rules/)."),
-    out: Path = typer.Option(None, help="Generated folder (default: rules/generated)."),
-) -> None:
+def check(specs: SpecsOption = None, out: OutOption = None) -> None:
     """Drift check, `promtool check rules`, `promtool test rules`, `amtool check-config`."""
     specs = specs or _default_specs()
     out = out or specs / "generated"
     ok = True
     stale = drift(specs, out)
     if stale:
-        typer.echo(f"generated files are stale (run `otel-secretary rules render`): {', '.join(stale)}", err=True)
+        typer.echo(
+            f"generated files are stale (run `otel-secretary rules render`): {', '.join(stale)}", err=True
+        )
         ok = False
     promtool, amtool = shutil.which("promtool"), shutil.which("amtool")
     if promtool is None or amtool is None:
@@ -112,17 +117,19 @@ def check(
 
 @app.command()
 def alertmanager(
-    out: Path = typer.Option(Path("alertmanager.yml"), help="Where to write alertmanager.yml."),
-    slack_url: str = typer.Option(render.AlertmanagerOptions.slack_url, envvar="SLACK_WEBHOOK_URL"),
-    pagerduty_url: str = typer.Option(render.AlertmanagerOptions.pagerduty_url),
-    pagerduty_routing_key: str = typer.Option(
-        render.AlertmanagerOptions.pagerduty_routing_key, envvar="PAGERDUTY_ROUTING_KEY"
-    ),
-    smtp_smarthost: str = typer.Option(render.AlertmanagerOptions.smtp_smarthost),
-    email_from: str = typer.Option(render.AlertmanagerOptions.email_from),
-    email_to: str = typer.Option(render.AlertmanagerOptions.email_to),
+    out: Annotated[Path, typer.Option(help="Where to write alertmanager.yml.")] = Path("alertmanager.yml"),
+    slack_url: Annotated[
+        str, typer.Option(envvar="SLACK_WEBHOOK_URL")
+    ] = render.AlertmanagerOptions.slack_url,
+    pagerduty_url: Annotated[str, typer.Option()] = render.AlertmanagerOptions.pagerduty_url,
+    pagerduty_routing_key: Annotated[
+        str, typer.Option(envvar="PAGERDUTY_ROUTING_KEY")
+    ] = render.AlertmanagerOptions.pagerduty_routing_key,
+    smtp_smarthost: Annotated[str, typer.Option()] = render.AlertmanagerOptions.smtp_smarthost,
+    email_from: Annotated[str, typer.Option()] = render.AlertmanagerOptions.email_from,
+    email_to: Annotated[str, typer.Option()] = render.AlertmanagerOptions.email_to,
 ) -> None:
-    """Write an alertmanager.yml: pages → PagerDuty + Slack, tickets → Slack + e-mail, pages inhibit tickets."""
+    """Write alertmanager.yml: pages to PagerDuty + Slack, tickets to Slack + e-mail; pages mute tickets."""
     options = render.AlertmanagerOptions(
         slack_url=slack_url,
         pagerduty_url=pagerduty_url,

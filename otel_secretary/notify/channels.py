@@ -25,7 +25,13 @@ from otel_secretary.rules.engine import Notification
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 SIGNATURE_HEADER = "X-Otel-Secretary-Signature"
 TIMESTAMP_HEADER = "X-Otel-Secretary-Timestamp"
-_STATUS = {"trigger": "FIRING", "reminder": "FIRING", "resolve": "RESOLVED", "acknowledge": "ACKNOWLEDGED", "test": "TEST"}
+_STATUS = {
+    "trigger": "FIRING",
+    "reminder": "FIRING",
+    "resolve": "RESOLVED",
+    "acknowledge": "ACKNOWLEDGED",
+    "test": "TEST",
+}
 _PD_SEVERITY = {"page": "critical", "ticket": "warning", "info": "info"}
 _templates = jinja2.Environment(
     loader=jinja2.PackageLoader("otel_secretary.notify", "templates"),
@@ -76,15 +82,19 @@ class _HttpChannel:
 
     def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         try:
-            response = httpx.post(url, content=body, headers={"Content-Type": "application/json", **headers},
-                                  timeout=self.timeout)
+            response = httpx.post(
+                url,
+                content=body,
+                headers={"Content-Type": "application/json", **headers},
+                timeout=self.timeout,
+            )
         except httpx.HTTPError as exc:
             raise ChannelError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
         _check(response, self.name)
 
 
 class SlackChannel(_HttpChannel):
-    """Slack incoming webhook: ``text`` fallback plus Block Kit ``blocks`` (header, section, fields, context)."""
+    """Slack incoming webhook: ``text`` fallback plus Block Kit blocks (header, section, fields, context)."""
 
     def __init__(self, name: str, url: str, severities: Sequence[str] = (), timeout: float = 5.0) -> None:
         super().__init__(name, severities, timeout)
@@ -99,7 +109,10 @@ class SlackChannel(_HttpChannel):
             "text": _title(n),
             "blocks": [
                 {"type": "header", "text": {"type": "plain_text", "text": _title(n)[:150]}},
-                {"type": "section", "text": {"type": "mrkdwn", "text": n.annotations.get("description") or " "}},
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": n.annotations.get("description") or " "},
+                },
                 {"type": "section", "fields": fields},
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
             ],
@@ -115,7 +128,9 @@ class WebhookChannel(_HttpChannel):
     Receivers verify ``X-Otel-Secretary-Signature: sha256=<hex>`` and reject stale timestamps (replay).
     """
 
-    def __init__(self, name: str, url: str, secret: str, severities: Sequence[str] = (), timeout: float = 5.0):
+    def __init__(
+        self, name: str, url: str, secret: str, severities: Sequence[str] = (), timeout: float = 5.0
+    ):
         super().__init__(name, severities, timeout)
         self.url = url
         self.secret = secret.encode()
@@ -127,15 +142,17 @@ class WebhookChannel(_HttpChannel):
             "receiver": self.name,
             "status": state,
             "kind": n.kind,
-            "alerts": [{
-                "status": state,
-                "labels": dict(n.labels),
-                "annotations": dict(n.annotations),
-                "startsAt": _iso(n.starts_at),
-                "endsAt": _iso(n.ends_at),
-                "fingerprint": n.fingerprint,
-                "value": n.value,
-            }],
+            "alerts": [
+                {
+                    "status": state,
+                    "labels": dict(n.labels),
+                    "annotations": dict(n.annotations),
+                    "startsAt": _iso(n.starts_at),
+                    "endsAt": _iso(n.ends_at),
+                    "fingerprint": n.fingerprint,
+                    "value": n.value,
+                }
+            ],
             "groupLabels": {"alertname": n.alertname},
             "commonLabels": dict(n.labels),
             "commonAnnotations": dict(n.annotations),
@@ -169,7 +186,11 @@ class PagerDutyChannel(_HttpChannel):
 
     def payload(self, n: Notification) -> dict[str, Any]:
         action = {"resolve": "resolve", "acknowledge": "acknowledge"}.get(n.kind, "trigger")
-        body: dict[str, Any] = {"routing_key": self.routing_key, "event_action": action, "dedup_key": n.fingerprint}
+        body: dict[str, Any] = {
+            "routing_key": self.routing_key,
+            "event_action": action,
+            "dedup_key": n.fingerprint,
+        }
         if action == "trigger":
             body["payload"] = {
                 "summary": _title(n)[:1024],
@@ -179,7 +200,11 @@ class PagerDutyChannel(_HttpChannel):
                 "component": n.labels.get("span_name") or None,
                 "group": n.labels.get("rule"),
                 "class": n.alertname,
-                "custom_details": {"labels": dict(n.labels), "annotations": dict(n.annotations), "value": n.value},
+                "custom_details": {
+                    "labels": dict(n.labels),
+                    "annotations": dict(n.annotations),
+                    "value": n.value,
+                },
             }
             body["payload"] = {k: v for k, v in body["payload"].items() if v is not None}
             body["client"] = "otel-secretary"

@@ -48,7 +48,9 @@ def _expand(value: Any, env: Mapping[str, str]) -> Any:
     return value
 
 
-def build_channels(data: Mapping[str, Any], env: Mapping[str, str] | None = None) -> tuple[list[Channel], RetryPolicy]:
+def build_channels(
+    data: Mapping[str, Any], env: Mapping[str, str] | None = None
+) -> tuple[list[Channel], RetryPolicy]:
     data = _expand(dict(data), os.environ if env is None else env)
     retry = data.get("retry") or {}
     timeout = float(retry.get("timeout_seconds", 5))
@@ -74,15 +76,27 @@ def build_channels(data: Mapping[str, Any], env: Mapping[str, str] | None = None
                 if not item.get("routing_key"):
                     raise NotifyConfigError(f"{where}: pagerduty needs routing_key")
                 channels.append(
-                    PagerDutyChannel(name, item["routing_key"], item.get("url", PAGERDUTY_URL),
-                                     severities or ("page",), timeout)
+                    PagerDutyChannel(
+                        name,
+                        item["routing_key"],
+                        item.get("url", PAGERDUTY_URL),
+                        severities or ("page",),
+                        timeout,
+                    )
                 )
             elif kind == "email":
                 channels.append(
                     EmailChannel(
-                        name, item.get("host", "localhost"), int(item.get("port", 25)), item["from"],
-                        list(item["to"]), severities, timeout, bool(item.get("starttls", False)),
-                        item.get("username", ""), item.get("password", ""),
+                        name,
+                        item.get("host", "localhost"),
+                        int(item.get("port", 25)),
+                        item["from"],
+                        list(item["to"]),
+                        severities,
+                        timeout,
+                        bool(item.get("starttls", False)),
+                        item.get("username", ""),
+                        item.get("password", ""),
                     )
                 )
             else:

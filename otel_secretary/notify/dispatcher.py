@@ -49,7 +49,9 @@ class _Worker:
         self.channel = channel
         self.dispatcher = dispatcher
         self.queue: queue.Queue[Delivery | None] = queue.Queue(dispatcher.policy.queue_size)
-        self.thread = threading.Thread(target=self._run, name=f"otel-secretary-notify-{channel.name}", daemon=True)
+        self.thread = threading.Thread(
+            target=self._run, name=f"otel-secretary-notify-{channel.name}", daemon=True
+        )
         self.thread.start()
 
     def _run(self) -> None:
@@ -84,11 +86,17 @@ class Dispatcher:
         self._load_failed()
         self._workers = {name: _Worker(channel, self) for name, channel in self.channels.items()}
         self._stop = threading.Event()
-        self._retrier = threading.Thread(target=self._retry_loop, name="otel-secretary-notify-retry", daemon=True)
+        self._retrier = threading.Thread(
+            target=self._retry_loop, name="otel-secretary-notify-retry", daemon=True
+        )
         self._retrier.start()
 
     def wants(self, channel: Channel, notification: Notification) -> bool:
-        return notification.kind == "test" or not channel.severities or notification.severity in channel.severities
+        return (
+            notification.kind == "test"
+            or not channel.severities
+            or notification.severity in channel.severities
+        )
 
     def submit(self, notification: Notification) -> None:
         """Enqueue for every interested channel; never blocks and never raises."""
@@ -125,7 +133,12 @@ class Dispatcher:
             delivery.failed_at = time.time()
             with self._lock:
                 self.failed.append(delivery)
-            _log.warning("delivery to %s failed after %d attempts: %s", channel.name, delivery.attempts, delivery.last_error)
+            _log.warning(
+                "delivery to %s failed after %d attempts: %s",
+                channel.name,
+                delivery.attempts,
+                delivery.last_error,
+            )
             self._save_failed()
             return
 
@@ -179,9 +192,7 @@ class Dispatcher:
         if self.failed_path is None:
             return
         with self._lock:
-            data = [
-                {**asdict(d), "notification": {**asdict(d.notification)}} for d in self.failed
-            ]
+            data = [{**asdict(d), "notification": {**asdict(d.notification)}} for d in self.failed]
         try:
             self.failed_path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.failed_path.with_suffix(f".{os.getpid()}.tmp")

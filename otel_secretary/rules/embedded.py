@@ -8,6 +8,7 @@ dispatcher, and writes its own state file.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -96,14 +97,22 @@ class EngineMetricReader(MetricReader):
         super().__init__(
             preferred_temporality={
                 kind: AggregationTemporality.CUMULATIVE
-                for kind in (Counter, UpDownCounter, Histogram, ObservableCounter, ObservableUpDownCounter,
-                             ObservableGauge)
+                for kind in (
+                    Counter,
+                    UpDownCounter,
+                    Histogram,
+                    ObservableCounter,
+                    ObservableUpDownCounter,
+                    ObservableGauge,
+                )
             }
         )
         self.engine = engine
         self.names = {spec.metric for spec in engine.specs if spec.kind == "threshold"}
 
-    def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
+    def _receive_metrics(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> None:
         if metrics_data is None:
             return
         for resource_metrics in metrics_data.resource_metrics:
@@ -118,7 +127,11 @@ class EngineMetricReader(MetricReader):
                         if service is not None:
                             attributes.setdefault("service.name", service)
                         self.engine.observe_metric(
-                            metric.name, attributes, float(point.value), point.time_unix_nano / 1e9, monotonic=monotonic
+                            metric.name,
+                            attributes,
+                            float(point.value),
+                            point.time_unix_nano / 1e9,
+                            monotonic=monotonic,
                         )
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
@@ -211,7 +224,9 @@ class EmbeddedRules:
             except Exception:
                 self.evaluation_errors += 1
                 if self.evaluation_errors == 1:
-                    _log.exception("otel-secretary rules: evaluation failed (further errors are only counted)")
+                    _log.exception(
+                        "otel-secretary rules: evaluation failed (further errors are only counted)"
+                    )
 
     def start(self) -> None:
         self._started = True
@@ -224,10 +239,8 @@ class EmbeddedRules:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
-        try:
+        with contextlib.suppress(OSError):
             store.write_json(self._state_path, {**self.engine.snapshot(), "pid": os.getpid()})
-        except OSError:
-            pass
         if self.dispatcher is not None:
             self.dispatcher.flush(timeout)
             self.dispatcher.close(timeout)
@@ -241,7 +254,9 @@ class EmbeddedRules:
         if self._started:
             self.start()
 
-    def add_silence(self, matchers: Sequence[Matcher], starts_at: float, ends_at: float, by: str, comment: str) -> str:
+    def add_silence(
+        self, matchers: Sequence[Matcher], starts_at: float, ends_at: float, by: str, comment: str
+    ) -> str:
         """Create a silence through the control file, so every process (and the CLI) sees it."""
         silence_id = self.engine.add_silence(matchers, starts_at, ends_at, by, comment)
         silence = self.engine.silences[silence_id]

@@ -15,6 +15,7 @@ import math
 import re
 import threading
 import uuid
+from bisect import bisect_left
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ SOURCE = "embedded"
 
 
 def fingerprint(labels: Mapping[str, str]) -> str:
-    """16 hex digits over the sorted label set, like Alertmanager's; shared by trigger, reminder and resolve."""
+    """16 hex digits over the sorted label set (as Alertmanager); shared by trigger, reminder, resolve."""
     text = "\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -51,7 +52,7 @@ class Matcher:
         """``name=value``, ``name!=value``, ``name=~regex``, ``name!~regex`` (quotes optional)."""
         match = re.fullmatch(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*', text)
         if not match:
-            raise ValueError(f"{text!r} is not a matcher like severity=page or span_name=~\"stripe.*\"")
+            raise ValueError(f'{text!r} is not a matcher like severity=page or span_name=~"stripe.*"')
         name, op, value = match.groups()
         return cls(name, value, is_regex="~" in op, is_equal=not op.startswith("!"))
 
@@ -176,7 +177,9 @@ _Sink = Callable[[Notification], None]
 class RuleEngine:
     """Evaluate specs in process. Thread-safe: observations and evaluation share one lock."""
 
-    def __init__(self, specs: Sequence[RuleSpec], options: EngineOptions | None = None, sink: _Sink | None = None):
+    def __init__(
+        self, specs: Sequence[RuleSpec], options: EngineOptions | None = None, sink: _Sink | None = None
+    ):
         self.specs = list(specs)
         self.options = options or EngineOptions()
         self.sink: _Sink = sink or (lambda _n: None)
@@ -185,6 +188,12 @@ class RuleEngine:
         self._metric_specs = [s for s in self.specs if s.kind == "threshold"]
         self._route_cache: dict[tuple[str, str, str], list[tuple[int, tuple[str, ...]]]] = {}
         self._series: OrderedDict[tuple[int, tuple[str, ...]], _Series] = OrderedDict()
+        self._staged: dict[tuple[str, str, str, bool, int, int], float] = {}
+        self._bucket = self.options.bucket_seconds
+        # Latency boundaries: the spanmetrics buckets plus every latency threshold, so "slower than the
+        # threshold" stays exact while spans are staged by bucket.
+        thresholds = {s.latency_threshold for s in self._span_specs if s.latency_threshold > 0}
+        self._bounds = tuple(sorted(set(LATENCY_BOUNDS) | thresholds))
         self._gauges: dict[int, dict[tuple[str, ...], tuple[float, float]]] = {}
         self._counters: dict[int, dict[tuple[str, ...], deque[tuple[float, float]]]] = {}
         self.alerts: dict[str, AlertInstance] = {}
@@ -199,7 +208,11 @@ class RuleEngine:
         key = (service, name, kind)
         routes = self._route_cache.get(key)
         if routes is None:
-            dims = {"service_name": service, "span_name": name, "span_kind": promql.SPAN_KIND_VALUES.get(kind, kind)}
+            dims = {
+                "service_name": service,
+                "span_name": name,
+                "span_kind": promql.SPAN_KIND_VALUES.get(kind, kind),
+            }
             routes = [
                 (i, tuple(dims.get(label, "") for label in spec.by))
                 for i, spec in enumerate(self._span_specs)
@@ -211,24 +224,51 @@ class RuleEngine:
         return routes
 
     def observe_span(
-        self, service: str, name: str, kind: str, error: bool, duration: float, timestamp: float, count: float = 1.0
+        self,
+        service: str,
+        name: str,
+        kind: str,
+        error: bool,
+        duration: float,
+        timestamp: float,
+        count: float = 1.0,
     ) -> None:
-        """Count one ended span (``kind`` as in specs: server, client …; ``duration`` in seconds)."""
-        routes = self._routes(service, name, kind)
-        if not routes:
+        """Count one ended span (``kind`` as in specs: server, client …; ``duration`` in seconds).
+
+        Hot path: one cached route lookup and one staged-counter increment. Staged counts (keyed by minute,
+        outcome and latency bucket) are folded into the windows at evaluation, or when the stage is full.
+        """
+        if not self._routes(service, name, kind):
             return
+        key = (
+            service,
+            name,
+            kind,
+            error,
+            bisect_left(self._bounds, duration - 1e-12),
+            int(timestamp // self._bucket),
+        )
         with self._lock:
-            for index, key in routes:
+            self._staged[key] = self._staged.get(key, 0.0) + count
+            if len(self._staged) >= 4096:
+                self._flush()
+
+    def _flush(self) -> None:
+        staged, self._staged = self._staged, {}
+        for (service, name, kind, error, bucket, minute), count in staged.items():
+            for index, key in self._routes(service, name, kind):
                 spec = self._span_specs[index]
                 series = self._series_for(index, key, spec)
-                series.ring.add(timestamp, self._values(spec, error, duration, count))
+                series.ring.add(minute * self._bucket, self._values(spec, error, bucket, count))
 
-    def _values(self, spec: RuleSpec, error: bool, duration: float, count: float) -> list[float]:
+    def _values(self, spec: RuleSpec, error: bool, bucket: int, count: float) -> list[float]:
+        # ``bucket`` indexes self._bounds: the span took at most _bounds[bucket] (len(_bounds) = beyond all).
+        upper = self._bounds[bucket] if bucket < len(self._bounds) else math.inf
         if spec.kind == "latency" and spec.quantile is not None:
             # Cumulative histogram counts per boundary (+Inf last), as Prometheus buckets are.
-            return [count if duration <= b + 1e-12 else 0.0 for b in LATENCY_BOUNDS] + [count]
+            return [count if upper <= b else 0.0 for b in LATENCY_BOUNDS] + [count]
         if spec.kind == "latency" or (spec.kind == "slo" and spec.sli == "latency"):
-            bad = duration > spec.latency_threshold + 1e-12
+            bad = upper > spec.latency_threshold
         else:
             bad = error
         return [count if bad else 0.0, count]
@@ -249,9 +289,15 @@ class RuleEngine:
         return series
 
     def observe_metric(
-        self, name: str, attributes: Mapping[str, Any], value: float, timestamp: float, *, monotonic: bool = False
+        self,
+        name: str,
+        attributes: Mapping[str, Any],
+        value: float,
+        timestamp: float,
+        *,
+        monotonic: bool = False,
     ) -> None:
-        """One metric point (OTel name and attributes); cumulative sums are kept as samples for rate/increase."""
+        """One metric point (OTel name, attributes); cumulative sums are kept as samples for rate/increase."""
         for index, spec in enumerate(self._metric_specs):
             if spec.metric != name:
                 continue
@@ -260,7 +306,7 @@ class RuleEngine:
                 continue
             if spec.service is not None and labels.get("service_name") != spec.service:
                 continue
-            key = tuple(labels.get(k, "") for k in _metric_by(spec)) + (_point_id(labels),)
+            key = (*(labels.get(k, "") for k in _metric_by(spec)), _point_id(labels))
             with self._lock:
                 if spec.function == "value":
                     gauges = self._gauges.setdefault(index, {})
@@ -282,6 +328,7 @@ class RuleEngine:
         """Evaluate every rule at ``now``, advance lifecycles, and send what changed; returns it too."""
         sent: list[Notification] = []
         with self._lock:
+            self._flush()
             results: list[tuple[RuleSpec, str, str, dict[str, str], bool | None, float | None]] = []
             for (index, _key), series in list(self._series.items()):
                 results.extend(self._evaluate_span(self._span_specs[index], series, now))
@@ -369,14 +416,21 @@ class RuleEngine:
                 recent = [(t, v) for t, v in samples if now - spec.window <= t <= now]
                 if len(recent) < 2:
                     continue
-                increase = sum(max(0.0, b[1] - a[1]) if b[1] >= a[1] else b[1] for a, b in itertools.pairwise(recent))
+                increase = sum(
+                    max(0.0, b[1] - a[1]) if b[1] >= a[1] else b[1] for a, b in itertools.pairwise(recent)
+                )
                 groups.setdefault(key[:-1], []).append(
-                    increase if spec.function == "increase" else increase / max(1.0, recent[-1][0] - recent[0][0])
+                    increase
+                    if spec.function == "increase"
+                    else increase / max(1.0, recent[-1][0] - recent[0][0])
                 )
         for key, values in groups.items():
-            aggregate = {"avg": sum(values) / len(values), "max": max(values), "min": min(values), "sum": sum(values)}[
-                spec.aggregate
-            ]
+            aggregate = {
+                "avg": sum(values) / len(values),
+                "max": max(values),
+                "min": min(values),
+                "sum": sum(values),
+            }[spec.aggregate]
             if spec.invert:
                 aggregate = 1 - aggregate
             condition = _compare(aggregate, spec.op, spec.threshold)
@@ -432,11 +486,11 @@ class RuleEngine:
     def _inhibitor(self, alert: AlertInstance) -> AlertInstance | None:
         if alert.severity != "ticket":
             return None
-        same = {k: v for k, v in alert.labels.items() if k != "severity"}
+        same = _without_severity(alert.labels)
         for other in self.alerts.values():
-            if other.severity == "page" and other.state == "firing":
-                if {k: v for k, v in other.labels.items() if k != "severity"} == same:
-                    return other
+            is_page = other.severity == "page" and other.state == "firing"
+            if is_page and _without_severity(other.labels) == same:
+                return other
         return None
 
     def _reconcile(self, alert: AlertInstance, now: float) -> list[Notification]:
@@ -496,7 +550,12 @@ class RuleEngine:
     # --------------------------------------------------------------------------- operations
 
     def add_silence(
-        self, matchers: Sequence[Matcher], starts_at: float, ends_at: float, created_by: str = "", comment: str = ""
+        self,
+        matchers: Sequence[Matcher],
+        starts_at: float,
+        ends_at: float,
+        created_by: str = "",
+        comment: str = "",
     ) -> str:
         silence = Silence(uuid.uuid4().hex, tuple(matchers), starts_at, ends_at, created_by, comment)
         with self._lock:
@@ -524,13 +583,22 @@ class RuleEngine:
 
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
+            self._flush()
             return {
                 "evaluatedAt": self.last_evaluation,
-                "alerts": [a.to_json() for a in self.alerts.values() if a.state != "inactive" or a.notified == "firing"],
+                "alerts": [
+                    a.to_json()
+                    for a in self.alerts.values()
+                    if a.state != "inactive" or a.notified == "firing"
+                ],
                 "silences": [s.to_json() for s in self.silences.values()],
                 "series": len(self._series),
                 "evictedSeries": self.evicted_series,
             }
+
+
+def _without_severity(labels: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in labels.items() if k != "severity"}
 
 
 def _metric_by(spec: RuleSpec) -> tuple[str, ...]:
@@ -542,7 +610,12 @@ def _point_id(labels: Mapping[str, str]) -> str:
 
 
 def _compare(value: float, op: str, threshold: float) -> bool:
-    return {">": value > threshold, ">=": value >= threshold, "<": value < threshold, "<=": value <= threshold}[op]
+    return {
+        ">": value > threshold,
+        ">=": value >= threshold,
+        "<": value < threshold,
+        "<=": value <= threshold,
+    }[op]
 
 
 def _expand(text: str, labels: Mapping[str, str]) -> str:

@@ -1,7 +1,8 @@
 """PromQL for each rule, for the two metric sources we support.
 
-``collector``: the Collector's spanmetrics connector (``traces_span_metrics_calls_total``, duration histogram in
-milliseconds *or* seconds, ``collector_instance_id`` summed away) and Collector-translated metric names.
+``collector``: the Collector's spanmetrics connector (``traces_span_metrics_calls_total``, duration
+histogram in milliseconds *or* seconds, ``collector_instance_id`` summed away) and Collector-translated
+metric names.
 ``sdk``: the Python SDK's own Prometheus exporter (``service_name`` only on ``target_info``, so it is joined).
 This module only builds strings; it never talks to Prometheus.
 """
@@ -96,7 +97,7 @@ def num(value: float) -> str:
 
 
 def tier_threshold(tier: BurnTier, spec: RuleSpec) -> float:
-    """The error-ratio threshold of a tier. Rounded once so Prometheus and the engine compare the same float."""
+    """A tier's error-ratio threshold, rounded once so Prometheus and the engine compare one float."""
     return round(tier.factor * spec.budget, 12)
 
 
@@ -280,7 +281,8 @@ def threshold_expr(spec: RuleSpec, source: str) -> tuple[str, tuple[str, ...]]:
         series = f"{spec.function}({series}[{format_duration(spec.window)}])"
     by = tuple(spec.by)
     if spec.service:
-        series += f" * on (job, instance) group_left (service_name) target_info{matchers([('service_name', '=', spec.service)])}"
+        target = matchers([("service_name", "=", spec.service)])
+        series += f" * on (job, instance) group_left (service_name) target_info{target}"
         by = ("service_name", *by)
     aggregated = f"{spec.aggregate} by ({', '.join(by)}) ({series})" if by else f"{spec.aggregate}({series})"
     if spec.invert:

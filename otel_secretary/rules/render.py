@@ -117,7 +117,7 @@ def rules_for(spec: RuleSpec, source: str) -> list[dict[str, Any]]:
 
 
 def render_rules(specs: Sequence[RuleSpec], source: str) -> dict[str, Any]:
-    # One group per spec: groups evaluate concurrently in Prometheus, so each rule's recordings and alerts stay together.
+    # One group per spec: Prometheus evaluates groups concurrently, so recordings and alerts stay together.
     return {
         "groups": [
             {
@@ -271,7 +271,7 @@ def _expected(spec: RuleSpec, labels: Mapping[str, str], severity: str, source: 
 def _case(
     spec: RuleSpec, series: SeriesSet, eval_minutes: int, firing: Mapping[str, Sequence[str]], source: str
 ) -> dict[str, Any]:
-    """One promtool test: every alert name of the rule checked at one time; ``firing`` maps name → severities."""
+    """One promtool test: every alert of the rule checked at one time; ``firing``: name → severities."""
     checks = [
         {
             "eval_time": f"{eval_minutes}m",
@@ -411,7 +411,10 @@ def render_alertmanager(options: AlertmanagerOptions | None = None) -> dict[str,
         "{{ range .Alerts }}*{{ .Labels.alertname }}* ({{ .Labels.severity }}) {{ .Annotations.summary }}\n"
         "Runbook: {{ .Annotations.runbook_url }}\n{{ end }}"
     )
-    title = '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }}'
+    title = (
+        '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] '
+        "{{ .CommonLabels.alertname }}"
+    )
     return {
         "global": {
             "resolve_timeout": "5m",

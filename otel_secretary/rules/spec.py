@@ -124,7 +124,7 @@ class BurnTier:
 
 
 # (name, severity, share of the budget spent, long window, short window) for a 30-day period; the
-# factor is share × period ÷ long window, so 14.4, 6, 3 and 1 at 30d, as Sloth computes it.
+# factor is share * period / long window, so 14.4, 6, 3 and 1 at 30d, as Sloth computes it.
 TIER_TABLE: tuple[tuple[str, str, float, int, int], ...] = (
     ("page_fast", "page", 0.02, 3600, 300),
     ("page_slow", "page", 0.05, 6 * 3600, 1800),
@@ -560,7 +560,7 @@ def load_file(path: Path, *, display_name: str | None = None) -> list[RuleSpec]:
 
 
 def load_dir(directory: Path, *, relative_to: Path | None = None) -> list[RuleSpec]:
-    """All ``*.yaml`` specs in a folder (not recursive, so ``generated/`` is skipped); names must be unique."""
+    """All ``*.yaml`` specs in a folder (not recursive: ``generated/`` is skipped); names are unique."""
     specs: list[RuleSpec] = []
     seen: dict[str, RuleSpec] = {}
     for path in sorted(directory.glob("*.yaml")):
@@ -577,5 +577,5 @@ def load_dir(directory: Path, *, relative_to: Path | None = None) -> list[RuleSp
 
 
 def default_rules_dir() -> Path:
-    """The specs shipped with the package (``otel_secretary/rules/specs``), mirrored from the repo's rules/."""
+    """The specs shipped in the package (``otel_secretary/rules/specs``), a copy of the repo's rules/."""
     return Path(__file__).with_name("specs")

@@ -18,7 +18,7 @@ class CountRing:
 
     def __init__(self, bucket_seconds: float, longest_window: float, width: int = 2) -> None:
         self._bucket = bucket_seconds
-        self._slots = int(math.ceil(longest_window / bucket_seconds)) + 2
+        self._slots = math.ceil(longest_window / bucket_seconds) + 2
         self.width = width
         self._cum = array("d", bytes(8 * self._slots * width))
         self._slot_index = array("q", [-1]) * self._slots
@@ -61,8 +61,8 @@ class CountRing:
 
     def window(self, now: float, seconds: float) -> list[float]:
         """Sums over events with timestamps in ``[now - seconds, now)``, bucket-aligned."""
-        hi = int(math.ceil(now / self._bucket)) - 1
-        lo = int(math.ceil((now - seconds) / self._bucket))
+        hi = math.ceil(now / self._bucket) - 1
+        lo = math.ceil((now - seconds) / self._bucket)
         return [self._cumulative(hi, i) - self._cumulative(lo - 1, i) for i in range(self.width)]
 
     @property

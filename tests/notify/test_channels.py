@@ -27,9 +27,18 @@ def note(kind: str = "trigger", severity: str = "page") -> Notification:
         alertname="ApiBudgetBurn",
         severity=severity,
         fingerprint="0123456789abcdef",
-        labels={"alertname": "ApiBudgetBurn", "service_name": "ai-secretary-api", "span_name": "GET /x",
-                "severity": severity, "rule": "Api"},
-        annotations={"summary": "api <is> failing", "description": "errors", "runbook_url": "docs/runbooks/error-rate.md"},
+        labels={
+            "alertname": "ApiBudgetBurn",
+            "service_name": "ai-secretary-api",
+            "span_name": "GET /x",
+            "severity": severity,
+            "rule": "Api",
+        },
+        annotations={
+            "summary": "api <is> failing",
+            "description": "errors",
+            "runbook_url": "docs/runbooks/error-rate.md",
+        },
         value=0.5,
         starts_at=1_700_000_000.0,
         at=1_700_000_060.0,
@@ -85,7 +94,10 @@ def test_pagerduty_trigger_ack_resolve_share_one_dedup_key(http_receiver: HttpRe
     assert all(b["routing_key"] == "R0UTINGKEY0000000000000000000000" for b in (trigger, ack, resolve))
     payload = trigger["payload"]
     assert {"summary", "source", "severity"} <= payload.keys()
-    assert payload["severity"] in {"critical", "error", "warning", "info"} and payload["source"] == "ai-secretary-api"
+    assert (
+        payload["severity"] in {"critical", "error", "warning", "info"}
+        and payload["source"] == "ai-secretary-api"
+    )
     assert len(payload["summary"]) <= 1024 and "payload" not in resolve
 
 
@@ -123,12 +135,16 @@ def test_failing_channel_never_blocks_others_and_failures_are_kept_then_retried(
 def test_failed_deliveries_survive_a_restart(http_receiver: HttpReceiver, tmp_path: Any) -> None:
     http_receiver.recorder.status = 500
     path = tmp_path / "failed.json"
-    first = Dispatcher([SlackChannel("s", http_receiver.url)], RetryPolicy(attempts=1, retry_failed_every=3600), path)
+    first = Dispatcher(
+        [SlackChannel("s", http_receiver.url)], RetryPolicy(attempts=1, retry_failed_every=3600), path
+    )
     first.submit(note())
     assert wait_for(lambda: len(first.failed) == 1)
     first.close()
     http_receiver.recorder.status = 202
-    second = Dispatcher([SlackChannel("s", http_receiver.url)], RetryPolicy(attempts=1, retry_failed_every=3600), path)
+    second = Dispatcher(
+        [SlackChannel("s", http_receiver.url)], RetryPolicy(attempts=1, retry_failed_every=3600), path
+    )
     try:
         assert len(second.failed) == 1 and second.retry_failed() == 1 and second.flush(5)
         assert http_receiver.recorder.bodies()[-1]["text"].startswith("[FIRING]")
@@ -136,16 +152,24 @@ def test_failed_deliveries_survive_a_restart(http_receiver: HttpReceiver, tmp_pa
         second.close()
 
 
-def test_severity_filters_route_pages_and_tickets(http_receiver: HttpReceiver, http_receiver2: HttpReceiver) -> None:
+def test_severity_filters_route_pages_and_tickets(
+    http_receiver: HttpReceiver, http_receiver2: HttpReceiver
+) -> None:
     dispatcher = Dispatcher(
-        [SlackChannel("pages", http_receiver.url, ("page",)), SlackChannel("tickets", http_receiver2.url, ("ticket",))]
+        [
+            SlackChannel("pages", http_receiver.url, ("page",)),
+            SlackChannel("tickets", http_receiver2.url, ("ticket",)),
+        ]
     )
     try:
         dispatcher.submit(note(severity="page"))
         dispatcher.submit(note(severity="ticket"))
         dispatcher.submit(note(kind="test", severity="info"))  # a test reaches every channel
         assert dispatcher.flush(5)
-        assert [b["text"][:20] for b in http_receiver.recorder.bodies()] == ["[FIRING] ApiBudgetBu", "[TEST] ApiBudgetBurn"]
+        assert [b["text"][:20] for b in http_receiver.recorder.bodies()] == [
+            "[FIRING] ApiBudgetBu",
+            "[TEST] ApiBudgetBurn",
+        ]
         assert len(http_receiver2.recorder.bodies()) == 2
         assert "(ticket)" in http_receiver2.recorder.bodies()[0]["text"]
     finally:

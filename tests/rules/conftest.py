@@ -34,7 +34,12 @@ class Replay:
     """Feed per-minute span counts into an engine and evaluate at each minute boundary, like promtool."""
 
     def __init__(
-        self, engine: RuleEngine, service: str = "api", span: str = "GET /x", kind: str = "server", start_minute: int = 0
+        self,
+        engine: RuleEngine,
+        service: str = "api",
+        span: str = "GET /x",
+        kind: str = "server",
+        start_minute: int = 0,
     ):
         self.engine = engine
         self.service, self.span, self.kind = service, span, kind
@@ -50,7 +55,7 @@ class Replay:
         duration: float = 0.01,
         bad_duration: float | None = None,
     ) -> None:
-        """Bad events are errors *and* take ``bad_duration``, so one plan drives availability and latency rules."""
+        """Bad events are errors *and* slow (``bad_duration``): one plan drives availability and latency."""
         for _ in range(minutes):
             ts = self.minute * 60 + 30
             bad = per_minute * bad_share
@@ -58,7 +63,9 @@ class Replay:
                 slow = duration if bad_duration is None else bad_duration
                 self.engine.observe_span(self.service, self.span, self.kind, True, slow, ts, count=bad)
             if per_minute - bad:
-                self.engine.observe_span(self.service, self.span, self.kind, False, duration, ts, count=per_minute - bad)
+                self.engine.observe_span(
+                    self.service, self.span, self.kind, False, duration, ts, count=per_minute - bad
+                )
             self.minute += 1
             self.evaluate()
 
@@ -66,9 +73,13 @@ class Replay:
         now = self.minute * 60
         for notification in self.engine.evaluate(now):
             self.sent.append((self.minute, notification))
-        self.firing[self.minute] = {(a.alertname, a.severity) for a in self.engine.alerts.values() if a.state == "firing"}
+        self.firing[self.minute] = {
+            (a.alertname, a.severity) for a in self.engine.alerts.values() if a.state == "firing"
+        }
 
     def kinds(self, severity: str | None = None) -> list[tuple[int, str, str]]:
         return [
-            (minute, n.kind, n.severity) for minute, n in self.sent if severity is None or n.severity == severity
+            (minute, n.kind, n.severity)
+            for minute, n in self.sent
+            if severity is None or n.severity == severity
         ]

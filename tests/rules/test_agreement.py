@@ -19,7 +19,9 @@ from otel_secretary.rules.spec import RuleSpec
 
 from .conftest import ANNOTATIONS, Replay
 
-pytestmark = pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (apt: prometheus) not installed")
+pytestmark = pytest.mark.skipif(
+    shutil.which("promtool") is None, reason="promtool (apt: prometheus) not installed"
+)
 
 SELECTOR = "    selector: {service: api, span_name: GET /x, span_kind: server}\n"
 SPECS = {

@@ -33,19 +33,31 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, HttpReceiver, HttpReceiver]]:
+def alertmanager(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, HttpReceiver, HttpReceiver]]:
     if ALERTMANAGER is None:
         pytest.skip("Alertmanager (apt: prometheus-alertmanager) not installed")
     folder = tmp_path_factory.mktemp("alertmanager")
     slack, pagerduty = HttpReceiver(), HttpReceiver()
-    options = render.AlertmanagerOptions(slack_url=slack.url, pagerduty_url=pagerduty.url,
-                                         pagerduty_routing_key="TESTKEY00000000000000000000000000")
+    options = render.AlertmanagerOptions(
+        slack_url=slack.url,
+        pagerduty_url=pagerduty.url,
+        pagerduty_routing_key="TESTKEY00000000000000000000000000",
+    )
     (folder / "alertmanager.yml").write_text(render.dump(render.render_alertmanager(options)))
     port = _free_port()
     process = subprocess.Popen(
-        [ALERTMANAGER, "--config.file=alertmanager.yml", f"--web.listen-address=127.0.0.1:{port}",
-         "--storage.path=data", "--cluster.listen-address="],
-        cwd=folder, stdout=subprocess.DEVNULL, stderr=open(folder / "alertmanager.log", "w"),  # noqa: SIM115
+        [
+            ALERTMANAGER,
+            "--config.file=alertmanager.yml",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--storage.path=data",
+            "--cluster.listen-address=",
+        ],
+        cwd=folder,
+        stdout=subprocess.DEVNULL,
+        stderr=open(folder / "alertmanager.log", "w"),  # noqa: SIM115
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -74,8 +86,12 @@ def _invoke(*args: str) -> str:
 
 def _post(url: str, labels: dict[str, str]) -> None:
     now = time.time()
-    alert = {"labels": labels, "annotations": {"summary": "synthetic"},
-             "startsAt": render_iso(now), "endsAt": render_iso(now + 600)}
+    alert = {
+        "labels": labels,
+        "annotations": {"summary": "synthetic"},
+        "startsAt": render_iso(now),
+        "endsAt": render_iso(now + 600),
+    }
     httpx.post(f"{url}/api/v2/alerts", json=[alert], timeout=5).raise_for_status()
 
 
@@ -87,7 +103,9 @@ def _alerts(url: str) -> list[dict[str, object]]:
     return json.loads(_invoke("list", "--alertmanager-url", url, "-o", "json"))
 
 
-def test_test_alert_is_routed_to_pagerduty_and_slack(alertmanager: tuple[str, HttpReceiver, HttpReceiver]) -> None:
+def test_test_alert_is_routed_to_pagerduty_and_slack(
+    alertmanager: tuple[str, HttpReceiver, HttpReceiver],
+) -> None:
     url, slack, pagerduty = alertmanager
     _invoke("test", "--alertmanager-url", url, "--severity", "page")
     assert any(a["alertname"] == "OtelSecretaryTest" for a in _alerts(url))
@@ -105,20 +123,28 @@ def test_silence_suppresses_and_expire_restores(alertmanager: tuple[str, HttpRec
     (alert,) = [a for a in _alerts(url) if a["alertname"] == "CliSilence"]
     assert alert["state"] == "suppressed" and silence_id in str(alert["suppressed"])
     _invoke("expire", silence_id, "--alertmanager-url", url)
-    assert wait_for(lambda: [a["state"] for a in _alerts(url) if a["alertname"] == "CliSilence"] == ["active"], 5)
+    assert wait_for(
+        lambda: [a["state"] for a in _alerts(url) if a["alertname"] == "CliSilence"] == ["active"], 5
+    )
 
 
-def test_ack_creates_a_silence_on_the_exact_labels(alertmanager: tuple[str, HttpReceiver, HttpReceiver]) -> None:
+def test_ack_creates_a_silence_on_the_exact_labels(
+    alertmanager: tuple[str, HttpReceiver, HttpReceiver],
+) -> None:
     url, _, _ = alertmanager
     _post(url, {"alertname": "CliAck", "severity": "page", "service_name": "api"})
     (alert,) = [a for a in _alerts(url) if a["alertname"] == "CliAck"]
-    output = _invoke("ack", str(alert["fingerprint"]), "--by", "oncall@example.com", "--alertmanager-url", url)
+    output = _invoke(
+        "ack", str(alert["fingerprint"]), "--by", "oncall@example.com", "--alertmanager-url", url
+    )
     silences = httpx.get(f"{url}/api/v2/silences", timeout=5).json()
     mine = [s for s in silences if s["comment"] == f"ack {alert['fingerprint']}"]
     assert mine and mine[0]["id"] in output and mine[0]["createdBy"] == "oncall@example.com"
 
 
-def test_page_inhibits_ticket_for_same_rule_and_span(alertmanager: tuple[str, HttpReceiver, HttpReceiver]) -> None:
+def test_page_inhibits_ticket_for_same_rule_and_span(
+    alertmanager: tuple[str, HttpReceiver, HttpReceiver],
+) -> None:
     url, _, _ = alertmanager
     common = {"alertname": "ApiBudgetBurn", "rule": "Api", "service_name": "api", "span_name": "GET /x"}
     _post(url, {**common, "severity": "page"})
@@ -128,7 +154,8 @@ def test_page_inhibits_ticket_for_same_rule_and_span(alertmanager: tuple[str, Ht
     def states() -> dict[tuple[str, str], str]:
         return {
             (str(a["labels"]["severity"]), str(a["labels"]["span_name"])): str(a["state"])  # type: ignore[index]
-            for a in _alerts(url) if a["alertname"] == "ApiBudgetBurn"
+            for a in _alerts(url)
+            if a["alertname"] == "ApiBudgetBurn"
         }
 
     assert wait_for(lambda: states().get(("ticket", "GET /x")) == "suppressed", 10), states()
@@ -140,8 +167,11 @@ def test_unreachable_alertmanager_is_an_error_not_a_silent_fallback() -> None:
     assert result.exit_code == 1 and "not reachable" in result.output
 
 
-def test_in_process_list_silence_ack_expire(make_specs: Callable[[str], list[RuleSpec]], tmp_path: Path) -> None:
-    spec = """
+def test_in_process_list_silence_ack_expire(
+    make_specs: Callable[[str], list[RuleSpec]], tmp_path: Path
+) -> None:
+    spec = (
+        """
 rules:
   - name: Api
     kind: slo
@@ -149,7 +179,9 @@ rules:
     by: [service_name]
     selector: {service: api}
     no_data: false
-""" + ANNOTATIONS
+"""
+        + ANNOTATIONS
+    )
     rules = EmbeddedRules(make_specs(spec), tmp_path)
     replay = Replay(rules.engine, service="api", start_minute=int(time.time() // 60) - 70)
     replay.run(60, 100)

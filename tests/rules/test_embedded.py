@@ -1,4 +1,4 @@
-"""The embedded engine inside a real SDK TracerProvider/MeterProvider, with real receivers for notifications."""
+"""The embedded engine in a real SDK TracerProvider/MeterProvider, with real receivers for notifications."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.engine import EngineOptions, Matcher
 from otel_secretary.rules.spec import RuleSpec, load_dir
 from otel_secretary.settings import load_settings
-from tests.notify.conftest import HttpReceiver, wait_for
+from tests.notify.conftest import HttpReceiver
 
 from .conftest import ANNOTATIONS, REPO
 
@@ -79,8 +79,8 @@ channels:
         del os.environ["TEST_PD_KEY"]
 
 
-def _providers(rules: EmbeddedRules) -> tuple[TracerProvider, MeterProvider]:
-    resource = Resource.create({"service.name": "api"})
+def _providers(rules: EmbeddedRules, service: str = "api") -> tuple[TracerProvider, MeterProvider]:
+    resource = Resource.create({"service.name": service})
     tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(rules.span_processor)
     meter_provider = MeterProvider(metric_readers=[rules.metric_reader], resource=resource)
@@ -154,7 +154,9 @@ def test_silence_written_by_another_process_is_honoured(
         for minute in range(base, base + 30):
             _traffic(tracer_provider, minute, 20, failing=minute >= base + 10)
             rules.evaluate_now((minute + 1) * 60)
-        assert any(a.state == "firing" and a.suppressed_by == "silence:s1" for a in rules.engine.alerts.values())
+        assert any(
+            a.state == "firing" and a.suppressed_by == "silence:s1" for a in rules.engine.alerts.values()
+        )
         assert rules.dispatcher is not None and rules.dispatcher.flush(5)
         assert slack.recorder.requests == [] and pd.recorder.requests == []
     finally:
@@ -194,7 +196,7 @@ def test_forked_child_keeps_counting_and_writes_its_own_state(make_specs: Specs,
 def test_span_processor_hot_path_cost(make_specs: Specs, tmp_path: Path) -> None:
     specs = load_dir(REPO / "rules")
     rules = EmbeddedRules(specs, tmp_path, options=EngineOptions())
-    tracer_provider, _ = _providers(rules)
+    tracer_provider, _ = _providers(rules, service="ai-secretary-api")  # matches four shipped rules
     tracer = tracer_provider.get_tracer("bench")
     spans = []
     for _ in range(2000):
@@ -208,5 +210,6 @@ def test_span_processor_hot_path_cost(make_specs: Specs, tmp_path: Path) -> None
     per_span = (time.perf_counter() - started) / (len(spans) * 5)
     print(f"\non_end cost with the shipped rules: {per_span * 1e6:.2f} us/span")
     assert processor.errors == 0
+    assert rules.engine.snapshot()["series"] == 4
     assert per_span < 100e-6  # generous bound for a shared 2-core CI machine
     rules.shutdown()

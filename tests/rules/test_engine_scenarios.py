@@ -48,7 +48,7 @@ def test_hard_outage_pages_within_workbook_detection_time_and_resolves_once(repl
     replay.run(6 * 60, 100)
     pages = replay.kinds("page")
     assert [kind for _, kind, _ in pages] == ["trigger", "resolve"]
-    # Workbook: detection time = (1 - SLO) / error ratio × window × burn = 0.01 × 60 min × 14.4 = 8.6 min.
+    # Workbook: detection time = (1 - SLO) / error ratio * window * burn = 0.01 * 60 min * 14.4 = 8.6 min.
     assert pages[0][0] - start <= 9
     # Reset is governed by the short window (30m) of the slowest page tier still true.
     assert 0 < pages[1][0] - end <= 31
@@ -76,7 +76,9 @@ def test_low_traffic_does_not_page(replay: Replay) -> None:
     assert replay.kinds("page") == []
 
 
-def test_silenced_alert_notifies_nothing_then_notifies_when_silence_expires_while_firing(replay: Replay) -> None:
+def test_silenced_alert_notifies_nothing_then_notifies_when_silence_expires_while_firing(
+    replay: Replay,
+) -> None:
     replay.run(24 * 60, 100)
     now = replay.minute * 60
     replay.engine.add_silence([Matcher("rule", "Api")], now, now + 20 * 60, "sre@example.com", "deploy")
@@ -84,7 +86,9 @@ def test_silenced_alert_notifies_nothing_then_notifies_when_silence_expires_whil
     assert replay.sent == []
     replay.run(10, 100, bad_share=1.0)
     assert replay.kinds("page")[0][1:] == ("trigger", "page")
-    assert replay.kinds("page")[0][0] == replay.minute - 10 + 5  # the first evaluation after the silence ended
+    assert (
+        replay.kinds("page")[0][0] == replay.minute - 10 + 5
+    )  # the first evaluation after the silence ended
 
 
 def test_silence_covering_whole_incident_sends_nothing_at_all(replay: Replay) -> None:

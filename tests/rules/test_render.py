@@ -1,4 +1,4 @@
-"""Rendering: committed output has not drifted, loads in Prometheus 2.42, passes promtool/amtool, covers every alert."""
+"""Rendering: no drift, loads in Prometheus 2.42, passes promtool/amtool, covers every alert."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def test_generated_files_match_the_specs_drift_check() -> None:
     on_disk = {str(p.relative_to(GENERATED)) for p in GENERATED.rglob("*.yml")}
     assert on_disk == set(expected), "run `otel-secretary rules render`"
     for name, content in expected.items():
-        assert (GENERATED / name).read_text() == content, f"{name} is stale: run `otel-secretary rules render`"
+        assert (GENERATED / name).read_text() == content, (
+            f"{name} is stale: run `otel-secretary rules render`"
+        )
 
 
 def test_package_ships_the_same_specs_as_the_repo() -> None:
@@ -50,9 +52,14 @@ def test_generated_promtool_tests_exercise_every_alert() -> None:
     for source_dir in sorted(p for p in GENERATED.iterdir() if p.is_dir()):
         for rules_path in source_dir.glob("*.rules.yml"):
             alerts = {
-                r["alert"] for g in yaml.safe_load(rules_path.read_text())["groups"] for r in g["rules"] if "alert" in r
+                r["alert"]
+                for g in yaml.safe_load(rules_path.read_text())["groups"]
+                for r in g["rules"]
+                if "alert" in r
             }
-            tests = yaml.safe_load(rules_path.with_name(rules_path.name.replace(".rules.", ".test.")).read_text())
+            tests = yaml.safe_load(
+                rules_path.with_name(rules_path.name.replace(".rules.", ".test.")).read_text()
+            )
             fired = {
                 check["alertname"]
                 for case in tests["tests"]
@@ -110,14 +117,25 @@ def test_alertmanager_routes_by_severity(labels: str, receivers: str) -> None:
 def test_alertmanager_inhibits_tickets_by_pages_on_same_rule_and_span() -> None:
     config = yaml.safe_load((GENERATED / "alertmanager.yml").read_text())
     (inhibit,) = config["inhibit_rules"]
-    assert inhibit["source_matchers"] == ['severity="page"'] and inhibit["target_matchers"] == ['severity="ticket"']
+    assert inhibit["source_matchers"] == ['severity="page"'] and inhibit["target_matchers"] == [
+        'severity="ticket"'
+    ]
     assert {"alertname", "rule", "service_name", "span_name"} <= set(inhibit["equal"])
 
 
 def test_cli_alertmanager_writes_a_valid_config_with_given_endpoints(tmp_path: Path) -> None:
     out = tmp_path / "am.yml"
     result = CliRunner().invoke(
-        app, ["alertmanager", "--out", str(out), "--slack-url", "http://127.0.0.1:9/slack", "--email-to", "ops@example.org"]
+        app,
+        [
+            "alertmanager",
+            "--out",
+            str(out),
+            "--slack-url",
+            "http://127.0.0.1:9/slack",
+            "--email-to",
+            "ops@example.org",
+        ],
     )
     assert result.exit_code == 0, result.output
     config = yaml.safe_load(out.read_text())
@@ -137,7 +155,9 @@ def test_cli_alertmanager_writes_a_valid_config_with_given_endpoints(tmp_path: P
         ("system.cpu.load_average.15m", "{thread}", "gauge", "collector", "system_cpu_load_average_15m"),
     ],
 )
-def test_prometheus_names_follow_the_exporters(otel: str, unit: str, kind: str, flavour: str, expected: str) -> None:
+def test_prometheus_names_follow_the_exporters(
+    otel: str, unit: str, kind: str, flavour: str, expected: str
+) -> None:
     assert promql.prometheus_name(otel, unit, kind, flavour=flavour) == expected
 
 
