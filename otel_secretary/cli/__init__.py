@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import typer
 
+from otel_secretary.cli import alerts as alerts_cli
 from otel_secretary.cli import config as config_cli
 from otel_secretary.cli import errors as errors_cli
 from otel_secretary.cli import pii as pii_cli
+from otel_secretary.cli import rules as rules_cli
 from otel_secretary.cli import stack as stack_cli
 
 app = typer.Typer(
@@ -16,6 +18,8 @@ app.add_typer(config_cli.app, name="config")
 app.add_typer(errors_cli.app, name="errors")
 app.add_typer(pii_cli.app, name="pii")
 app.add_typer(stack_cli.app, name="stack")
+app.add_typer(rules_cli.app, name="rules")
+app.add_typer(alerts_cli.app, name="alerts")
 
 
 def main() -> None:
