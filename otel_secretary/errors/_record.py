@@ -83,7 +83,12 @@ class ErrorInfo:
 def classify(
     exc: BaseException, *, system: str | None = None, overrides: Mapping[str, str] | None = None
 ) -> ErrorInfo:
-    """Category, severity and fingerprint of ``exc`` (see ``_classify`` for the documented rules)."""
+    """Category, severity and fingerprint of ``exc`` (see ``_classify`` for the documented rules).
+
+    ``overrides=None`` applies the installed settings' ``severity_overrides``; pass ``{}`` for none.
+    """
+    if overrides is None:
+        overrides = default_recorder().overrides
     found: Classification = classify_exception(exc, system=system, overrides=overrides)
     return ErrorInfo(
         category=found.category,

@@ -8,6 +8,7 @@ Prints one JSON line: the server spans' ids and attributes, so the test can matc
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 import sentry_sdk
@@ -42,6 +43,8 @@ def main(dsn: str) -> None:
     @app.post("/api/v1/subscriptions/<customer_id>")
     def subscribe(customer_id: str) -> str:
         email, card = CUSTOMERS[int(customer_id) % len(CUSTOMERS)]
+        # Becomes a Sentry breadcrumb: before_breadcrumb must mask it.
+        logging.getLogger("billing").warning("charging %s for customer %s", email, customer_id)
         raise ValueError(f"charge for {email} with card {card} failed (customer {customer_id})")
 
     FlaskInstrumentor().instrument_app(app, tracer_provider=provider)

@@ -230,3 +230,15 @@ def test_uninstall_disconnects_hooks(telemetry: Telemetry) -> None:
 
     assert app.test_client().get("/boom").status_code == 500
     assert telemetry.error_points() == []
+
+
+def test_classify_uses_the_installed_overrides(telemetry: Telemetry) -> None:
+    errors.install(
+        Settings(severity_overrides={"timeout": "critical"}), None, meter_provider=telemetry.meter_provider
+    )
+    try:
+        assert errors.classify(TimeoutError("slow")).severity == "critical"
+        assert errors.classify(TimeoutError("slow"), overrides={}).severity == "medium"
+    finally:
+        errors.uninstall()
+    assert errors.classify(TimeoutError("slow")).severity == "medium"

@@ -119,6 +119,8 @@ def test_sentry_events_link_to_the_trace_carry_fingerprint_and_no_pii(sink: tupl
         assert "data" not in event.get("request", {})
         message = event["exception"]["values"][-1]["value"]
         assert "<email>" in message and "<card>" in message
+        crumbs = [c["message"] for c in event["breadcrumbs"]["values"] if c.get("category") == "billing"]
+        assert crumbs and all(c.startswith("charging <email> for customer ") for c in crumbs)
     raw = b"".join(received.bodies).decode("utf-8", "replace")
     leaked = [needle for needle in PII + SECRETS if needle in raw]
     assert leaked == []
