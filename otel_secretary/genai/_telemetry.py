@@ -24,7 +24,7 @@ from ._cost import PriceBook
 SCOPE: Final = "otel_secretary.genai"
 # Ours, not a convention: cost has no standard name yet (semantic-conventions-genai #287).
 COST_ATTRIBUTE: Final = "otel_secretary.gen_ai.cost_usd"
-COST_METRIC: Final = "otel_secretary.gen_ai.cost"
+COST_METRIC: Final = "otel_secretary.gen_ai.cost.usd"
 UNPRICED_METRIC: Final = "otel_secretary.gen_ai.cost.unpriced"
 TENANT_KEY: Final = "app.tenant.id"
 
@@ -57,7 +57,7 @@ class GenAITelemetry:
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
         self.cost = meter.create_counter(
             COST_METRIC,
-            unit="USD",
+            unit="{USD}",
             description="Estimated cost of GenAI calls by provider, model and tenant.",
         )
         self.unpriced = meter.create_counter(
