@@ -397,3 +397,45 @@ def test_wraps_keeps_function_identity(telemetry: GenAITelemetry) -> None:
     assert summarize_email.__name__ == "summarize_email"
     assert summarize_email.__doc__ == "Docstring kept."
     assert inspect.iscoroutinefunction(summarize_email)
+
+
+def test_responses_api_stream_reads_usage_from_completed_event(
+    otel: Harness, telemetry: GenAITelemetry, client: openai.OpenAI
+) -> None:
+    @traced_ai_call(telemetry=telemetry)
+    def respond(model: str) -> Any:
+        return client.responses.create(model=model, input="Draft the agenda", stream=True)
+
+    events = list(respond(model="gpt-4o-mini"))
+    assert events[-1].type == "response.completed"
+    span = _only_span(otel)
+    assert span.attributes[GenAI.GEN_AI_RESPONSE_ID] == events[-1].response.id
+    assert span.attributes[GenAI.GEN_AI_USAGE_OUTPUT_TOKENS] == events[-1].response.usage.output_tokens
+    assert span.attributes[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    assert span.attributes[GenAI.GEN_AI_REQUEST_STREAM] is True
+
+
+def test_async_function_returning_stream(otel: Harness, telemetry: GenAITelemetry, fake_openai: Any) -> None:
+    @traced_ai_call(telemetry=telemetry)
+    async def stream(client: openai.AsyncOpenAI, model: str) -> Any:
+        return await client.chat.completions.create(
+            model=model, messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+
+    async def run(early: bool) -> int:
+        async with openai.AsyncOpenAI(base_url=fake_openai.url + "/v1", api_key="sk-fake-test") as client:
+            chunks = await stream(client, model="gpt-4o-mini")
+            count = 0
+            async for _chunk in chunks:
+                count += 1
+                if early:
+                    await chunks.aclose()
+                    break
+            return count
+
+    total = asyncio.run(run(early=False))
+    span = _assert_stream_span(otel, total)
+    assert span.attributes[GenAI.GEN_AI_RESPONSE_FINISH_REASONS] == ("stop",)
+    otel.exporter.clear()
+    assert asyncio.run(run(early=True)) == 1
+    assert len(otel.spans()) == 1

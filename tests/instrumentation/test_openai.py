@@ -198,3 +198,14 @@ def test_entry_point_has_its_own_name() -> None:
     (ours,) = [ep for ep in entry_points(group="opentelemetry_instrumentor") if ep.name == "secretary_openai"]
     assert ours.load() is SecretaryOpenAIInstrumentor
     assert ours.name != "openai"
+
+
+def test_responses_stream_under_instrumentation(instrumented: Harness, client: openai.OpenAI) -> None:
+    with client.responses.stream(model="gpt-4o-mini", input="Draft the agenda") as stream:
+        for _event in stream:
+            pass
+        final = stream.get_final_response()
+    (span,) = instrumented.spans("chat gpt-4o-mini")
+    assert span.attributes[GenAI.GEN_AI_USAGE_OUTPUT_TOKENS] == final.usage.output_tokens
+    assert span.attributes[GenAI.GEN_AI_REQUEST_STREAM] is True
+    assert [c.name for c in _children(instrumented, span)] == ["POST /v1/responses"]

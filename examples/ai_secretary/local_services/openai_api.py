@@ -1,7 +1,8 @@
 """A loopback stand-in for the OpenAI API subset the real ``openai`` client uses in the example app.
 
 Covers POST /v1/chat/completions (JSON and SSE streaming, usage in the last chunk when
-``stream_options.include_usage``), /v1/embeddings (float and base64) and /v1/responses. Answers are
+``stream_options.include_usage``), /v1/embeddings (float and base64) and /v1/responses (JSON and
+named-event SSE streaming, usage in ``response.completed``). Answers are
 deterministic (a "summary" built from word counts, no model), every answer carries the ``x-ratelimit-*``
 and ``x-request-id`` headers the real API sends, and faults (429 with ``retry-after-ms``, 500, slow
 answers, connection resets) are scripted with ``svc.fail("429x2")`` or an ``x-fake-fault`` header.
@@ -204,43 +205,44 @@ class FakeOpenAI(LocalService):
         self._charge(input_tokens + output_tokens)
         cached = int(request.headers.get("x-fake-cached-tokens", "0") or 0)
         reasoning = int(request.headers.get("x-fake-reasoning-tokens", "0") or 0)
-        return Response(
-            body={
-                "id": self._next_id("resp"),
-                "object": "response",
-                "created_at": int(time.time()),
-                "status": "completed",
-                "error": None,
-                "incomplete_details": None,
-                "instructions": body.get("instructions"),
-                "max_output_tokens": body.get("max_output_tokens"),
-                "model": _SNAPSHOTS.get(model, model),
-                "output": [
-                    {
-                        "type": "message",
-                        "id": self._next_id("msg"),
-                        "status": "completed",
-                        "role": "assistant",
-                        "content": [{"type": "output_text", "text": answer, "annotations": []}],
-                    }
-                ],
-                "parallel_tool_calls": True,
-                "temperature": body.get("temperature", 1.0),
-                "top_p": body.get("top_p", 1.0),
-                "tool_choice": "auto",
-                "tools": [],
-                "text": {"format": {"type": "text"}},
-                "metadata": {},
-                "service_tier": "default",
-                "usage": {
-                    "input_tokens": input_tokens + cached,
-                    "input_tokens_details": {"cached_tokens": cached},
-                    "output_tokens": output_tokens + reasoning,
-                    "output_tokens_details": {"reasoning_tokens": reasoning},
-                    "total_tokens": input_tokens + cached + output_tokens + reasoning,
-                },
-            }
-        )
+        full: dict[str, Any] = {
+            "id": self._next_id("resp"),
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "error": None,
+            "incomplete_details": None,
+            "instructions": body.get("instructions"),
+            "max_output_tokens": body.get("max_output_tokens"),
+            "model": _SNAPSHOTS.get(model, model),
+            "output": [
+                {
+                    "type": "message",
+                    "id": self._next_id("msg"),
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": answer, "annotations": []}],
+                }
+            ],
+            "parallel_tool_calls": True,
+            "temperature": body.get("temperature", 1.0),
+            "top_p": body.get("top_p", 1.0),
+            "tool_choice": "auto",
+            "tools": [],
+            "text": {"format": {"type": "text"}},
+            "metadata": {},
+            "service_tier": "default",
+            "usage": {
+                "input_tokens": input_tokens + cached,
+                "input_tokens_details": {"cached_tokens": cached},
+                "output_tokens": output_tokens + reasoning,
+                "output_tokens_details": {"reasoning_tokens": reasoning},
+                "total_tokens": input_tokens + cached + output_tokens + reasoning,
+            },
+        }
+        if not body.get("stream"):
+            return Response(body=full)
+        return _sse_named(_response_events(full, answer), request)
 
     def _models(self, _request: Request, _match: re.Match[str]) -> Response:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "system"} for m in _SNAPSHOTS]
@@ -289,6 +291,35 @@ def _embed(text: str, dimensions: int) -> list[float]:
 
 def _sse(events: list[dict[str, Any]], request: Request) -> Response:
     chunks = [f"data: {json.dumps(e)}\n\n".encode() for e in events] + [b"data: [DONE]\n\n"]
+    delay = float(request.headers.get("x-fake-chunk-delay", "0") or 0)
+    return Response(chunks=chunks, chunk_delay=delay)
+
+
+def _response_events(full: dict[str, Any], answer: str) -> list[dict[str, Any]]:
+    """The Responses API event sequence the SDK's stream helper expects; usage arrives in completed."""
+    item = full["output"][0]
+    position = {"item_id": item["id"], "output_index": 0, "content_index": 0}
+    empty_part = {"type": "output_text", "text": "", "annotations": []}
+    in_progress = {**full, "status": "in_progress", "output": [], "usage": None}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": in_progress},
+        {"type": "response.output_item.added", "output_index": 0, "item": {**item, "content": []}},
+        {"type": "response.content_part.added", **position, "part": empty_part},
+    ]
+    for word in re.findall(r"\S+\s*", answer):
+        events.append({"type": "response.output_text.delta", **position, "delta": word, "logprobs": []})
+    events.append({"type": "response.output_text.done", **position, "text": answer, "logprobs": []})
+    events.append({"type": "response.content_part.done", **position, "part": {**empty_part, "text": answer}})
+    events.append({"type": "response.output_item.done", "output_index": 0, "item": item})
+    events.append({"type": "response.completed", "response": full})
+    for number, event in enumerate(events):
+        event["sequence_number"] = number
+    return events
+
+
+def _sse_named(events: list[dict[str, Any]], request: Request) -> Response:
+    # The Responses API names each event (``event: response.created``) and sends no [DONE].
+    chunks = [f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events]
     delay = float(request.headers.get("x-fake-chunk-delay", "0") or 0)
     return Response(chunks=chunks, chunk_delay=delay)
 
