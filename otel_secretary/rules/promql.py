@@ -32,6 +32,9 @@ DURATION_S = "traces_span_metrics_duration_seconds"
 ERROR_STATUS = "STATUS_CODE_ERROR"
 # spanmetrics connector default explicit buckets, in milliseconds.
 SPANMETRICS_BUCKETS_MS = (2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000)
+# The buckets our own Collector config sets (collector-config/otelcol.yaml); a latency threshold must be a
+# boundary of at least one of the two layouts.
+STACK_SPANMETRICS_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000)
 # Bucket advice of the semantic conventions the SDK instrumentations pass (seconds).
 SDK_BUCKETS: Mapping[str, tuple[float, ...]] = {
     "http.server.request.duration": (
@@ -223,12 +226,13 @@ class SpanQueries:
         w = format_duration(window)
         threshold = spec.latency_threshold
         if self.source == "collector":
-            if round(threshold * 1000, 6) not in SPANMETRICS_BUCKETS_MS:
+            allowed = sorted(set(SPANMETRICS_BUCKETS_MS) | set(STACK_SPANMETRICS_BUCKETS_MS))
+            if round(threshold * 1000, 6) not in allowed:
                 raise SpecError(
                     spec.file,
                     spec.line,
                     "latency_threshold",
-                    f"{threshold:g}s is not a spanmetrics bucket boundary ({SPANMETRICS_BUCKETS_MS} ms)",
+                    f"{threshold:g}s is not a spanmetrics bucket boundary ({allowed} ms)",
                 )
             ms = [*self._span_matchers(), le_matcher(threshold, unit_ms=True)]
             sec = [*self._span_matchers(), le_matcher(threshold, unit_ms=False)]

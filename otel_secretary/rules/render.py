@@ -245,7 +245,7 @@ def _latency_buckets(
     factor = 1000 if unit_ms else 1
     threshold = spec.latency_threshold * factor
     if unit_ms:
-        bounds: Sequence[float] = promql.SPANMETRICS_BUCKETS_MS
+        bounds: Sequence[float] = sorted({*promql.SPANMETRICS_BUCKETS_MS, threshold})
     else:
         assert spec.sdk is not None
         bounds = promql.SDK_BUCKETS.get(spec.sdk.metric, promql.SDK_DEFAULT_BUCKETS)

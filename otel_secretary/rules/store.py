@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,15 @@ def update_control(data_dir: Path, change: Callable[[dict[str, Any]], Any]) -> A
     with _locked(path):
         control = read_json(path, empty_control())
         result = change(control)
+        _prune(control, time.time())
         write_json(path, control)
     return result
+
+
+def _prune(control: dict[str, Any], now: float) -> None:
+    """Keep the file small: silences over for a day and acks older than a week are dropped."""
+    control["silences"] = [s for s in control.get("silences", []) if float(s.get("endsAt", 0)) > now - 86400]
+    control["acks"] = [a for a in control.get("acks", []) if float(a.get("at", 0)) > now - 7 * 86400][-1000:]
 
 
 def read_control(data_dir: Path) -> dict[str, Any]:

@@ -29,7 +29,7 @@ def note(kind: str = "trigger", severity: str = "page") -> Notification:
         fingerprint="0123456789abcdef",
         labels={
             "alertname": "ApiBudgetBurn",
-            "service_name": "ai-secretary-api",
+            "service_name": "ai-secretary",
             "span_name": "GET /x",
             "severity": severity,
             "rule": "Api",
@@ -55,7 +55,7 @@ def test_email_has_text_and_escaped_html_parts(smtp_server: Any) -> None:
     assert message["To"] == "oncall@example.com"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert "service_name: ai-secretary-api" in text and "api <is> failing" in text
+    assert "service_name: ai-secretary" in text and "api <is> failing" in text
     assert "api &lt;is&gt; failing" in html and "<is>" not in html
 
 
@@ -96,7 +96,7 @@ def test_pagerduty_trigger_ack_resolve_share_one_dedup_key(http_receiver: HttpRe
     assert {"summary", "source", "severity"} <= payload.keys()
     assert (
         payload["severity"] in {"critical", "error", "warning", "info"}
-        and payload["source"] == "ai-secretary-api"
+        and payload["source"] == "ai-secretary"
     )
     assert len(payload["summary"]) <= 1024 and "payload" not in resolve
 

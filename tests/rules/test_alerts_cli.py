@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from otel_secretary.cli.alerts import app
-from otel_secretary.rules import render
+from otel_secretary.rules import render, store
 from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.spec import RuleSpec
 from tests.notify.conftest import HttpReceiver, wait_for
@@ -204,3 +204,27 @@ rules:
     assert not rules.engine.silences[silence_id].active(replay.minute * 60 + 120)
     assert runner.invoke(app, ["ack", "ffffffffffffffff", *local]).exit_code == 1
     rules.shutdown()
+
+
+def test_in_process_test_notification_reaches_every_channel(tmp_path: Path) -> None:
+    receiver = HttpReceiver()
+    config = tmp_path / "notify.yaml"
+    config.write_text(f'channels:\n  - {{name: s, type: slack, url: "{receiver.url}", severities: [page]}}\n')
+    try:
+        output = _invoke("test", "--local", "--severity", "info", "--notify-config", str(config))
+        assert "delivered to 1 channel(s), 0 failed" in output
+        (body,) = receiver.recorder.bodies()
+        assert body["text"].startswith("[TEST] OtelSecretaryTest (info)")
+    finally:
+        receiver.close()
+
+
+def test_control_file_stays_bounded(tmp_path: Path) -> None:
+    old = {"id": "old", "matchers": [], "startsAt": 0, "endsAt": 1, "createdBy": "", "comment": ""}
+    store.update_control(tmp_path, lambda c: c["silences"].append(old))
+    for i in range(1100):
+        store.update_control(
+            tmp_path, lambda c, i=i: c["acks"].append({"fingerprint": f"{i:016x}", "at": time.time()})
+        )
+    control = store.read_control(tmp_path)
+    assert control["silences"] == [] and len(control["acks"]) == 1000

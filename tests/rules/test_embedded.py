@@ -196,7 +196,7 @@ def test_forked_child_keeps_counting_and_writes_its_own_state(make_specs: Specs,
 def test_span_processor_hot_path_cost(make_specs: Specs, tmp_path: Path) -> None:
     specs = load_dir(REPO / "rules")
     rules = EmbeddedRules(specs, tmp_path, options=EngineOptions())
-    tracer_provider, _ = _providers(rules, service="ai-secretary-api")  # matches four shipped rules
+    tracer_provider, _ = _providers(rules, service="ai-secretary")  # matches four shipped rules
     tracer = tracer_provider.get_tracer("bench")
     spans = []
     for _ in range(2000):
