@@ -75,11 +75,14 @@ class GenAITelemetry:
         logger_provider: Any = None,
         mask: Mask | None = None,
     ) -> GenAITelemetry:
+        capture = bool(settings.capture_content)
+        if mask is None and capture:
+            mask = _settings_masker(settings, meter_provider)
         return cls(
             tracer_provider,
             meter_provider,
             logger_provider,
-            capture_content=bool(settings.capture_content),
+            capture_content=capture,
             prices=PriceBook.from_file(settings.prices_file),
             mask=mask,
         )
@@ -94,6 +97,18 @@ class GenAITelemetry:
         except Exception as exc:
             report_internal_error("genai.mask", exc)
             return None
+
+
+def _settings_masker(settings: Any, meter_provider: MeterProvider | None) -> Mask | None:
+    """The masker the PII settings ask for (pseudonym mode, extra patterns); None falls back to default."""
+    try:
+        from otel_secretary.pii import build_masker
+
+        masker: Mask = build_masker(settings, meter_provider).mask_text
+        return masker
+    except Exception as exc:  # a refused pattern file: the default policy still masks
+        report_internal_error("genai.build_masker", exc)
+        return None
 
 
 def _pii_mask_text() -> Mask | None:
