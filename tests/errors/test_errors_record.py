@@ -205,6 +205,8 @@ def test_celery_hook_records_on_task_span(installed: Telemetry) -> None:
         raise TimeoutError(f"mailbox for message {message_id} did not answer")
 
     instrumentor = CeleryInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        pytest.skip("Celery is instrumented globally by an earlier test; ours would not be the provider")
     instrumentor.instrument(tracer_provider=installed.tracer_provider)
     try:
         result = process_inbound_message.apply(args=(99,))
