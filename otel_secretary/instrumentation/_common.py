@@ -8,12 +8,15 @@ physical attempt with ``http.request.resend_count``. Metrics carry only low-card
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
+from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 from opentelemetry.metrics import Counter, Histogram, MeterProvider, get_meter
 from opentelemetry.semconv.attributes import (
     error_attributes,
@@ -24,6 +27,7 @@ from opentelemetry.semconv.metrics import http_metrics
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider, get_tracer
 from opentelemetry.util.types import AttributeValue
 
+from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
 SCOPE: Final = "otel_secretary.instrumentation"
@@ -167,6 +171,24 @@ def end_attempt_span(
     return error_type
 
 
+@contextlib.contextmanager
+def only_http_span(span: Span, carrier: Any) -> Iterator[None]:
+    """Make ``span`` current and the only HTTP span of this attempt.
+
+    The generic HTTP instrumentations (requests for stripe's default client, httpx for openai's
+    httpx2) would add a second span per attempt, without the retry count, with raw ids in
+    ``url.full``; they are suppressed inside, and ``traceparent`` is injected into ``carrier``
+    (the outgoing headers) here instead.
+    """
+    with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
+        try:
+            propagate.inject(carrier)
+        except Exception as exc:
+            report_internal_error("instrumentation.inject", exc)
+        with suppress_http_instrumentation():
+            yield
+
+
 def response_header_attributes(headers: Any, names: tuple[str, ...]) -> dict[str, AttributeValue]:
     """``http.response.header.<name>`` as string[] (semconv shape) for the headers present."""
     result: dict[str, AttributeValue] = {}
@@ -195,6 +217,7 @@ __all__ = [
     "end_attempt_span",
     "hash_value",
     "make_tracer",
+    "only_http_span",
     "qualified_name",
     "response_header_attributes",
     "server_of",

@@ -6,7 +6,8 @@ ends abandoned streams; we reuse it rather than re-implement it. It folds retrie
 though, and ignores rate-limit headers. So this instrumentor adds, per physical attempt of the
 openai client's own retry loop (``_send_request``): an HTTP CLIENT child span with
 ``http.request.resend_count`` (from ``x-stainless-retry-count``) and the ``x-ratelimit-*`` headers,
-and gauges of remaining requests/tokens so an alert can fire before the 429 storm.
+and gauges of remaining requests/tokens so an alert can fire before the 429 storm. The generic
+httpx2 instrumentation is suppressed inside our attempt span, so each attempt has exactly one span.
 
 Entry point name ``secretary_openai``: several packages register ``openai``, and disabling that
 name would disable all of them (reference §5). BaseInstrumentor is a singleton per class, and the
@@ -36,6 +37,7 @@ from ._common import (
     Instruments,
     end_attempt_span,
     make_tracer,
+    only_http_span,
     response_header_attributes,
     server_of,
     start_attempt_span,
@@ -130,7 +132,7 @@ class _AttemptTracer:
         )
 
     def sync(self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        request = args[0] if args else kwargs.get("request")
+        request: Any = args[0] if args else kwargs.get("request")
         try:
             state = self._start(request)
         except Exception as exc:
@@ -139,7 +141,8 @@ class _AttemptTracer:
         response = None
         error: BaseException | None = None
         try:
-            response = wrapped(*args, **kwargs)
+            with only_http_span(state[0], request.headers):
+                response = wrapped(*args, **kwargs)
             return response
         except BaseException as exc:
             error = exc
@@ -150,7 +153,7 @@ class _AttemptTracer:
     async def asynchronous(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        request = args[0] if args else kwargs.get("request")
+        request: Any = args[0] if args else kwargs.get("request")
         try:
             state = self._start(request)
         except Exception as exc:
@@ -159,7 +162,8 @@ class _AttemptTracer:
         response = None
         error: BaseException | None = None
         try:
-            response = await wrapped(*args, **kwargs)
+            with only_http_span(state[0], request.headers):
+                response = await wrapped(*args, **kwargs)
             return response
         except BaseException as exc:
             error = exc

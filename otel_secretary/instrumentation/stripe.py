@@ -42,6 +42,7 @@ from ._common import (
     end_attempt_span,
     hash_value,
     make_tracer,
+    only_http_span,
     qualified_name,
     server_of,
     start_attempt_span,
@@ -263,7 +264,9 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
 
     # -- physical attempts -------------------------------------------------------------------------
 
-    def _attempt(self, method: str, url: str, send: Callable[[], Any]) -> Any:
+    def _attempt(
+        self, method: str, url: str, headers: Mapping[str, str] | None, send: Callable[[Any], Any]
+    ) -> Any:
         call = _current.get()
         try:
             resend = call.attempts if call is not None else 0
@@ -273,11 +276,13 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
             started = timeit.default_timer()
         except Exception as exc:
             report_internal_error("stripe.attempt_start", exc)
-            return send()
+            return send(headers)
+        outgoing = dict(headers or {})
         response = None
         error: BaseException | None = None
         try:
-            response = send()
+            with only_http_span(span, outgoing):
+                response = send(outgoing)
             return response
         except BaseException as exc:
             error = exc
@@ -299,17 +304,21 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
             except Exception as exc:
                 report_internal_error("stripe.attempt_end", exc)
 
-    async def _attempt_async(self, method: str, url: str, send: Callable[[], Any]) -> Any:
+    async def _attempt_async(
+        self, method: str, url: str, headers: Mapping[str, str] | None, send: Callable[[Any], Any]
+    ) -> Any:
         call = _current.get()
         resend = call.attempts if call is not None else 0
         if call is not None:
             call.attempts += 1
         span, metric_attributes = start_attempt_span(self._tracer, method.upper(), url, resend)
         started = timeit.default_timer()
+        outgoing = dict(headers or {})
         response = None
         error: BaseException | None = None
         try:
-            response = await send()
+            with only_http_span(span, outgoing):
+                response = await send(outgoing)
             return response
         except BaseException as exc:
             error = exc
@@ -338,7 +347,7 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
         _usage: list[str] | None = None,
     ) -> tuple[str, int, Mapping[str, str]]:
         return self._attempt(  # type: ignore[no-any-return]
-            method, url, lambda: self.inner.request(method, url, headers, post_data)
+            method, url, headers, lambda h: self.inner.request(method, url, h, post_data)
         )
 
     def request_stream(
@@ -351,21 +360,21 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
         _usage: list[str] | None = None,
     ) -> tuple[Any, int, Mapping[str, str]]:
         return self._attempt(  # type: ignore[no-any-return]
-            method, url, lambda: self.inner.request_stream(method, url, headers, post_data)
+            method, url, headers, lambda h: self.inner.request_stream(method, url, h, post_data)
         )
 
     async def request_async(
         self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
     ) -> tuple[bytes, int, Mapping[str, str]]:
         return await self._attempt_async(  # type: ignore[no-any-return]
-            method, url, lambda: self.inner.request_async(method, url, headers, post_data)
+            method, url, headers, lambda h: self.inner.request_async(method, url, h, post_data)
         )
 
     async def request_stream_async(
         self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
     ) -> tuple[Any, int, Mapping[str, str]]:
         return await self._attempt_async(  # type: ignore[no-any-return]
-            method, url, lambda: self.inner.request_stream_async(method, url, headers, post_data)
+            method, url, headers, lambda h: self.inner.request_stream_async(method, url, h, post_data)
         )
 
     def sleep_async(self, secs: float) -> Any:

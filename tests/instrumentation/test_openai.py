@@ -209,3 +209,29 @@ def test_responses_stream_under_instrumentation(instrumented: Harness, client: o
     assert span.attributes[GenAI.GEN_AI_USAGE_OUTPUT_TOKENS] == final.usage.output_tokens
     assert span.attributes[GenAI.GEN_AI_REQUEST_STREAM] is True
     assert [c.name for c in _children(instrumented, span)] == ["POST /v1/responses"]
+
+
+def test_generic_httpx2_instrumentation_does_not_duplicate_attempts(
+    instrumented: Harness, client: openai.OpenAI, fake_openai: openai_api.FakeOpenAI
+) -> None:
+    from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
+
+    generic = HTTPX2ClientInstrumentor()
+    generic.instrument(
+        tracer_provider=instrumented.tracer_provider, meter_provider=instrumented.meter_provider
+    )
+    try:
+        fake_openai.fail("429")
+        client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    finally:
+        generic.uninstrument()
+    (logical,) = instrumented.spans("chat gpt-4o-mini")
+    assert [a.name for a in _children(instrumented, logical)] == ["POST /v1/chat/completions"] * 2
+    assert len(instrumented.spans()) == 3
+    # traceparent still reaches the server, naming our attempt span as the parent.
+    attempts = _children(instrumented, logical)
+    sent = [r.headers.get("traceparent", "") for r in fake_openai.requests]
+    assert [f"{a.context.span_id:016x}" in header for a, header in zip(attempts, sent, strict=True)] == [
+        True,
+        True,
+    ]

@@ -325,3 +325,26 @@ def test_webhook_records_event_type_and_bad_signatures(otel: Harness) -> None:
 def test_webhook_decorator_rejects_non_callable() -> None:
     with pytest.raises(TypeError, match="traced_stripe_webhook"):
         traced_stripe_webhook(WEBHOOK_SECRET)("not a function")  # type: ignore[arg-type]
+
+
+def test_generic_requests_instrumentation_does_not_duplicate_attempts(
+    instrumented: Harness, fake_stripe: stripe_errors.FakeStripe
+) -> None:
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+
+    generic = RequestsInstrumentor()
+    generic.instrument(
+        tracer_provider=instrumented.tracer_provider, meter_provider=instrumented.meter_provider
+    )
+    try:
+        fake_stripe.clear()
+        client = stripe.StripeClient(API_KEY, base_addresses={"api": fake_stripe.url})
+        client.v1.customers.retrieve("cus_NffrFeUfNV2Hib")
+    finally:
+        generic.uninstrument()
+    assert sorted(s.name for s in instrumented.spans()) == [
+        "GET /v1/customers/{id}",
+        "stripe GET /v1/customers/{id}",
+    ]
+    (attempt,) = instrumented.spans("GET /v1/customers/{id}")
+    assert f"{attempt.context.span_id:016x}" in fake_stripe.requests[0].headers["traceparent"]
