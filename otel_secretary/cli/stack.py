@@ -66,9 +66,10 @@ def up(
         raise typer.Exit(1) from exc
     typer.echo("")
     _print_status(stack)
+    where = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
     typer.echo(
         f"\nSend telemetry with OTEL_EXPORTER_OTLP_ENDPOINT={stack.otlp_http_endpoint} "
-        "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf; stop with `otel-secretary stack down`."
+        f"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf; stop with `otel-secretary stack down{where}`."
     )
 
 

@@ -88,6 +88,11 @@ def start(
             start_new_session=True,
         )
     record = PidRecord(name, popen.pid, list(argv), time.time())
+    # Between fork and exec /proc still shows the parent's command line; wait for the exec so the record
+    # is recognisable (and stoppable) from the moment it is written.
+    deadline = time.monotonic() + 5
+    while popen.poll() is None and not is_running(record) and time.monotonic() < deadline:
+        time.sleep(0.005)
     record.save(pid_path)
     return record, popen
 
