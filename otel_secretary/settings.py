@@ -238,7 +238,8 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "OTEL_SECRETARY_SEVERITY_OVERRIDES",
         _severity_map,
         "",
-        "Per-category severity overrides, e.g. `rate_limit=high,validation=low`.",
+        "Severity overrides by category, `category.system` or exception type; the most specific wins, "
+        "e.g. `rate_limit=high,external_api.openai=low,stripe.CardError=medium`.",
     ),
     Setting(
         "rules_enabled",
