@@ -100,7 +100,8 @@ class TracedCall:
         self._done = False
         tenant = baggage.get_baggage(TENANT_KEY)
         self._tenant = str(tenant) if tenant else None
-        model = spec.model or self._request.model
+        # The call's own model= wins: the decorator's model is the default the function falls back to.
+        model = self._request.model or spec.model
         handler = telemetry.handler
         if self._embedding:
             self.invocation: Any = handler.embedding(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Final
 
 from opentelemetry.metrics import MeterProvider, get_meter
@@ -83,7 +84,7 @@ class GenAITelemetry:
             meter_provider,
             logger_provider,
             capture_content=capture,
-            prices=PriceBook.from_file(settings.prices_file),
+            prices=_price_book(settings.prices_file),
             mask=mask,
         )
 
@@ -97,6 +98,15 @@ class GenAITelemetry:
         except Exception as exc:
             report_internal_error("genai.mask", exc)
             return None
+
+
+def _price_book(path: Path | None) -> PriceBook:
+    """Overrides from ``path``; an unreadable or invalid file is reported and genai-prices used alone."""
+    try:
+        return PriceBook.from_file(path)
+    except Exception as exc:
+        report_internal_error("genai.prices_file", exc)
+        return PriceBook()
 
 
 def _settings_masker(settings: Any, meter_provider: MeterProvider | None) -> Mask | None:

@@ -29,3 +29,34 @@ def test_settings_masker_is_used_for_content(otel: Harness) -> None:
     captured = str(span.attributes["gen_ai.input.messages"])
     assert "carol@example.com" not in captured
     assert "<email:" in captured  # pseudonym mode: typed and keyed, so it correlates
+
+
+def test_invalid_prices_file_falls_back_to_library_prices(tmp_path: Any, otel: Harness) -> None:
+    from otel_secretary._internal.self_monitoring import internal_error_counts
+
+    bad = tmp_path / "prices.yaml"
+    bad.write_text("models: [not, a, mapping]\n")
+    before = internal_error_counts().get("genai.prices_file", 0)
+    settings = load_settings({"OTEL_SECRETARY_PRICES_FILE": str(bad)})
+    telemetry = GenAITelemetry.from_settings(settings, otel.tracer_provider, otel.meter_provider)
+    assert internal_error_counts()["genai.prices_file"] == before + 1
+
+    @traced_ai_call(telemetry=telemetry)
+    def answer(model: str) -> dict[str, Any]:
+        return {"usage": {"prompt_tokens": 1_000_000, "completion_tokens": 0}}
+
+    answer(model="gpt-4o-mini")
+    (span,) = otel.spans()
+    assert span.attributes["otel_secretary.gen_ai.cost_usd"] == 0.15  # genai-prices' gpt-4o-mini input price
+
+
+def test_call_model_overrides_decorator_default(otel: Harness) -> None:
+    telemetry = GenAITelemetry(otel.tracer_provider, otel.meter_provider)
+
+    @traced_ai_call(model="gpt-4o-mini", telemetry=telemetry)
+    def answer(model: str = "gpt-4o-mini") -> dict[str, Any]:
+        return {}
+
+    answer(model="gpt-4.1")
+    answer()
+    assert sorted(s.name for s in otel.spans()) == ["chat gpt-4.1", "chat gpt-4o-mini"]
