@@ -235,3 +235,19 @@ def test_generic_httpx2_instrumentation_does_not_duplicate_attempts(
         True,
         True,
     ]
+
+
+def test_decorated_embeddings_around_instrumented_call_is_one_span(
+    instrumented: Harness, client: openai.OpenAI
+) -> None:
+    telemetry = GenAITelemetry(instrumented.tracer_provider, instrumented.meter_provider)
+
+    @traced_ai_call(operation="embeddings", telemetry=telemetry)
+    def embed(texts: list[str], model: str) -> Any:
+        return client.embeddings.create(model=model, input=texts)
+
+    embed(["alpha beta", "gamma"], model="text-embedding-3-small")
+    (span,) = instrumented.spans("embeddings text-embedding-3-small")
+    assert span.instrumentation_scope.name == "otel_secretary.genai"
+    assert span.attributes[GenAI.GEN_AI_USAGE_INPUT_TOKENS] == 3
+    assert [c.name for c in _children(instrumented, span)] == ["POST /v1/embeddings"]
