@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         "gen_ai.response.finish_reasons": ("stop",),
         "gen_ai.usage.input_tokens": 120,
         "gen_ai.usage.output_tokens": 30,
-        "otel_secretary.gen_ai.cost_usd": 3.6e-05,
+        "app.genai.cost_usd": 3.6e-05,
     }
     metric_attributes = {**start_attributes, "gen_ai.response.model": "gpt-4o-mini-2024-07-18"}
 

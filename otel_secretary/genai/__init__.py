@@ -1,7 +1,7 @@
 """GenAI call telemetry: ``@traced_ai_call``, cost estimation and the process-wide GenAI handler.
 
 Spans, attributes and metrics follow the OpenTelemetry GenAI semantic conventions (v1.41 shapes, as
-``opentelemetry-util-genai`` emits them); cost (``otel_secretary.gen_ai.cost.usd``) is ours, since the
+``opentelemetry-util-genai`` emits them); cost (``app.genai.cost``) is ours, since the
 conventions have no cost attribute yet. Nothing here may raise into the host app.
 """
 

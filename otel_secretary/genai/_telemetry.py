@@ -23,10 +23,12 @@ from otel_secretary.version import __version__
 from ._cost import PriceBook
 
 SCOPE: Final = "otel_secretary.genai"
-# Ours, not a convention: cost has no standard name yet (semantic-conventions-genai #287).
-COST_ATTRIBUTE: Final = "otel_secretary.gen_ai.cost_usd"
-COST_METRIC: Final = "otel_secretary.gen_ai.cost.usd"
-UNPRICED_METRIC: Final = "otel_secretary.gen_ai.cost.unpriced"
+# Ours, not a convention: cost has no standard name yet (semantic-conventions-genai #287). The
+# app.* names are what the shipped alert rules (AICostBudget, Prometheus app_genai_cost_USD_total),
+# the demo and the docs read.
+COST_ATTRIBUTE: Final = "app.genai.cost_usd"
+COST_METRIC: Final = "app.genai.cost"
+UNPRICED_METRIC: Final = "app.genai.cost.unpriced"
 TENANT_KEY: Final = "app.tenant.id"
 
 Mask = Callable[[str], str]
@@ -58,7 +60,7 @@ class GenAITelemetry:
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
         self.cost = meter.create_counter(
             COST_METRIC,
-            unit="{USD}",
+            unit="USD",
             description="Estimated cost of GenAI calls by provider, model and tenant.",
         )
         self.unpriced = meter.create_counter(

@@ -128,4 +128,4 @@ def test_cost_counter_by_model_and_tenant_and_unpriced_counter(tmp_path: Path, o
     }
     (unpriced,) = otel.points(UNPRICED_METRIC)
     assert unpriced.value == 1 and unpriced.attributes["gen_ai.request.model"] == "unknown-model-x"
-    assert otel.metrics()[COST_METRIC].unit == "{USD}"
+    assert otel.metrics()[COST_METRIC].unit == "USD"

@@ -47,7 +47,7 @@ def test_invalid_prices_file_falls_back_to_library_prices(tmp_path: Any, otel: H
 
     answer(model="gpt-4o-mini")
     (span,) = otel.spans()
-    assert span.attributes["otel_secretary.gen_ai.cost_usd"] == 0.15  # genai-prices' gpt-4o-mini input price
+    assert span.attributes["app.genai.cost_usd"] == 0.15  # genai-prices' gpt-4o-mini input price
 
 
 def test_call_model_overrides_decorator_default(otel: Harness) -> None:
