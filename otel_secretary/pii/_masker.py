@@ -27,6 +27,15 @@ REDACTED = "<redacted>"
 FAILED = "<redaction-failed>"
 
 _CACHEABLE = 256
+_JOINERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@_%+=-")
+
+
+def _touches_joiner(text: str, hits: list[Hit]) -> bool:
+    end = len(text)
+    for hit in hits:
+        if (hit.start and text[hit.start - 1] in _JOINERS) or (hit.end < end and text[hit.end] in _JOINERS):
+            return True
+    return False
 
 
 @dataclass
@@ -73,6 +82,8 @@ class Masker:
         self.mask_ip = mask_ip
         self.detectors = tuple(d for d in (*DETECTORS, *extra_detectors) if mask_ip or d.kind != "ip")
         self._scanner = Scanner(self.detectors)
+        self._may_match = self._scanner.may_match
+        self._cache_size = cache_size
         self._cached_scan = functools.lru_cache(maxsize=cache_size)(self._scan)
         provider = meter_provider or get_meter_provider()
         meter = provider.get_meter("otel_secretary.pii")
@@ -92,7 +103,9 @@ class Masker:
     def mask_text(self, text: str, redactions: Redactions | None = None) -> str:
         """Replace each PII substring with a typed placeholder; the rest of the text is kept."""
         if len(text) <= _CACHEABLE:
-            masked, kinds = self._cached_scan(text)
+            if not self._may_match(text):
+                return text  # the common case: one regex search, no scan, no cache lookup
+            masked, kinds = self._cached_scan(text) if self._cache_size else self._scan(text)
         else:
             masked, kinds = self._scan(text)
         if kinds and redactions is not None:
@@ -126,7 +139,7 @@ class Masker:
 
     # ---------------------------------------------------------------- values
     def _mask_value(self, key: str | None, value: Any, redactions: Redactions | None) -> Any:
-        if isinstance(value, str):
+        if type(value) is str or isinstance(value, str):
             if key is not None and is_sensitive_key(key):
                 return self._redact_whole(value, redactions)
             return self.mask_text(value, redactions)
@@ -162,21 +175,22 @@ class Masker:
 
     # ---------------------------------------------------------------- scanning
     def _scan(self, text: str) -> tuple[str, tuple[str, ...]]:
-        """Mask to a fixed point, so mask(mask(x)) == mask(x) even when a replacement joins neighbours."""
+        """Mask to a fixed point, so mask(mask(x)) == mask(x).
+
+        A replacement can only create a new match when it touches a character that could join it to a
+        neighbour ("1<card>", "x@<email>"); only then is the result scanned again (at most twice more).
+        """
         all_kinds: list[str] = []
         for _ in range(3):
-            masked, kinds = self._scan_once(text)
-            if not kinds:
+            hits = self._scanner.scan(text)
+            if not hits:
                 break
-            all_kinds.extend(kinds)
-            text = masked
+            all_kinds.extend(hit.kind for hit in hits)
+            rescan = _touches_joiner(text, hits)
+            text = self._replace(text, hits)
+            if not rescan:
+                break
         return text, tuple(all_kinds)
-
-    def _scan_once(self, text: str) -> tuple[str, tuple[str, ...]]:
-        hits = self._scanner.scan(text)
-        if not hits:
-            return text, ()
-        return self._replace(text, hits), tuple(hit.kind for hit in hits)
 
     def _replace(self, text: str, hits: list[Hit]) -> str:
         pieces: list[str] = []

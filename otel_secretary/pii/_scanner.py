@@ -31,6 +31,8 @@ _TOKEN_END = re.compile(r"[0-9A-Za-z]*")
 # "fe80::1", "(555) 010", "GB29 NWBK"). Its common \d prefix lets re skip to digits at C speed.
 _INTERESTING = re.compile(r"\d(?:[0-9A-Za-z]{6}|[ ./()-]{1,2}[0-9]|:|\)| [A-Z0-9]{4})")
 _PLACEHOLDER = re.compile(PLACEHOLDER)
+# Characters that every digit, e-mail and most anchor hits need; upper case only where anchors start.
+_RARE = re.compile(r"[0-9@=:_.\"ABGT-]")
 # Rare characters checked with one memchr each before searching the anchors that contain them.
 _GATES = ("_", "=", ":", "-", ".")
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.([A-Za-z]{2,24})\b")
@@ -70,8 +72,21 @@ class Scanner:
                     self._anchored.setdefault(anchor, []).append((detector, compiled))
         # Longest first so "github_pat_" wins over a shorter overlapping anchor at the same place.
         ordered = sorted(self._anchored, key=len, reverse=True)
-        self._gated_anchors = tuple(
-            (anchor, next((g for g in _GATES if g in anchor), "")) for anchor in ordered
+        # Long texts: one literal search per needle. "Bearer"/"bearer" share the needle "earer" (fewer
+        # passes over the text); the full anchor is checked where the needle is found.
+        needles: dict[str, list[str]] = {}
+        for anchor in ordered:
+            twin = anchor[0].swapcase() + anchor[1:]
+            needle = anchor[1:] if anchor[0].isalpha() and twin in self._anchored else anchor
+            needles.setdefault(needle, []).append(anchor)
+        self._needles = tuple(
+            (
+                needle,
+                next((g for g in _GATES if g in needle), ""),
+                len(anchors[0]) - len(needle),
+                tuple(anchors),
+            )
+            for needle, anchors in needles.items()
         )
         self._anchor_regex = (
             re.compile("|".join(re.escape(anchor) for anchor in ordered)) if ordered else None
@@ -79,6 +94,30 @@ class Scanner:
 
         extra = [d for d in detectors if d.family.startswith("extra")]
         self._extra = [(d, re.compile(d.pattern), d.family.removeprefix("extra:")) for d in extra]
+        # One search that every possible hit needs (an anchor, an interesting digit, '@', an extra
+        # trigger); short values without it skip the scan. A trigger-less extra pattern disables it.
+        triggers = [re.escape(anchor) for anchor in ordered] + [_INTERESTING.pattern, "@"]
+        triggers += [re.escape(trigger) for _, _, trigger in self._extra]
+        always = any(not trigger for _, _, trigger in self._extra)
+        self._trigger = None if always else re.compile("|".join(triggers))
+        # All-literal alternatives, so re can skip to their first characters at C speed.
+        self._trigger_literals = re.compile(
+            "|".join(t for t in triggers if t not in (_INTERESTING.pattern, "@"))
+        )
+        # Most short values hold none of these characters; a class search skips them at C speed, and
+        # only the anchors without any of them ("bearer", "token" …) need a literal test on top.
+        literals = [*ordered, *(trigger for _, _, trigger in self._extra)]
+        self._rare_words = tuple(word for word in literals if not _RARE.search(word))
+
+    def may_match(self, text: str) -> bool:
+        """False only when ``scan(text)`` is certainly empty; meant for short values."""
+        if self._trigger is None:
+            return True
+        if _RARE.search(text) is None:
+            return any(word in text for word in self._rare_words)
+        if _INTERESTING.search(text) is not None or "@" in text:
+            return True
+        return self._trigger_literals.search(text) is not None
 
     def scan(self, text: str) -> list[Hit]:
         hits: list[Hit] = []
@@ -108,13 +147,17 @@ class Scanner:
         # characters (s, e, t, b …) stop it on almost every letter.
         found: list[tuple[int, str]] = []
         open_gates = {gate for gate in _GATES if gate in text}
-        for anchor, gate in self._gated_anchors:
+        for needle, gate, back, anchors in self._needles:
             if gate and gate not in open_gates:
                 continue
-            index = text.find(anchor)
+            index = text.find(needle)
             while index != -1:
-                found.append((index, anchor))
-                index = text.find(anchor, index + 1)
+                start = index - back
+                if start >= 0:
+                    for anchor in anchors:
+                        if text.startswith(anchor, start):
+                            found.append((start, anchor))
+                index = text.find(needle, index + 1)
         found.sort(key=lambda item: (item[0], -len(item[1])))
         return found
 
@@ -174,9 +217,16 @@ class Scanner:
                 # Only hex ids and IPv6 start lowercase; "v1", "utf8", "gpt4" cannot match anything.
                 pos = token_end
                 continue
-            end = self._try_token(text, token, hits)
-            if end < 0 and token > 0 and text[token - 1] in "+(:":
+            prefix = text[token - 1] if token else ""
+            if prefix and prefix in "+(":
+                # "+44 …", "(555) …": the longer, more specific candidate first.
                 end = self._try_token(text, token - 1, hits)
+                if end < 0:
+                    end = self._try_token(text, token, hits)
+            else:
+                end = self._try_token(text, token, hits)
+                if end < 0 and prefix == ":":
+                    end = self._try_token(text, token - 1, hits)
             pos = max(end, token_end, digit + 1)
 
     def _try_token(self, text: str, start: int, hits: list[Hit]) -> int:
@@ -254,10 +304,11 @@ def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
                 return 0
         elif before in _WORD or after in _WORD or (before == "+" and candidate[0] != "+"):
             return 0
-        elif (before == "." and start > 1 and text[start - 2].isdigit()) or (
-            after == "." and end + 1 < len(text) and text[end + 1].isdigit()
+        elif (before in "./-" and start > 1 and text[start - 2].isdigit()) or (
+            after in "./-" and end + 1 < len(text) and text[end + 1].isdigit()
         ):
-            return 0  # the tail or head of a longer dotted number ("06.12.34.56.78", "1.2.3.4.5")
+            # The tail or head of a longer number ("06.12.34.56.78", "1.2.3.4.5", "12/05/2024 2024-05")
+            return 0
     return accepted
 
 

@@ -1,0 +1,265 @@
+"""PII masking cost and detection quality, otel-secretary side by side with Logfire's scrubber.
+
+Run: ``.venv/bin/python benchmarks/bench_pii.py`` (needs the ``bench`` extra: ``pip install logfire``).
+
+Both tools see the same inputs in the same process:
+
+* cost per *typical span* (12 attributes + one exception event), PII-free and PII-laden; for Logfire this
+  is what its ``MainSpanProcessorWrapper.on_end`` does (``span_to_dict`` → ``scrub_span`` →
+  ``ReadableSpan(**d)``), for us what ``MaskingSpanExporter`` does per span (``mask_span``);
+* cost per short PII-free attribute and per 4 KB of prose (with and without PII);
+* recall and false-positive rate on ``tests/pii/corpus.yaml``, each text given as an attribute value under
+  a neutral key (``message``).
+
+Our masker runs with its LRU cache disabled unless a row says "cached", so repeated inputs do not flatter it.
+Logfire's scrubber is called directly (``logfire._internal.scrubbing.Scrubber``), as the issue asks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import statistics
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+
+from otel_secretary.pii import Masker
+from otel_secretary.pii._signals import ResourceMasker, mask_span
+
+REPO = Path(__file__).resolve().parents[1]
+CORPUS = REPO / "tests" / "pii" / "corpus.yaml"
+
+SHORT_FREE = [
+    "GET", "/api/v1/messages", "gpt-4o-mini", "summarize_email", "200", "application/json",
+    "POST /api/v1/meetings", "celery.task.process_inbound_message", "us-east-1", "Celery task finished",
+    "api.openai.com", "stripe.charges.create",
+]  # fmt: skip
+
+# PII-free but shaped so a scan must run (digits in tokens, '_', '=', ':'): the cache matters here.
+SHORT_SCANNED = [
+    "python-requests/2.32.3", "u_5f2a9c1d", "/api/v1/users/42/messages", "page=2", "2024-05-01T10:00:00Z",
+    "gpt-4o-2024-08-06", "evt_1NG8Du2eZvKYlo2CUI79vXWy", "api.openai.com:443", "tenant_42", "v1.45.0",
+]  # fmt: skip
+
+PROSE = (
+    "Hi team, please find the summary of the meeting about quarterly results. We discussed the roadmap, "
+    "the hiring plan and the budget for 2025. Action items: review the draft by Friday, 3 reviewers needed. "
+    "The secretary will send the minutes and book the follow-up in the shared calendar next week. "
+)
+PROSE_4K = (PROSE * 20)[:4096]
+PII_LINE = "Contact jane.doe@example.com or +1 555 010 0199, card 4242 4242 4242 4242. "
+PROSE_PII_4K = ((PROSE + PII_LINE) * 20)[:4096]
+
+
+def _stacktrace(message: str) -> str:
+    def inner() -> None:
+        raise ValueError(message)
+
+    try:
+        inner()
+    except ValueError:
+        return traceback.format_exc()
+    return ""
+
+
+def typical_span(with_pii: bool) -> ReadableSpan:
+    message = (
+        "card 4242 4242 4242 4242 declined for jane.doe@example.com"
+        if with_pii
+        else "upstream returned 503 Service Unavailable"
+    )
+    prompt = (
+        "Summarise: call +44 20 7946 0958 about the invoice" if with_pii else "Summarise the thread below"
+    )
+    attributes: dict[str, Any] = {
+        "http.request.method": "POST",
+        "url.full": "https://api.example.com/api/v1/emails/summarize?page=2"
+        + ("&token=t0k3n123" if with_pii else ""),
+        "http.route": "/api/v1/emails/summarize",
+        "http.response.status_code": 500,
+        "server.address": "api.example.com",
+        "user_agent.original": "python-requests/2.32.3",
+        "gen_ai.request.model": "gpt-4o-mini",
+        "gen_ai.usage.input_tokens": 1523,
+        "gen_ai.usage.output_tokens": 211,
+        "gen_ai.input.messages": json.dumps([{"role": "user", "content": prompt}]),
+        "app.tenant.id": "tenant-42",
+        "enduser.id": "u_5f2a9c1d",
+    }
+    event = Event(
+        "exception",
+        {
+            "exception.type": "ValueError",
+            "exception.message": message,
+            "exception.stacktrace": _stacktrace(message),
+            "exception.escaped": "False",
+        },
+    )
+    context = SpanContext(0x4BF92F3577B34DA6A3CE929D0E0E4736, 0x00F067AA0BA902B7, is_remote=False)
+    return ReadableSpan(
+        name="POST /api/v1/emails/summarize",
+        context=context,
+        resource=Resource.create({"service.name": "ai-secretary"}),
+        attributes=attributes,
+        events=[event],
+        kind=SpanKind.SERVER,
+        status=Status(StatusCode.ERROR, message),
+        start_time=1,
+        end_time=2,
+    )
+
+
+def measure(function: Callable[[], object], budget_s: float) -> tuple[float, float]:
+    """Median and p95 in microseconds over as many calls as fit in ``budget_s`` (at least 50)."""
+    for _ in range(20):
+        function()
+    samples: list[float] = []
+    deadline = time.perf_counter() + budget_s
+    while len(samples) < 50 or time.perf_counter() < deadline:
+        start = time.perf_counter_ns()
+        function()
+        samples.append((time.perf_counter_ns() - start) / 1000)
+    samples.sort()
+    return statistics.median(samples), samples[int(len(samples) * 0.95)]
+
+
+class LogfireSide:
+    def __init__(self) -> None:
+        from logfire._internal.scrubbing import Scrubber
+        from logfire._internal.utils import span_to_dict
+
+        self.scrubber = Scrubber(patterns=None)
+        self._span_to_dict = span_to_dict
+
+    def span(self, span: ReadableSpan) -> ReadableSpan:
+        span_dict = self._span_to_dict(span)
+        self.scrubber.scrub_span(span_dict)
+        return ReadableSpan(**span_dict)
+
+    def value(self, value: str) -> Any:
+        return self.scrubber.scrub_value(("attributes", "message"), value)[0]
+
+
+class OurSide:
+    def __init__(self, cache_size: int = 0) -> None:
+        self.masker = Masker(meter_provider=MeterProvider(), cache_size=cache_size)
+        self.resources = ResourceMasker(self.masker)
+
+    def span(self, span: ReadableSpan) -> ReadableSpan:
+        return mask_span(self.masker, span, self.resources)
+
+    def value(self, value: str) -> Any:
+        return self.masker.mask_value("message", value)
+
+
+def cost_rows(budget: float) -> list[tuple[str, tuple[float, float], tuple[float, float]]]:
+    ours, cached, logfire = OurSide(), OurSide(cache_size=4096), LogfireSide()
+    rows = []
+    for label, with_pii in (("typical span, PII-free (12 attrs + exception)", False),
+                            ("typical span, PII-laden (12 attrs + exception)", True)):  # fmt: skip
+        span = typical_span(with_pii)
+        theirs = measure(functools.partial(logfire.span, span), budget)
+        rows.append((label, measure(functools.partial(ours.span, span), budget), theirs))
+        rows.append(
+            (label + " (our LRU cache on)", measure(functools.partial(cached.span, span), budget), theirs)
+        )
+
+    def each(side: OurSide | LogfireSide, values: list[str]) -> Callable[[], None]:
+        def run() -> None:
+            for value in values:
+                side.value(value)
+
+        return run
+
+    for label, values in (("short PII-free attribute", SHORT_FREE),
+                          ("short PII-free attribute needing a scan", SHORT_SCANNED)):  # fmt: skip
+        n = len(values)
+        theirs = measure(each(logfire, values), budget)
+        per_theirs = (theirs[0] / n, theirs[1] / n)
+        for suffix, side in (("", ours), (" (our LRU cache on)", cached)):
+            mine = measure(each(side, values), budget)
+            rows.append((label + suffix, (mine[0] / n, mine[1] / n), per_theirs))
+    for label, text in (("4 KB prose, PII-free", PROSE_4K), ("4 KB prose with 15 PII values", PROSE_PII_4K)):
+        mine = measure(functools.partial(ours.value, text), budget)
+        rows.append((label, mine, measure(functools.partial(logfire.value, text), budget)))
+    return rows
+
+
+def quality() -> dict[str, dict[str, float]]:
+    cases = yaml.safe_load(CORPUS.read_text(encoding="utf-8"))["cases"]
+    positives = [c for c in cases if c["pii"]]
+    negatives = [c for c in cases if not c["pii"]]
+    result: dict[str, dict[str, float]] = {}
+    for name, side in (("otel-secretary", OurSide()), ("logfire", LogfireSide())):
+        values = caught = cases_caught = kept = keep_total = 0
+        per_kind: dict[str, list[int]] = {}
+        for case in positives:
+            masked = str(side.value(case["text"]))
+            gone = [value not in masked for value in case["pii"]]
+            values += len(gone)
+            caught += sum(gone)
+            cases_caught += all(gone)
+            keep_total += len(case["keep"])
+            kept += sum(value in masked for value in case["keep"])
+            for kind in case["kinds"]:
+                per_kind.setdefault(kind, [0, 0])
+                per_kind[kind][0] += all(gone)
+                per_kind[kind][1] += 1
+        altered = sum(str(side.value(case["text"])) != case["text"] for case in negatives)
+        row = {
+            "value recall": caught / values,
+            "case recall": cases_caught / len(positives),
+            "context kept": kept / keep_total if keep_total else 1.0,
+            "false-positive rate": altered / len(negatives),
+        }
+        row.update({f"recall[{kind}]": hit / total for kind, (hit, total) in sorted(per_kind.items())})
+        result[name] = row
+    return result
+
+
+def _pair(times: tuple[float, float]) -> str:
+    return f"{times[0]:.2f} / {times[1]:.2f}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=float, default=1.5, help="seconds of sampling per measurement")
+    args = parser.parse_args()
+    try:
+        import logfire  # noqa: F401
+    except ImportError:
+        print("logfire is not installed: .venv/bin/pip install 'otel-secretary[bench]'", file=sys.stderr)
+        return 2
+
+    print(f"Python {sys.version.split()[0]}; corpus {CORPUS.relative_to(REPO)}; times in µs, median / p95\n")
+    print(f"| {'cost per item':<46} | {'otel-secretary':>17} | {'logfire':>17} | {'logfire ÷ ours':>14} |")
+    print(f"|{'-' * 48}|{'-' * 19}:|{'-' * 19}:|{'-' * 16}:|")
+    for label, ours, theirs in cost_rows(args.budget):
+        ratio = theirs[0] / ours[0] if ours[0] else float("inf")
+        print(f"| {label:<46} | {_pair(ours):>17} | {_pair(theirs):>17} | {ratio:>13.1f}x |")
+    scores = quality()
+    ours_q, theirs_q = scores["otel-secretary"], scores["logfire"]
+    print(f"\n| {'detection on the corpus':<46} | {'otel-secretary':>17} | {'logfire':>17} |")
+    print(f"|{'-' * 48}|{'-' * 19}:|{'-' * 19}:|")
+    for metric, value in ours_q.items():
+        print(f"| {metric:<46} | {value:>17.1%} | {theirs_q.get(metric, 0.0):>17.1%} |")
+    recall_ratio = (
+        ours_q["value recall"] / theirs_q["value recall"] if theirs_q["value recall"] else float("inf")
+    )
+    print(f"\nrecall ratio (ours ÷ logfire, per PII value): {recall_ratio:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
