@@ -222,9 +222,7 @@ def test_in_process_test_notification_reaches_every_channel(tmp_path: Path) -> N
 def test_control_file_stays_bounded(tmp_path: Path) -> None:
     old = {"id": "old", "matchers": [], "startsAt": 0, "endsAt": 1, "createdBy": "", "comment": ""}
     store.update_control(tmp_path, lambda c: c["silences"].append(old))
-    for i in range(1100):
-        store.update_control(
-            tmp_path, lambda c, i=i: c["acks"].append({"fingerprint": f"{i:016x}", "at": time.time()})
-        )
+    acks = [{"fingerprint": f"{i:016x}", "at": time.time()} for i in range(1100)]
+    store.update_control(tmp_path, lambda c: c["acks"].extend(acks))
     control = store.read_control(tmp_path)
     assert control["silences"] == [] and len(control["acks"]) == 1000

@@ -165,3 +165,62 @@ def test_le_matcher_accepts_go_and_python_float_forms() -> None:
     assert promql.le_matcher(1.0, unit_ms=False) == ("le", "=~", r"1|1\.0")
     assert promql.le_matcher(2.0, unit_ms=True) == ("le", "=~", r"2000|2000\.0")
     assert promql.le_matcher(0.25, unit_ms=False) == ("le", "=", "0.25")
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("prometheus") is None, reason="prometheus (apt) not installed")
+def test_real_prometheus_loads_and_evaluates_every_generated_group(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    import httpx
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # The generated files unchanged except the group interval, so the test need not wait a minute.
+    for path in GENERATED.glob("*/*.rules.yml"):
+        target = tmp_path / "rules" / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(path.read_text().replace("  interval: 1m\n", "  interval: 1s\n"))
+    config = tmp_path / "prometheus.yml"
+    # Prometheus allows globs only in the last path element.
+    config.write_text(f"rule_files: ['{tmp_path}/rules/collector/*.yml', '{tmp_path}/rules/sdk/*.yml']\n")
+    log = open(tmp_path / "prometheus.log", "w")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+        ],
+        stdout=log,
+        stderr=log,
+    )
+    try:
+        groups: list[dict[str, object]] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                groups = httpx.get(f"http://127.0.0.1:{port}/api/v1/rules", timeout=1).json()["data"][
+                    "groups"
+                ]
+                rules = [r for g in groups for r in g["rules"]]  # type: ignore[attr-defined]
+                if rules and all(r.get("lastEvaluation", "").startswith("20") for r in rules):
+                    break
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            time.sleep(0.5)
+        expected = sum(len(yaml.safe_load(p.read_text())["groups"]) for p in GENERATED.glob("*/*.rules.yml"))
+        assert len(groups) == expected, (tmp_path / "prometheus.log").read_text()[-2000:]
+        unhealthy = [
+            (g["name"], r["name"], r.get("lastError"))
+            for g in groups
+            for r in g["rules"]  # type: ignore[attr-defined]
+            if r["health"] != "ok"
+        ]
+        assert unhealthy == []
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
