@@ -34,13 +34,30 @@ up_to_date() {
   [[ -x "$BIN_DIR/$1" && -f "$BIN_DIR/$1.stamp" && "$(cat "$BIN_DIR/$1.stamp")" == "$2" ]]
 }
 
-# timed NAME CMD...: runs CMD, reports its duration; the go tools' own output streams through as progress.
+# timed NAME CMD...: runs CMD and reports its duration. `go build` is silent for minutes on a cold cache,
+# so a heartbeat line every 20 s shows it is alive; the tools' own output streams through as well.
 timed() {
   local name=$1; shift
   local start=$SECONDS
   log "building $name ..."
-  "$@"
+  "$@" &
+  local pid=$!
+  while ! wait_with_timeout "$pid" 20; do
+    log "  ... still building $name ($((SECONDS - start))s)"
+  done
+  wait "$pid" || { log "building $name FAILED after $((SECONDS - start))s"; return 1; }
   log "built $name in $((SECONDS - start))s"
+}
+
+# wait_with_timeout PID SECONDS: true once PID has exited, false if it is still running after SECONDS.
+wait_with_timeout() {
+  local waited=0
+  while kill -0 "$1" 2>/dev/null; do
+    ((waited >= $2)) && return 1
+    sleep 1
+    waited=$((waited + 1))
+  done
+  return 0
 }
 
 build_builder() {
