@@ -103,7 +103,7 @@ class _AttemptHttp:
         self.attempts = 0
         self.last_status: int | None = None
 
-    def request(self, uri: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
+    def _start(self, uri: str, method: str) -> tuple[Any, dict[str, Any]]:
         resend = self.attempts
         self.attempts += 1
         host, port, _path = server_of(uri)
@@ -118,6 +118,14 @@ class _AttemptHttp:
         span = self._state.tracer.start_span(
             f"{method} {self._template}", kind=SpanKind.CLIENT, attributes=attributes
         )
+        return span, metric_attributes
+
+    def request(self, uri: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
+        try:
+            span, metric_attributes = self._start(uri, method)
+        except Exception as exc:
+            report_internal_error("calendar.attempt_start", exc)
+            return self._http.request(uri, method, *args, **kwargs)
         started = timeit.default_timer()
         response = None
         error: BaseException | None = None

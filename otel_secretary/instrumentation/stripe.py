@@ -308,11 +308,15 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
         self, method: str, url: str, headers: Mapping[str, str] | None, send: Callable[[Any], Any]
     ) -> Any:
         call = _current.get()
-        resend = call.attempts if call is not None else 0
-        if call is not None:
-            call.attempts += 1
-        span, metric_attributes = start_attempt_span(self._tracer, method.upper(), url, resend)
-        started = timeit.default_timer()
+        try:
+            resend = call.attempts if call is not None else 0
+            if call is not None:
+                call.attempts += 1
+            span, metric_attributes = start_attempt_span(self._tracer, method.upper(), url, resend)
+            started = timeit.default_timer()
+        except Exception as exc:
+            report_internal_error("stripe.attempt_start", exc)
+            return await send(headers)
         outgoing = dict(headers or {})
         response = None
         error: BaseException | None = None
