@@ -110,6 +110,6 @@ def logs(
         try:
             text = stack.logs(each, lines)
         except KeyError as exc:
-            typer.echo(str(exc), err=True)
+            typer.echo(exc.args[0], err=True)
             raise typer.Exit(2) from exc
         typer.echo(f"==> {stack.log_path(each)} <==\n{text}\n")

@@ -74,7 +74,8 @@ COMPONENTS: tuple[Component, ...] = (
         _jaeger_argv,
         lambda p: _url(p.jaeger_ui, "/api/services"),
         lambda p: {
-            "UI + query API": _url(p.jaeger_ui),
+            # A Go-module build has no UI assets (they come from a separate npm build): API only.
+            "query API": _url(p.jaeger_ui, "/api/traces?service=<name>"),
             "OTLP gRPC (from the collector)": f"127.0.0.1:{p.jaeger_otlp_grpc}",
         },
     ),
