@@ -29,12 +29,19 @@ _TOKEN_END = re.compile(r"[0-9A-Za-z]*")
 # Where a number-like candidate can start: every detector and allow-listed id spans 7+ characters, so a
 # digit matters only inside a long token or where a separator joins it to the next group ("555 010",
 # "fe80::1", "(555) 010", "GB29 NWBK"). Its common \d prefix lets re skip to digits at C speed.
-_INTERESTING = re.compile(r"\d(?:[0-9A-Za-z]{6}|[ ./()-]{1,2}[0-9]|:|\)| [A-Z0-9]{4})")
+# (A leading single class plus lookahead lets re skip non-digits ~2x faster than "\d(?:…)".)
+_INTERESTING = re.compile(r"[0-9](?=[0-9A-Za-z]{6}|[ ./()-]{1,2}[0-9]|:|\)| [A-Z0-9]{4})")
 _PLACEHOLDER = re.compile(PLACEHOLDER)
 # Characters that every digit, e-mail and most anchor hits need; upper case only where anchors start.
 _RARE = re.compile(r"[0-9@=:_.\"ABGT-]")
-# Rare characters checked with one memchr each before searching the anchors that contain them.
-_GATES = ("_", "=", ":", "-", ".")
+# English letters from most to least frequent; any other character counts as rarer than all of them.
+_FREQUENT = " etaoinshrdlcumwfgypbvkjxqz"
+
+
+def _rarest(needle: str) -> str:
+    return max(needle, key=lambda char: _FREQUENT.find(char) if char in _FREQUENT else len(_FREQUENT))
+
+
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.([A-Za-z]{2,24})\b")
 _EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 # "logo@2x.png" is an asset name, not an address.
@@ -80,12 +87,7 @@ class Scanner:
             needle = anchor[1:] if anchor[0].isalpha() and twin in self._anchored else anchor
             needles.setdefault(needle, []).append(anchor)
         self._needles = tuple(
-            (
-                needle,
-                next((g for g in _GATES if g in needle), ""),
-                len(anchors[0]) - len(needle),
-                tuple(anchors),
-            )
+            (needle, _rarest(needle), len(anchors[0]) - len(needle), tuple(anchors))
             for needle, anchors in needles.items()
         )
         self._anchor_regex = (
@@ -115,7 +117,7 @@ class Scanner:
             return True
         if _RARE.search(text) is None:
             return any(word in text for word in self._rare_words)
-        if _INTERESTING.search(text) is not None or "@" in text:
+        if "@" in text or _next_interesting_digit(text, 0) >= 0:
             return True
         return self._trigger_literals.search(text) is not None
 
@@ -146,9 +148,8 @@ class Scanner:
         # On long text a literal search per anchor (C two-way search) beats the alternation, whose first
         # characters (s, e, t, b …) stop it on almost every letter.
         found: list[tuple[int, str]] = []
-        open_gates = {gate for gate in _GATES if gate in text}
         for needle, gate, back, anchors in self._needles:
-            if gate and gate not in open_gates:
+            if gate not in text:  # one memchr, far cheaper than the substring search it saves
                 continue
             index = text.find(needle)
             while index != -1:
@@ -194,10 +195,9 @@ class Scanner:
         pos = 0
         length = len(text)
         while pos < length:
-            found = _INTERESTING.search(text, pos)
-            if found is None:
+            digit = _next_interesting_digit(text, pos)
+            if digit < 0:
                 return
-            digit = found.start()
             token = digit
             floor = max(0, digit - _MAX_PREFIX)
             while token > floor and text[token - 1] in _ALNUM:
@@ -273,6 +273,11 @@ class Scanner:
             if start < at:
                 hits.append(Hit(start, domain.end(), "email", 2))
             at = text.find("@", domain.end())
+
+
+def _next_interesting_digit(text: str, pos: int) -> int:
+    found = _INTERESTING.search(text, pos)
+    return -1 if found is None else found.start()
 
 
 def _token_end(text: str, index: int) -> int:
