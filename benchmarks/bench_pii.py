@@ -243,17 +243,17 @@ def main() -> int:
         return 2
 
     print(f"Python {sys.version.split()[0]}; corpus {CORPUS.relative_to(REPO)}; times in µs, median / p95\n")
-    print(f"| {'cost per item':<46} | {'otel-secretary':>17} | {'logfire':>17} | {'logfire ÷ ours':>14} |")
-    print(f"|{'-' * 48}|{'-' * 19}:|{'-' * 19}:|{'-' * 16}:|")
+    print(f"| {'cost per item':<66} | {'otel-secretary':>17} | {'logfire':>17} | {'logfire ÷ ours':>14} |")
+    print(f"|{'-' * 68}|{'-' * 18}:|{'-' * 18}:|{'-' * 15}:|")
     for label, ours, theirs in cost_rows(args.budget):
         ratio = theirs[0] / ours[0] if ours[0] else float("inf")
-        print(f"| {label:<46} | {_pair(ours):>17} | {_pair(theirs):>17} | {ratio:>13.1f}x |")
+        print(f"| {label:<66} | {_pair(ours):>17} | {_pair(theirs):>17} | {ratio:>13.1f}x |")
     scores = quality()
     ours_q, theirs_q = scores["otel-secretary"], scores["logfire"]
-    print(f"\n| {'detection on the corpus':<46} | {'otel-secretary':>17} | {'logfire':>17} |")
-    print(f"|{'-' * 48}|{'-' * 19}:|{'-' * 19}:|")
+    print(f"\n| {'detection on the corpus':<66} | {'otel-secretary':>17} | {'logfire':>17} |")
+    print(f"|{'-' * 68}|{'-' * 18}:|{'-' * 18}:|")
     for metric, value in ours_q.items():
-        print(f"| {metric:<46} | {value:>17.1%} | {theirs_q.get(metric, 0.0):>17.1%} |")
+        print(f"| {metric:<66} | {value:>17.1%} | {theirs_q.get(metric, 0.0):>17.1%} |")
     recall_ratio = (
         ours_q["value recall"] / theirs_q["value recall"] if theirs_q["value recall"] else float("inf")
     )
