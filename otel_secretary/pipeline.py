@@ -17,8 +17,7 @@ Exporter lookup, samplers, id generators and resource detection stay upstream's
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +47,7 @@ from otel_secretary._internal.fork_safe import (
     PrometheusEndpoint,
 )
 from otel_secretary._internal.self_monitoring import report_internal_error
+from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
 from otel_secretary.sdk.trace.context_processor import RequestContextSpanProcessor
 from otel_secretary.settings import Settings
 from otel_secretary.version import __version__
@@ -133,6 +133,8 @@ def build(settings: Settings, *, auto_instrumentation_version: str | None = None
     if engine is not None:
         readers.append(engine.metric_reader)
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    if settings.system_metrics:
+        register_host_metrics(meter_provider.get_meter("otel_secretary.host"))
 
     logger_provider = LoggerProvider(resource=resource)
     for log_exporter_class in log_exporters.values():
@@ -214,8 +216,3 @@ def _embedded_rules(settings: Settings) -> Any:
     except Exception as exc:
         report_internal_error("rules.embedded", exc)
         return None
-
-
-def exporter_names(signal: str) -> Sequence[str]:
-    """The exporters in force for ``signal`` (after the distro's defaults), for diagnostics and tests."""
-    return [n.strip() for n in os.environ.get(f"OTEL_{signal.upper()}_EXPORTER", "").split(",") if n.strip()]
