@@ -26,7 +26,10 @@ _log = logging.getLogger(__name__)
 REDACTED = "<redacted>"
 FAILED = "<redaction-failed>"
 
-_CACHEABLE = 256
+# Short values are prefiltered (one regex search decides most of them); values up to _CACHEABLE are
+# memoised, which covers repeated user agents, routes and the stack traces of recurring errors.
+_PREFILTERED = 256
+_CACHEABLE = 1024
 _JOINERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@_%+=-")
 
 
@@ -103,7 +106,7 @@ class Masker:
     def mask_text(self, text: str, redactions: Redactions | None = None) -> str:
         """Replace each PII substring with a typed placeholder; the rest of the text is kept."""
         if len(text) <= _CACHEABLE:
-            if not self._may_match(text):
+            if len(text) <= _PREFILTERED and not self._may_match(text):
                 return text  # the common case: one regex search, no scan, no cache lookup
             masked, kinds = self._cached_scan(text) if self._cache_size else self._scan(text)
         else:
@@ -115,6 +118,12 @@ class Masker:
     def mask_value(self, key: str | None, value: Any, redactions: Redactions | None = None) -> Any:
         """Mask one attribute value of any OTel type; fail closed: a value that raises is dropped."""
         try:
+            if type(value) is str:  # the hot path, inlined: most attribute values are short strings
+                if key is not None and is_sensitive_key(key):
+                    return self._redact_whole(value, redactions)
+                if len(value) <= _PREFILTERED and not self._may_match(value):
+                    return value
+                return self.mask_text(value, redactions)
             return self._mask_value(key, value, redactions)
         except Exception:
             self._record_failure(redactions, "value")
