@@ -28,6 +28,7 @@ from opentelemetry.sdk.metrics.export import (
 )
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, Status
 
 from otel_secretary.pii._keys import is_metric_denied_key
@@ -59,11 +60,14 @@ class _MaskedSpan(ReadableSpan):
 
 
 class ResourceMasker:
-    """Masks each distinct Resource once; a process has one or two, and spans share the object."""
+    """Masks each distinct Resource once; a process has one or two, and spans share the object.
+
+    Also carries the scope masker, so each exporter wrapper keeps one cache of each."""
 
     def __init__(self, masker: Masker) -> None:
         self._masker = masker
         self._cache: dict[int, tuple[Resource, Resource]] = {}
+        self.scopes = ScopeMasker(masker)
 
     def __call__(self, resource: Resource) -> Resource:
         cached = self._cache.get(id(resource))
@@ -77,6 +81,30 @@ class ResourceMasker:
         if len(self._cache) > 64:
             self._cache.clear()
         self._cache[id(resource)] = (resource, masked)
+        return masked
+
+
+class ScopeMasker:
+    """Masks instrumentation-scope attributes (rarely set, but exported as-is by every exporter)."""
+
+    def __init__(self, masker: Masker) -> None:
+        self._masker = masker
+        self._cache: dict[int, tuple[InstrumentationScope, InstrumentationScope]] = {}
+
+    def __call__(self, scope: InstrumentationScope | None) -> InstrumentationScope | None:
+        if scope is None or not scope.attributes:
+            return scope
+        cached = self._cache.get(id(scope))
+        if cached is not None and cached[0] is scope:
+            return cached[1]
+        redactions = Redactions()
+        attributes = self._masker.mask_attributes(scope.attributes, redactions)
+        masked = scope
+        if redactions.count or redactions.failures:
+            masked = InstrumentationScope(scope.name, scope.version, scope.schema_url, attributes)
+        if len(self._cache) > 256:
+            self._cache.clear()
+        self._cache[id(scope)] = (scope, masked)
         return masked
 
 
@@ -120,7 +148,7 @@ def mask_span(masker: Masker, span: ReadableSpan, resources: ResourceMasker) -> 
         status=status,
         start_time=span.start_time,
         end_time=span.end_time,
-        instrumentation_scope=span.instrumentation_scope,
+        instrumentation_scope=resources.scopes(span.instrumentation_scope),
     )
 
 
@@ -142,7 +170,7 @@ def mask_log_record(
     return ReadableLogRecord(
         log_record=log_record,
         resource=resources(record.resource),
-        instrumentation_scope=record.instrumentation_scope,
+        instrumentation_scope=resources.scopes(record.instrumentation_scope),
         limits=record.limits,
     )
 
@@ -226,7 +254,7 @@ def mask_metrics(masker: Masker, metrics_data: MetricsData, resources: ResourceM
     for rm in metrics_data.resource_metrics:
         scopes = [
             ScopeMetrics(
-                scope=sm.scope,
+                scope=resources.scopes(sm.scope) or sm.scope,
                 metrics=[_mask_metric(masker, metric, redactions) for metric in sm.metrics],
                 schema_url=sm.schema_url,
             )

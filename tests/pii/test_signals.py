@@ -97,6 +97,18 @@ def test_every_part_of_a_span_is_masked(masker: Masker, metric_reader: InMemoryM
     assert all(dict(labels).keys() == {"kind", "signal"} for labels in counts)
 
 
+def test_scope_attributes_are_masked(masker: Masker) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(MaskingSpanExporter(exporter, masker)))
+    tracer = provider.get_tracer("lib", attributes={"maintainer": EMAIL, "tier": "gold"})
+    with tracer.start_as_current_span("op"):
+        pass
+    scope = exporter.get_finished_spans()[0].instrumentation_scope
+    assert scope is not None and scope.name == "lib"
+    assert dict(scope.attributes) == {"maintainer": "<email>", "tier": "gold"}
+
+
 def test_pii_free_span_gets_no_summary(masker: Masker) -> None:
     tracer, exporter = _tracer(masker)
     with tracer.start_as_current_span("GET /health") as span:
