@@ -151,3 +151,30 @@ def test_builder_manifest_pins_every_module_to_one_release() -> None:
     }
     assert versions == {"v0.161.0"}
     assert {e["gomod"].split()[1] for e in manifest["providers"]} == {"v1.67.0"}
+
+
+def test_scaling_gateway_samples_and_derives_metrics_exactly_like_the_single_node_collector() -> None:
+    """tests/e2e/test_scaling.py exercises the sampling policy through the gateway; this keeps that
+    policy the one the single-node collector ships."""
+    single = yaml.safe_load((CONFIG_DIR / "otelcol.yaml").read_text())
+    gateway = yaml.safe_load((CONFIG_DIR / "scaling" / "gateway.yaml").read_text())
+    assert (
+        gateway["processors"]["tail_sampling"]["policies"]
+        == single["processors"]["tail_sampling"]["policies"]
+    )
+    assert (
+        gateway["connectors"]["span_metrics"]["histogram"]
+        == single["connectors"]["span_metrics"]["histogram"]
+    )
+
+
+def test_scaling_configs_validate_with_the_real_collector() -> None:
+    binary = str(_tool("otelcol-secretary"))
+    for name in ("agent.yaml", "gateway.yaml"):
+        result = subprocess.run(
+            [binary, "validate", "--config", str(CONFIG_DIR / "scaling" / name)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, name + result.stdout + result.stderr
