@@ -97,6 +97,11 @@ class Stack:
 
         If one fails, the ones started by this call are stopped again and StackError quotes its log.
         """
+        saved = self.state_dir / "ports.json"
+        if saved.is_file() and StackPorts.load(saved) != self.ports and any(s.running for s in self.status()):
+            raise StackError(
+                f"a stack is already running from {self.state_dir} on other ports; `down` it first"
+            )
         self._ensure_binaries(build, echo)
         for sub in ("logs", "run", "data"):
             (self.state_dir / sub).mkdir(parents=True, exist_ok=True)

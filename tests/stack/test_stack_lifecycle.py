@@ -38,6 +38,10 @@ def test_up_status_down_and_only_our_processes_are_stopped(tmp_path: Path) -> No
         again = Stack(tmp_path / "state").up(build=False, timeout=60)
         assert {s.name: s.pid for s in again} == pids
         assert (tmp_path / "state" / "logs" / "otelcol.log").read_text().count("\n===== ") == 1
+        # Asking the running state folder for a stack on other ports is refused, not half-applied.
+        with pytest.raises(StackError, match="already running"):
+            Stack(tmp_path / "state", StackPorts.free()).up(build=False)
+        assert {s.name: s.pid for s in stack.status()} == pids
     finally:
         stopped = Stack(tmp_path / "state").down()  # a fresh object: reads ports and pid files back
     assert sorted(stopped) == sorted(pids)
