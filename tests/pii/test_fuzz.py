@@ -72,3 +72,13 @@ def test_context_around_pii_does_not_unmask_it(text: str, filler: str) -> None:
     case = next(case for case in CASES if case["text"] == text)
     masked = MASKER.mask_text(f"{filler} {text} {filler}")
     assert not [value for value in case["pii"] if value in masked]
+
+
+PSEUDONYMS = Masker(mode="pseudonym", key="fuzz-key", card_keep_last4=True, meter_provider=MeterProvider())
+
+
+@FAST
+@given(st.lists(st.sampled_from(POSITIVE_TEXTS), min_size=1, max_size=3), PII_ISH)
+def test_pseudonym_and_last4_output_is_idempotent(parts: list[str], noise: str) -> None:
+    once = PSEUDONYMS.mask_text(noise.join(parts))
+    assert PSEUDONYMS.mask_text(once) == once
