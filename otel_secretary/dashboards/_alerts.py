@@ -1,0 +1,159 @@
+"""One panel per alert rule, plotting the very quantity the rule compares, with its threshold drawn.
+
+The expressions come from the rules helper (:mod:`otel_secretary.rules.promql`), built for the rule's own
+window and services, so a panel cannot disagree with the alert it explains. Template variables do not
+apply here on purpose: the panel shows what the alert sees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from otel_secretary.dashboards._grafana import Panel, Query
+from otel_secretary.dashboards._queries import legend, ratio, sum_by
+from otel_secretary.rules import promql
+from otel_secretary.rules.promql import SpanQueries, matchers, num
+from otel_secretary.rules.spec import RuleSpec, format_duration
+
+RUNBOOK_PREFIX = "docs/runbooks/"
+_SOURCE_NAMES = {"collector": "spans", "sdk": "SDK"}
+
+
+def runbook_of(spec: RuleSpec) -> str | None:
+    url = spec.annotations.get("runbook_url", "")
+    return url.removeprefix(RUNBOOK_PREFIX) if url.startswith(RUNBOOK_PREFIX) else None
+
+
+def _span_sources(spec: RuleSpec) -> tuple[str, ...]:
+    return ("collector", "sdk") if spec.sdk is not None else ("collector",)
+
+
+def _describe(spec: RuleSpec, what: str) -> str:
+    wait = f" for {format_duration(spec.for_)}" if spec.for_ else ""
+    summary = spec.annotations.get("description") or spec.annotations.get("summary", "")
+    return (
+        f"Alert {spec.name} ({spec.severity}): {what}{wait}. {summary} "
+        "Same expression as rules/generated/<source>/" + spec.name + ".rules.yml; "
+        "spans = Collector spanmetrics, SDK = the app's own metrics."
+    ).strip()
+
+
+def _ratio_panel(spec: RuleSpec) -> Panel:
+    queries = []
+    for source in _span_sources(spec):
+        q = SpanQueries(spec, source)
+        queries.append(
+            Query(
+                ratio(q.bad(spec.window), q.total(spec.window)), legend(*q.by, suffix=_SOURCE_NAMES[source])
+            )
+        )
+    what = "slow" if spec.kind == "latency" else "failed"
+    return Panel(
+        title=f"{spec.name}: share {what} ({format_duration(spec.window)})",
+        queries=tuple(queries),
+        description=_describe(spec, f"share of {what} spans above {num(spec.threshold)}"),
+        unit="percentunit",
+        thresholds=((spec.threshold, "red"),),
+        runbook=runbook_of(spec),
+        minimum=0,
+    )
+
+
+def _quantile(q: SpanQueries, window: int) -> str:
+    """The quantile itself, which ``SpanQueries.quantile_over`` only exposes compared to its threshold."""
+    spec = q.spec
+    assert spec.quantile is not None
+    w = format_duration(window)
+    if q.source == "collector":
+        pairs = matchers(q._span_matchers())
+        seconds = sum_by(("le", *q.by), f"rate({promql.DURATION_S}_bucket{pairs}[{w}])")
+        millis = sum_by(("le", *q.by), f"rate({promql.DURATION_MS}_bucket{pairs}[{w}])")
+        return (
+            f"histogram_quantile({num(spec.quantile)}, {seconds})"
+            f" or histogram_quantile({num(spec.quantile)}, {millis}) / 1000"
+        )
+    inner = f"rate({q._sdk_metric()}_bucket{matchers(q._sdk_matchers())}[{w}]){q._join()}"
+    return f"histogram_quantile({num(spec.quantile)}, {sum_by(('le', *q.by), inner)})"
+
+
+def _quantile_panel(spec: RuleSpec) -> Panel:
+    assert spec.quantile is not None
+    queries = []
+    for source in _span_sources(spec):
+        q = SpanQueries(spec, source)
+        queries.append(Query(_quantile(q, spec.window), legend(*q.by, suffix=_SOURCE_NAMES[source])))
+    return Panel(
+        title=f"{spec.name}: p{num(spec.quantile * 100)} latency ({format_duration(spec.window)})",
+        queries=tuple(queries),
+        description=_describe(spec, f"p{num(spec.quantile * 100)} above {num(spec.latency_threshold)}s"),
+        unit="s",
+        thresholds=((spec.latency_threshold, "red"),),
+        runbook=runbook_of(spec),
+        minimum=0,
+    )
+
+
+def _slo_panel(spec: RuleSpec) -> Panel:
+    """Error ratio over the fastest tier's long and short windows, against that tier's threshold."""
+    tier = spec.tiers[0]
+    queries = []
+    for source in _span_sources(spec):
+        q = SpanQueries(spec, source)
+        for window in (tier.long, tier.short):
+            queries.append(
+                Query(
+                    ratio(q.bad(window), q.total(window)),
+                    legend(*q.by, suffix=f"{format_duration(window)} {_SOURCE_NAMES[source]}"),
+                )
+            )
+    steps = sorted({(promql.tier_threshold(t, spec), t.severity) for t in spec.tiers if t.severity == "page"})
+    colours = ["orange", "red"]
+    thresholds = tuple((value, colours[min(i, 1)]) for i, (value, _) in enumerate(steps))
+    bad = "slower than " + num(spec.latency_threshold) + "s" if spec.sli == "latency" else "failed"
+    return Panel(
+        title=f"{spec.name}: {num(spec.objective)}% SLO, share {bad}",
+        queries=tuple(queries),
+        description=_describe(
+            spec,
+            f"pages when the {format_duration(tier.long)} and {format_duration(tier.short)} ratios exceed "
+            f"{num(promql.tier_threshold(tier, spec))} ({num(tier.factor)}x the budget)",
+        ),
+        unit="percentunit",
+        thresholds=thresholds,
+        runbook=runbook_of(spec),
+        minimum=0,
+    )
+
+
+def _threshold_panel(spec: RuleSpec) -> Panel:
+    queries: dict[str, Query] = {}
+    for source in ("collector", "sdk"):
+        expr, by = promql.threshold_expr(spec, source)
+        comparison = f" {spec.op} {num(spec.threshold)}"
+        if not expr.endswith(comparison):  # pragma: no cover - guards a change in promql's output shape
+            raise ValueError(f"{spec.name}: cannot split {expr!r} at {comparison!r}")
+        value = expr[: -len(comparison)]
+        queries.setdefault(value, Query(value, legend(*by)))
+    unit = "percentunit" if spec.unit == "1" else "short"
+    return Panel(
+        title=f"{spec.name}: {spec.metric}",
+        queries=tuple(queries.values()),
+        description=_describe(spec, f"{spec.aggregate} {spec.op} {num(spec.threshold)}"),
+        unit=unit,
+        thresholds=((spec.threshold, "red"),),
+        runbook=runbook_of(spec),
+    )
+
+
+def signal_panel(spec: RuleSpec) -> Panel:
+    if spec.kind == "slo":
+        return _slo_panel(spec)
+    if spec.kind == "threshold":
+        return _threshold_panel(spec)
+    if spec.kind == "latency" and spec.quantile is not None:
+        return _quantile_panel(spec)
+    return _ratio_panel(spec)
+
+
+def signal_panels(specs: Sequence[RuleSpec]) -> tuple[Panel, ...]:
+    return tuple(signal_panel(spec) for spec in specs)

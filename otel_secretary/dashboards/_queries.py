@@ -1,0 +1,175 @@
+"""Metric names and PromQL building blocks for the dashboards.
+
+Every Prometheus name comes from :func:`otel_secretary.rules.promql.prometheus_name` applied to the OTel
+instrument name, taken where possible from the module that creates the instrument, so a rename there
+changes the dashboards and the alert rules together. Only strings are built here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
+from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
+from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
+from opentelemetry.semconv.attributes import error_attributes, http_attributes, server_attributes
+from opentelemetry.semconv.metrics import http_metrics
+
+from otel_secretary.dashboards._grafana import RATE
+from otel_secretary.errors import _record as errors_record
+from otel_secretary.genai import _telemetry as genai_telemetry
+from otel_secretary.instrumentation import _common as external
+from otel_secretary.instrumentation import openai as openai_instrumentation
+from otel_secretary.instrumentation import stripe as stripe_instrumentation
+from otel_secretary.rules.promql import (
+    CALLS,
+    DURATION_MS,
+    DURATION_S,
+    ERROR_STATUS,
+    SPAN_KIND_VALUES,
+    label_name,
+    matchers,
+    prometheus_name,
+)
+
+FLAVOURS = ("sdk", "collector")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """An OTel instrument as Prometheus stores it, whichever exporter translated it."""
+
+    otel_name: str
+    unit: str
+    metric_type: str  # counter | histogram | gauge (up-down counters are gauges in Prometheus)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Distinct Prometheus names: the Collector adds ``_ratio`` to unit-1 gauges, the SDK does not."""
+        found = [prometheus_name(self.otel_name, self.unit, self.metric_type, flavour=f) for f in FLAVOURS]
+        return tuple(dict.fromkeys(found))
+
+    def series(self, pairs: Sequence[tuple[str, str, str]] = (), suffix: str = "") -> str:
+        names = [name + suffix for name in self.names]
+        if len(names) == 1:
+            return names[0] + matchers(pairs)
+        return matchers([("__name__", "=~", "|".join(names)), *pairs])
+
+
+# Instruments, by area.
+HTTP_SERVER = Metric(http_metrics.HTTP_SERVER_REQUEST_DURATION, "s", "histogram")
+HTTP_CLIENT = Metric(http_metrics.HTTP_CLIENT_REQUEST_DURATION, "s", "histogram")
+GENAI_DURATION = Metric(gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION, "s", "histogram")
+GENAI_TOKENS = Metric(gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE, "{token}", "histogram")
+GENAI_COST = Metric(genai_telemetry.COST_METRIC, "{USD}", "counter")
+GENAI_UNPRICED = Metric(genai_telemetry.UNPRICED_METRIC, "{call}", "counter")
+RATELIMIT_UTILIZATION = Metric(openai_instrumentation.RATELIMIT_UTILIZATION, "1", "gauge")
+RATELIMIT_REMAINING = Metric(openai_instrumentation.RATELIMIT_REMAINING, "1", "gauge")
+EXTERNAL_DURATION = Metric(external.DURATION_METRIC, "s", "histogram")
+EXTERNAL_ERRORS = Metric(external.ERRORS_METRIC, "{error}", "counter")
+STRIPE_WEBHOOKS = Metric(stripe_instrumentation.WEBHOOK_METRIC, "{event}", "counter")
+APP_ERRORS = Metric(errors_record.COUNTER_NAME, "{error}", "counter")
+# Declared inline where they are created (otel_secretary/celery.py, pii/_masker.py,
+# _internal/self_monitoring.py, examples/ai_secretary); tests/dashboards checks these names.
+CELERY_QUEUE = Metric("messaging.celery.queue.length", "{message}", "gauge")
+MESSAGES_PROCESSED = Metric("ai_secretary.messages.processed", "{message}", "counter")
+SUBSCRIPTIONS = Metric("ai_secretary.subscriptions.started", "{subscription}", "counter")
+PII_REDACTIONS = Metric("otel_secretary.pii.redactions", "{redaction}", "counter")
+PII_FAILURES = Metric("otel_secretary.pii.failures", "{value}", "counter")
+INTERNAL_ERRORS = Metric("otel_secretary.internal.errors", "{error}", "counter")
+# Host metrics: opentelemetry-instrumentation-system-metrics (CPU, memory) or the Collector's
+# hostmetrics receiver (also filesystem and load, which the Python package does not report).
+CPU = Metric("system.cpu.utilization", "1", "gauge")
+MEMORY = Metric("system.memory.utilization", "1", "gauge")
+FILESYSTEM = Metric("system.filesystem.utilization", "1", "gauge")
+LOAD = {w: Metric(f"system.cpu.load_average.{w}", "{thread}", "gauge") for w in ("1m", "5m", "15m")}
+DB_CONNECTIONS = Metric("db.client.connections.usage", "{connection}", "gauge")
+
+# Labels, from the attribute names.
+ROUTE = label_name(http_attributes.HTTP_ROUTE)
+METHOD = label_name(http_attributes.HTTP_REQUEST_METHOD)
+STATUS = label_name(http_attributes.HTTP_RESPONSE_STATUS_CODE)
+ERROR_TYPE = label_name(error_attributes.ERROR_TYPE)
+SERVER_ADDRESS = label_name(server_attributes.SERVER_ADDRESS)
+MODEL = label_name(gen_ai.GEN_AI_REQUEST_MODEL)
+OPERATION = label_name(gen_ai.GEN_AI_OPERATION_NAME)
+TOKEN_TYPE = label_name(gen_ai.GEN_AI_TOKEN_TYPE)
+PROVIDER = label_name(gen_ai.GEN_AI_PROVIDER_NAME)
+TENANT = label_name(genai_telemetry.TENANT_KEY)
+QUEUE = label_name(messaging.MESSAGING_DESTINATION_NAME)
+CATEGORY = label_name(errors_record.ATTR_CATEGORY)
+SEVERITY = label_name(errors_record.ATTR_SEVERITY)
+ERROR_SYSTEM = label_name(errors_record.ATTR_SYSTEM)
+EXTERNAL_SYSTEM = label_name(external.ATTR_SYSTEM)
+EXTERNAL_OPERATION = label_name(external.ATTR_OPERATION)
+RATELIMIT_RESOURCE = label_name(openai_instrumentation.ATTR_RATELIMIT_RESOURCE)
+WEBHOOK_TYPE = label_name("stripe.event.type")
+INTERNAL_WHERE = label_name("otel_secretary.where")
+
+SERVICE_VAR = "$service"
+TENANT_VAR = "$tenant"
+SPAN_SERVICE = ("service_name", "=~", SERVICE_VAR)
+# The Collector's Prometheus exporter maps service.name to ``job`` and leaves it off target_info; the
+# SDK's in-process exporter puts it on target_info (and the scrape job names the target). Filtering with
+# ``and on (job, instance)`` keeps the series' own labels, so neither deployment double counts.
+_SERVICE_TARGETS = (
+    f"target_info{matchers([('service_name', '=~', SERVICE_VAR)])}"
+    f" or target_info{matchers([('job', '=~', SERVICE_VAR)])}"
+)
+
+
+def of_service(inner: str) -> str:
+    """Restrict an SDK-metric vector to the ``$service`` selection."""
+    return f"({inner}) and on (job, instance) ({_SERVICE_TARGETS})"
+
+
+def rate(series: str, window: str = RATE) -> str:
+    return f"rate({series}[{window}])"
+
+
+def sum_by(by: Sequence[str], inner: str, op: str = "sum") -> str:
+    return f"{op} by ({', '.join(by)}) ({inner})" if by else f"{op}({inner})"
+
+
+def ratio(bad: str, total: str) -> str:
+    """bad ÷ total, reading 0 (not "no data") for groups that have traffic but no bad events yet."""
+    return f"(({bad}) or (({total}) * 0)) / ({total})"
+
+
+def sdk_rate(metric: Metric, by: Sequence[str], pairs: Sequence[tuple[str, str, str]] = ()) -> str:
+    """Per-second events of an SDK counter (or histogram ``_count``) for the selected services."""
+    suffix = "_count" if metric.metric_type == "histogram" else ""
+    return sum_by(by, of_service(rate(metric.series(pairs, suffix))))
+
+
+def sdk_quantile(
+    quantile: float, metric: Metric, by: Sequence[str], pairs: Sequence[tuple[str, str, str]] = ()
+) -> str:
+    inner = of_service(rate(metric.series(pairs, "_bucket")))
+    return f"histogram_quantile({quantile:g}, {sum_by(('le', *by), inner)})"
+
+
+def span_pairs(kind: str | None = None, *extra: tuple[str, str, str]) -> list[tuple[str, str, str]]:
+    pairs = [SPAN_SERVICE]
+    if kind is not None:
+        pairs.append(("span_kind", "=", SPAN_KIND_VALUES[kind]))
+    return [*pairs, *extra]
+
+
+def span_calls(by: Sequence[str], pairs: Sequence[tuple[str, str, str]], *, errors: bool = False) -> str:
+    selected = [*pairs, ("status_code", "=", ERROR_STATUS)] if errors else list(pairs)
+    # collector_instance_id (one series per Collector replica) is summed away by naming ``by``.
+    return sum_by(by, rate(CALLS + matchers(selected)))
+
+
+def span_quantile(quantile: float, by: Sequence[str], pairs: Sequence[tuple[str, str, str]]) -> str:
+    """In seconds whether the spanmetrics histogram unit is ``s`` (our Collector) or ``ms`` (its default)."""
+    seconds = sum_by(("le", *by), rate(DURATION_S + "_bucket" + matchers(pairs)))
+    millis = sum_by(("le", *by), rate(DURATION_MS + "_bucket" + matchers(pairs)))
+    return f"histogram_quantile({quantile:g}, {seconds}) or histogram_quantile({quantile:g}, {millis}) / 1000"
+
+
+def legend(*labels: str, suffix: str = "") -> str:
+    text = " ".join("{{" + label + "}}" for label in labels)
+    return f"{text} {suffix}".strip()
