@@ -6,6 +6,7 @@ import typer
 
 from otel_secretary.cli import alerts as alerts_cli
 from otel_secretary.cli import config as config_cli
+from otel_secretary.cli import dashboards as dashboards_cli
 from otel_secretary.cli import errors as errors_cli
 from otel_secretary.cli import pii as pii_cli
 from otel_secretary.cli import rules as rules_cli
@@ -20,6 +21,7 @@ app.add_typer(pii_cli.app, name="pii")
 app.add_typer(stack_cli.app, name="stack")
 app.add_typer(rules_cli.app, name="rules")
 app.add_typer(alerts_cli.app, name="alerts")
+app.add_typer(dashboards_cli.app, name="dashboards")
 
 
 def main() -> None:
