@@ -102,6 +102,20 @@ def _national_phone(candidate: str) -> bool:
     return candidate.count("/") <= 1 and _not_date(candidate) and v.is_phone(candidate)
 
 
+_NAME_HEADERS = (
+    "From",
+    "To",
+    "Cc",
+    "Bcc",
+    "Reply-To",
+    "Sender",
+    "Organizer",
+    "Organiser",
+    "Attendee",
+    "Attendees",
+)
+# Capitalised, up to 64 characters, no address punctuation, not ending in a blank.
+_DISPLAY_NAME = r"(?P<secret>[A-Z][^<>\n,;:\"@]{0,62}[^<>\n,;:\"@ \t])"
 _GITHUB_ANCHORS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
 _SCHEMES = ("Bearer", "Basic", "Token", "bearer", "basic", "token")
 
@@ -144,7 +158,15 @@ DETECTORS: tuple[Detector, ...] = (
              r"[A-Za-z_][A-Za-z0-9_.-]{0,40}\"[ \t]{0,3}:[ \t]{0,3}\"(?P<secret>[^\"<>]{1,4096})\"",
              _sensitive_pair, anchors=('":', '" :'), start="key",
              collector_pattern=(r"(?i)\"\w{0,20}(?:password|passwd|secret|token|api_?key|apikey|"
-                                r"authorization|cookie)\"\s{0,3}:\s{0,3}\"[^\"]{1,4096}\"")),
+                                r"authorization|cookie|display_?name|full_?name|first_?name|last_?name|surname)\"\s{0,3}:\s{0,3}"
+                                r"\"[^\"]{1,4096}\"")),
+    # --- names, only where structure says so (no NER): mail/calendar headers and "…>, Name <" lists -----
+    Detector("display_name", "name",
+             r"(?:" + "|".join(_NAME_HEADERS) + r"):[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}<",
+             anchors=tuple(f"{header}:" for header in _NAME_HEADERS), start="here"),
+    Detector("listed_name", "name",
+             r">,[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}<",
+             anchors=(">,",), start="here"),
     # --- personal data, validated ---------------------------------------------------------------------
     Detector("iban", "iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
              _longest_prefix(v.is_iban), family="digits"),

@@ -46,11 +46,36 @@ def key_tokens(key: str) -> tuple[str, ...]:
     return tuple(token.lower() for token in _SPLIT.split(key) if token)
 
 
+# Keys holding a person's name ("displayName", "customer_full_name", "user.name"); checked before the
+# benign suffixes because those include "name".
+_NAME_COMPOUNDS = frozenset(
+    {"displayname", "fullname", "firstname", "lastname", "givenname", "familyname", "surname"}
+)
+_NAME_OWNERS = frozenset(
+    {"display", "full", "first", "last", "given", "family", "user", "customer", "contact", "attendee",
+     "sender", "recipient", "person", "cardholder", "holder", "billing"}
+)  # fmt: skip
+
+
 @functools.lru_cache(maxsize=4096)
+def key_kind(key: str) -> str | None:
+    """``"name"`` or ``"secret"`` when a string value under ``key`` is redacted whole, else ``None``."""
+    tokens = key_tokens(key)
+    if not tokens:
+        return None
+    last = tokens[-1]
+    if last in _NAME_COMPOUNDS or (last == "name" and len(tokens) > 1 and tokens[-2] in _NAME_OWNERS):
+        return "name"
+    return "secret" if _is_secret_key(tokens) else None
+
+
 def is_sensitive_key(key: str) -> bool:
     """True when a string value under ``key`` must be redacted whole, whatever it looks like."""
-    tokens = key_tokens(key)
-    if not tokens or tokens[-1] in _BENIGN_LAST:
+    return key_kind(key) is not None
+
+
+def _is_secret_key(tokens: tuple[str, ...]) -> bool:
+    if tokens[-1] in _BENIGN_LAST:
         return False
     if tokens[-1] in _WEAK_LAST or tokens[-1].endswith(_COMPOUND_ENDINGS):
         return True
@@ -81,5 +106,7 @@ def collector_key_pattern() -> str:
     compounds = "|".join(_COMPOUND_ENDINGS)
     words = sorted((_STRONG | _WEAK_LAST) - {ending for ending in _COMPOUND_ENDINGS})
     pairs = sorted(f"{first}[._-]?{second}" for first, second in _PAIRS)
-    alternatives = [f"[a-z0-9]*(?:{compounds})", *words, *pairs]
+    names = "|".join(sorted(_NAME_COMPOUNDS))
+    owners = "|".join(sorted(_NAME_OWNERS))
+    alternatives = [f"[a-z0-9]*(?:{compounds})", *words, *pairs, names, f"(?:{owners})[._-]?name"]
     return "(?i)(?:^|[._-])(?:" + "|".join(alternatives) + ")$"

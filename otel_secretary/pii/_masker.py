@@ -11,14 +11,15 @@ import functools
 import hashlib
 import hmac
 import logging
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from opentelemetry.metrics import Counter, MeterProvider, get_meter_provider
 
-from otel_secretary.pii._detectors import DETECTORS, Detector
-from otel_secretary.pii._keys import is_sensitive_key
+from otel_secretary.pii._detectors import DETECTORS, PLACEHOLDER, Detector
+from otel_secretary.pii._keys import key_kind
 from otel_secretary.pii._scanner import Hit, Scanner
 
 _log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ FAILED = "<redaction-failed>"
 # Short values are prefiltered (one regex search decides most of them); values up to _CACHEABLE are
 # memoised, which covers repeated user agents, routes and the stack traces of recurring errors.
 _PREFILTERED = 256
+_PLACEHOLDER = re.compile(PLACEHOLDER)
 _CACHEABLE = 1024
 _JOINERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@_%+=-")
 
@@ -119,8 +121,8 @@ class Masker:
         """Mask one attribute value of any OTel type; fail closed: a value that raises is dropped."""
         try:
             if type(value) is str:  # the hot path, inlined: most attribute values are short strings
-                if key is not None and is_sensitive_key(key):
-                    return self._redact_whole(value, redactions)
+                if key is not None and (kind := key_kind(key)) is not None:
+                    return self._redact_whole(value, kind, redactions)
                 if len(value) <= _PREFILTERED and not self._may_match(value):
                     return value
                 return self.mask_text(value, redactions)
@@ -149,8 +151,8 @@ class Masker:
     # ---------------------------------------------------------------- values
     def _mask_value(self, key: str | None, value: Any, redactions: Redactions | None) -> Any:
         if type(value) is str or isinstance(value, str):
-            if key is not None and is_sensitive_key(key):
-                return self._redact_whole(value, redactions)
+            if key is not None and (kind := key_kind(key)) is not None:
+                return self._redact_whole(value, kind, redactions)
             return self.mask_text(value, redactions)
         if isinstance(value, bool | int | float) or value is None:
             # Type-aware: a number or flag under an alarming key ("password_length") is not a secret.
@@ -166,12 +168,13 @@ class Masker:
         # Unknown objects are exported as their str() by most exporters: mask that.
         return self._mask_value(key, str(value), redactions)
 
-    def _redact_whole(self, value: str, redactions: Redactions | None) -> str:
-        if value == REDACTED or not value:
+    def _redact_whole(self, value: str, kind: str, redactions: Redactions | None) -> str:
+        """Secrets become ``<redacted>``; names go through the usual placeholder (pseudonym-aware)."""
+        if not value or _PLACEHOLDER.fullmatch(value):
             return value
         if redactions is not None:
-            redactions.add(("secret",))
-        return REDACTED
+            redactions.add((kind,))
+        return REDACTED if kind == "secret" else self._placeholder(kind, value.strip())
 
     def _record_failure(self, redactions: Redactions | None, signal: str) -> None:
         if redactions is not None:
@@ -216,7 +219,7 @@ class Masker:
             digits = [char for char in raw if char.isdigit()]
             return f"<card:{''.join(digits[-4:])}>"
         if self.mode == "pseudonym":
-            normal = raw.lower() if kind == "email" else "".join(ch for ch in raw if ch.isalnum())
+            normal = raw.lower() if kind in ("email", "name") else "".join(ch for ch in raw if ch.isalnum())
             digest = hmac.new(self._key, f"{kind}:{normal}".encode(), hashlib.sha256).hexdigest()[:8]
             return f"<{kind}:{digest}>"
         return f"<{kind}>"

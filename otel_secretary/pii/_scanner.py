@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from otel_secretary.pii._detectors import PLACEHOLDER, SAFE_HEX, SAFE_PATTERNS, Detector
-from otel_secretary.pii._keys import is_sensitive_key
+from otel_secretary.pii._keys import key_kind
 
 _DIGIT = re.compile(r"\d")
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -171,8 +171,11 @@ class Scanner:
                 start = _start(text, index, detector.start)
                 if start < 0:
                     continue
-                if detector.start == "key" and not is_sensitive_key(text[start:index]):
-                    continue  # decided before the value scan, so "a=a=a=…" costs O(1) per '='
+                kind = detector.kind
+                if detector.start == "key":
+                    kind = key_kind(text[start:index]) or ""
+                    if not kind:
+                        continue  # decided before the value scan, so "a=a=a=…" costs O(1) per '='
                 match = regex.match(text, start)
                 if match is None:
                     continue
@@ -183,10 +186,10 @@ class Scanner:
                 if "(?P<secret>" in detector.pattern:
                     inner_start, inner_end = match.span("secret")
                     if inner_start >= 0 and inner_end <= end:
-                        hits.append(Hit(inner_start, inner_end, detector.kind))
+                        hits.append(Hit(inner_start, inner_end, kind))
                         covered = end
                         break
-                hits.append(Hit(start, end, detector.kind))
+                hits.append(Hit(start, end, kind))
                 covered = end
                 break
 

@@ -47,6 +47,9 @@ from otel_secretary.settings import load_settings
         ("stripe sk_live_51FAKEfakeFAKE0123456789", "stripe <secret>"),
         ("charge ch_3MmlLrLkdIwHu7ix0snN0B15", "charge ch_3MmlLrLkdIwHu7ix0snN0B15"),
         ("logo@2x.png", "logo@2x.png"),
+        ("From: Jane Doe <jane@example.com>", "From: <name> <<email>>"),
+        ("To: A Lee <a@example.com>, Bo Kim <b@example.com>", "To: <name> <<email>>, <name> <<email>>"),
+        ("From: the scheduler", "From: the scheduler"),
     ],
 )
 def test_mask_text(masker: Masker, text: str, expected: str) -> None:
@@ -63,6 +66,8 @@ def test_mask_text(masker: Masker, text: str, expected: str) -> None:
         ("secretary", False), ("tokenizer", False), ("password_reset_sent", False), ("author", False),
         ("gen_ai.usage.input_tokens", False), ("auth.method", False), ("cookie.consent", False),
         ("token.type", False), ("idempotency_key", False),
+        ("displayName", True), ("customer.full_name", True), ("user.name", True),
+        ("service.name", False), ("gen_ai.tool.name", False), ("k8s.pod.name", False),
     ],
 )  # fmt: skip
 def test_key_rules(key: str, sensitive: bool) -> None:
@@ -88,6 +93,19 @@ def test_attributes_key_rules_are_type_aware(masker: Masker) -> None:
         "user.email": "<email>",
         "note": "the secretary booked it",
     }
+
+
+def test_name_keys_use_the_name_placeholder_and_pseudonyms() -> None:
+    plain = Masker(meter_provider=MeterProvider())
+    assert plain.mask_attributes({"user.name": "jdoe", "service.name": "api"}) == {
+        "user.name": "<name>",
+        "service.name": "api",
+    }
+    pseudonyms = Masker(mode="pseudonym", key="k", meter_provider=MeterProvider())
+    first = pseudonyms.mask_value("customer.full_name", "Jane Doe")
+    assert first.startswith("<name:") and first == pseudonyms.mask_value(
+        "attendee.display_name", " Jane Doe "
+    )
 
 
 def test_bytes_sequences_mappings_and_objects(masker: Masker) -> None:
