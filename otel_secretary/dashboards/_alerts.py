@@ -17,6 +17,7 @@ from otel_secretary.rules.spec import RuleSpec, format_duration
 
 RUNBOOK_PREFIX = "docs/runbooks/"
 _SOURCE_NAMES = {"collector": "spans", "sdk": "SDK"}
+_THRESHOLD_SOURCES = {"collector": "Collector", "sdk": "SDK"}
 
 
 def runbook_of(spec: RuleSpec) -> str | None:
@@ -126,18 +127,23 @@ def _slo_panel(spec: RuleSpec) -> Panel:
 
 
 def _threshold_panel(spec: RuleSpec) -> Panel:
-    queries: dict[str, Query] = {}
+    values: dict[str, list[str]] = {}
+    labels: tuple[str, ...] = ()
     for source in ("collector", "sdk"):
-        expr, by = promql.threshold_expr(spec, source)
+        expr, labels = promql.threshold_expr(spec, source)
         comparison = f" {spec.op} {num(spec.threshold)}"
         if not expr.endswith(comparison):  # pragma: no cover - guards a change in promql's output shape
             raise ValueError(f"{spec.name}: cannot split {expr!r} at {comparison!r}")
-        value = expr[: -len(comparison)]
-        queries.setdefault(value, Query(value, legend(*by)))
+        values.setdefault(expr[: -len(comparison)], []).append(source)
+    # The Collector's translator names some metrics differently (unit-1 gauges get ``_ratio``).
+    queries = [
+        Query(value, legend(*labels, suffix="" if len(values) == 1 else _THRESHOLD_SOURCES[sources[0]]))
+        for value, sources in values.items()
+    ]
     unit = "percentunit" if spec.unit == "1" else "short"
     return Panel(
         title=f"{spec.name}: {spec.metric}",
-        queries=tuple(queries.values()),
+        queries=tuple(queries),
         description=_describe(spec, f"{spec.aggregate} {spec.op} {num(spec.threshold)}"),
         unit=unit,
         thresholds=((spec.threshold, "red"),),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from otel_secretary import dashboards
 from tests.support.processes import REPO, Proc, clean_env, free_port
@@ -43,16 +45,20 @@ class Prometheus:
         return answer
 
 
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+@contextlib.contextmanager
+def running_prometheus(work: Path, scrape_targets: Mapping[str, str] | None = None) -> Iterator[Prometheus]:
+    """A real Prometheus on a free port with its own storage; ``scrape_targets``: job -> host:port (1s)."""
     binary = shutil.which("prometheus") or "/usr/bin/prometheus"
     if not Path(binary).exists():
         pytest.fail(
             "prometheus not installed: apt-get install -y prometheus (scripts/install-system-packages.sh)"
         )
-    work = tmp_path_factory.mktemp("prometheus")
+    jobs = [
+        {"job_name": job, "scrape_interval": "1s", "static_configs": [{"targets": [target]}]}
+        for job, target in (scrape_targets or {}).items()
+    ]
     config = work / "prometheus.yml"
-    config.write_text("global:\n  scrape_interval: 15s\n", encoding="utf-8")
+    config.write_text(yaml.safe_dump({"global": {"scrape_interval": "15s"}, "scrape_configs": jobs}))
     port = free_port()
     proc = Proc(
         "prometheus",
@@ -71,3 +77,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
         yield Prometheus(f"http://127.0.0.1:{port}")
     finally:
         proc.stop()
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    with running_prometheus(tmp_path_factory.mktemp("prometheus")) as server:
+        yield server

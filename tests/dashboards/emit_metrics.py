@@ -1,0 +1,115 @@
+"""A stand-in app process for test_real_metrics: real instruments, the SDK's own Prometheus exporter.
+
+Run as ``python -m tests.dashboards.emit_metrics <port>``; it drives each instrumented code path a few
+times (Flask routes, the error tracker, outbound-call and rate-limit instruments, GenAI calls with a
+tenant, PII masking through the span exporter, system metrics), serves /metrics on 127.0.0.1:<port>, prints
+"ready" and keeps emitting until terminated. Synthetic data only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from typing import Any
+
+from flask import Flask
+from opentelemetry import baggage, context, metrics
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import start_http_server
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from otel_secretary._internal.self_monitoring import report_internal_error
+from otel_secretary.errors._record import ErrorRecorder
+from otel_secretary.genai import GenAITelemetry, traced_ai_call
+from otel_secretary.instrumentation._common import Instruments
+from otel_secretary.instrumentation.openai import RateLimitGauges
+from otel_secretary.pii import Masker, MaskingSpanExporter
+
+SERVICE = "ai-secretary"
+
+
+def main(port: int) -> None:
+    resource = Resource.create({"service.name": SERVICE, "service.instance.id": "emitter-1"})
+    meter_provider = MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader()])
+    tracer_provider = TracerProvider(resource=resource)
+    masker = Masker(meter_provider=meter_provider)
+    # Spans pass through the masking exporter as in the distro's pipeline, which counts redactions.
+    tracer_provider.add_span_processor(
+        SimpleSpanProcessor(MaskingSpanExporter(InMemorySpanExporter(), masker))
+    )
+    tracer = tracer_provider.get_tracer("emitter")
+    # A separate process, so the global provider is ours: self-monitoring counts through it.
+    metrics.set_meter_provider(meter_provider)
+
+    app = Flask("emitter")
+
+    @app.get("/api/v1/messages")
+    def messages() -> str:
+        return "[]"
+
+    @app.post("/api/v1/emails/summarize")
+    def summarize() -> Any:
+        return {"error": "upstream"}, 503
+
+    FlaskInstrumentor().instrument_app(app, meter_provider=meter_provider, tracer_provider=tracer_provider)
+    SystemMetricsInstrumentor(
+        config={
+            "system.cpu.utilization": ["idle", "user", "system", "irq"],
+            "system.memory.utilization": ["used", "free", "cached"],
+        }
+    ).instrument(meter_provider=meter_provider)
+    recorder = ErrorRecorder(meter_provider=meter_provider)
+    external = Instruments(meter_provider)
+    limits = RateLimitGauges(meter_provider)
+    genai = GenAITelemetry(tracer_provider, meter_provider)
+
+    @traced_ai_call(telemetry=genai)
+    def answer(model: str, fail: bool = False) -> dict[str, Any]:
+        if fail:
+            raise TimeoutError("synthetic model timeout")
+        return {"model": model, "usage": {"prompt_tokens": 1200, "completion_tokens": 300}}
+
+    start_http_server(port, addr="127.0.0.1")
+    print("ready", flush=True)
+    client = app.test_client()
+    while True:
+        client.get("/api/v1/messages")
+        client.post("/api/v1/emails/summarize")
+        recorder.record(None, PoolTimeout("QueuePool limit reached (synthetic)"))
+        recorder.record(None, ConnectionError("card declined upstream (synthetic)"), system="stripe")
+        external.record_call("stripe", "POST /v1/customers", 0.12, None)
+        external.record_call("calendar", "calendar.events.insert", 0.3, "HttpError")
+        limits.record(
+            "openai",
+            "api.openai.com",
+            {
+                "x-ratelimit-limit-requests": "500",
+                "x-ratelimit-remaining-requests": "430",
+                "x-ratelimit-limit-tokens": "200000",
+                "x-ratelimit-remaining-tokens": "150000",
+            },
+        )
+        with tracer.start_as_current_span("notify", attributes={"note": "write to jane.doe@example.com"}):
+            pass
+        report_internal_error("dashboards.emitter", ValueError("synthetic"))
+        token = context.attach(baggage.set_baggage("app.tenant.id", "tenant-a"))
+        try:
+            answer(model="gpt-4o-mini")
+            answer(model="model-nobody-prices")
+            with contextlib.suppress(TimeoutError):
+                answer(model="gpt-4o-mini", fail=True)
+        finally:
+            context.detach(token)
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
