@@ -94,6 +94,12 @@ def _sensitive_pair(candidate: str) -> int:
 _DATE = re.compile(r"(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{4}[./-]\d{1,2}[./-]\d{1,2})(?![./-]?\d)")
 
 
+def _sensitive_credential(candidate: str) -> int:
+    """``key: value`` where the value looks encoded (digit, inner capital, base64 punctuation)."""
+    value = candidate.split(":", 1)[1].strip()
+    return len(candidate) if _credential_value("x " + value) else 0
+
+
 def _not_date(candidate: str) -> bool:
     return _DATE.match(candidate) is None
 
@@ -160,6 +166,14 @@ DETECTORS: tuple[Detector, ...] = (
              collector_pattern=(r"(?i)\"\w{0,20}(?:password|passwd|secret|token|api_?key|apikey|"
                                 r"authorization|cookie|display_?name|full_?name|first_?name|last_?name|surname)\"\s{0,3}:\s{0,3}"
                                 r"\"[^\"]{1,4096}\"")),
+    # "password: hunter2" in logs and config dumps; only when the value looks like a credential, so
+    # "Password: reset link sent" stays. The Collector (no validators) only masks values with a digit.
+    Detector("sensitive_colon", "secret",
+             r"[A-Za-z_][A-Za-z0-9_.-]{0,40}:[ \t]{1,3}(?P<secret>[^\s\"',;<>]{4,4096})",
+             _sensitive_credential,
+             anchors=(": ", ":\t"), start="key",
+             collector_pattern=(r"(?i)\b\w{0,20}(?:password|passwd|pwd|secret|api_?key|token)\w{0,10}:"
+                                r"[ \t]{1,3}[^\s\"',;]{0,100}[0-9][^\s\"',;]{0,100}")),
     # --- names, only where structure says so (no NER): mail/calendar headers and "…>, Name <" lists -----
     Detector("display_name", "name",
              r"(?:" + "|".join(_NAME_HEADERS) + r"):[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}<",
@@ -190,7 +204,9 @@ DETECTORS: tuple[Detector, ...] = (
 )  # fmt: skip
 
 # E-mail is found from each '@' outward (see _masker); this is its declarative form for the Collector.
-EMAIL_PATTERN = r"\b[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"
+EMAIL_PATTERN = (
+    r"\b[A-Za-z0-9._%+-]{1,64}(?:@|%40)[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b"
+)
 
 # Identifiers that must stay readable; the scanner consumes them whole so no detector looks inside.
 SAFE_PATTERNS: tuple[tuple[str, str], ...] = (

@@ -21,6 +21,7 @@ from opentelemetry.metrics import Counter, MeterProvider, get_meter_provider
 from otel_secretary.pii._detectors import DETECTORS, PLACEHOLDER, Detector
 from otel_secretary.pii._keys import key_kind
 from otel_secretary.pii._scanner import Hit, Scanner
+from otel_secretary.pii._validators import card_length
 
 _log = logging.getLogger(__name__)
 
@@ -154,6 +155,11 @@ class Masker:
             if key is not None and (kind := key_kind(key)) is not None:
                 return self._redact_whole(value, kind, redactions)
             return self.mask_text(value, redactions)
+        if type(value) is int and value >= 10**12 and card_length(str(value)) == len(str(value)):
+            # A card number stored as an integer ("card.number": 4242424242424242) is still a card.
+            if redactions is not None:
+                redactions.add(("card",))
+            return self._placeholder("card", str(value))
         if isinstance(value, bool | int | float) or value is None:
             # Type-aware: a number or flag under an alarming key ("password_length") is not a secret.
             return value

@@ -117,7 +117,7 @@ class Scanner:
             return True
         if _RARE.search(text) is None:
             return any(word in text for word in self._rare_words)
-        if "@" in text or _next_interesting_digit(text, 0) >= 0:
+        if "@" in text or "%40" in text or _next_interesting_digit(text, 0) >= 0:
             return True
         return self._trigger_literals.search(text) is not None
 
@@ -127,7 +127,7 @@ class Scanner:
             self._scan_anchors(text, hits)
         if _DIGIT.search(text) is not None:
             self._scan_digits(text, hits)
-        if "@" in text:
+        if "@" in text or "%40" in text:
             self._scan_emails(text, hits)
         for detector, regex, trigger in self._extra:
             if not trigger or trigger in text:
@@ -258,24 +258,27 @@ class Scanner:
     # ------------------------------------------------------------------------------------ e-mail
     @staticmethod
     def _scan_emails(text: str, hits: list[Hit]) -> None:
-        at = text.find("@")
-        while at != -1:
-            if at == 0 or text[at - 1] not in _EMAIL_LOCAL:
-                at = text.find("@", at + 1)
-                continue
-            domain = _EMAIL_DOMAIN.match(text, at + 1)
-            if domain is None or domain.group(1).lower() in _FILE_TLDS:
-                at = text.find("@", at + 1)
-                continue
-            start = at
-            limit = max(0, at - 64)
-            while start > limit and text[start - 1] in _EMAIL_LOCAL:
-                start -= 1
-            while start < at and text[start] == ".":
-                start += 1
-            if start < at:
-                hits.append(Hit(start, domain.end(), "email", 2))
-            at = text.find("@", domain.end())
+        for separator in ("@", "%40"):  # "%40" is '@' URL-encoded (?email=jane%40example.com)
+            width = len(separator)
+            at = text.find(separator)
+            while at != -1:
+                after = at + width
+                if at == 0 or text[at - 1] not in _EMAIL_LOCAL:
+                    at = text.find(separator, after)
+                    continue
+                domain = _EMAIL_DOMAIN.match(text, after)
+                if domain is None or domain.group(1).lower() in _FILE_TLDS:
+                    at = text.find(separator, after)
+                    continue
+                start = at
+                limit = max(0, at - 64)
+                while start > limit and text[start - 1] in _EMAIL_LOCAL:
+                    start -= 1
+                while start < at and text[start] == ".":
+                    start += 1
+                if start < at:
+                    hits.append(Hit(start, domain.end(), "email", 2))
+                at = text.find(separator, domain.end())
 
 
 def _next_interesting_digit(text: str, pos: int) -> int:

@@ -47,6 +47,9 @@ from otel_secretary.settings import load_settings
         ("stripe sk_live_51FAKEfakeFAKE0123456789", "stripe <secret>"),
         ("charge ch_3MmlLrLkdIwHu7ix0snN0B15", "charge ch_3MmlLrLkdIwHu7ix0snN0B15"),
         ("logo@2x.png", "logo@2x.png"),
+        ("GET /u?email=jane.doe%40example.com&x=1", "GET /u?email=<email>&x=1"),
+        ("password: hunter2 ok", "password: <secret> ok"),
+        ("Password: reset link sent", "Password: reset link sent"),
         ("From: Jane Doe <jane@example.com>", "From: <name> <<email>>"),
         ("To: A Lee <a@example.com>, Bo Kim <b@example.com>", "To: <name> <<email>>, <name> <<email>>"),
         ("From: the scheduler", "From: the scheduler"),
@@ -106,6 +109,14 @@ def test_name_keys_use_the_name_placeholder_and_pseudonyms() -> None:
     assert first.startswith("<name:") and first == pseudonyms.mask_value(
         "attendee.display_name", " Jane Doe "
     )
+
+
+def test_integer_card_numbers_are_masked_other_numbers_kept(masker: Masker) -> None:
+    redactions = Redactions()
+    assert masker.mask_value("payment.card", 4242424242424242, redactions) == "<card>"
+    assert masker.mask_value("order.id", 4242424242424241, redactions) == 4242424242424241
+    assert masker.mask_value("epoch_ms", 1732712345678, redactions) == 1732712345678
+    assert redactions.kinds == {"card": 1}
 
 
 def test_bytes_sequences_mappings_and_objects(masker: Masker) -> None:
