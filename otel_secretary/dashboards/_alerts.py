@@ -29,14 +29,17 @@ def _span_sources(spec: RuleSpec) -> tuple[str, ...]:
     return ("collector", "sdk") if spec.sdk is not None else ("collector",)
 
 
-def _describe(spec: RuleSpec, what: str) -> str:
+_SPANS_NOTE = "Legend: spans = Collector spanmetrics, SDK = the app's own metrics."
+_THRESHOLD_NOTE = "Legend: Collector / SDK = the metric as each exporter names it."
+
+
+def _describe(spec: RuleSpec, what: str, note: str = _SPANS_NOTE) -> str:
     wait = f" for {format_duration(spec.for_)}" if spec.for_ else ""
     summary = spec.annotations.get("description") or spec.annotations.get("summary", "")
     return (
         f"Alert {spec.name} ({spec.severity}): {what}{wait}. {summary} "
-        "Same expression as rules/generated/<source>/" + spec.name + ".rules.yml; "
-        "spans = Collector spanmetrics, SDK = the app's own metrics."
-    ).strip()
+        f"Same expression as rules/generated/<source>/{spec.name}.rules.yml. {note}"
+    )
 
 
 def _ratio_panel(spec: RuleSpec) -> Panel:
@@ -144,7 +147,11 @@ def _threshold_panel(spec: RuleSpec) -> Panel:
     return Panel(
         title=f"{spec.name}: {spec.metric}",
         queries=tuple(queries),
-        description=_describe(spec, f"{spec.aggregate} {spec.op} {num(spec.threshold)}"),
+        description=_describe(
+            spec,
+            f"{spec.aggregate} {spec.op} {num(spec.threshold)}",
+            _THRESHOLD_NOTE if len(values) > 1 else "",
+        ).strip(),
         unit=unit,
         thresholds=((spec.threshold, "red"),),
         runbook=runbook_of(spec),
