@@ -177,7 +177,7 @@ DETECTORS: tuple[Detector, ...] = (
     # --- names, only where structure says so (no NER): mail/calendar headers and "…>, Name <" lists -----
     Detector("display_name", "name",
              r"(?:" + "|".join(_NAME_HEADERS) + r"):[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}<",
-             anchors=tuple(f"{header}:" for header in _NAME_HEADERS), start="here"),
+             anchors=(": ", ":\t"), start="token"),
     Detector("listed_name", "name",
              r">,[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}<",
              anchors=(">,",), start="here"),

@@ -39,7 +39,12 @@ _FREQUENT = " etaoinshrdlcumwfgypbvkjxqz"
 
 
 def _rarest(needle: str) -> str:
-    return max(needle, key=lambda char: _FREQUENT.find(char) if char in _FREQUENT else len(_FREQUENT))
+    def rarity(char: str) -> int:
+        if char.isupper():  # capitals are rarer than their lower case, but not rare
+            return _FREQUENT.find(char.lower()) + 5
+        return _FREQUENT.find(char) if char in _FREQUENT else 2 * len(_FREQUENT)
+
+    return max(needle, key=rarity)
 
 
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.([A-Za-z]{2,24})\b")
