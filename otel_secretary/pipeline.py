@@ -152,6 +152,7 @@ def build(settings: Settings, *, auto_instrumentation_version: str | None = None
     if log_exporters:
         _attach_logging_handler(logger_provider, masker)
     _install_error_tracking(settings, masker)
+    _install_genai_defaults(pipeline)
     if engine is not None:
         engine.start()
         pipeline.on_shutdown.append(engine.shutdown)
@@ -204,6 +205,25 @@ def _install_error_tracking(settings: Settings, masker: pii.Masker) -> None:
         errors.install(settings, masker)
     except Exception as exc:
         report_internal_error("errors.install", exc)
+
+
+def _install_genai_defaults(pipeline: Pipeline) -> None:
+    """``@traced_ai_call`` would otherwise rebuild its settings from the environment, losing the
+    keyword overrides given to ``configure()`` (e.g. ``capture_content``) and our masker."""
+    try:
+        from otel_secretary.genai import GenAITelemetry, set_default_telemetry
+
+        set_default_telemetry(
+            GenAITelemetry.from_settings(
+                pipeline.settings,
+                pipeline.tracer_provider,
+                pipeline.meter_provider,
+                pipeline.logger_provider,
+                mask=pipeline.masker.mask_text,
+            )
+        )
+    except Exception as exc:
+        report_internal_error("genai.defaults", exc)
 
 
 def _embedded_rules(settings: Settings) -> Any:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Integer, String, Text, create_engine
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 
@@ -36,5 +37,9 @@ class Message(Base):
 
 def make_sessionmaker(database_url: str) -> sessionmaker[Session]:
     engine: Engine = create_engine(database_url)
-    Base.metadata.create_all(engine)
+    try:
+        Base.metadata.create_all(engine)
+    except OperationalError:
+        # Prefork workers start together: another one created the table between check and create.
+        Base.metadata.create_all(engine)
     return sessionmaker(engine, expire_on_commit=False)
