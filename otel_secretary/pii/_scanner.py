@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from otel_secretary.pii._detectors import PLACEHOLDER, SAFE_HEX, SAFE_PATTERNS, Detector
 from otel_secretary.pii._keys import key_kind
@@ -55,8 +55,9 @@ _FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "pdf"
 _MAX_PREFIX = 24
 
 
-@dataclass(frozen=True)
-class Hit:
+class Hit(NamedTuple):
+    """One PII span; ``rank`` orders the passes when spans overlap (lower wins)."""
+
     start: int
     end: int
     kind: str
