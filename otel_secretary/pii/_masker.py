@@ -12,6 +12,8 @@ import hashlib
 import hmac
 import logging
 import re
+import sys
+import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,8 +33,9 @@ FAILED = "<redaction-failed>"
 # Short values are prefiltered (one regex search decides most of them); values up to _CACHEABLE are
 # memoised, which covers repeated user agents, routes and the stack traces of recurring errors.
 _PREFILTERED = 256
-_PLACEHOLDER = re.compile(PLACEHOLDER)
 _CACHEABLE = 1024
+_PLACEHOLDER = re.compile(PLACEHOLDER)
+# Characters that could glue a placeholder to its neighbour into a new match ("1<card>", "x@<email>").
 _JOINERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@_%+=-")
 
 
@@ -56,12 +59,6 @@ class Redactions:
         for kind in kinds:
             self.count += 1
             self.kinds[kind] = self.kinds.get(kind, 0) + 1
-
-    def merge(self, other: Redactions) -> None:
-        self.count += other.count
-        self.failures += other.failures
-        for kind, count in other.kinds.items():
-            self.kinds[kind] = self.kinds.get(kind, 0) + count
 
 
 class Masker:
@@ -189,7 +186,15 @@ class Masker:
             self._failure_counter.add(1, {"signal": signal})
         if not self._failure_logged:
             self._failure_logged = True
-            _log.exception("otel-secretary: masking a value failed; it was dropped (logged once)")
+            # Type and place only: an exception message can quote the very value that was being masked.
+            exc = sys.exc_info()[1]
+            frame = traceback.extract_tb(exc.__traceback__)[-1] if exc and exc.__traceback__ else None
+            where = f"{frame.filename}:{frame.lineno}" if frame else "?"
+            _log.error(
+                "otel-secretary: masking a value raised %s at %s; the value was dropped (logged once)",
+                type(exc).__name__,
+                where,
+            )
 
     # ---------------------------------------------------------------- scanning
     def _scan(self, text: str) -> tuple[str, tuple[str, ...]]:

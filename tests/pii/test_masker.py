@@ -187,11 +187,17 @@ def test_redactions_count_kinds_not_values(masker: Masker) -> None:
     assert redactions.kinds == {"email": 2, "phone": 1}
 
 
-def test_value_that_raises_is_dropped_and_counted(masker: Masker) -> None:
+def test_value_that_raises_is_dropped_counted_and_never_logged(
+    masker: Masker, caplog: pytest.LogCaptureFixture
+) -> None:
     class Exploding:
         def __str__(self) -> str:
-            raise RuntimeError("boom")
+            raise RuntimeError("value was jane@example.com")
 
     redactions = Redactions()
     assert masker.mask_value("x", Exploding(), redactions) == FAILED
-    assert redactions.failures == 1
+    assert masker.mask_value("y", Exploding(), redactions) == FAILED
+    assert redactions.failures == 2
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 1 and "RuntimeError" in messages[0]
+    assert "jane@example.com" not in caplog.text
