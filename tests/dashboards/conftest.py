@@ -46,15 +46,25 @@ class Prometheus:
 
 
 @contextlib.contextmanager
-def running_prometheus(work: Path, scrape_targets: Mapping[str, str] | None = None) -> Iterator[Prometheus]:
-    """A real Prometheus on a free port with its own storage; ``scrape_targets``: job -> host:port (1s)."""
+def running_prometheus(
+    work: Path, scrape_targets: Mapping[str, str] | None = None, *, honor_labels: bool = False
+) -> Iterator[Prometheus]:
+    """A real Prometheus on a free port with its own storage; ``scrape_targets``: job -> host:port (1s).
+
+    ``honor_labels`` keeps the job/instance an exporter sets, as the stack does for the Collector.
+    """
     binary = shutil.which("prometheus") or "/usr/bin/prometheus"
     if not Path(binary).exists():
         pytest.fail(
             "prometheus not installed: apt-get install -y prometheus (scripts/install-system-packages.sh)"
         )
     jobs = [
-        {"job_name": job, "scrape_interval": "1s", "static_configs": [{"targets": [target]}]}
+        {
+            "job_name": job,
+            "scrape_interval": "1s",
+            "honor_labels": honor_labels,
+            "static_configs": [{"targets": [target]}],
+        }
         for job, target in (scrape_targets or {}).items()
     ]
     config = work / "prometheus.yml"

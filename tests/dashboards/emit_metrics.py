@@ -1,9 +1,11 @@
-"""A stand-in app process for test_real_metrics: real instruments, the SDK's own Prometheus exporter.
+"""A stand-in app process for test_real_metrics: real instruments, exported the two ways we deploy.
 
-Run as ``python -m tests.dashboards.emit_metrics <port>``; it drives each instrumented code path a few
-times (Flask routes, the error tracker, outbound-call and rate-limit instruments, GenAI calls with a
-tenant, PII masking through the span exporter, system metrics), serves /metrics on 127.0.0.1:<port>, prints
-"ready" and keeps emitting until terminated. Synthetic data only.
+``python -m tests.dashboards.emit_metrics prometheus <port>`` serves the SDK's own /metrics on
+127.0.0.1:<port> (the embedded default); ``... otlp <http endpoint>`` pushes metrics and spans over OTLP
+to a Collector (the stack). It drives each instrumented code path (Flask routes, the error tracker,
+outbound-call and rate-limit instruments, GenAI calls with a tenant, PII masking in the span exporter,
+system metrics) plus one span per alert rule's example span name, prints "ready" and keeps emitting
+until terminated. Synthetic data only.
 """
 
 from __future__ import annotations
@@ -15,14 +17,18 @@ from typing import Any
 
 from flask import Flask
 from opentelemetry import baggage, context, metrics
+from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExporter
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import start_http_server
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -32,19 +38,38 @@ from otel_secretary.genai import GenAITelemetry, traced_ai_call
 from otel_secretary.instrumentation._common import Instruments
 from otel_secretary.instrumentation.openai import RateLimitGauges
 from otel_secretary.pii import Masker, MaskingSpanExporter
+from otel_secretary.rules.spec import default_rules_dir, load_dir
 
 SERVICE = "ai-secretary"
 
 
-def main(port: int) -> None:
+_KINDS = {
+    "server": SpanKind.SERVER,
+    "client": SpanKind.CLIENT,
+    "consumer": SpanKind.CONSUMER,
+    "producer": SpanKind.PRODUCER,
+    "internal": SpanKind.INTERNAL,
+}
+
+
+def main(mode: str, target: str) -> None:
     resource = Resource.create({"service.name": SERVICE, "service.instance.id": "emitter-1"})
-    meter_provider = MeterProvider(resource=resource, metric_readers=[PrometheusMetricReader()])
+    reader: MetricReader
+    spans: SpanExporter
+    if mode == "otlp":
+        reader = PeriodicExportingMetricReader(
+            OTLPMetricExporter(f"{target}/v1/metrics"), export_interval_millis=1000
+        )
+        spans = OTLPSpanExporter(f"{target}/v1/traces")
+    else:
+        reader = PrometheusMetricReader()
+        spans = InMemorySpanExporter()
+    meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
     tracer_provider = TracerProvider(resource=resource)
     masker = Masker(meter_provider=meter_provider)
     # Spans pass through the masking exporter as in the distro's pipeline, which counts redactions.
-    tracer_provider.add_span_processor(
-        SimpleSpanProcessor(MaskingSpanExporter(InMemorySpanExporter(), masker))
-    )
+    processor = BatchSpanProcessor if mode == "otlp" else SimpleSpanProcessor
+    tracer_provider.add_span_processor(processor(MaskingSpanExporter(spans, masker)))
     tracer = tracer_provider.get_tracer("emitter")
     # A separate process, so the global provider is ours: self-monitoring counts through it.
     metrics.set_meter_provider(meter_provider)
@@ -77,7 +102,14 @@ def main(port: int) -> None:
             raise TimeoutError("synthetic model timeout")
         return {"model": model, "usage": {"prompt_tokens": 1200, "completion_tokens": 300}}
 
-    start_http_server(port, addr="127.0.0.1")
+    # One failing span per rule selector, named as the rule spec's own example (spanmetrics input).
+    rule_spans = [
+        (spec.selector.sample_span_name, _KINDS[spec.selector.span_kind or "internal"])
+        for spec in load_dir(default_rules_dir())
+        if spec.kind != "threshold"
+    ]
+    if mode == "prometheus":
+        start_http_server(int(target), addr="127.0.0.1")
     print("ready", flush=True)
     client = app.test_client()
     while True:
@@ -99,6 +131,10 @@ def main(port: int) -> None:
         )
         with tracer.start_as_current_span("notify", attributes={"note": "write to jane.doe@example.com"}):
             pass
+        for name, kind in rule_spans:
+            for status in (StatusCode.OK, StatusCode.ERROR):
+                with tracer.start_as_current_span(name, kind=kind) as span:
+                    span.set_status(Status(status))
         report_internal_error("dashboards.emitter", ValueError("synthetic"))
         token = context.attach(baggage.set_baggage("app.tenant.id", "tenant-a"))
         try:
@@ -112,4 +148,4 @@ def main(port: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(sys.argv[1], sys.argv[2])
