@@ -82,3 +82,17 @@ PSEUDONYMS = Masker(mode="pseudonym", key="fuzz-key", card_keep_last4=True, mete
 def test_pseudonym_and_last4_output_is_idempotent(parts: list[str], noise: str) -> None:
     once = PSEUDONYMS.mask_text(noise.join(parts))
     assert PSEUDONYMS.mask_text(once) == once
+
+
+SCANNER = MASKER._scanner
+
+
+@FAST
+@given(st.one_of(PII_ISH, st.text(max_size=80), st.sampled_from(POSITIVE_TEXTS + NEGATIVES)))
+def test_prefilter_never_skips_a_value_the_scanner_would_mask(text: str) -> None:
+    if not SCANNER.may_match(text):
+        assert SCANNER.scan(text) == []
+
+
+def test_prefilter_lets_every_positive_through() -> None:
+    assert all(SCANNER.may_match(text) for text in POSITIVE_TEXTS)
