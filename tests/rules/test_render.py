@@ -80,7 +80,9 @@ def test_generated_promtool_tests_exercise_every_alert() -> None:
 def test_rules_check_runs_promtool_and_amtool() -> None:
     result = CliRunner().invoke(app, ["check"])
     assert result.exit_code == 0, result.output
-    assert "collector: 18 rule files" in result.output and "rules check passed" in result.output
+    rule_files = len(list((GENERATED / "collector").glob("*.rules.yml")))
+    assert rule_files >= 18
+    assert f"collector: {rule_files} rule files" in result.output and "rules check passed" in result.output
 
 
 @tools
