@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk.metrics.export import (
     DataPointT,
@@ -165,7 +166,14 @@ def mask_log_record(
     # The exception object is raw; the SDK already copied it into (masked) exception.* attributes.
     log_record.exception = None
     _summarise(attributes, redactions)
-    log_record.attributes = attributes
+    dropped = record.dropped_attributes
+    if dropped:
+        # Keep the SDK's count of attributes dropped by limits; a plain dict would report zero.
+        bounded = BoundedAttributes(attributes=attributes, immutable=False, extended_attributes=True)
+        bounded.dropped = dropped
+        log_record.attributes = bounded
+    else:
+        log_record.attributes = attributes
     masker.record(redactions, "logs")
     return ReadableLogRecord(
         log_record=log_record,

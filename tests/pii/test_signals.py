@@ -184,6 +184,21 @@ def test_log_records_are_masked(masker: Masker) -> None:
     assert records[2].log_record.body == {"to": "<email>", "nested": ("call <phone>",)}
 
 
+def test_log_record_keeps_its_dropped_attribute_count(masker: Masker) -> None:
+    from opentelemetry.sdk._logs import LogRecordLimits
+
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider(
+        resource=Resource.create({}), log_record_limits=LogRecordLimits(max_attributes=1)
+    )
+    provider.add_log_record_processor(SimpleLogRecordProcessor(MaskingLogRecordExporter(exporter, masker)))
+    logger = provider.get_logger("limits")
+    with pytest.warns(UserWarning):
+        logger.emit(body="x", attributes={"a": EMAIL, "b": "y", "c": "z"})
+    (record,) = exporter.get_finished_logs()
+    assert record.dropped_attributes == 2
+
+
 def _meter(masker: Masker) -> tuple[MeterProvider, io.StringIO, PeriodicExportingMetricReader]:
     out = io.StringIO()
     reader = PeriodicExportingMetricReader(
