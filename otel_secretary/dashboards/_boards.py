@@ -32,7 +32,9 @@ RULE_HOMES: Mapping[str, str] = {
     "StripeErrorRate": "external",
     "CalendarErrorRate": "external",
     "MessageProcessing": "business",
+    "MessageBacklog": "business",
     "AICostBudget": "business",
+    "OpenAIRateLimitHeadroom": "external",
 }
 
 HTTP_5XX = (m.STATUS, "=~", "5..")
