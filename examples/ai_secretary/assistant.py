@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from examples.ai_secretary.clients import openai_client
 from examples.ai_secretary.config import AppConfig
+from otel_secretary import traced_ai_call
 
 MODEL = "gpt-4o-mini"
 _SYSTEM = "You are an executive assistant. Summarise the e-mail in two sentences."
@@ -15,6 +16,9 @@ def _messages(subject: str, body: str) -> list[dict[str, str]]:
     return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": f"{subject}\n\n{body}"}]
 
 
+# The decorator makes the call one GenAI span (tokens, cost, errors) whoever calls it; around the
+# auto-instrumented OpenAI client it merges with that instrumentation instead of adding a second span.
+@traced_ai_call(operation="chat", model=MODEL)
 def summarize_email(config: AppConfig, subject: str, body: str, fault: str | None = None) -> str:
     response = openai_client(config).chat.completions.create(
         model=MODEL,
@@ -26,6 +30,7 @@ def summarize_email(config: AppConfig, subject: str, body: str, fault: str | Non
     return response.choices[0].message.content or ""
 
 
+@traced_ai_call(operation="chat", model=MODEL)
 def stream_summary(config: AppConfig, subject: str, body: str) -> Iterator[str]:
     stream = openai_client(config).chat.completions.create(
         model=MODEL,
