@@ -100,6 +100,8 @@ def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
                 kind="stat",
                 width=6,
                 height=5,
+                thresholds=((1, "green"),),
+                base_colour="red",
             ),
         ),
     )

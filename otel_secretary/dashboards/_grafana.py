@@ -41,6 +41,8 @@ class Panel:
     stacked: bool = False
     minimum: float | None = None
     maximum: float | None = None
+    # Colour below the first threshold: green when high is bad, red when low is bad (e.g. ``up``).
+    base_colour: str = "green"
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,7 @@ class Dashboard:
 
 
 def _thresholds(panel: Panel) -> dict[str, Any]:
-    steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
+    steps: list[dict[str, Any]] = [{"color": panel.base_colour, "value": None}]
     steps += [{"color": colour, "value": value} for value, colour in panel.thresholds]
     return {"mode": "absolute", "steps": steps}
 
