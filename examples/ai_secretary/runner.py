@@ -70,6 +70,7 @@ def run_example(
     server: str = "flask",
     workers: int = 1,
     use_stripe_mock: bool = True,
+    redis_url: str | None = None,
 ) -> Iterator[RunningExample]:
     """Start everything; on exit stop the processes (SIGTERM, so the SDK flushes) and the stand-ins."""
     log_dir = tmp / "logs"
@@ -94,8 +95,9 @@ def run_example(
         else:
             stripe_service = stack.enter_context(stripe_errors.start())
             stripe_url = stripe_service.url
-        redis_proc, redis_url = start_redis(log_dir)
-        stack.callback(redis_proc.stop)
+        if redis_url is None:  # else an existing Redis (the e2e stack's collector watches that one)
+            redis_proc, redis_url = start_redis(log_dir)
+            stack.callback(redis_proc.stop)
         port, metrics_port = free_port(), free_port()
         env = clean_env(
             OTEL_SERVICE_NAME="ai-secretary",
