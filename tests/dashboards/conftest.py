@@ -44,6 +44,15 @@ class Prometheus:
             answer = json.load(exc)
         return answer
 
+    def label_values(self, label: str, metric: str | None = None) -> list[str]:
+        """What Grafana's ``label_values([metric,] label)`` variable query asks the same API for."""
+        params = urllib.parse.urlencode({"match[]": metric} if metric else {})
+        with urllib.request.urlopen(
+            f"{self.url}/api/v1/label/{label}/values?{params}", timeout=10
+        ) as response:
+            values: list[str] = json.load(response)["data"]
+        return values
+
 
 @contextlib.contextmanager
 def running_prometheus(

@@ -10,6 +10,7 @@ explained.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -167,3 +168,26 @@ def test_through_the_collector_every_panel_has_real_data_or_a_stated_reason(
 ) -> None:
     proven = _check(boards, via_collector, NOT_EMITTED)
     assert len(proven) >= 50, len(proven)
+
+
+def _variable_values(boards: dict[str, dict[str, Any]], prometheus: Prometheus) -> dict[str, set[str]]:
+    """Values each ``label_values(...)`` template variable of every dashboard offers."""
+    found: dict[str, set[str]] = {}
+    for board in boards.values():
+        for variable in board["templating"]["list"]:
+            if variable["type"] != "query":
+                continue
+            match = re.fullmatch(r"label_values\((?:(\w+), *)?(\w+)\)", variable["definition"])
+            assert match, variable["definition"]
+            metric, label = match.groups()
+            found.setdefault(variable["name"], set()).update(prometheus.label_values(label, metric))
+    return found
+
+
+@pytest.mark.parametrize("deployment", ["embedded", "via_collector"])
+def test_template_variables_offer_the_service_and_the_tenant(
+    boards: dict[str, dict[str, Any]], deployment: str, request: pytest.FixtureRequest
+) -> None:
+    values = _variable_values(boards, request.getfixturevalue(deployment))
+    assert SERVICE in values["service"]
+    assert values["tenant"] == {"tenant-a"}
