@@ -20,6 +20,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from examples.ai_secretary import demo_alerting
+from examples.ai_secretary.processes import REPO
 from examples.ai_secretary.runner import RunningExample, run_example, stripe_mock_binary
 
 # Synthetic personal data: what a secretary's traffic is full of. None of it may appear in telemetry.
@@ -206,8 +208,10 @@ def main() -> int:
     with run_example(args.dir.resolve()) as example:
         statuses = traffic(example, args.rounds)
         time.sleep(2)  # one batch delay and a metric interval, so the last spans are on disk
-        ok = report(example, statuses)
-    return 0 if ok else 1
+        private = report(example, statuses)
+    console.rule("Alerting: the same rule specs, evaluated in-process, delivered to local receivers")
+    alerted = demo_alerting.run(REPO / "rules", console)
+    return 0 if private and alerted else 1
 
 
 if __name__ == "__main__":
