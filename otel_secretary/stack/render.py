@@ -8,7 +8,9 @@ one source of truth for what the stack runs.
 
 from __future__ import annotations
 
+import glob
 import re
+import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +18,12 @@ from typing import Any
 
 import yaml
 
+from otel_secretary.rules.render import AlertmanagerOptions, render_alertmanager
 from otel_secretary.stack.ports import StackPorts
 
 _LOOPBACK_ADDRESS = re.compile(r"\b127\.0\.0\.1:(\d+)\b")
 PII_REDACTION_FILE = Path("generated") / "pii-redaction.yaml"
+REDIS_OVERLAY_FILE = Path("otelcol.redis.yaml")
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,14 @@ class StackOptions:
     evaluation_interval: str | None = None
     # Extra Prometheus rule files (globs allowed) besides the generated ones.
     rule_files: Sequence[Path] = ()
+    # Evaluate the generated rule groups this often instead of their own interval (1m): a test stack
+    # cannot wait minutes for the first evaluation. The groups are then copied into the state folder.
+    rule_group_interval: str | None = None
     alertmanager_config: Path | None = None
+    # Route alerts with the generated routing (`otel-secretary rules alertmanager`: pages to PagerDuty +
+    # Slack, tickets to Slack + e-mail, pages inhibit tickets) instead of the one-webhook alertmanager.yml.
+    # The receivers' URLs come from here; see ``local_alert_routing`` for a stack that keeps them local.
+    generated_alert_routing: AlertmanagerOptions | None = None
     alertmanager_group_wait: str | None = None
     alertmanager_group_interval: str | None = None
     # Merged over otelcol.yaml as one more --config (e.g. {"connectors": {"span_metrics": {...}}}).
@@ -39,6 +50,20 @@ class StackOptions:
     jaeger_overrides: Mapping[str, Any] = field(default_factory=dict)
     # Accept Prometheus remote write (the scaling topology's gateway writes there).
     remote_write_receiver: bool = True
+    # host:port of a Redis whose health the collector scrapes (otelcol.redis.yaml); None leaves it out.
+    redis_endpoint: str | None = None
+
+
+def local_alert_routing(ports: StackPorts) -> AlertmanagerOptions:
+    """The generated routing with its PagerDuty and Slack receivers on the stack's local alert port
+    (paths /pagerduty, /slack), so trying the real routing on a laptop pages nobody. E-mail keeps the
+    generator's localhost:25 smarthost and example.com addresses."""
+    base = f"http://127.0.0.1:{ports.alert_webhook}"
+    return AlertmanagerOptions(
+        slack_url=f"{base}/slack",
+        pagerduty_url=f"{base}/pagerduty",
+        pagerduty_routing_key="local-stack-routing-key",
+    )
 
 
 @dataclass(frozen=True)
@@ -82,6 +107,34 @@ def _dump(data: Any, path: Path) -> Path:
     return path
 
 
+def _rule_files(config_dir: Path, patterns: Sequence[str], out: Path, interval: str | None) -> list[str]:
+    """Absolute rule paths (relative ones are relative to the shipped prometheus.yml). With ``interval``,
+    every matched file is copied into ``out`` with each group's interval replaced."""
+    resolved = [str((config_dir / p).resolve()) for p in patterns]
+    if interval is None:
+        return resolved
+    shutil.rmtree(out, ignore_errors=True)  # no stale copies of a rule file removed since the last `up`
+    out.mkdir(parents=True)
+    copies = []
+    for pattern in resolved:
+        for source in sorted(glob.glob(pattern)):
+            document = yaml.safe_load(Path(source).read_text()) or {}
+            for group in document.get("groups") or []:
+                group["interval"] = interval
+            copies.append(str(_dump(document, out / Path(source).name)))
+    return copies
+
+
+def _override_route_timing(route: dict[str, Any], key: str, value: str | None, *, top: bool = True) -> None:
+    # Child routes of the generated routing set their own group_wait (pages: 10s); a test stack shortens all.
+    if value is None:
+        return
+    if top or key in route:
+        route[key] = value
+    for child in route.get("routes") or []:
+        _override_route_timing(child, key, value, top=False)
+
+
 def render(config_dir: Path, state_dir: Path, ports: StackPorts, options: StackOptions) -> RenderedConfigs:
     mapping = ports.remapping()
     out = state_dir / "config"
@@ -91,6 +144,10 @@ def render(config_dir: Path, state_dir: Path, ports: StackPorts, options: StackO
     pii = config_dir / PII_REDACTION_FILE
     if pii.is_file():
         collector.append(_dump(_remap_yaml(pii, mapping), out / "pii-redaction.yaml"))
+    if options.redis_endpoint:
+        redis = yaml.safe_load((config_dir / REDIS_OVERLAY_FILE).read_text())
+        redis["receivers"]["redis"]["endpoint"] = options.redis_endpoint
+        collector.append(_dump(redis, out / "otelcol.redis.yaml"))
     if options.collector_overrides:
         collector.append(_dump(dict(options.collector_overrides), out / "otelcol.overrides.yaml"))
 
@@ -104,18 +161,22 @@ def render(config_dir: Path, state_dir: Path, ports: StackPorts, options: StackO
         glob["scrape_interval"] = options.scrape_interval
     if options.evaluation_interval:
         glob["evaluation_interval"] = options.evaluation_interval
-    # Relative rule paths are relative to the shipped file; the rendered copy lives elsewhere.
-    rule_files = [str((config_dir / p).resolve()) for p in prometheus.get("rule_files") or []]
+    rule_files = _rule_files(
+        config_dir, prometheus.get("rule_files") or [], out / "rules", options.rule_group_interval
+    )
     rule_files += [str(Path(p).resolve()) for p in options.rule_files]
     prometheus["rule_files"] = rule_files
 
-    alertmanager_source = options.alertmanager_config or config_dir / "alertmanager.yml"
-    alertmanager = _remap_yaml(alertmanager_source, mapping)
+    if options.generated_alert_routing is not None:
+        if options.alertmanager_config is not None:
+            raise ValueError("give either an Alertmanager config file or the generated routing, not both")
+        alertmanager = render_alertmanager(options.generated_alert_routing)
+    else:
+        alertmanager_source = options.alertmanager_config or config_dir / "alertmanager.yml"
+        alertmanager = _remap_yaml(alertmanager_source, mapping)
     route = alertmanager.setdefault("route", {})
-    if options.alertmanager_group_wait:
-        route["group_wait"] = options.alertmanager_group_wait
-    if options.alertmanager_group_interval:
-        route["group_interval"] = options.alertmanager_group_interval
+    _override_route_timing(route, "group_wait", options.alertmanager_group_wait)
+    _override_route_timing(route, "group_interval", options.alertmanager_group_interval)
 
     return RenderedConfigs(
         collector=collector,
