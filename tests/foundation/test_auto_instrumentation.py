@@ -49,6 +49,16 @@ def test_request_spans_carry_the_route_template(example: RunningExample) -> None
     assert server.resource["service.name"] == "ai-secretary"
     assert server.resource["telemetry.distro.name"] == "otel-secretary"
     assert server.attributes["app.tenant.id"] == "t-route"
+    # The SQLAlchemy instrumentation is active: the query is a CLIENT span inside the request.
+    spans = wait_for_spans(
+        example.data_dir / "traces.jsonl",
+        lambda s: any(x.trace_id == server.trace_id and x.kind == CLIENT for x in s),
+    )
+    queries = [s for s in spans if s.trace_id == server.trace_id and s.kind == CLIENT]
+    assert any(
+        s.attributes.get("db.system") == "sqlite" or s.attributes.get("db.system.name") == "sqlite"
+        for s in queries
+    ), [s.attributes for s in queries]
 
 
 def test_outbound_calls_are_client_spans_inside_the_request_trace(example: RunningExample) -> None:
