@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -114,23 +115,27 @@ def test_in_memory_and_json_lines_exporters_receive_no_pii(tmp_path: Path) -> No
 
 def test_configured_pipeline_writes_no_pii(tmp_path: Path) -> None:
     """Through ``otel_secretary.configure()`` in a fresh process: the real embedded default."""
+    port = _free_port()
     script = textwrap.dedent(
         f"""
-        import logging, sys
+        import logging, sys, urllib.request
         sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+        logging.basicConfig(level=logging.INFO)  # a console handler, as most apps have
         import otel_secretary
-        from opentelemetry import trace
-        from tests.pii.test_end_to_end import _emit
+        from opentelemetry import metrics, trace
+        from tests.pii.test_end_to_end import PII, _emit
         handle = otel_secretary.configure()
-        logging.getLogger().setLevel(logging.INFO)
         _emit(trace.get_tracer_provider(), logging.getLogger("app"))
+        counter = metrics.get_meter("app").create_counter("refunds")
+        counter.add(1, {{"customer": PII["email"], "url.full": "https://x.example.com/?t=" + PII["bearer"]}})
+        print(urllib.request.urlopen("http://127.0.0.1:{port}/metrics", timeout=10).read().decode())
         handle.shutdown()
         """
     )
     env = {
         **os.environ,
         "OTEL_SECRETARY_DATA_DIR": str(tmp_path),
-        "OTEL_SECRETARY_PROMETHEUS_PORT": "0",
+        "OTEL_SECRETARY_PROMETHEUS_PORT": str(port),
         "OTEL_SECRETARY_RULES_ENABLED": "false",
         "OTEL_SECRETARY_SYSTEM_METRICS": "false",
         "OTEL_SERVICE_NAME": "e2e",
@@ -143,6 +148,13 @@ def test_configured_pipeline_writes_no_pii(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     traces, logs = (tmp_path / "traces.jsonl").read_text(), (tmp_path / "logs.jsonl").read_text()
     assert "<email>" in traces and "<iban>" in logs
-    _assert_clean(traces)
-    _assert_clean(logs)
-    _assert_clean(result.stderr)
+    assert 'customer="<email>"' in result.stdout  # /metrics served the masked label
+    assert "refund for <email>" in result.stderr  # the console handler printed the masked message
+    for output in (traces, logs, result.stdout, result.stderr):
+        _assert_clean(output)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
