@@ -26,6 +26,10 @@ log() { printf '[build-go-tools %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 command -v go >/dev/null 2>&1 || { log "go is not installed (need Go >= 1.26)"; exit 1; }
 mkdir -p "$BIN_DIR" "$BUILD_DIR"
+# One build at a time per cache folder: `stack up` in two shells (or parallel test sessions) would otherwise
+# generate the collector's sources into the same folder at once. The second waits, then finds it current.
+exec 9>"$BUILD_DIR/.lock"
+if command -v flock >/dev/null 2>&1; then flock 9; fi
 
 hash_files() { cat "$@" | sha256sum | cut -c1-16; }
 

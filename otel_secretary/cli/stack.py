@@ -4,7 +4,7 @@ Alertmanager) as local processes, for the demo, for developers and for the end-t
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +13,7 @@ import typer
 from otel_secretary.stack import Stack, StackError, StackOptions, StackPorts
 from otel_secretary.stack.binaries import BinaryNotFound
 from otel_secretary.stack.components import COMPONENTS
+from otel_secretary.stack.render import local_alert_routing
 
 app = typer.Typer(help="Run the real pipeline locally: collector, Jaeger, Prometheus, Alertmanager.")
 
@@ -50,14 +51,48 @@ def up(
         Path | None,
         typer.Option(help="Use instead of collector-config/alertmanager.yml."),
     ] = None,
+    generated_routing: Annotated[
+        bool,
+        typer.Option(
+            "--generated-routing",
+            help="Route alerts as `otel-secretary rules alertmanager` does (pages: PagerDuty + Slack; "
+            "tickets: Slack + e-mail; pages inhibit tickets). Receivers default to the local alert port.",
+        ),
+    ] = False,
+    slack_url: Annotated[
+        str | None, typer.Option(envvar="SLACK_WEBHOOK_URL", help="Slack webhook (--generated-routing).")
+    ] = None,
+    pagerduty_url: Annotated[str | None, typer.Option(help="PagerDuty Events v2 URL.")] = None,
+    pagerduty_routing_key: Annotated[str | None, typer.Option(envvar="PAGERDUTY_ROUTING_KEY")] = None,
+    redis_endpoint: Annotated[
+        str | None, typer.Option(help="host:port of a Redis whose health the collector scrapes.")
+    ] = None,
     rules: Annotated[
         list[Path] | None, typer.Option("--rules", help="Extra Prometheus rule file(s).")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each component.")] = 90.0,
 ) -> None:
     """Build what is missing, start every component on 127.0.0.1 and wait until each is ready."""
-    ports = StackPorts.free() if free_ports else None
-    options = StackOptions(rule_files=tuple(rules or ()), alertmanager_config=alertmanager_config)
+    if generated_routing and alertmanager_config is not None:
+        typer.echo("give either --alertmanager-config or --generated-routing", err=True)
+        raise typer.Exit(2)
+    state = Stack(state_dir)  # the ports a running (or earlier) stack in this folder uses
+    ports = StackPorts.free() if free_ports else state.ports
+    routing = None
+    if generated_routing:
+        routing = local_alert_routing(ports)
+        routing = replace(
+            routing,
+            slack_url=slack_url or routing.slack_url,
+            pagerduty_url=pagerduty_url or routing.pagerduty_url,
+            pagerduty_routing_key=pagerduty_routing_key or routing.pagerduty_routing_key,
+        )
+    options = StackOptions(
+        rule_files=tuple(rules or ()),
+        alertmanager_config=alertmanager_config,
+        generated_alert_routing=routing,
+        redis_endpoint=redis_endpoint,
+    )
     stack = Stack(state_dir, ports, options=options)
     try:
         stack.up(build=build, timeout=timeout, echo=typer.echo)

@@ -77,27 +77,36 @@ class Alertmanager:
 
 @dataclass
 class WebhookReceiver:
-    """A real HTTP endpoint that Alertmanager delivers notifications to."""
+    """A real HTTP endpoint that Alertmanager delivers notifications to: a plain webhook, or PagerDuty's
+    and Slack's APIs as the generated routing calls them (told apart by path)."""
 
     port: int
-    payloads: list[dict[str, Any]] = field(default_factory=list)
+    deliveries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
-    def received(self, alertname: str) -> list[dict[str, Any]]:
-        return [
-            p
-            for p in list(self.payloads)
-            if any(a["labels"].get("alertname") == alertname for a in p.get("alerts", []))
-        ]
+    def received(self, alertname: str, path: str | None = None) -> list[dict[str, Any]]:
+        """Payloads that name ``alertname``: webhook payloads in their labels, PagerDuty and Slack ones in
+        the rendered title/summary."""
+        found = []
+        for where, payload in list(self.deliveries):
+            if path is not None and where != path:
+                continue
+            if "alerts" in payload:
+                named = any(a["labels"].get("alertname") == alertname for a in payload["alerts"])
+            else:
+                named = f"] {alertname}" in json.dumps(payload)
+            if named:
+                found.append(payload)
+        return found
 
 
 @contextmanager
 def webhook_receiver() -> Iterator[WebhookReceiver]:
-    payloads: list[dict[str, Any]] = []
+    deliveries: list[tuple[str, dict[str, Any]]] = []
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
-            payloads.append(json.loads(self.rfile.read(length)))
+            deliveries.append((self.path, json.loads(self.rfile.read(length))))
             self.send_response(200)
             self.end_headers()
 
@@ -108,7 +117,7 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield WebhookReceiver(int(server.server_address[1]), payloads)
+        yield WebhookReceiver(int(server.server_address[1]), deliveries)
     finally:
         server.shutdown()
         server.server_close()

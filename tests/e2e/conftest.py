@@ -1,5 +1,7 @@
 """One isolated stack for the whole e2e session: free ports, a temporary state folder, short intervals so
-the suite takes about a minute rather than the production cadence (15 s scrapes, 10 s sampling decisions)."""
+the suite takes about a minute rather than the production cadence (15 s scrapes, 10 s sampling decisions,
+1 m rule groups). Alerts go through the generated routing to local PagerDuty/Slack stand-ins, and the
+collector watches a Redis that the example app then uses as its broker."""
 
 from __future__ import annotations
 
@@ -11,23 +13,36 @@ from pathlib import Path
 
 import pytest
 
+from examples.ai_secretary.processes import start_redis
 from otel_secretary.stack import Stack, StackOptions, StackPorts
+from otel_secretary.stack.render import local_alert_routing
 from tests.e2e._apis import Alertmanager, Jaeger, Prometheus, WebhookReceiver, webhook_receiver
 
 # Short-window error-rate alert over the span metrics (the generated SLO rules use 5m..6h windows; this
-# one fires within seconds). Same metric and label names as the generated rules.
-E2E_RULES = """\
+# one fires within seconds). Same metric and label names as the generated rules, and like them a page and a
+# ticket tier with the same labels, so the generated inhibition (page mutes ticket) is exercised.
+_E2E_EXPR = (
+    'sum by (service_name) (rate(traces_span_metrics_calls_total{status_code="STATUS_CODE_ERROR"}[20s]))'
+    " / sum by (service_name) (rate(traces_span_metrics_calls_total[20s])) > 0.2"
+)
+E2E_RULES = f"""\
 groups:
   - name: e2e-error-rate
     rules:
       - alert: E2EHighErrorRate
         expr: |
-          sum by (service_name) (rate(traces_span_metrics_calls_total{status_code="STATUS_CODE_ERROR"}[20s]))
-            / sum by (service_name) (rate(traces_span_metrics_calls_total[20s])) > 0.2
+          {_E2E_EXPR}
         labels:
           severity: page
         annotations:
-          summary: "{{ $labels.service_name }} fails {{ $value | humanizePercentage }} of its calls"
+          summary: "{{{{ $labels.service_name }}}} fails {{{{ $value | humanizePercentage }}}} of its calls"
+      - alert: E2EHighErrorRate
+        expr: |
+          {_E2E_EXPR}
+        labels:
+          severity: ticket
+        annotations:
+          summary: "ticket tier of the same alert"
 """
 
 
@@ -38,6 +53,7 @@ class RunningStack:
     prometheus: Prometheus
     alertmanager: Alertmanager
     webhook: WebhookReceiver
+    redis_url: str
 
     @property
     def otlp_http(self) -> str:
@@ -51,14 +67,24 @@ def running_stack() -> Iterator[RunningStack]:
     state = Path(tempfile.mkdtemp(prefix="otel-secretary-e2e-stack-"))
     rules = state / "e2e-rules.yml"
     rules.write_text(E2E_RULES)
+    (state / "logs").mkdir()
+    redis, redis_url = start_redis(state / "logs")
     with webhook_receiver() as webhook:
+        ports = StackPorts.free(alert_webhook=webhook.port)
         options = StackOptions(
             scrape_interval="1s",
             evaluation_interval="1s",
             rule_files=[rules],
+            rule_group_interval="1s",
+            generated_alert_routing=local_alert_routing(ports),
             alertmanager_group_wait="1s",
             alertmanager_group_interval="2s",
+            redis_endpoint=redis_url.removeprefix("redis://").split("/")[0],
             collector_overrides={
+                "receivers": {
+                    "hostmetrics": {"collection_interval": "1s"},
+                    "redis": {"collection_interval": "1s"},
+                },
                 "connectors": {"span_metrics": {"metrics_flush_interval": "1s"}},
                 # Keep every trace in the test stack so trace-shape assertions are deterministic; the
                 # shipped sampling policy is exercised by tests/e2e/test_scaling.py.
@@ -71,16 +97,18 @@ def running_stack() -> Iterator[RunningStack]:
                 },
             },
         )
-        stack = Stack(state, StackPorts.free(alert_webhook=webhook.port), options=options)
-        stack.up(build=True, timeout=120)
+        stack = Stack(state, ports, options=options)
         try:
+            stack.up(build=True, timeout=120)
             yield RunningStack(
                 stack,
                 Jaeger(stack.jaeger_url),
                 Prometheus(stack.prometheus_url),
                 Alertmanager(stack.alertmanager_url),
                 webhook,
+                redis_url,
             )
         finally:
             stack.down()
+            redis.stop()
     shutil.rmtree(state, ignore_errors=True)

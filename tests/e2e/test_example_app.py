@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from examples.ai_secretary.runner import RunningExample, run_example
+from otel_secretary.cli import app as cli
 from tests.e2e._apis import eventually, parent_id, spans_of, tags
 from tests.e2e.conftest import RunningStack
 
@@ -39,7 +41,9 @@ def traffic(running_stack: RunningStack, tmp_path_factory: pytest.TempPathFactor
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf",
         "OTEL_METRIC_EXPORT_INTERVAL": "1000",
     }
-    with run_example(tmp_path_factory.mktemp("example"), otel_env) as example:
+    with run_example(
+        tmp_path_factory.mktemp("example"), otel_env, redis_url=running_stack.redis_url
+    ) as example:
         statuses = {}
         statuses["inbound"], _ = example.request(
             "POST",
@@ -235,6 +239,44 @@ def test_prometheus_holds_the_sdk_metrics_with_their_labels(
     assert duration[0]["metric"]["gen_ai_provider_name"] == "openai"
     errors = _series(running_stack, "app_errors_total")
     assert any(r["metric"].get("app_error_system") == "openai" for r in errors), [r["metric"] for r in errors]
+
+
+def test_errors_summary_reads_the_failures_back_from_prometheus_and_jaeger(
+    running_stack: RunningStack, traffic: Traffic
+) -> None:
+    """`otel-secretary errors summary` against the real stack: rates from Prometheus' app_errors_total,
+    fingerprints from the error spans Jaeger stored for the failing summarize request."""
+    assert traffic.statuses["failing"] >= 500
+    argv = [
+        "errors",
+        "summary",
+        "--source",
+        "stack",
+        "--window",
+        "10m",
+        "--prometheus-url",
+        running_stack.stack.prometheus_url,
+        "--jaeger-url",
+        running_stack.stack.jaeger_url,
+        "--json",
+    ]
+
+    def summary() -> dict[str, Any] | None:
+        result = CliRunner().invoke(cli, argv)
+        assert result.exit_code == 0, result.output
+        data: dict[str, Any] = json.loads(result.output)
+        categories = {row["category"] for row in data["categories"]}
+        return data if "external_api" in categories and data["fingerprints"] else None
+
+    data = eventually(summary, timeout=60, what="external_api errors with a fingerprint in the summary")
+    assert not data["notes"], data["notes"]
+    openai = [f for f in data["fingerprints"] if f["system"] == "openai"]
+    assert openai, data["fingerprints"]
+    assert openai[0]["category"] == "external_api" and len(openai[0]["fingerprint"]) >= 8
+    assert openai[0]["count"] >= 1 and openai[0]["example_trace_id"]
+    # The fingerprint points at a trace Jaeger really holds.
+    trace = running_stack.jaeger.traces(SERVICE, limit=1000)
+    assert any(t["traceID"] == openai[0]["example_trace_id"] for t in trace)
 
 
 def test_the_example_logs_are_written_for_debugging(traffic: Traffic) -> None:

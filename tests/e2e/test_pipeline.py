@@ -84,10 +84,14 @@ def test_span_metrics_reach_prometheus_with_service_span_kind_and_status(running
     assert {b["metric"]["le"] for b in buckets} >= {"0.005", "0.1", "1", "+Inf"}
 
 
-def test_error_rate_alert_fires_reaches_alertmanager_and_the_webhook(running_stack: RunningStack) -> None:
+def test_page_alert_goes_through_the_generated_routing_to_pagerduty_and_slack(
+    running_stack: RunningStack,
+) -> None:
+    """The routing `otel-secretary rules alertmanager` generates, with local stand-ins for PagerDuty and
+    Slack: a page reaches both, and its ticket twin (same labels) is inhibited rather than notified."""
     _send_calls(running_stack, "e2e-failing", total=60, failing=30, seconds=6.0)
 
-    def firing_in_prometheus() -> list[dict[str, object]]:
+    def firing_in_prometheus() -> list[dict[str, Any]]:
         return [
             a
             for a in running_stack.prometheus.alerts()
@@ -96,27 +100,52 @@ def test_error_rate_alert_fires_reaches_alertmanager_and_the_webhook(running_sta
             and a["state"] == "firing"
         ]
 
-    eventually(firing_in_prometheus, timeout=60, what="E2EHighErrorRate firing in Prometheus")
-    in_alertmanager = eventually(
-        lambda: [
-            a
+    firing = eventually(firing_in_prometheus, timeout=60, what="E2EHighErrorRate firing in Prometheus")
+    assert {a["labels"]["severity"] for a in firing} == {"page", "ticket"}
+
+    def in_alertmanager() -> dict[str, dict[str, Any]] | None:
+        alerts = {
+            a["labels"]["severity"]: a
             for a in running_stack.alertmanager.alerts()
-            if a["labels"].get("alertname") == "E2EHighErrorRate" and a["status"]["state"] == "active"
-        ],
-        timeout=30,
-        what="alert active in Alertmanager",
+            if a["labels"].get("alertname") == "E2EHighErrorRate"
+            and a["labels"].get("service_name") == "e2e-failing"
+        }
+        return alerts if {"page", "ticket"} <= alerts.keys() else None
+
+    alerts = eventually(in_alertmanager, timeout=30, what="both tiers in Alertmanager")
+    assert alerts["page"]["status"]["state"] == "active"
+    assert {r["name"] for r in alerts["page"]["receivers"]} == {"pagerduty", "slack-pages"}
+    # The generated inhibition: the page mutes its ticket twin (same alertname and grouping labels).
+    ticket = eventually(
+        lambda: next(
+            (
+                a
+                for a in running_stack.alertmanager.alerts()
+                if a["labels"].get("alertname") == "E2EHighErrorRate"
+                and a["labels"].get("severity") == "ticket"
+                and a["status"]["inhibitedBy"]
+            ),
+            None,
+        ),
+        timeout=15,
+        what="ticket tier inhibited",
     )
-    assert in_alertmanager[0]["labels"]["severity"] == "page"
-    delivered = eventually(
-        lambda: [
-            p
-            for p in running_stack.webhook.received("E2EHighErrorRate")
-            if p["groupLabels"].get("service_name") == "e2e-failing"
-        ],
-        timeout=30,
-        what="webhook delivery",
-    )
-    payload = delivered[0]
-    assert payload["version"] == "4" and payload["status"] == "firing"
-    (alert,) = payload["alerts"]
-    assert "e2e-failing fails" in alert["annotations"]["summary"]
+    assert ticket["status"]["state"] == "suppressed"
+    assert ticket["status"]["inhibitedBy"] == [alerts["page"]["fingerprint"]]
+
+    webhook = running_stack.webhook
+
+    def about_this_service(path: str) -> list[dict[str, Any]]:
+        # Other services' calls may fire the same alert in its own group (grouped by service_name).
+        return [p for p in webhook.received("E2EHighErrorRate", path) if "e2e-failing" in json.dumps(p)]
+
+    pagerduty = eventually(lambda: about_this_service("/pagerduty"), timeout=30, what="PagerDuty event")
+    event = pagerduty[0]
+    assert event["routing_key"] == "local-stack-routing-key" and event["event_action"] == "trigger"
+    assert event["payload"]["severity"] == "critical"
+    assert event["payload"]["summary"].startswith("[FIRING:1] E2EHighErrorRate")
+    slack = eventually(lambda: about_this_service("/slack"), timeout=30, what="Slack message")
+    # Pages' channel only: the inhibited ticket would have gone to #alerts.
+    assert {m["channel"] for m in webhook.received("E2EHighErrorRate", "/slack")} == {"#incidents"}
+    (attachment,) = slack[0]["attachments"]
+    assert "e2e-failing fails" in attachment["text"] and "(page)" in attachment["text"]

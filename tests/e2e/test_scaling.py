@@ -92,7 +92,8 @@ def _send(agent_http_port: int) -> tuple[list[str], list[str]]:
     exporter = OTLPSpanExporter(endpoint=f"http://127.0.0.1:{agent_http_port}/v1/traces")
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("e2e-scaling")
-    ok, failed = [], []
+    ok: list[str] = []
+    failed: list[str] = []
     for i in range(OK_TRACES + ERROR_TRACES):
         with (
             tracer.start_as_current_span("POST /api/v1/meetings", kind=SpanKind.SERVER) as root,

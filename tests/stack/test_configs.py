@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import glob
 import re
 import subprocess
 from dataclasses import fields
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from otel_secretary.stack import StackOptions, StackPorts
 from otel_secretary.stack.binaries import BinaryNotFound, find, repo_root
-from otel_secretary.stack.render import remap_ports, render
+from otel_secretary.stack.render import local_alert_routing, remap_ports, render
 
 CONFIG_DIR = repo_root() / "collector-config"
 SHIPPED = ["otelcol.yaml", "jaeger.yaml", "prometheus.yml", "alertmanager.yml"]
@@ -75,18 +77,116 @@ def test_rendered_configs_use_only_the_isolated_ports(tmp_path: Path) -> None:
     prometheus = yaml.safe_load(rendered.prometheus.read_text())
     assert prometheus["global"] == {"scrape_interval": "1s", "evaluation_interval": "1s"}
     assert prometheus["rule_files"] == [
-        str(repo_root() / "rules" / "generated" / "prometheus" / "*.yml"),
+        str(repo_root() / "rules" / "generated" / "collector" / "*.rules.yml"),
         str(rule.resolve()),
     ]
     assert yaml.safe_load(rendered.alertmanager.read_text())["route"]["group_wait"] == "1s"
     assert yaml.safe_load(rendered.collector[-1].read_text()) == options.collector_overrides
 
 
-def test_rendered_prometheus_and_alertmanager_configs_pass_their_own_checkers(tmp_path: Path) -> None:
-    rendered = render(CONFIG_DIR, tmp_path, StackPorts.free(), StackOptions(scrape_interval="2s"))
+def test_prometheus_loads_exactly_the_collector_flavour_of_the_generated_rules() -> None:
+    """The spanmetrics flavour only: the sdk/ flavour states the same alerts again (double pages)."""
+    shipped = yaml.safe_load((CONFIG_DIR / "prometheus.yml").read_text())
+    matched = {
+        Path(p).resolve() for pattern in shipped["rule_files"] for p in glob.glob(str(CONFIG_DIR / pattern))
+    }
+    generated = repo_root() / "rules" / "generated"
+    assert matched == set((generated / "collector").glob("*.rules.yml"))
+    assert len(matched) >= 10
+
+
+def test_rule_group_interval_override_copies_the_groups_into_the_state_folder(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    (state / "config" / "rules").mkdir(parents=True)
+    (state / "config" / "rules" / "Removed.rules.yml").write_text("groups: []\n")  # from an earlier up
+    rendered = render(CONFIG_DIR, state, StackPorts.free(), StackOptions(rule_group_interval="2s"))
+    rule_files = yaml.safe_load(rendered.prometheus.read_text())["rule_files"]
+    sources = sorted((repo_root() / "rules" / "generated" / "collector").glob("*.rules.yml"))
+    assert rule_files == [str(state.resolve() / "config" / "rules" / p.name) for p in sources]
+    for source, copy in zip(sources, rule_files, strict=True):
+        original, rewritten = yaml.safe_load(source.read_text()), yaml.safe_load(Path(copy).read_text())
+        assert {g["interval"] for g in rewritten["groups"]} == {"2s"}
+        for group in (*original["groups"], *rewritten["groups"]):
+            del group["interval"]
+        assert rewritten == original  # nothing but the interval changed
+
+
+def test_redis_receiver_is_added_only_when_a_redis_endpoint_is_given(tmp_path: Path) -> None:
+    plain = render(CONFIG_DIR, tmp_path / "a", StackPorts.free(), StackOptions())
+    merged: dict[str, Any] = {}
+    for path in plain.collector:
+        _merge(merged, yaml.safe_load(path.read_text()))
+    assert "redis" not in merged["receivers"]
+    assert merged["service"]["pipelines"]["metrics/host"]["receivers"] == ["hostmetrics"]
+
+    with_redis = render(
+        CONFIG_DIR, tmp_path / "b", StackPorts.free(), StackOptions(redis_endpoint="127.0.0.1:6390")
+    )
+    merged = {}
+    for path in with_redis.collector:
+        _merge(merged, yaml.safe_load(path.read_text()))
+    assert merged["receivers"]["redis"]["endpoint"] == "127.0.0.1:6390"
+    assert merged["service"]["pipelines"]["metrics/host"]["receivers"] == ["hostmetrics", "redis"]
+
+
+def _merge(into: dict[str, Any], overlay: dict[str, Any]) -> None:
+    """The collector's own rule for several --config files: maps merge, everything else is replaced."""
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def test_generated_alert_routing_sends_pages_to_local_receivers_with_test_timing(tmp_path: Path) -> None:
+    ports = StackPorts.free()
+    options = StackOptions(
+        generated_alert_routing=local_alert_routing(ports),
+        alertmanager_group_wait="1s",
+        alertmanager_group_interval="2s",
+    )
+    config = yaml.safe_load(render(CONFIG_DIR, tmp_path, ports, options).alertmanager.read_text())
+    # The generator's routing and inhibition, untouched apart from the receivers' URLs and timing.
+    generated = yaml.safe_load((repo_root() / "rules" / "generated" / "alertmanager.yml").read_text())
+    assert config["inhibit_rules"] == generated["inhibit_rules"]
+    assert [r.get("matchers") for r in config["route"]["routes"]] == [
+        r.get("matchers") for r in generated["route"]["routes"]
+    ]
+    local = f"http://127.0.0.1:{ports.alert_webhook}"
+    assert config["global"]["pagerduty_url"] == f"{local}/pagerduty"
+    receivers = {r["name"]: r for r in config["receivers"]}
+    assert receivers["slack-pages"]["slack_configs"][0]["api_url"] == f"{local}/slack"
+    assert receivers["pagerduty"]["pagerduty_configs"][0]["routing_key"] == "local-stack-routing-key"
+    route = config["route"]
+    assert route["group_wait"] == "1s" and route["group_interval"] == "2s"
+    # Child routes that set their own wait (pages: 10s) are shortened too; the others inherit.
+    assert [r.get("group_wait") for r in route["routes"]] == [
+        "1s" if "group_wait" in r else None for r in generated["route"]["routes"]
+    ]
+    with pytest.raises(ValueError, match="not both"):
+        render(
+            CONFIG_DIR,
+            tmp_path,
+            ports,
+            StackOptions(generated_alert_routing=local_alert_routing(ports), alertmanager_config=Path("x")),
+        )
+
+
+@pytest.mark.parametrize("routing", ["minimal", "generated"])
+def test_rendered_prometheus_and_alertmanager_configs_pass_their_own_checkers(
+    tmp_path: Path, routing: str
+) -> None:
+    ports = StackPorts.free()
+    options = StackOptions(
+        scrape_interval="2s",
+        rule_group_interval="2s",
+        generated_alert_routing=local_alert_routing(ports) if routing == "generated" else None,
+    )
+    rendered = render(CONFIG_DIR, tmp_path, ports, options)
     promtool, amtool = _tool("promtool"), _tool("amtool")
+    # Without --syntax-only promtool also loads every rule file the config names.
     for argv in (
-        [str(promtool), "check", "config", "--syntax-only", str(rendered.prometheus)],
+        [str(promtool), "check", "config", str(rendered.prometheus)],
         [str(amtool), "check-config", str(rendered.alertmanager)],
     ):
         result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
@@ -100,8 +200,12 @@ def test_rendered_collector_and_jaeger_configs_validate_with_the_real_binaries(t
         StackPorts.free(),
         StackOptions(collector_overrides={"processors": {"tail_sampling": {"decision_wait": "1s"}}}),
     )
+    with_redis = render(
+        CONFIG_DIR, tmp_path / "redis", StackPorts.free(), StackOptions(redis_endpoint="127.0.0.1:6390")
+    )
     for binary, configs in (
         (_tool("otelcol-secretary"), rendered.collector),
+        (_tool("otelcol-secretary"), with_redis.collector),
         (_tool("jaeger"), rendered.jaeger),
     ):
         argv = [str(binary), "validate"]
