@@ -34,7 +34,8 @@ class Detector:
     kind: str
     pattern: str
     validator: Validator | None = None
-    # "digits" rejects a candidate glued to a letter or digit; "ipv6" to a word char or colon.
+    # "digits" rejects a candidate glued to a letter or digit; "ipv6" to a word char or colon; "ipv4" is
+    # "digits" plus no product before a slash ("Chrome/124.0.0.0" is a version, not an address).
     guard: str = ""
     family: str = "secret"
     # Secret-family detectors are only tried where one of these literals occurs; the match is attempted
@@ -199,7 +200,7 @@ DETECTORS: tuple[Detector, ...] = (
              _whole(v.is_ipv6), guard="ipv6", family="digits",
              collector_pattern=(r"\b(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}\b|"
                                 r"\b(?:[0-9A-Fa-f]{1,4}:){1,6}:(?:[0-9A-Fa-f]{1,4}:){0,5}[0-9A-Fa-f]{1,4}\b")),
-    Detector("ipv4", "ip", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", _whole(v.is_ipv4), guard="digits", family="digits",
+    Detector("ipv4", "ip", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", _whole(v.is_ipv4), guard="ipv4", family="digits",
              collector_pattern=r"\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b"),
 )  # fmt: skip
 

@@ -317,11 +317,16 @@ def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
                 return 0
         elif before in _WORD or after in _WORD or (before == "+" and candidate[0] != "+"):
             return 0
-        elif (before in "./-" and start > 1 and text[start - 2].isdigit()) or (
-            after in "./-" and end + 1 < len(text) and text[end + 1].isdigit()
-        ):
-            # The tail or head of a longer number ("06.12.34.56.78", "1.2.3.4.5", "12/05/2024 2024-05")
-            return 0
+        else:
+            # Separators that make the candidate the tail or head of a longer number ("06.12.34.56.78",
+            # "12/05/2024 2024-05"); an address may still be followed by "/24" or preceded by "//".
+            joins = "." if detector.guard == "ipv4" else "./-"
+            if (before in joins and start > 1 and text[start - 2].isdigit()) or (
+                after in joins and end + 1 < len(text) and text[end + 1].isdigit()
+            ):
+                return 0
+            if detector.guard == "ipv4" and before == "/" and start > 1 and text[start - 2] in _ALNUM:
+                return 0  # "Chrome/124.0.0.0" is a product version
     return accepted
 
 

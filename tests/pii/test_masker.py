@@ -37,6 +37,8 @@ from otel_secretary.settings import load_settings
         ("bind 127.0.0.1 and 0.0.0.0", "bind 127.0.0.1 and 0.0.0.0"),
         ("v6 [2001:db8::1]:8080", "v6 [<ip>]:8080"),
         ("1.2.3.4.5 is not an address", "1.2.3.4.5 is not an address"),
+        ("net 198.51.100.7/24 via http://203.0.113.9/x", "net <ip>/24 via http://<ip>/x"),
+        ("Chrome/124.0.0.0 Safari/537.36", "Chrome/124.0.0.0 Safari/537.36"),
         ("Authorization: Bearer abc.DEF-123_456", "Authorization: Bearer <secret>"),
         ("Basic authentication is disabled", "Basic authentication is disabled"),
         ("https://bob:pa55word@db.example.com/x", "https://bob:<secret>@db.example.com/x"),
