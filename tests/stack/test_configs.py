@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import re
 import subprocess
 from dataclasses import fields
@@ -244,6 +245,58 @@ def test_docker_compose_mounts_the_very_files_the_local_stack_runs() -> None:
     # The image is built from the same manifest the build script uses.
     dockerfile = (CONFIG_DIR / compose["services"]["otelcol"]["build"]["dockerfile"]).read_text()
     assert "COPY builder-config.yaml" in dockerfile
+
+
+def _mounts(service: dict[str, Any]) -> dict[str, tuple[Path, str]]:
+    """Container path -> (host path, mode) of a compose service's bind mounts."""
+    result = {}
+    for volume in service.get("volumes", []):
+        host, container, *mode = volume.split(":")
+        result[container] = ((CONFIG_DIR / host).resolve(), mode[0] if mode else "rw")
+    return result
+
+
+def test_compose_prometheus_finds_the_generated_rules_inside_its_container() -> None:
+    """prometheus.yml names its rules relative to itself; in the container that path must be a mount of
+    the generated collector rules."""
+    service = yaml.safe_load((CONFIG_DIR / "docker-compose.yml").read_text())["services"]["prometheus"]
+    mounts = _mounts(service)
+    config_file = next(a.split("=", 1)[1] for a in service["command"] if a.startswith("--config.file="))
+    shipped = yaml.safe_load((CONFIG_DIR / "prometheus.yml").read_text())
+    for pattern in shipped["rule_files"]:
+        in_container = Path(config_file).parent / pattern
+        folder = str(Path(os.path.normpath(in_container)).parent)
+        assert mounts[folder] == ((CONFIG_DIR / pattern).resolve().parent, "ro"), folder
+
+
+def test_compose_grafana_is_provisioned_read_only_with_the_generated_dashboards() -> None:
+    compose = yaml.safe_load((CONFIG_DIR / "docker-compose.yml").read_text())
+    grafana = compose["services"]["grafana"]
+    assert grafana["image"].startswith("grafana/grafana-oss:")
+    assert grafana["network_mode"] == "host"
+    env = grafana["environment"]
+    assert env["GF_SERVER_HTTP_ADDR"] == "127.0.0.1"
+    # The password comes from the environment; the fallback is only for a local run.
+    assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:-[^}]+\}", env["GF_SECURITY_ADMIN_PASSWORD"])
+    mounts = _mounts(grafana)
+    assert mounts["/etc/grafana/provisioning"] == ((CONFIG_DIR / "grafana" / "provisioning").resolve(), "ro")
+    # The dashboard provider reads the folder the generated dashboards are mounted at.
+    provider = yaml.safe_load(
+        (CONFIG_DIR / "grafana" / "provisioning" / "dashboards" / "otel-secretary.yaml").read_text()
+    )["providers"][0]
+    dashboards_mount = mounts[provider["options"]["path"]]
+    assert dashboards_mount == ((CONFIG_DIR / "dashboards").resolve(), "ro")
+    assert list((CONFIG_DIR / "dashboards").glob("*.json"))
+    datasource = yaml.safe_load(
+        (CONFIG_DIR / "grafana" / "provisioning" / "datasources" / "prometheus.yaml").read_text()
+    )["datasources"][0]
+    assert datasource["url"] == f"http://127.0.0.1:{StackPorts().prometheus}"
+
+
+def test_compose_collector_reads_host_metrics_from_the_host() -> None:
+    otelcol = yaml.safe_load((CONFIG_DIR / "docker-compose.yml").read_text())["services"]["otelcol"]
+    assert _mounts(otelcol)["/hostfs"] == (Path("/"), "ro")
+    assert "--config=yaml:receivers::hostmetrics::root_path: /hostfs" in otelcol["command"]
 
 
 def test_builder_manifest_pins_every_module_to_one_release() -> None:
