@@ -25,6 +25,11 @@ def _mib(value: int | None) -> str:
     return f"{value / 2**20:.0f} MiB" if value is not None else "-"
 
 
+def _shown(url: str) -> str:
+    # A Slack webhook URL is its own credential: print local stand-ins only.
+    return url if url.startswith("http://127.0.0.1:") else "configured (not shown)"
+
+
 def _print_status(stack: Stack) -> bool:
     all_running = True
     for item in stack.status():
@@ -101,6 +106,11 @@ def up(
         raise typer.Exit(1) from exc
     typer.echo("")
     _print_status(stack)
+    if routing is not None:
+        typer.echo(
+            f"\nAlerts: generated routing; pages -> PagerDuty ({_shown(routing.pagerduty_url)}) + Slack, "
+            f"tickets -> Slack + e-mail; Slack webhook {_shown(routing.slack_url)}"
+        )
     where = "" if state_dir == DEFAULT_STATE_DIR else f" --state-dir {state_dir}"
     typer.echo(
         f"\nSend telemetry with OTEL_EXPORTER_OTLP_ENDPOINT={stack.otlp_http_endpoint} "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from otel_secretary.cli import app
@@ -80,3 +81,40 @@ def test_cli_status_reports_a_stopped_stack_and_exits_nonzero(tmp_path: Path) ->
     ]
     result = CliRunner().invoke(app, ["stack", "down", "--state-dir", str(tmp_path)])
     assert result.exit_code == 0 and "nothing was running" in result.output
+
+
+def test_cli_up_with_the_generated_routing_runs_alertmanager_on_it(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    slack = "https://hooks.slack.example.org/services/T0/B0/FAKE-FOR-TESTS"
+    try:
+        result = CliRunner().invoke(
+            app,
+            [
+                "stack",
+                "up",
+                "--state-dir",
+                str(state),
+                "--free-ports",
+                "--no-build",
+                "--generated-routing",
+                "--slack-url",
+                slack,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert slack not in result.output and "Slack webhook configured (not shown)" in result.output
+        stack = Stack(state)
+        # Alertmanager serves the generated routing tree: pages to PagerDuty and Slack, tickets to both
+        # ticket receivers, with the local PagerDuty stand-in and the given Slack URL.
+        status = httpx.get(f"{stack.alertmanager_url}/api/v2/status", timeout=5).json()
+        config = yaml.safe_load(status["config"]["original"])
+        assert [r["receiver"] for r in config["route"]["routes"]] == [
+            "pagerduty",
+            "slack-pages",
+            "slack-tickets",
+            "email-tickets",
+        ]
+        assert config["global"]["pagerduty_url"] == f"http://127.0.0.1:{stack.ports.alert_webhook}/pagerduty"
+        assert config["inhibit_rules"][0]["source_matchers"] == ['severity="page"']
+    finally:
+        Stack(state).down()
