@@ -307,26 +307,34 @@ def _start(text: str, index: int, mode: str) -> int:
 
 
 def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
-    accepted = detector.validator(candidate) if detector.validator is not None else len(candidate)
-    if accepted and detector.guard:
-        end = start + accepted
-        before = text[start - 1] if start else " "
-        after = text[end] if end < len(text) else " "
-        if detector.guard == "ipv6":
-            if before in _WORD or before == ":" or after in _WORD or after == ":":
+    """Length of the accepted PII prefix of ``candidate`` (0: rejected).
+
+    The guard looks at the characters around the candidate: the side before is checked first, as it
+    does not depend on how much the validator keeps (cheap rejections for "1.1.1.1.1…" runs).
+    """
+    guard = detector.guard
+    before = text[start - 1] if start else " "
+    joins = "." if guard == "ipv4" else "./-"
+    if guard:
+        if guard == "ipv6":
+            if before in _WORD or before == ":":
                 return 0
-        elif before in _WORD or after in _WORD or (before == "+" and candidate[0] != "+"):
+        elif before in _WORD or (before == "+" and candidate[0] != "+"):
             return 0
-        else:
-            # Separators that make the candidate the tail or head of a longer number ("06.12.34.56.78",
-            # "12/05/2024 2024-05"); an address may still be followed by "/24" or preceded by "//".
-            joins = "." if detector.guard == "ipv4" else "./-"
-            if (before in joins and start > 1 and text[start - 2].isdigit()) or (
-                after in joins and end + 1 < len(text) and text[end + 1].isdigit()
-            ):
+        elif before in joins and start > 1 and text[start - 2].isdigit():
+            # The tail of a longer number ("06.12.34.56.78", "12/05/2024 2024-05").
+            return 0
+        elif guard == "ipv4" and before == "/" and start > 1 and text[start - 2] in _ALNUM:
+            return 0  # "Chrome/124.0.0.0" is a product version, not an address
+    accepted = detector.validator(candidate) if detector.validator is not None else len(candidate)
+    if accepted and guard:
+        end = start + accepted
+        after = text[end] if end < len(text) else " "
+        if guard == "ipv6":
+            if after in _WORD or after == ":":
                 return 0
-            if detector.guard == "ipv4" and before == "/" and start > 1 and text[start - 2] in _ALNUM:
-                return 0  # "Chrome/124.0.0.0" is a product version
+        elif after in _WORD or (after in joins and end + 1 < len(text) and text[end + 1].isdigit()):
+            return 0  # glued to a word, or the head of a longer number
     return accepted
 
 
