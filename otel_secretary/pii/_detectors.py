@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from otel_secretary.pii import _validators as v
-from otel_secretary.pii._keys import is_sensitive_key
 
 # A validator returns how many leading characters of the candidate are the real PII (0 rejects it).
 # Returning a shorter length lets "4242 4242 4242 4242 12" keep the card and drop the trailing "12".
@@ -39,7 +38,8 @@ class Detector:
     guard: str = ""
     family: str = "secret"
     # Secret-family detectors are only tried where one of these literals occurs; the match is attempted
-    # at the anchor ("here"), at the start of the word holding it ("token") or of the key before it ("key").
+    # at the anchor ("here"), at the start of the word holding it ("token") or of the key before it ("key";
+    # the scanner then requires a sensitive key and reports its kind: "secret" or "name").
     anchors: tuple[str, ...] = ()
     start: str = "token"
     collector_pattern: str | None = None
@@ -85,11 +85,6 @@ def _credential_value(candidate: str) -> int:
     value = candidate.split(None, 1)[-1]
     looks_encoded = any(char.isdigit() or char in "+/=_" or char.isupper() for char in value[1:])
     return len(candidate) if looks_encoded or len(value) >= 20 else 0
-
-
-def _sensitive_pair(candidate: str) -> int:
-    key = re.split(r"[=:\"\s]", candidate.lstrip('"?&;,'), maxsplit=1)[0]
-    return len(candidate) if is_sensitive_key(key) else 0
 
 
 _DATE = re.compile(r"(?:\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})|\d{4}[./-]\d{1,2}[./-]\d{1,2})(?![./-]?\d)")
@@ -157,13 +152,13 @@ DETECTORS: tuple[Detector, ...] = (
              anchors=("://",), start="here",
              collector_pattern=r"://[^\s:/?#@]{0,256}:[^\s/?#@]{1,256}@"),
     Detector("sensitive_param", "secret",
-             r"[A-Za-z_][A-Za-z0-9_.-]{0,40}=(?P<secret>[^&\s#\"'<>,;]{1,4096})", _sensitive_pair,
+             r"[A-Za-z_][A-Za-z0-9_.-]{0,40}=(?P<secret>[^&\s#\"'<>,;]{1,4096})",
              anchors=("=",), start="key",
              collector_pattern=(r"(?i)(?:^|[?&;,\s])\w{0,20}(?:password|passwd|pwd|secret|token|api_?key|apikey|"
                                 r"signature|sig|session|auth)=[^&\s#\"']{1,4096}")),
     Detector("sensitive_json", "secret",
              r"[A-Za-z_][A-Za-z0-9_.-]{0,40}\"[ \t]{0,3}:[ \t]{0,3}\"(?P<secret>[^\"<>]{1,4096})\"",
-             _sensitive_pair, anchors=('":', '" :'), start="key",
+             anchors=('":', '" :'), start="key",
              collector_pattern=(r"(?i)\"\w{0,20}(?:password|passwd|secret|token|api_?key|apikey|"
                                 r"authorization|cookie|display_?name|full_?name|first_?name|last_?name|surname)\"\s{0,3}:\s{0,3}"
                                 r"\"[^\"]{1,4096}\"")),
