@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 from typing import Any, Protocol
 
-from otel_secretary._internal.self_monitoring import report_internal_error
+from otel_secretary._internal.self_monitoring import is_bad_input, report_internal_error, say_disabled
 from otel_secretary.distro import apply_env_defaults
 from otel_secretary.settings import Settings, SettingsError, load_settings
 
@@ -56,7 +55,7 @@ def configure(*, instrument: bool = False, **overrides: Any) -> Handle:
         if _handle is not None:
             return _handle
         settings = load_settings(**overrides)
-        _handle = _build(settings, auto_instrumentation_version=None)
+        _handle = _build(settings, auto_instrumentation_version=None, strict=True)
     if instrument:
         _load_instrumentors()
     return _handle
@@ -73,21 +72,29 @@ def configure_from_auto_instrumentation(version: str | None) -> None:
         except SettingsError as exc:
             # Upstream swallows configurator exceptions with a generic traceback; an operator
             # deserves one line naming the variable. The app keeps serving, uninstrumented.
-            print(f"otel-secretary: telemetry disabled: {exc}", file=sys.stderr, flush=True)
+            say_disabled("telemetry", exc)
             _handle = DisabledHandle(str(exc))
             return
-        _handle = _build(settings, auto_instrumentation_version=version)
+        _handle = _build(settings, auto_instrumentation_version=version, strict=False)
 
 
-def _build(settings: Settings, auto_instrumentation_version: str | None) -> Handle:
+def _build(settings: Settings, auto_instrumentation_version: str | None, strict: bool) -> Handle:
+    """``strict`` (``configure()``): a bad user file raises; otherwise it is said on stderr and the
+    app runs uninstrumented. Bad input is found before any global provider is set, so a corrected
+    second ``configure()`` call still works."""
     if not settings.enabled:
         return DisabledHandle("OTEL_SECRETARY_ENABLED=false")
     apply_env_defaults(os.environ)
     try:
         from otel_secretary.pipeline import build
 
-        return build(settings, auto_instrumentation_version=auto_instrumentation_version)
+        return build(settings, auto_instrumentation_version=auto_instrumentation_version, strict=strict)
     except Exception as exc:
+        if is_bad_input(exc):
+            if strict:
+                raise
+            say_disabled("telemetry", exc)
+            return DisabledHandle(str(exc))
         report_internal_error("configure", exc)
         return DisabledHandle(f"set-up failed: {type(exc).__name__}")
 

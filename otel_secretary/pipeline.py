@@ -46,7 +46,7 @@ from otel_secretary._internal.fork_safe import (
     ForkSafeSpanExporter,
     PrometheusEndpoint,
 )
-from otel_secretary._internal.self_monitoring import report_internal_error
+from otel_secretary._internal.self_monitoring import is_bad_input, report_internal_error, say_disabled
 from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
 from otel_secretary.sdk.trace.context_processor import RequestContextSpanProcessor
 from otel_secretary.settings import Settings
@@ -101,15 +101,20 @@ def build_resource(settings: Settings, extra: dict[str, Any] | None = None) -> R
     return Resource(base).merge(detected)
 
 
-def build(settings: Settings, *, auto_instrumentation_version: str | None = None) -> Pipeline:
-    """Create and register the global providers for ``settings``."""
+def build(
+    settings: Settings, *, auto_instrumentation_version: str | None = None, strict: bool = True
+) -> Pipeline:
+    """Create and register the global providers for ``settings``.
+
+    Everything that reads a user's file (PII patterns, rule specs) runs before the first global
+    provider is set, so a bad file raises (``strict``) with nothing half-configured."""
     masker = pii.build_masker(settings)
     extra = {"telemetry.auto.version": auto_instrumentation_version} if auto_instrumentation_version else None
     resource = build_resource(settings, extra)
     span_exporters, metric_exporters, log_exporters = _import_exporters(
         _get_exporter_names("traces"), _get_exporter_names("metrics"), _get_exporter_names("logs")
     )
-    engine = _embedded_rules(settings)
+    engine = _embedded_rules(settings, strict)
 
     span_processors: list[SpanProcessor] = [RequestContextSpanProcessor()]
     if engine is not None:
@@ -223,10 +228,13 @@ def _install_genai_defaults(pipeline: Pipeline) -> None:
             )
         )
     except Exception as exc:
-        report_internal_error("genai.defaults", exc)
+        if is_bad_input(exc):
+            say_disabled("GenAI cost estimates", exc)
+        else:
+            report_internal_error("genai.defaults", exc)
 
 
-def _embedded_rules(settings: Settings) -> Any:
+def _embedded_rules(settings: Settings, strict: bool) -> Any:
     if not (settings.embedded and settings.rules_enabled):
         return None
     try:
@@ -234,5 +242,10 @@ def _embedded_rules(settings: Settings) -> Any:
 
         return EmbeddedRules.from_settings(settings)
     except Exception as exc:
-        report_internal_error("rules.embedded", exc)
+        if is_bad_input(exc):
+            if strict:
+                raise
+            say_disabled("in-process alert rules", exc)
+        else:
+            report_internal_error("rules.embedded", exc)
         return None

@@ -9,6 +9,7 @@ traceback; later ones only count, so a broken exporter cannot flood the app's lo
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 
 from opentelemetry import metrics
@@ -42,3 +43,17 @@ def internal_error_counts() -> dict[str, int]:
     """Failures so far by place; what the CLI and tests read."""
     with _lock:
         return dict(_counts)
+
+
+def is_bad_input(exc: BaseException) -> bool:
+    """A user's file or setting is wrong (settings, PII patterns, rule specs, prices, channels).
+
+    Each of those raises a ``ValueError`` subclass of ours whose message names the variable or the
+    file, line and field; such an error deserves that one line, not a traceback of our internals.
+    """
+    return isinstance(exc, ValueError) and type(exc).__module__.startswith("otel_secretary.")
+
+
+def say_disabled(what: str, exc: BaseException) -> None:
+    """One plain line on stderr: the launcher swallows exceptions, an operator must still see why."""
+    print(f"otel-secretary: {what} disabled: {exc}", file=sys.stderr, flush=True)

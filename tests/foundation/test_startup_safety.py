@@ -107,3 +107,48 @@ def test_the_app_serves_on_when_the_collector_is_down(tmp_path: Path) -> None:
         assert proc.popen.poll() is None
     finally:
         proc.stop()
+
+
+def test_configure_raises_a_bad_pattern_file_with_its_line(tmp_path: Path) -> None:
+    patterns = tmp_path / "patterns.yaml"
+    patterns.write_text("patterns:\n  - name: employee_id\n    kind: employee_id\n    pattern: '(a+)+$'\n")
+    script = textwrap.dedent(
+        """
+        import otel_secretary
+        from opentelemetry import trace
+        try:
+            otel_secretary.configure()
+        except ValueError as exc:
+            print("raised:", exc)
+        # Nothing was half-configured: the global provider is still the proxy.
+        print("provider:", type(trace.get_tracer_provider()).__name__)
+        """
+    )
+    env = clean_env(
+        OTEL_SECRETARY_DATA_DIR=str(tmp_path),
+        OTEL_SECRETARY_PROMETHEUS_PORT="0",
+        OTEL_SECRETARY_PII_EXTRA_PATTERNS=str(patterns),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"raised: {patterns}:2: pattern 'employee_id'" in result.stdout
+    assert "provider: ProxyTracerProvider" in result.stdout
+
+
+def test_a_bad_rule_file_is_named_and_only_the_rules_are_off(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "broken.yaml").write_text(
+        "rules:\n  - name: Broken\n    kind: error_rate\n    threshold: lots\n"
+    )
+    data = tmp_path / "t"
+    proc = serve(tmp_path, OTEL_SECRETARY_RULES_DIR=str(rules), OTEL_SECRETARY_DATA_DIR=str(data))
+    port = int(proc.popen.args[-2])  # type: ignore[index]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/messages", timeout=5) as response:
+        assert response.status == 200
+    proc.stop()
+    log = proc.log.read_text()
+    assert "otel-secretary: in-process alert rules disabled:" in log and "broken.yaml:2:" in log
+    assert (data / "traces.jsonl").exists(), "tracing stays on when only the rules are bad"
