@@ -146,16 +146,7 @@ def run_example(
                 "examples.ai_secretary.app:app",
             ]
         else:
-            argv = [
-                instrument,
-                venv_tool("flask"),
-                "--app",
-                "examples.ai_secretary.app",
-                "run",
-                "--port",
-                str(port),
-                "--no-reload",
-            ]
+            argv = instrumented_flask(port)
         app = Proc(server, argv, env, log_dir)
         stack.callback(app.stop)
         base = f"http://127.0.0.1:{port}"
@@ -169,6 +160,20 @@ def run_example(
             metrics_port,
             {"openai": openai_service, "calendar": calendar_service, "stripe_url": stripe_url},
         )
+
+
+def instrumented_flask(port: int) -> list[str]:
+    """The product's promise, as a command: the unchanged app under ``opentelemetry-instrument``."""
+    return [
+        venv_tool("opentelemetry-instrument"),
+        venv_tool("flask"),
+        "--app",
+        "examples.ai_secretary.app",
+        "run",
+        "--port",
+        str(port),
+        "--no-reload",
+    ]
 
 
 def _tcp_open(port: int) -> bool:

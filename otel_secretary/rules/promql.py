@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from opentelemetry.exporter.prometheus._mapping import map_unit, sanitize_attribute, sanitize_full_name
 from prometheus_client.utils import floatToGoString as _float_to_go_string
 
+from otel_secretary.instrumentation._common import HTTP_DURATION_BUCKETS
 from otel_secretary.rules.spec import BurnTier, RuleSpec, SpecError, format_duration
 
 SOURCES = ("collector", "sdk")
@@ -37,38 +38,8 @@ SPANMETRICS_BUCKETS_MS = (2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 20
 STACK_SPANMETRICS_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000)
 # Bucket advice of the semantic conventions the SDK instrumentations pass (seconds).
 SDK_BUCKETS: Mapping[str, tuple[float, ...]] = {
-    "http.server.request.duration": (
-        0.005,
-        0.01,
-        0.025,
-        0.05,
-        0.075,
-        0.1,
-        0.25,
-        0.5,
-        0.75,
-        1,
-        2.5,
-        5,
-        7.5,
-        10,
-    ),
-    "http.client.request.duration": (
-        0.005,
-        0.01,
-        0.025,
-        0.05,
-        0.075,
-        0.1,
-        0.25,
-        0.5,
-        0.75,
-        1,
-        2.5,
-        5,
-        7.5,
-        10,
-    ),
+    "http.server.request.duration": HTTP_DURATION_BUCKETS,
+    "http.client.request.duration": HTTP_DURATION_BUCKETS,
     "gen_ai.client.operation.duration": (
         0.01,
         0.02,

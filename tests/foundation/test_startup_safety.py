@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import Proc, clean_env, free_port, venv_tool
+from examples.ai_secretary.runner import instrumented_flask
+from tests.support.processes import Proc, clean_env, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -22,16 +23,7 @@ def serve(tmp_path: Path, **env: str) -> Proc:
     port = free_port()
     proc = Proc(
         "flask",
-        [
-            venv_tool("opentelemetry-instrument"),
-            venv_tool("flask"),
-            "--app",
-            "examples.ai_secretary.app",
-            "run",
-            "--port",
-            str(port),
-            "--no-reload",
-        ],
+        instrumented_flask(port),
         clean_env(
             OTEL_SERVICE_NAME="ai-secretary",
             OTEL_SECRETARY_PROMETHEUS_PORT="0",
