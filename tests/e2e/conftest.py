@@ -5,16 +5,20 @@ collector watches a Redis that the example app then uses as its broker."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from examples.ai_secretary.processes import start_redis
 from otel_secretary.stack import Stack, StackOptions, StackPorts
+from otel_secretary.stack.binaries import repo_root
 from otel_secretary.stack.render import local_alert_routing
 from tests.e2e._apis import Alertmanager, Jaeger, Prometheus, WebhookReceiver, webhook_receiver
 
@@ -46,6 +50,24 @@ groups:
 """
 
 
+SYSTEM_RULES = ("HighCPUUsage", "HighMemoryUsage", "DiskAlmostFull", "HighSystemLoad")
+
+
+def system_rules_at_threshold_zero() -> dict[str, Any]:
+    """The shipped system alerts with their threshold lowered to 0 and no `for`, renamed E2E<name>: the
+    very expressions, firing within seconds over the collector's real host metrics."""
+    rules = []
+    for name in SYSTEM_RULES:
+        generated = repo_root() / "rules" / "generated" / "collector" / f"{name}.rules.yml"
+        for group in yaml.safe_load(generated.read_text())["groups"]:
+            for rule in group["rules"]:
+                if rule.get("alert") == name:
+                    expr, count = re.subn(r">\s*[0-9.]+\s*$", ">= 0", rule["expr"].strip())
+                    assert count == 1, f"{name}: threshold not found in {rule['expr']!r}"
+                    rules.append({"alert": f"E2E{name}", "expr": expr, "labels": rule["labels"]})
+    return {"groups": [{"name": "e2e-system-rules-at-zero", "rules": rules}]}
+
+
 @dataclass
 class RunningStack:
     stack: Stack
@@ -67,6 +89,8 @@ def running_stack() -> Iterator[RunningStack]:
     state = Path(tempfile.mkdtemp(prefix="otel-secretary-e2e-stack-"))
     rules = state / "e2e-rules.yml"
     rules.write_text(E2E_RULES)
+    system_rules = state / "e2e-system-rules.yml"
+    system_rules.write_text(yaml.safe_dump(system_rules_at_threshold_zero(), sort_keys=False))
     (state / "logs").mkdir()
     redis, redis_url = start_redis(state / "logs")
     with webhook_receiver() as webhook:
@@ -74,7 +98,7 @@ def running_stack() -> Iterator[RunningStack]:
         options = StackOptions(
             scrape_interval="1s",
             evaluation_interval="1s",
-            rule_files=[rules],
+            rule_files=[rules, system_rules],
             rule_group_interval="1s",
             generated_alert_routing=local_alert_routing(ports),
             alertmanager_group_wait="1s",

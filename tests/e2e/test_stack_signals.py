@@ -14,7 +14,7 @@ import yaml
 
 from otel_secretary.stack.binaries import repo_root
 from tests.e2e._apis import eventually
-from tests.e2e.conftest import RunningStack
+from tests.e2e.conftest import SYSTEM_RULES, RunningStack
 
 pytestmark = pytest.mark.e2e
 
@@ -95,6 +95,20 @@ def test_host_metrics_reach_prometheus_under_the_names_the_system_rules_query(
     ):
         (result,) = prom.query(expr)
         assert float(result["value"][1]) >= 0.0, expr
+
+
+def test_the_system_alerts_fire_over_the_collectors_host_metrics(running_stack: RunningStack) -> None:
+    """Each shipped system alert's own expression, threshold lowered to 0, fires in Prometheus: the series
+    it needs exist with the labels it selects on (a wrong metric or label name would never fire)."""
+
+    def firing() -> set[str] | None:
+        names = {
+            a["labels"]["alertname"] for a in running_stack.prometheus.alerts() if a["state"] == "firing"
+        }
+        wanted = {f"E2E{name}" for name in SYSTEM_RULES}
+        return names & wanted if wanted <= names else None
+
+    eventually(firing, timeout=30, what="every E2E system alert firing")
 
 
 def test_redis_health_metrics_reach_prometheus(running_stack: RunningStack) -> None:
