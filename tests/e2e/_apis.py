@@ -4,15 +4,19 @@ tail-sampling decision wait, span-metrics flush, scrape and evaluation intervals
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import httpx
+from aiosmtpd.controller import Controller
 
 T = TypeVar("T")
 
@@ -121,6 +125,37 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class Mailbox:
+    """A real SMTP server (aiosmtpd) standing in for the generated routing's e-mail receiver."""
+
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = message_from_bytes(envelope.original_content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+    def about(self, alertname: str) -> list[EmailMessage]:
+        return [m for m in list(self.messages) if alertname in str(m["Subject"])]
+
+
+@contextmanager
+def smtp_mailbox() -> Iterator[Mailbox]:
+    with socket.socket() as probe:  # aiosmtpd's start-up self-check cannot use port 0
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    mailbox = Mailbox(port)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield mailbox
+    finally:
+        controller.stop()
 
 
 def spans_of(trace: dict[str, Any]) -> list[dict[str, Any]]:

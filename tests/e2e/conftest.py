@@ -9,7 +9,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,15 @@ from examples.ai_secretary.processes import start_redis
 from otel_secretary.stack import Stack, StackOptions, StackPorts
 from otel_secretary.stack.binaries import repo_root
 from otel_secretary.stack.render import local_alert_routing
-from tests.e2e._apis import Alertmanager, Jaeger, Prometheus, WebhookReceiver, webhook_receiver
+from tests.e2e._apis import (
+    Alertmanager,
+    Jaeger,
+    Mailbox,
+    Prometheus,
+    WebhookReceiver,
+    smtp_mailbox,
+    webhook_receiver,
+)
 
 # Short-window error-rate alert over the span metrics (the generated SLO rules use 5m..6h windows; this
 # one fires within seconds). Same metric and label names as the generated rules, and like them a page and a
@@ -75,6 +83,7 @@ class RunningStack:
     prometheus: Prometheus
     alertmanager: Alertmanager
     webhook: WebhookReceiver
+    mailbox: Mailbox
     redis_url: str
 
     @property
@@ -93,14 +102,15 @@ def running_stack() -> Iterator[RunningStack]:
     system_rules.write_text(yaml.safe_dump(system_rules_at_threshold_zero(), sort_keys=False))
     (state / "logs").mkdir()
     redis, redis_url = start_redis(state / "logs")
-    with webhook_receiver() as webhook:
+    with webhook_receiver() as webhook, smtp_mailbox() as mailbox:
         ports = StackPorts.free(alert_webhook=webhook.port)
+        routing = replace(local_alert_routing(ports), smtp_smarthost=f"127.0.0.1:{mailbox.port}")
         options = StackOptions(
             scrape_interval="1s",
             evaluation_interval="1s",
             rule_files=[rules, system_rules],
             rule_group_interval="1s",
-            generated_alert_routing=local_alert_routing(ports),
+            generated_alert_routing=routing,
             alertmanager_group_wait="1s",
             alertmanager_group_interval="2s",
             redis_endpoint=redis_url.removeprefix("redis://").split("/")[0],
@@ -130,6 +140,7 @@ def running_stack() -> Iterator[RunningStack]:
                 Prometheus(stack.prometheus_url),
                 Alertmanager(stack.alertmanager_url),
                 webhook,
+                mailbox,
                 redis_url,
             )
         finally:

@@ -111,6 +111,23 @@ def test_the_system_alerts_fire_over_the_collectors_host_metrics(running_stack: 
     eventually(firing, timeout=30, what="every E2E system alert firing")
 
 
+def test_a_ticket_alert_goes_through_the_generated_routing_to_slack_alerts_and_e_mail(
+    running_stack: RunningStack,
+) -> None:
+    """HighCPUUsage is a ticket: the generated routing sends it to Slack #alerts and to the on-call
+    mailbox (a real SMTP server here), and not to PagerDuty."""
+    alert = "E2EHighCPUUsage"
+    mail = eventually(lambda: running_stack.mailbox.about(alert), timeout=30, what=f"e-mail about {alert}")
+    assert mail[0]["To"] == "oncall@example.com" and mail[0]["From"] == "alerts@example.com"
+    slack = eventually(
+        lambda: running_stack.webhook.received(alert, "/slack"),
+        timeout=30,
+        what=f"Slack message about {alert}",
+    )
+    assert {m["channel"] for m in slack} == {"#alerts"}
+    assert not running_stack.webhook.received(alert, "/pagerduty")
+
+
 def test_redis_health_metrics_reach_prometheus(running_stack: RunningStack) -> None:
     prom = running_stack.prometheus
     clients = eventually(
