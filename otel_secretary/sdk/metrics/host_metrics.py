@@ -58,11 +58,9 @@ def _filesystems(_options: CallbackOptions) -> Iterable[Observation]:
                 continue
             seen.add(part.device)
             usage = psutil.disk_usage(part.mountpoint)
-            attributes = {
-                "system.device": part.device,
-                "system.filesystem.mountpoint": part.mountpoint,
-                "system.filesystem.type": part.fstype,
-            }
+            # The hostmetrics receiver's attribute names (v0.161), not the newer semconv ones, so a
+            # rule grouping by `device` reads both sources.
+            attributes = {"device": part.device, "mountpoint": part.mountpoint, "type": part.fstype}
             # What `df` shows: used / (used + available to unprivileged users).
             points.append(Observation(usage.percent / 100.0, attributes))
         return points
