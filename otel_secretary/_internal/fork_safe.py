@@ -52,42 +52,38 @@ class _PerProcess(Generic[E]):
         return self._delegate if self._pid == os.getpid() else None
 
 
-class ForkSafeSpanExporter(SpanExporter):
-    def __init__(self, factory: Callable[[], SpanExporter]) -> None:
-        self._per_process: _PerProcess[SpanExporter] = _PerProcess(factory)
+class _PerProcessLifecycle(Generic[E]):
+    """Shutdown and flush reach only this process's delegate; a parent's is never touched."""
+
+    _per_process: _PerProcess[E]
+
+    def _start(self, factory: Callable[[], E]) -> None:
+        self._per_process = _PerProcess(factory)
         self._per_process.get()  # fail at start-up, not at first export, on a bad exporter setting
 
-    @property
-    def delegate(self) -> SpanExporter:
-        return self._per_process.get()
+    def shutdown(self) -> None:
+        if (delegate := self._per_process.current()) is not None:
+            delegate.shutdown()  # type: ignore[attr-defined]
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        delegate = self._per_process.current()
+        return True if delegate is None else bool(delegate.force_flush(timeout_millis))  # type: ignore[attr-defined]
+
+
+class ForkSafeSpanExporter(_PerProcessLifecycle[SpanExporter], SpanExporter):
+    def __init__(self, factory: Callable[[], SpanExporter]) -> None:
+        self._start(factory)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         return self._per_process.get().export(spans)
 
-    def shutdown(self) -> None:
-        if (delegate := self._per_process.current()) is not None:
-            delegate.shutdown()  # type: ignore[no-untyped-call]
 
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        delegate = self._per_process.current()
-        return True if delegate is None else delegate.force_flush(timeout_millis)
-
-
-class ForkSafeLogExporter(LogRecordExporter):
+class ForkSafeLogExporter(_PerProcessLifecycle[LogRecordExporter], LogRecordExporter):
     def __init__(self, factory: Callable[[], LogRecordExporter]) -> None:
-        self._per_process: _PerProcess[LogRecordExporter] = _PerProcess(factory)
-        self._per_process.get()
+        self._start(factory)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         return self._per_process.get().export(batch)
-
-    def shutdown(self) -> None:
-        if (delegate := self._per_process.current()) is not None:
-            delegate.shutdown()  # type: ignore[no-untyped-call]
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        delegate = self._per_process.current()
-        return True if delegate is None else delegate.force_flush(timeout_millis)
 
 
 class ForkSafeMetricExporter(MetricExporter):

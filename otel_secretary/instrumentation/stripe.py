@@ -200,19 +200,8 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
         *,
         _usage: list[str] | None = None,
     ) -> tuple[str, int, Mapping[str, str]]:
-        call = self._begin(method, url, headers)
-        response = None
-        error: BaseException | None = None
-        try:
-            response = super().request_with_retries(
-                method, url, headers, post_data, max_network_retries, _usage=_usage
-            )
-            return response  # type: ignore[no-any-return]
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self._complete(call, response, error)
+        send = super().request_with_retries
+        return self._logical(send, method, url, headers, post_data, max_network_retries, _usage)  # type: ignore[no-any-return]
 
     def request_stream_with_retries(
         self,
@@ -224,14 +213,26 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
         *,
         _usage: list[str] | None = None,
     ) -> tuple[Any, int, Mapping[str, str]]:
+        send = super().request_stream_with_retries
+        return self._logical(send, method, url, headers, post_data, max_network_retries, _usage)  # type: ignore[no-any-return]
+
+    def _logical(
+        self,
+        send: Callable[..., Any],
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        post_data: Any,
+        max_network_retries: int | None,
+        usage: list[str] | None,
+    ) -> Any:
+        """One logical span around the SDK's retry loop (sync paths; the async one mirrors it)."""
         call = self._begin(method, url, headers)
         response = None
         error: BaseException | None = None
         try:
-            response = super().request_stream_with_retries(
-                method, url, headers, post_data, max_network_retries, _usage=_usage
-            )
-            return response  # type: ignore[no-any-return]
+            response = send(method, url, headers, post_data, max_network_retries, _usage=usage)
+            return response
         except BaseException as exc:
             error = exc
             raise
