@@ -94,6 +94,7 @@ def build_resource(settings: Settings, extra: dict[str, Any] | None = None) -> R
         "deployment.environment.name": settings.environment,
         "telemetry.distro.name": "otel-secretary",
         "telemetry.distro.version": __version__,
+        **({"service.version": settings.service_version} if settings.service_version else {}),
         **(extra or {}),
     }
     detected = Resource.create()

@@ -122,6 +122,14 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "Becomes `deployment.environment.name` unless OTEL_RESOURCE_ATTRIBUTES sets it.",
     ),
     Setting(
+        "service_version",
+        "OTEL_SECRETARY_SERVICE_VERSION",
+        _text,
+        "",
+        "Becomes `service.version` (the release or git sha, so regressions show per deploy) "
+        "unless OTEL_RESOURCE_ATTRIBUTES sets it.",
+    ),
+    Setting(
         "data_dir",
         "OTEL_SECRETARY_DATA_DIR",
         lambda raw: Path(raw).expanduser(),
@@ -271,6 +279,7 @@ class Settings:
 
     enabled: bool = True
     environment: str = "development"
+    service_version: str = ""
     data_dir: Path = Path(".otel-secretary")
     file_max_bytes: int = 20 * 1024 * 1024
     file_backups: int = 3

@@ -74,7 +74,10 @@ def test_configure_is_idempotent_and_exports_through_the_masked_pipeline(tmp_pat
         """
     )
     env = clean_env(
-        OTEL_SERVICE_NAME="svc", OTEL_SECRETARY_DATA_DIR=str(tmp_path), OTEL_SECRETARY_PROMETHEUS_PORT="0"
+        OTEL_SERVICE_NAME="svc",
+        OTEL_SECRETARY_SERVICE_VERSION="2026.11.27-abc123",
+        OTEL_SECRETARY_DATA_DIR=str(tmp_path),
+        OTEL_SECRETARY_PROMETHEUS_PORT="0",
     )
     result = subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
@@ -85,6 +88,7 @@ def test_configure_is_idempotent_and_exports_through_the_masked_pipeline(tmp_pat
     assert '"checkout"' in exported
     assert "jane.doe@example.com" not in exported
     assert "reach me at" in exported, "only the PII substring is masked"
+    assert '"service.version","value":{"stringValue":"2026.11.27-abc123"}' in exported
 
 
 def test_the_app_serves_on_when_the_collector_is_down(tmp_path: Path) -> None:
