@@ -4,6 +4,7 @@ request's trace across a real Redis broker and a real worker process."""
 
 from __future__ import annotations
 
+import re
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -86,7 +87,10 @@ def test_outbound_calls_are_client_spans_inside_the_request_trace(example: Runni
 
 def test_celery_task_is_a_child_of_the_request_trace(example: RunningExample) -> None:
     status, _ = example.request(
-        "POST", "/api/v1/messages/inbound", {"sender": "a@example.com", "body": "Lunch on Friday?"}
+        "POST",
+        "/api/v1/messages/inbound",
+        {"sender": "a@example.com", "body": "Lunch on Friday?"},
+        headers={"X-Tenant-ID": "t-celery", "X-User-ID": "jane.doe@example.com"},
     )
     assert status == 202
 
@@ -107,6 +111,10 @@ def test_celery_task_is_a_child_of_the_request_trace(example: RunningExample) ->
         chain.append(node.kind)
     assert node.span_id == server.span_id and PRODUCER in chain
     assert task.resource["process.pid"] != server.resource["process.pid"]
+    # Tenant and the pseudonymous user travelled as baggage through Redis into the worker.
+    assert task.attributes["app.tenant.id"] == "t-celery"
+    assert re.fullmatch(r"[0-9a-f]{16}", task.attributes["enduser.id"])
+    assert task.attributes["enduser.id"] == server.attributes["enduser.id"]
 
 
 def test_metrics_are_served_in_process(example: RunningExample) -> None:
