@@ -69,6 +69,10 @@ def test_openai_stripe_calendar_spans_under_the_request(example: RunningExample)
         "calendar.events.insert",
         "stripe POST /v1/customers",
         "stripe POST /v1/subscriptions",
+        # The server spans end after their children: wait for them too before walking parents.
+        "POST /api/v1/emails/summarize",
+        "POST /api/v1/meetings",
+        "POST /api/v1/subscriptions",
     }
     spans = _spans_named(example.data_dir / "traces.jsonl", expected)
     by_id = {s.span_id: s for s in spans}
