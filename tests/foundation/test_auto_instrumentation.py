@@ -95,7 +95,10 @@ def test_celery_task_is_a_child_of_the_request_trace(example: RunningExample) ->
     assert status == 202
 
     def task_ran(spans: list[JsonSpan]) -> bool:
-        return any(s.kind == CONSUMER and "process_inbound_message" in s.name for s in spans)
+        # Both processes export on their own schedule: wait for the task and the request's span.
+        return any(s.kind == CONSUMER and "process_inbound_message" in s.name for s in spans) and any(
+            s.kind == SERVER and s.attributes.get("http.route") == "/api/v1/messages/inbound" for s in spans
+        )
 
     spans = wait_for_spans(example.data_dir / "traces.jsonl", task_ran, timeout=45)
     by_id = {s.span_id: s for s in spans}
