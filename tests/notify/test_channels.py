@@ -121,6 +121,8 @@ def test_failing_channel_never_blocks_others_and_failures_are_kept_then_retried(
         assert time.monotonic() - started < 0.6  # healthy delivery did not wait for the broken retries
         assert wait_for(lambda: len(dispatcher.failed) == 1, 5)
         assert len(broken.recorder.requests) == 3
+        # The failure is kept in memory first, then persisted by the same worker: wait for the file.
+        assert wait_for(failed_file.exists, 5)
         kept = json.loads(failed_file.read_text())
         assert kept[0]["channel"] == "broken" and kept[0]["notification"]["fingerprint"] == "0123456789abcdef"
         broken.recorder.status, broken.recorder.delay = 202, 0.0
