@@ -23,6 +23,8 @@ from rich.table import Table
 from examples.ai_secretary import demo_alerting
 from examples.ai_secretary.processes import REPO
 from examples.ai_secretary.runner import RunningExample, run_example, stripe_mock_binary
+from otel_secretary.pii import Masker
+from otel_secretary.pii.audit import audit_files
 
 # Synthetic personal data: what a secretary's traffic is full of. None of it may appear in telemetry.
 PII = {
@@ -187,7 +189,13 @@ def report(example: RunningExample, statuses: Counter[str]) -> bool:
             f"[bold green]Privacy check: none of the {len(PII)} kinds of personal data sent appear in "
             "traces, logs or metrics.[/]"
         )
-    return not leaked
+    # The same question asked without knowing what was sent: `otel-secretary pii audit`.
+    audit = audit_files([example.data_dir], Masker())
+    console.print(
+        f"Privacy audit (`otel-secretary pii audit {example.data_dir}`): {audit.values} exported values in "
+        f"{audit.files} files, {len(audit.findings or [])} that the masker would still change"
+    )
+    return not leaked and audit.clean
 
 
 def main() -> int:

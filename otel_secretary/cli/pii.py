@@ -67,3 +67,38 @@ def check_patterns(path: Annotated[Path, typer.Argument(help="Extra patterns YAM
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{path}: {len(detectors)} pattern(s) OK")
+
+
+@app.command("audit")
+def audit_command(
+    paths: Annotated[list[Path], typer.Argument(help="OTLP-JSON files or folders (e.g. .otel-secretary)")],
+) -> None:
+    """Scan exported telemetry for values the masker would still change; exit 1 if any (never shows them)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from otel_secretary.pii.audit import audit_files
+    from otel_secretary.settings import SettingsError, load_settings
+
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        typer.echo(f"error: no such file or folder: {', '.join(missing)}", err=True)
+        raise typer.Exit(2)
+    try:
+        from otel_secretary.pii import build_masker
+
+        masker = build_masker(load_settings())
+    except (SettingsError, PatternError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    report = audit_files(paths, masker)
+    findings = report.findings or []
+    console = Console()
+    if findings:
+        table = Table("file:line", "where", "kinds", title=f"{len(findings)} values would still be masked")
+        for finding in findings[:200]:
+            table.add_row(f"{finding.file}:{finding.line}", finding.where, ", ".join(finding.kinds))
+        console.print(table)
+    console.print(f"{report.values} values in {report.files} files scanned, {len(findings)} findings")
+    if findings:
+        raise typer.Exit(1)

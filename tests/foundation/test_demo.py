@@ -33,6 +33,7 @@ def test_the_demo_runs_and_its_checks_pass(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     assert "Privacy check: none of the 5 kinds of personal data sent appear" in out
+    assert ", 0 that the masker would still change" in out
     assert "OpenAIAvailabilityBudgetBurn" in out and "trigger" in out and "resolve" in out
     assert "with a valid HMAC signature" in out
     assert (tmp_path / "demo" / "telemetry" / "traces.jsonl").stat().st_size > 0
