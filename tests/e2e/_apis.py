@@ -4,19 +4,16 @@ tail-sampling decision wait, span-metrics flush, scrape and evaluation intervals
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from email import message_from_bytes, policy
+from dataclasses import dataclass
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 import httpx
-from aiosmtpd.controller import Controller
+
+from examples.ai_secretary.receivers import HttpReceiver, SmtpMailbox
 
 T = TypeVar("T")
 
@@ -79,21 +76,19 @@ class Alertmanager:
         return list(httpx.get(f"{self.url}/api/v2/alerts", timeout=5).json())
 
 
-@dataclass
-class WebhookReceiver:
+class WebhookReceiver(HttpReceiver):
     """A real HTTP endpoint that Alertmanager delivers notifications to: a plain webhook, or PagerDuty's
     and Slack's APIs as the generated routing calls them (told apart by path)."""
 
-    port: int
-    deliveries: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
 
     def received(self, alertname: str, path: str | None = None) -> list[dict[str, Any]]:
         """Payloads that name ``alertname``: webhook payloads in their labels, PagerDuty and Slack ones in
         the rendered title/summary."""
         found = []
-        for where, payload in list(self.deliveries):
-            if path is not None and where != path:
-                continue
+        for payload in self.bodies(path):
             if "alerts" in payload:
                 named = any(a["labels"].get("alertname") == alertname for a in payload["alerts"])
             else:
@@ -105,40 +100,12 @@ class WebhookReceiver:
 
 @contextmanager
 def webhook_receiver() -> Iterator[WebhookReceiver]:
-    deliveries: list[tuple[str, dict[str, Any]]] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            length = int(self.headers.get("Content-Length", "0"))
-            deliveries.append((self.path, json.loads(self.rfile.read(length))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, format: str, *args: Any) -> None:
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield WebhookReceiver(int(server.server_address[1]), deliveries)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with WebhookReceiver(status=200) as receiver:
+        yield receiver
 
 
-@dataclass
-class Mailbox:
-    """A real SMTP server (aiosmtpd) standing in for the generated routing's e-mail receiver."""
-
-    port: int
-    messages: list[EmailMessage] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = message_from_bytes(envelope.original_content, policy=policy.default)
-        assert isinstance(parsed, EmailMessage)
-        self.messages.append(parsed)
-        return "250 OK"
+class Mailbox(SmtpMailbox):
+    """A real SMTP server standing in for the generated routing's e-mail receiver."""
 
     def about(self, alertname: str) -> list[EmailMessage]:
         return [m for m in list(self.messages) if alertname in str(m["Subject"])]
@@ -146,16 +113,8 @@ class Mailbox:
 
 @contextmanager
 def smtp_mailbox() -> Iterator[Mailbox]:
-    with socket.socket() as probe:  # aiosmtpd's start-up self-check cannot use port 0
-        probe.bind(("127.0.0.1", 0))
-        port = int(probe.getsockname()[1])
-    mailbox = Mailbox(port)
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
+    with Mailbox() as mailbox:
         yield mailbox
-    finally:
-        controller.stop()
 
 
 def spans_of(trace: dict[str, Any]) -> list[dict[str, Any]]:

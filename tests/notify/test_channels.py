@@ -47,8 +47,8 @@ def note(kind: str = "trigger", severity: str = "page") -> Notification:
 
 
 def test_email_has_text_and_escaped_html_parts(smtp_server: Any) -> None:
-    controller, mailbox = smtp_server
-    channel = EmailChannel("mail", "127.0.0.1", controller.port, "alerts@example.com", ["oncall@example.com"])
+    mailbox = smtp_server
+    channel = EmailChannel("mail", "127.0.0.1", mailbox.port, "alerts@example.com", ["oncall@example.com"])
     channel.send(note())
     (message,) = mailbox.messages
     assert message["Subject"].startswith("[FIRING] ApiBudgetBurn (page)")
@@ -61,7 +61,7 @@ def test_email_has_text_and_escaped_html_parts(smtp_server: Any) -> None:
 
 def test_slack_uses_block_kit(http_receiver: HttpReceiver) -> None:
     SlackChannel("slack", http_receiver.url).send(note())
-    (body,) = http_receiver.recorder.bodies()
+    (body,) = http_receiver.bodies()
     assert body["text"].startswith("[FIRING] ApiBudgetBurn")
     types = [block["type"] for block in body["blocks"]]
     assert types == ["header", "section", "section", "context"]
@@ -71,7 +71,7 @@ def test_slack_uses_block_kit(http_receiver: HttpReceiver) -> None:
 
 def test_webhook_body_is_signed_with_hmac_sha256_and_timestamp(http_receiver: HttpReceiver) -> None:
     WebhookChannel("hook", http_receiver.url, "test-secret-not-real").send(note("resolve"))
-    (request,) = http_receiver.recorder.requests
+    (request,) = http_receiver.requests
     headers = {k.lower(): v for k, v in request["headers"].items()}
     timestamp = headers[TIMESTAMP_HEADER.lower()]
     assert abs(int(timestamp) - time.time()) < 60
@@ -88,7 +88,7 @@ def test_pagerduty_trigger_ack_resolve_share_one_dedup_key(http_receiver: HttpRe
     channel = PagerDutyChannel("pd", "R0UTINGKEY0000000000000000000000", url=http_receiver.url)
     for kind in ("trigger", "acknowledge", "resolve"):
         channel.send(note(kind))
-    trigger, ack, resolve = http_receiver.recorder.bodies()
+    trigger, ack, resolve = http_receiver.bodies()
     assert [b["event_action"] for b in (trigger, ack, resolve)] == ["trigger", "acknowledge", "resolve"]
     assert trigger["dedup_key"] == ack["dedup_key"] == resolve["dedup_key"] == "0123456789abcdef"
     assert all(b["routing_key"] == "R0UTINGKEY0000000000000000000000" for b in (trigger, ack, resolve))
@@ -105,8 +105,8 @@ def test_failing_channel_never_blocks_others_and_failures_are_kept_then_retried(
     http_receiver: HttpReceiver, http_receiver2: HttpReceiver, tmp_path: Any
 ) -> None:
     broken, healthy = http_receiver, http_receiver2
-    broken.recorder.status = 503
-    broken.recorder.delay = 0.3
+    broken.status = 503
+    broken.delay = 0.3
     failed_file = tmp_path / "failed.json"
     dispatcher = Dispatcher(
         [SlackChannel("broken", broken.url, timeout=2), SlackChannel("healthy", healthy.url)],
@@ -117,25 +117,25 @@ def test_failing_channel_never_blocks_others_and_failures_are_kept_then_retried(
         started = time.monotonic()
         dispatcher.submit(note())
         assert time.monotonic() - started < 0.05  # submit never waits for delivery
-        assert wait_for(lambda: len(healthy.recorder.requests) == 1, 2)
+        assert wait_for(lambda: len(healthy.requests) == 1, 2)
         assert time.monotonic() - started < 0.6  # healthy delivery did not wait for the broken retries
         assert wait_for(lambda: len(dispatcher.failed) == 1, 5)
-        assert len(broken.recorder.requests) == 3
+        assert len(broken.requests) == 3
         # The failure is kept in memory first, then persisted by the same worker: wait for the file.
         assert wait_for(failed_file.exists, 5)
         kept = json.loads(failed_file.read_text())
         assert kept[0]["channel"] == "broken" and kept[0]["notification"]["fingerprint"] == "0123456789abcdef"
-        broken.recorder.status, broken.recorder.delay = 202, 0.0
+        broken.status, broken.delay = 202, 0.0
         assert dispatcher.retry_failed() == 1
         assert dispatcher.flush(5)
-        assert len(broken.recorder.requests) == 4 and not dispatcher.failed
+        assert len(broken.requests) == 4 and not dispatcher.failed
         assert json.loads(failed_file.read_text()) == []
     finally:
         dispatcher.close()
 
 
 def test_failed_deliveries_survive_a_restart(http_receiver: HttpReceiver, tmp_path: Any) -> None:
-    http_receiver.recorder.status = 500
+    http_receiver.status = 500
     path = tmp_path / "failed.json"
     first = Dispatcher(
         [SlackChannel("s", http_receiver.url)], RetryPolicy(attempts=1, retry_failed_every=3600), path
@@ -143,13 +143,13 @@ def test_failed_deliveries_survive_a_restart(http_receiver: HttpReceiver, tmp_pa
     first.submit(note())
     assert wait_for(lambda: len(first.failed) == 1)
     first.close()
-    http_receiver.recorder.status = 202
+    http_receiver.status = 202
     second = Dispatcher(
         [SlackChannel("s", http_receiver.url)], RetryPolicy(attempts=1, retry_failed_every=3600), path
     )
     try:
         assert len(second.failed) == 1 and second.retry_failed() == 1 and second.flush(5)
-        assert http_receiver.recorder.bodies()[-1]["text"].startswith("[FIRING]")
+        assert http_receiver.bodies()[-1]["text"].startswith("[FIRING]")
     finally:
         second.close()
 
@@ -168,11 +168,11 @@ def test_severity_filters_route_pages_and_tickets(
         dispatcher.submit(note(severity="ticket"))
         dispatcher.submit(note(kind="test", severity="info"))  # a test reaches every channel
         assert dispatcher.flush(5)
-        assert [b["text"][:20] for b in http_receiver.recorder.bodies()] == [
+        assert [b["text"][:20] for b in http_receiver.bodies()] == [
             "[FIRING] ApiBudgetBu",
             "[TEST] ApiBudgetBurn",
         ]
-        assert len(http_receiver2.recorder.bodies()) == 2
-        assert "(ticket)" in http_receiver2.recorder.bodies()[0]["text"]
+        assert len(http_receiver2.bodies()) == 2
+        assert "(ticket)" in http_receiver2.bodies()[0]["text"]
     finally:
         dispatcher.close()

@@ -109,8 +109,8 @@ def test_test_alert_is_routed_to_pagerduty_and_slack(
     url, slack, pagerduty = alertmanager
     _invoke("test", "--alertmanager-url", url, "--severity", "page")
     assert any(a["alertname"] == "OtelSecretaryTest" for a in _alerts(url))
-    assert wait_for(lambda: pagerduty.recorder.requests and slack.recorder.requests, 20)
-    event = pagerduty.recorder.bodies()[0]
+    assert wait_for(lambda: pagerduty.requests and slack.requests, 20)
+    event = pagerduty.bodies()[0]
     assert event["event_action"] == "trigger" and event["routing_key"] == "TESTKEY00000000000000000000000000"
     assert event["payload"]["summary"].startswith("[FIRING:1] OtelSecretaryTest")
     assert len(event["dedup_key"]) == 64  # sha256 of the group key
@@ -213,7 +213,7 @@ def test_in_process_test_notification_reaches_every_channel(tmp_path: Path) -> N
     try:
         output = _invoke("test", "--local", "--severity", "info", "--notify-config", str(config))
         assert "delivered to 1 channel(s), 0 failed" in output
-        (body,) = receiver.recorder.bodies()
+        (body,) = receiver.bodies()
         assert body["text"].startswith("[TEST] OtelSecretaryTest (info)")
     finally:
         receiver.close()

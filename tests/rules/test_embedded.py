@@ -110,8 +110,8 @@ def test_hard_outage_through_sdk_notifies_each_channel_once_per_transition(
             _traffic(tracer_provider, minute, 20, failing)
             rules.evaluate_now((minute + 1) * 60)
         assert rules.dispatcher is not None and rules.dispatcher.flush(10)
-        assert [b["text"].split("]")[0] for b in slack.recorder.bodies()] == ["[FIRING", "[RESOLVED"]
-        actions = [(b["event_action"], b["dedup_key"]) for b in pd.recorder.bodies()]
+        assert [b["text"].split("]")[0] for b in slack.bodies()] == ["[FIRING", "[RESOLVED"]
+        actions = [(b["event_action"], b["dedup_key"]) for b in pd.bodies()]
         assert [a for a, _ in actions] == ["trigger", "resolve"] and actions[0][1] == actions[1][1]
         state = json.loads((tmp_path / "data" / "rules-state.json").read_text())
         assert state["evaluatedAt"] == (base + 180) * 60
@@ -158,7 +158,7 @@ def test_silence_written_by_another_process_is_honoured(
             a.state == "firing" and a.suppressed_by == "silence:s1" for a in rules.engine.alerts.values()
         )
         assert rules.dispatcher is not None and rules.dispatcher.flush(5)
-        assert slack.recorder.requests == [] and pd.recorder.requests == []
+        assert slack.requests == [] and pd.requests == []
     finally:
         rules.shutdown()
         tracer_provider.shutdown()
