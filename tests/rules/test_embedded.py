@@ -213,3 +213,36 @@ def test_span_processor_hot_path_cost(make_specs: Specs, tmp_path: Path) -> None
     assert rules.engine.snapshot()["series"] == 4
     assert per_span < 100e-6  # generous bound for a shared 2-core CI machine
     rules.shutdown()
+
+
+def test_disk_rule_fires_from_the_sdk_host_gauges(make_specs: Specs, tmp_path: Path) -> None:
+    """The shipped DiskAlmostFull shape (hostmetrics name and `device` label) reads our own SDK gauge, so the
+    embedded default alerts on a full disk without a collector; the threshold is 0 so any disk fires."""
+    from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
+
+    specs = make_specs(
+        """
+rules:
+  - name: DiskAlmostFull
+    kind: threshold
+    severity: page
+    metric: system.filesystem.utilization
+    unit: "1"
+    aggregate: max
+    by: [device]
+    op: ">"
+    value: 0
+"""
+        + ANNOTATIONS
+    )
+    rules = EmbeddedRules(specs, tmp_path)
+    meter_provider = MeterProvider(metric_readers=[rules.metric_reader])
+    register_host_metrics(meter_provider.get_meter("otel_secretary.host"))
+    try:
+        rules.evaluate_now()
+        rules.evaluate_now(time.time() + 1)
+        firing = [a for a in rules.engine.alerts.values() if a.state == "firing"]
+        assert firing and all(a.alertname == "DiskAlmostFull" and a.labels["device"] for a in firing)
+    finally:
+        rules.shutdown()
+        meter_provider.shutdown()
