@@ -54,6 +54,12 @@ _KINDS = {
 }
 
 
+#: Notifications that every prefork worker would send for one incident, and the window within which
+#: a repeat of the same kind for the same alert from another process is dropped.
+_SHARED_KINDS = frozenset({"trigger", "resolve", "reminder"})
+DEDUP_WINDOW = 300.0
+
+
 class EngineSpanProcessor(SpanProcessor):
     """Counts each ended span's outcome and duration into the engine's windows."""
 
@@ -164,6 +170,7 @@ class EmbeddedRules:
         self._thread: threading.Thread | None = None
         self._started = False
         self.evaluation_errors = 0
+        self.deduplicated = 0
         _register_fork_handler(self)
 
     @classmethod
@@ -179,8 +186,19 @@ class EmbeddedRules:
             return None
 
     def _deliver(self, notification: Notification) -> None:
-        if self.dispatcher is not None:
-            self.dispatcher.submit(notification)
+        if self.dispatcher is None:
+            return
+        if notification.kind in _SHARED_KINDS:
+            try:
+                claimed = store.claim_notification(
+                    self.data_dir, notification.fingerprint, notification.kind, notification.at, DEDUP_WINDOW
+                )
+            except OSError:
+                claimed = True  # an unwritable ledger must not silence alerts: send, maybe twice
+            if not claimed:
+                self.deduplicated += 1
+                return
+        self.dispatcher.submit(notification)
 
     # ------------------------------------------------------------------------------ evaluation
 

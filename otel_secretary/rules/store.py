@@ -19,6 +19,7 @@ from typing import Any
 
 STATE_PREFIX = "rules-state"
 CONTROL = "rules-control.json"
+LEDGER = "notify-ledger.json"
 
 
 @contextlib.contextmanager
@@ -85,3 +86,28 @@ def read_states(data_dir: Path) -> list[dict[str, Any]]:
             data["file"] = path.name
             states.append(data)
     return states
+
+
+def claim_notification(data_dir: Path, fingerprint: str, kind: str, now: float, window: float) -> bool:
+    """May this process send ``kind`` for the alert ``fingerprint``? False if another process sharing the
+    data folder sent the same kind for it less than ``window`` seconds ago.
+
+    Prefork workers each evaluate their own share of the traffic, so one incident fires in every worker;
+    without this, N workers would page N times. Only the *last* kind per alert is remembered, so a real
+    trigger → resolve → trigger sequence is never swallowed.
+    """
+    path = data_dir / LEDGER
+    with _locked(path):
+        ledger = read_json(path, {})
+        if not isinstance(ledger, dict):
+            ledger = {}
+        last = ledger.get(fingerprint)
+        if isinstance(last, dict) and last.get("kind") == kind and now - float(last.get("at", 0)) < window:
+            return False
+        ledger[fingerprint] = {"kind": kind, "at": now}
+        week = 7 * 86400
+        ledger = {
+            k: v for k, v in ledger.items() if isinstance(v, dict) and now - float(v.get("at", 0)) < week
+        }
+        write_json(path, ledger)
+    return True

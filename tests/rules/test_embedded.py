@@ -246,3 +246,32 @@ rules:
     finally:
         rules.shutdown()
         meter_provider.shutdown()
+
+
+def test_prefork_workers_sharing_a_data_dir_notify_once_per_transition(
+    make_specs: Specs, tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver]
+) -> None:
+    """Two engines on one data folder, each seeing half the traffic, as two gunicorn workers do: the
+    outage fires in both, but each channel gets one trigger and one resolve."""
+    slack, pd = receivers
+    workers = [_embedded(make_specs(SPEC), tmp_path, slack, pd) for _ in range(2)]
+    providers = [_providers(rules) for rules in workers]
+    base = 29_000_000
+    try:
+        for minute in range(base, base + 180):
+            failing = base + 60 <= minute < base + 80
+            for (tracer_provider, _), rules in zip(providers, workers, strict=True):
+                _traffic(tracer_provider, minute, 10, failing)
+                rules.evaluate_now((minute + 1) * 60)
+        for rules in workers:
+            assert rules.dispatcher is not None and rules.dispatcher.flush(10)
+        fired = [a for rules in workers for a in rules.engine.alerts.values()]
+        assert len({a.fingerprint for a in fired}) == 1 and len(fired) == 2, "both workers saw the outage"
+        assert [b["text"].split("]")[0] for b in slack.bodies()] == ["[FIRING", "[RESOLVED"]
+        assert [b["event_action"] for b in pd.bodies()] == ["trigger", "resolve"]
+        assert sum(rules.deduplicated for rules in workers) >= 2  # (ticket-tier twins are deduplicated too)
+    finally:
+        for (tracer_provider, meter_provider), rules in zip(providers, workers, strict=True):
+            rules.shutdown()
+            tracer_provider.shutdown()
+            meter_provider.shutdown()
