@@ -45,6 +45,7 @@ from otel_secretary._internal.fork_safe import (
     ForkSafeMetricExporter,
     ForkSafeSpanExporter,
     PrometheusEndpoint,
+    guard_metric_collection_across_fork,
 )
 from otel_secretary._internal.self_monitoring import is_bad_input, report_internal_error, say_disabled
 from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
@@ -139,6 +140,7 @@ def build(
     if engine is not None:
         readers.append(engine.metric_reader)
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    guard_metric_collection_across_fork(meter_provider)
     if settings.system_metrics:
         register_host_metrics(meter_provider.get_meter("otel_secretary.host"))
 

@@ -157,3 +157,31 @@ class PrometheusEndpoint:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+
+def guard_metric_collection_across_fork(meter_provider: Any) -> None:
+    """Never fork in the middle of a metric collection.
+
+    The SDK's measurement consumer holds one lock for a whole collection, including every observable
+    callback (system metrics, queue lengths …), and does not renew it after fork (SDK 1.45). A prefork
+    server that forks while the parent's metric thread is collecting hands the child a lock held by a
+    thread that does not exist there: the child hangs forever on its first observable instrument or
+    collection (seen as a gunicorn worker that boots and never serves). Taking the lock just before
+    fork makes the fork wait for the collection to finish; both sides release it afterwards.
+    """
+    lock = getattr(getattr(meter_provider, "_measurement_consumer", None), "_lock", None)
+    if lock is None or not hasattr(lock, "acquire"):
+        return
+    # A plain flag is enough: the lock itself serialises concurrent forks between before and after.
+    held = {"lock": False}
+
+    def before() -> None:
+        # Bounded: a collection stuck on a callback must not freeze the server's fork forever.
+        held["lock"] = lock.acquire(timeout=10)
+
+    def after() -> None:
+        if held["lock"]:
+            held["lock"] = False
+            lock.release()
+
+    os.register_at_fork(before=before, after_in_parent=after, after_in_child=after)
