@@ -36,6 +36,8 @@ class _PerProcess(Generic[E]):
         self._pid = -1
         self._delegate: E | None = None
         self._lock = threading.Lock()
+        weak_self = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _renew_lock(weak_self))
 
     def get(self) -> E:
         pid = os.getpid()
@@ -68,6 +70,12 @@ class _PerProcessLifecycle(Generic[E]):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         delegate = self._per_process.current()
         return True if delegate is None else bool(delegate.force_flush(timeout_millis))  # type: ignore[attr-defined]
+
+
+def _renew_lock(ref: weakref.ref[_PerProcess[Any]]) -> None:
+    """A lock held by a parent thread at fork would never be released in the child."""
+    if (per_process := ref()) is not None:
+        per_process._lock = threading.Lock()
 
 
 class ForkSafeSpanExporter(_PerProcessLifecycle[SpanExporter], SpanExporter):

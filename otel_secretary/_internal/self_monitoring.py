@@ -9,6 +9,7 @@ traceback; later ones only count, so a broken exporter cannot flood the app's lo
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 
@@ -16,6 +17,15 @@ from opentelemetry import metrics
 
 _logger = logging.getLogger("otel_secretary")
 _lock = threading.Lock()
+
+
+def _renew_lock() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+# Reported from background threads too: one holding the lock at fork must not freeze the child.
+os.register_at_fork(after_in_child=_renew_lock)
 _logged: set[str] = set()
 _counts: dict[str, int] = {}
 _counter = metrics.get_meter("otel_secretary").create_counter(

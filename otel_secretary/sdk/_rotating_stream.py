@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import weakref
 from pathlib import Path
 
 from otel_secretary.settings import Settings, load_settings
@@ -26,6 +27,9 @@ class RotatingLineStream:
         self.max_bytes = max_bytes
         self.backups = backups
         self._lock = threading.Lock()
+        # The parent's export thread may hold the lock mid-write at fork; it does not exist in the child.
+        weak_self = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _renew_lock(weak_self))
         self._fd = -1
         self._ino = -1
         self.closed = False
@@ -95,6 +99,11 @@ class RotatingLineStream:
         """The current file and its rotated backups, newest first."""
         rotated = [self.path.with_name(f"{self.path.name}.{i}") for i in range(1, self.backups + 1)]
         return [p for p in [self.path, *rotated] if p.exists()]
+
+
+def _renew_lock(ref: weakref.ref[RotatingLineStream]) -> None:
+    if (stream := ref()) is not None:
+        stream._lock = threading.Lock()
 
 
 def stream_for(

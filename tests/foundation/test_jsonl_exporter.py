@@ -61,3 +61,29 @@ def test_forked_writers_never_interleave_or_lose_lines(tmp_path: Path) -> None:
     lines = [json.loads(line) for f in stream.files() for line in f.read_text().splitlines()]
     assert len(lines) == 1200
     assert {(d["w"], d["i"]) for d in lines} == {(w, i) for w in range(3) for i in range(400)}
+
+
+def test_a_child_forked_while_the_parent_writes_can_still_write(tmp_path: Path) -> None:
+    import threading
+
+    stream = RotatingLineStream(tmp_path / "t.jsonl", max_bytes=10_000, backups=2)
+    holding, release = threading.Event(), threading.Event()
+
+    def exporter_thread_mid_write() -> None:
+        with stream._lock:  # what the parent's export thread holds while writing a batch
+            holding.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=exporter_thread_mid_write)
+    thread.start()
+    assert holding.wait(5)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        done = threading.Event()
+        threading.Thread(target=lambda: (stream.write('{"child":1}\n'), done.set()), daemon=True).start()
+        os._exit(0 if done.wait(3) else 1)
+    release.set()
+    thread.join()
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    stream.close()
+    assert '{"child":1}' in (tmp_path / "t.jsonl").read_text()
