@@ -25,6 +25,7 @@ from examples.ai_secretary.processes import REPO
 from examples.ai_secretary.runner import RunningExample, run_example, stripe_mock_binary
 from otel_secretary.pii import Masker
 from otel_secretary.pii.audit import audit_files
+from otel_secretary.sdk._rotating_stream import complete_lines
 
 # Synthetic personal data: what a secretary's traffic is full of. None of it may appear in telemetry.
 PII = {
@@ -97,7 +98,7 @@ def traffic(example: RunningExample, rounds: int) -> Counter[str]:
 def read_spans(path: Path) -> list[dict[str, Any]]:
     spans = []
     for file in sorted(path.parent.glob(path.name + "*")):
-        for line in file.read_text().splitlines():
+        for line in complete_lines(file):
             for rs in json.loads(line).get("resourceSpans", []):
                 for ss in rs.get("scopeSpans", []):
                     spans.extend(ss.get("spans", []))

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_secretary.pii._masker import Masker, Redactions
+from otel_secretary.sdk._rotating_stream import complete_lines
 
 # Fields that carry identifiers or numbers, not text a person wrote.
 _SKIPPED_FIELDS = frozenset(
@@ -62,17 +63,14 @@ def audit_files(paths: Iterable[Path], masker: Masker) -> AuditReport:
     assert report.findings is not None
     for path in _expand(paths):
         report.files += 1
-        with path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                for where, key, value in _values(json.loads(line), ""):
-                    report.values += 1
-                    redactions = Redactions()
-                    masked = masker.mask_value(key, value, redactions) if key else masker.mask_text(value)
-                    if masked != value:
-                        kinds = tuple(sorted(redactions.kinds)) or ("changed",)
-                        report.findings.append(Finding(str(path), number, where, kinds))
+        for number, line in enumerate(complete_lines(path), start=1):
+            for where, key, value in _values(json.loads(line), ""):
+                report.values += 1
+                redactions = Redactions()
+                masked = masker.mask_value(key, value, redactions) if key else masker.mask_text(value)
+                if masked != value:
+                    kinds = tuple(sorted(redactions.kinds)) or ("changed",)
+                    report.findings.append(Finding(str(path), number, where, kinds))
     return report
 
 

@@ -14,6 +14,7 @@ import fcntl
 import os
 import threading
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 from otel_secretary.settings import Settings, load_settings
@@ -114,3 +115,14 @@ def stream_for(
     return RotatingLineStream(
         path or settings.data_dir / filename, settings.file_max_bytes, settings.file_backups
     )
+
+
+def complete_lines(path: Path) -> Iterator[str]:
+    """The lines of ``path`` that a writer has finished: a reader may catch a batch mid-write, and an
+    unterminated last line is that batch, not corrupt data."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.endswith("\n"):
+                return
+            if line.strip():
+                yield line

@@ -87,3 +87,11 @@ def test_a_child_forked_while_the_parent_writes_can_still_write(tmp_path: Path) 
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     stream.close()
     assert '{"child":1}' in (tmp_path / "t.jsonl").read_text()
+
+
+def test_readers_skip_a_batch_caught_mid_write(tmp_path: Path) -> None:
+    from otel_secretary.sdk._rotating_stream import complete_lines
+
+    path = tmp_path / "traces.jsonl"
+    path.write_text('{"a":1}\n\n{"b":2}\n{"c":')  # the last batch is still being written
+    assert [json.loads(line) for line in complete_lines(path)] == [{"a": 1}, {"b": 2}]

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from otel_secretary.sdk._rotating_stream import complete_lines
+
 
 def attribute_value(value: dict[str, Any]) -> Any:
     for key in ("stringValue", "boolValue", "doubleValue"):
@@ -45,9 +47,7 @@ def read_spans(path: Path) -> list[JsonSpan]:
 
 
 def _spans_in(file: Path) -> Iterator[JsonSpan]:
-    for line in file.read_text().splitlines():
-        if not line.strip():
-            continue
+    for line in complete_lines(file):
         for resource_spans in json.loads(line).get("resourceSpans", []):
             resource = attributes(resource_spans.get("resource", {}).get("attributes"))
             for scope_spans in resource_spans.get("scopeSpans", []):
