@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from otel_secretary.dashboards._grafana import Panel, Query
-from otel_secretary.dashboards._queries import legend, ratio, sum_by
+from otel_secretary.dashboards._queries import legend, ratio
 from otel_secretary.rules import promql
-from otel_secretary.rules.promql import SpanQueries, matchers, num
+from otel_secretary.rules.promql import SpanQueries, num
 from otel_secretary.rules.spec import RuleSpec, format_duration
 
 RUNBOOK_PREFIX = "docs/runbooks/"
@@ -63,29 +63,12 @@ def _ratio_panel(spec: RuleSpec) -> Panel:
     )
 
 
-def _quantile(q: SpanQueries, window: int) -> str:
-    """The quantile itself, which ``SpanQueries.quantile_over`` only exposes compared to its threshold."""
-    spec = q.spec
-    assert spec.quantile is not None
-    w = format_duration(window)
-    if q.source == "collector":
-        pairs = matchers(q._span_matchers())
-        seconds = sum_by(("le", *q.by), f"rate({promql.DURATION_S}_bucket{pairs}[{w}])")
-        millis = sum_by(("le", *q.by), f"rate({promql.DURATION_MS}_bucket{pairs}[{w}])")
-        return (
-            f"histogram_quantile({num(spec.quantile)}, {seconds})"
-            f" or histogram_quantile({num(spec.quantile)}, {millis}) / 1000"
-        )
-    inner = f"rate({q._sdk_metric()}_bucket{matchers(q._sdk_matchers())}[{w}]){q._join()}"
-    return f"histogram_quantile({num(spec.quantile)}, {sum_by(('le', *q.by), inner)})"
-
-
 def _quantile_panel(spec: RuleSpec) -> Panel:
     assert spec.quantile is not None
     queries = []
     for source in _span_sources(spec):
         q = SpanQueries(spec, source)
-        queries.append(Query(_quantile(q, spec.window), legend(*q.by, suffix=_SOURCE_NAMES[source])))
+        queries.append(Query(q.quantile(spec.window), legend(*q.by, suffix=_SOURCE_NAMES[source])))
     return Panel(
         title=f"{spec.name}: p{num(spec.quantile * 100)} latency ({format_duration(spec.window)})",
         queries=tuple(queries),

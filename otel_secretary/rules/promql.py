@@ -223,23 +223,35 @@ class SpanQueries:
         pairs = [*self._sdk_matchers(), le_matcher(threshold, unit_ms=False)]
         return self._sum(f"rate({self._sdk_metric()}_bucket{matchers(pairs)}[{w}]){self._join()}")
 
+    def _histograms(self, window: int) -> list[tuple[str, float]]:
+        """(bucket rates summed by ``le``, units per second) for each histogram this source may hold."""
+        w = format_duration(window)
+        if self.source == "collector":
+            pairs = matchers(self._span_matchers())
+            return [
+                (self._sum(f"rate({DURATION_MS}_bucket{pairs}[{w}])", extra_by=("le",)), 1000.0),
+                (self._sum(f"rate({DURATION_S}_bucket{pairs}[{w}])", extra_by=("le",)), 1.0),
+            ]
+        inner = f"rate({self._sdk_metric()}_bucket{matchers(self._sdk_matchers())}[{w}]){self._join()}"
+        return [(self._sum(inner, extra_by=("le",)), 1.0)]
+
     def quantile_over(self, window: int) -> str:
         """``histogram_quantile(q, …) > threshold`` in the histogram's own unit."""
         spec = self.spec
         assert spec.quantile is not None
-        w = format_duration(window)
         q = num(spec.quantile)
-        if self.source == "collector":
-            pairs = matchers(self._span_matchers())
-            ms = self._sum(f"rate({DURATION_MS}_bucket{pairs}[{w}])", extra_by=("le",))
-            sec = self._sum(f"rate({DURATION_S}_bucket{pairs}[{w}])", extra_by=("le",))
-            return (
-                f"histogram_quantile({q}, {ms}) > {num(spec.latency_threshold * 1000)}"
-                f" or histogram_quantile({q}, {sec}) > {num(spec.latency_threshold)}"
-            )
-        inner = f"rate({self._sdk_metric()}_bucket{matchers(self._sdk_matchers())}[{w}]){self._join()}"
-        return (
-            f"histogram_quantile({q}, {self._sum(inner, extra_by=('le',))}) > {num(spec.latency_threshold)}"
+        return " or ".join(
+            f"histogram_quantile({q}, {buckets}) > {num(spec.latency_threshold * scale)}"
+            for buckets, scale in self._histograms(window)
+        )
+
+    def quantile(self, window: int) -> str:
+        """The quantile itself in seconds, for dashboards (the alert compares it in the histogram's unit)."""
+        assert self.spec.quantile is not None
+        q = num(self.spec.quantile)
+        return " or ".join(
+            f"histogram_quantile({q}, {buckets})" + (f" / {num(scale)}" if scale != 1.0 else "")
+            for buckets, scale in self._histograms(window)
         )
 
 
