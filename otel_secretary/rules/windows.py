@@ -60,9 +60,14 @@ class CountRing:
         return self._cum[slot * self.width + i]
 
     def window(self, now: float, seconds: float) -> list[float]:
-        """Sums over events with timestamps in ``[now - seconds, now)``, bucket-aligned."""
-        hi = math.ceil(now / self._bucket) - 1
-        lo = math.ceil((now - seconds) / self._bucket)
+        """Sums over the ``seconds`` worth of buckets that ENDED at or before ``now``.
+
+        A real evaluation thread wakes a little after each minute boundary: the bucket ``now`` falls in has
+        barely begun, so it is left out and the last complete bucket is read instead. Reading the current,
+        almost empty bucket (and dropping the last full one) is what kept a 1-minute rule from ever firing.
+        """
+        hi = math.floor(now / self._bucket) - 1
+        lo = math.floor((now - seconds) / self._bucket)
         return [self._cumulative(hi, i) - self._cumulative(lo - 1, i) for i in range(self.width)]
 
     @property

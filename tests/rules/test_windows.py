@@ -22,9 +22,9 @@ def test_window_sum_equals_brute_force(raw: list[tuple[float, int, int]], window
     ordered = sorted(raw)
     for ts, bad, total in ordered:
         ring.add(ts, (bad, total))
-    # Bucket-aligned [now - w, now): an event counts when its minute starts inside the window.
-    lo = math.ceil((now - window) / 60) * 60
-    hi = math.ceil(now / 60) * 60
+    # Only minutes that ended by `now` count: the one `now` falls in is still filling.
+    lo = math.floor((now - window) / 60) * 60
+    hi = math.floor(now / 60) * 60
     expected = [
         sum(b for ts, b, _ in ordered if lo <= ts // 60 * 60 < hi),
         sum(t for ts, _, t in ordered if lo <= ts // 60 * 60 < hi),
@@ -38,6 +38,28 @@ def test_empty_window_is_zero_not_missing() -> None:
     ring.add(30, (1, 4))
     assert ring.window(3600, 300) == [0, 0]
     assert ring.window(60, 300) == [1, 4]
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.0004, 0.5, 1.7, 30.0, 59.999])
+def test_window_reads_the_minutes_that_ended_whatever_the_wake_up_offset(offset: float) -> None:
+    """The evaluation thread wakes just after (or, on a slow machine, well after) each minute boundary."""
+    ring = CountRing(60, 600)
+    for minute in range(10):
+        ring.add(minute * 60 + 10, (minute, 1))  # minute m holds m bad events out of 1
+    now = 10 * 60 + offset  # minutes 0..9 have ended; minute 10 is (almost) empty
+    assert ring.window(now, 60) == [9, 1]  # the last complete minute, not the empty current one
+    assert ring.window(now, 300) == [5 + 6 + 7 + 8 + 9, 5]
+    ring.add(now, (100, 1))  # an event of the running minute is not read until that minute ends
+    assert ring.window(now, 60) == [9, 1]
+    assert ring.window(11 * 60 + offset, 60) == [100, 1]
+
+
+def test_window_just_before_a_boundary_does_not_read_the_running_minute() -> None:
+    ring = CountRing(60, 600)
+    ring.add(5 * 60 + 1, (1, 1))
+    ring.add(6 * 60 - 0.001, (1, 1))
+    assert ring.window(6 * 60 - 0.0005, 60) == [0, 0]  # minute 5 has not ended yet
+    assert ring.window(6 * 60 + 0.0005, 60) == [2, 2]
 
 
 def test_histogram_quantile_interpolates_like_prometheus() -> None:
