@@ -1,4 +1,4 @@
-"""A real server under open-loop load: what an instrumented request costs the SERVER, bare vs upstream vs ours.
+"""A real server under open-loop load: what an instrumented request costs the SERVER, bare vs ours.
 
 ``bench_request_overhead.py`` times a direct WSGI call, which leaves out the export thread: the thread that
 masks, encodes and writes batches while requests wait for the GIL. This one runs the app the way users do
@@ -303,7 +303,8 @@ def main() -> None:
     upstream_added = None
     if base is not None and "upstream-otlp" in results:
         upstream_added = statistics.median(r.cpu_ms_per_request for r in results["upstream-otlp"]) - base
-    header = f"{'arm':<15}{'CPU ms/req':>11}{'vs bare':>9}{'added/upstream':>16}{'p50 ms':>9}{'p99 ms':>9}{'max req/s':>11}"
+    header = f"{'arm':<15}{'CPU ms/req':>11}{'vs bare':>9}{'added/upstream':>16}"
+    header += f"{'p50 ms':>9}{'p99 ms':>9}{'max req/s':>11}"
     print(header)
     for arm in arms:
         rows = results[arm]
@@ -318,7 +319,8 @@ def main() -> None:
         print(f"{arm:<15}{cpu:>11.3f}{vs_bare:>9}{added:>16}{p50:>9.2f}{p99:>9.2f}{rps:>11.0f}{note}")
     python = sys.version.split()[0]
     print(
-        f"(open loop {args.rate:.0f} req/s x {args.seconds:.0f} s, {args.rounds} interleaved rounds; Python {python})"
+        f"(open loop {args.rate:.0f} req/s x {args.seconds:.0f} s, {args.rounds} interleaved rounds;"
+        f" Python {python})"
     )
 
 
