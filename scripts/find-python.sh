@@ -21,6 +21,10 @@ for candidate in "$pyenv_root"/versions/"$version".*/bin/python; do
   if [ -z "$best" ] || [ "$patch" -gt "$best_patch" ]; then best="$candidate"; best_patch="$patch"; fi
 done
 if [ -n "$best" ]; then echo "$best"; exit 0; fi
-if command -v "python$version" >/dev/null 2>&1; then command -v "python$version"; exit 0; fi
+# A pyenv shim for a version `pyenv global` does not name exists but fails when run: check it runs.
+if on_path=$(command -v "python$version") && "$on_path" -c "import sys; assert '%d.%d' % sys.version_info[:2] == '$version'" 2>/dev/null; then
+  echo "$on_path"
+  exit 0
+fi
 echo "Python $version not found: set $override_var, or install it (pyenv install $version), looked in $pyenv_root/versions/$version.* and PATH" >&2
 exit 1
