@@ -1,5 +1,5 @@
 # The few verbs a maintainer needs; README and CI call these.
-.PHONY: setup demo test lint bench stack-up stack-down
+.PHONY: setup demo test lint bench stack-up stack-down constraints update-constraints
 
 setup:
 	bash scripts/setup.sh test
@@ -14,7 +14,7 @@ lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
 
 bench:
-	bash scripts/setup.sh test && .venv/bin/pip install -q -e '.[bench]' && \
+	bash scripts/setup.sh test && .venv/bin/pip install -q -e '.[bench]' -c constraints.txt && \
 	for b in benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b; done
 
 stack-up:
@@ -22,3 +22,12 @@ stack-up:
 
 stack-down:
 	.venv/bin/otel-secretary stack down
+
+# constraints.txt pins one complete OpenTelemetry release train (README "Install").
+# After editing pyproject.toml's dependencies: same train, new pins for what changed.
+constraints:
+	bash scripts/update-constraints.sh current
+
+# Move to the newest complete upstream train, then run the whole suite on it.
+update-constraints:
+	bash scripts/update-constraints.sh newest

@@ -176,7 +176,15 @@ def guard_metric_collection_across_fork(meter_provider: Any) -> None:
     thread that does not exist there: the child hangs forever on its first observable instrument or
     collection (seen as a gunicorn worker that boots and never serves). Taking the lock just before
     fork makes the fork wait for the collection to finish; both sides release it afterwards.
+
+    The export that follows a collection is guarded the same way: each periodic reader holds its own
+    export lock while its exporter sends (SDK 1.45), outside the collection lock. Forked during a
+    parent's export, the child's restarted reader thread waits on that lock forever, so that worker
+    never exports a metric (seen as a gunicorn worker missing from the metrics while its spans
+    arrive). The child exports through its own exporter (``ForkSafeMetricExporter``) and has nothing
+    to wait for, so it gets a fresh lock instead; the fork is not delayed by a slow collector.
     """
+    _renew_export_locks_in_child(meter_provider)
     lock = getattr(getattr(meter_provider, "_measurement_consumer", None), "_lock", None)
     if lock is None or not hasattr(lock, "acquire"):
         return
@@ -193,3 +201,20 @@ def guard_metric_collection_across_fork(meter_provider: Any) -> None:
             lock.release()
 
     os.register_at_fork(before=before, after_in_parent=after, after_in_child=after)
+
+
+def _renew_export_locks_in_child(meter_provider: Any) -> None:
+    """Give every periodic reader of ``meter_provider`` an unheld export lock in a forked child.
+
+    Readers are looked up at fork time, so one added after start-up is covered too. The SDK restarts
+    the reader's thread before this runs (at-fork handlers run in registration order), but that
+    thread first sleeps a whole export interval, so it never sees the parent's lock."""
+    weak_provider = weakref.ref(meter_provider)
+
+    def after_in_child() -> None:
+        provider = weak_provider()
+        for reader in getattr(provider, "_metric_readers", None) or ():
+            if hasattr(getattr(reader, "_export_lock", None), "acquire"):
+                reader._export_lock = threading.Lock()
+
+    os.register_at_fork(after_in_child=after_in_child)
