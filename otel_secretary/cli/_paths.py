@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from otel_secretary.rules.spec import SPEC_PATTERNS, RuleSpec, default_rules_dir, load_dir
+from otel_secretary.rules.spec import RuleSpec, default_rules_dir, load_dir, spec_files
 
 #: The folder a project keeps its own rule specs in, relative to where the command runs.
 LOCAL_SPECS = Path("rules")
@@ -20,8 +20,8 @@ LOCAL_SPECS = Path("rules")
 SHIPPED_OUT = Path("generated")
 
 
-class SpecsFolderError(ValueError):
-    """A spec folder that cannot be used (missing, not a folder, no specs) or an output inside the package."""
+class PackageOutputError(ValueError):
+    """An output folder inside the installed package."""
 
 
 def package_root() -> Path:
@@ -53,20 +53,9 @@ def resolve_specs(specs: Path | None, cwd: Path | None = None) -> SpecSource:
     return SpecSource(default_rules_dir(), shipped=True)
 
 
-def spec_files(folder: Path) -> list[Path]:
-    """The spec files of ``folder``; a missing, non-folder or empty folder is an error, never "0 rules"."""
-    if not folder.exists():
-        raise SpecsFolderError(f"{folder}: spec folder does not exist")
-    if not folder.is_dir():
-        raise SpecsFolderError(f"{folder}: not a folder (expected a folder of rule specs)")
-    files = sorted({path for pattern in SPEC_PATTERNS for path in folder.glob(pattern)})
-    if not files:
-        raise SpecsFolderError(f"{folder}: no rule specs here (expected {' or '.join(SPEC_PATTERNS)} files)")
-    return files
-
-
 def load_specs(source: SpecSource) -> list[RuleSpec]:
-    """Every spec of the folder, checked; errors name file, line and field (:class:`SpecError`)."""
+    """Every spec of the folder, checked: :class:`SpecFolderError` for the folder, :class:`SpecError`
+    (file, line, field) for a spec."""
     spec_files(source.folder)
     relative_to = None if source.shipped else source.folder.parent
     return load_dir(source.folder, relative_to=relative_to)
@@ -82,7 +71,7 @@ def default_out(source: SpecSource, cwd: Path | None = None) -> Path:
 def writable_out(out: Path) -> Path:
     """``out``, unless it lies inside the installed package: then refuse, naming ``--out``."""
     if _inside(out, package_root()):
-        raise SpecsFolderError(
+        raise PackageOutputError(
             f"{out}: refusing to write inside the installed package ({package_root()}); pass --out DIR"
         )
     return out

@@ -202,7 +202,7 @@ def _no_notify_config(settings: Settings) -> str:
 
 def _rule_specs(settings: Settings, result: Preflight) -> None:
     from otel_secretary.cli import _paths
-    from otel_secretary.rules.spec import SpecError, default_rules_dir
+    from otel_secretary.rules.spec import SpecError, SpecFolderError, default_rules_dir
 
     if settings.rules_dir is None:
         source = _paths.SpecSource(default_rules_dir(), shipped=True)
@@ -212,7 +212,7 @@ def _rule_specs(settings: Settings, result: Preflight) -> None:
         variable = f"OTEL_SECRETARY_RULES_DIR={settings.rules_dir}"
     try:
         specs = _paths.load_specs(source)
-    except _paths.SpecsFolderError as exc:
+    except SpecFolderError as exc:
         result.problems.append(f"OTEL_SECRETARY_RULES_DIR: {exc}")
         return
     except SpecError as exc:

@@ -11,7 +11,7 @@ import typer
 
 from otel_secretary.cli import _paths
 from otel_secretary.rules import render
-from otel_secretary.rules.spec import SPEC_PATTERNS, RuleSpec, SpecError, default_rules_dir
+from otel_secretary.rules.spec import SPEC_PATTERNS, RuleSpec, SpecError, SpecFolderError, default_rules_dir
 
 app = typer.Typer(help="Alert rule specs: validate, render to Prometheus rules and promtool tests, check.")
 
@@ -38,7 +38,7 @@ def _source(specs: Path | None) -> _paths.SpecSource:
 def _out(source: _paths.SpecSource, out: Path | None) -> Path:
     try:
         return _paths.writable_out(out or _paths.default_out(source))
-    except _paths.SpecsFolderError as exc:
+    except _paths.PackageOutputError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
@@ -47,7 +47,7 @@ def _load(specs: Path | _paths.SpecSource) -> list[RuleSpec]:
     source = specs if isinstance(specs, _paths.SpecSource) else _paths.SpecSource(specs, shipped=False)
     try:
         return _paths.load_specs(source)
-    except (SpecError, _paths.SpecsFolderError) as exc:
+    except (SpecError, SpecFolderError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 

@@ -42,7 +42,7 @@ from otel_secretary.notify.config import load_dispatcher
 from otel_secretary.notify.dispatcher import Dispatcher
 from otel_secretary.rules import store
 from otel_secretary.rules.engine import EngineOptions, Matcher, Notification, RuleEngine, Silence
-from otel_secretary.rules.spec import RuleSpec, default_rules_dir, load_dir
+from otel_secretary.rules.spec import RuleSpec, SpecFolderError, default_rules_dir, load_dir, spec_files
 from otel_secretary.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -178,6 +178,10 @@ class EmbeddedRules:
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbeddedRules:
         rules_dir = settings.rules_dir or default_rules_dir()
+        try:
+            spec_files(rules_dir)  # a mistyped folder is said at start, not evaluated as zero rules
+        except SpecFolderError as exc:
+            raise SpecFolderError(f"OTEL_SECRETARY_RULES_DIR: {exc}") from None
         return cls(load_dir(rules_dir), settings.data_dir, notify_config=settings.notify_config)
 
     def _load_dispatcher(self) -> Dispatcher | None:

@@ -580,6 +580,22 @@ def load_dir(directory: Path, *, relative_to: Path | None = None) -> list[RuleSp
     return specs
 
 
+class SpecFolderError(ValueError):
+    """A spec folder that cannot be used: missing, not a folder, or holding no specs."""
+
+
+def spec_files(folder: Path) -> list[Path]:
+    """The spec files of ``folder``; a missing, non-folder or empty folder is an error, never "0 rules"."""
+    if not folder.exists():
+        raise SpecFolderError(f"{folder}: spec folder does not exist")
+    if not folder.is_dir():
+        raise SpecFolderError(f"{folder}: not a folder (expected a folder of rule specs)")
+    files = sorted({path for pattern in SPEC_PATTERNS for path in folder.glob(pattern)})
+    if not files:
+        raise SpecFolderError(f"{folder}: no rule specs here (expected {' or '.join(SPEC_PATTERNS)} files)")
+    return files
+
+
 def default_rules_dir() -> Path:
     """The specs shipped in the package (``otel_secretary/rules/specs``), a copy of the repo's rules/."""
     return Path(__file__).with_name("specs")

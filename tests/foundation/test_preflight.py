@@ -316,3 +316,25 @@ def test_app_start_says_once_that_alerts_go_nowhere(tmp_path: Path) -> None:
         "notify.yaml:2: channels[0]: ${PREFLIGHT_UNSET_URL} is used but PREFLIGHT_UNSET_URL is not set "
         "in the environment"
     ]
+
+
+def test_app_start_names_a_missing_rules_folder_instead_of_evaluating_nothing(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [venv_tool("opentelemetry-instrument"), sys.executable, "-c", "print('app ran')"],
+        cwd=tmp_path,
+        env=clean_env(
+            OTEL_SERVICE_NAME="preflight-app",
+            OTEL_SECRETARY_RULES_DIR="my-rules",
+            OTEL_SECRETARY_PROMETHEUS_PORT="0",
+            OTEL_SECRETARY_SYSTEM_METRICS="false",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (result.returncode, result.stdout) == (0, "app ran\n"), result.stderr
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if "my-rules" in line] == [
+        "otel-secretary: in-process alert rules disabled: "
+        "OTEL_SECRETARY_RULES_DIR: my-rules: spec folder does not exist"
+    ]
