@@ -129,7 +129,7 @@ def test_the_docs_document_commands() -> None:
     texts = {c.text for c in COMMANDS}
     assert 'otel-secretary alerts silence alertname=<name> --duration 1h --comment "working on it"' in texts
     assert "otel-secretary stack logs otelcol -n 100" in texts
-    assert any(t.startswith("curl -s 'http://127.0.0.1:16686/api/traces?service=ai-secretary") for t in texts)
+    assert any(t.startswith('curl -s "http://127.0.0.1:16686/api/traces?service=ai-secretary') for t in texts)
     assert len(COMMANDS) > 30
 
 
@@ -286,42 +286,51 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         timeout=120,
     )  # so `rules check` finds generated files whichever documented command runs first
     assert rendered.returncode == 0, rendered.stderr
-    stack: Stack | None = None
-    jaeger_url = trace_id = None
     try:
-        if _stack_binaries():
-            stack = Stack(
-                folder / ".stack",
-                StackPorts.free(),
-                options=StackOptions(
-                    collector_overrides={
-                        "processors": {
-                            "tail_sampling": {
-                                "decision_wait": "1s",
-                                "policies": [{"name": "all", "type": "always_sample"}],
-                            },
-                            "batch": {"timeout": "200ms"},
-                        }
-                    }
-                ),
-            )
-            stack.up(build=False, timeout=90)
-            jaeger_url = stack.jaeger_url
-            trace_id = _emit(
-                folder / ".stack",
-                OTEL_EXPORTER_OTLP_ENDPOINT=stack.otlp_http_endpoint,
-                OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
-            )
-            assert wait_for(
-                lambda: trace_id in httpx.get(f"{jaeger_url}/api/traces/{trace_id}", timeout=5).text, 60
-            )
-            values["<trace-id>"] = trace_id
-            values[JAEGER_DEFAULT] = jaeger_url
-        yield World(folder, env, values, jaeger_url, trace_id)
+        yield World(folder, env, values, None, None)
     finally:
-        if stack is not None:
-            Stack(folder / ".stack").down()
         next(alertmanager, None)
+
+
+@pytest.fixture(scope="module")
+def stack(world: World) -> Iterator[Stack]:
+    """A real stack in ``./.stack`` (free ports) with one error trace in Jaeger; its absence fails, in CI."""
+    if not _stack_binaries():
+        pytest.skip("stack programs not built (scripts/build-go-tools.sh)")
+    running = Stack(
+        world.folder / ".stack",
+        StackPorts.free(),
+        options=StackOptions(
+            collector_overrides={
+                "processors": {
+                    "tail_sampling": {
+                        "decision_wait": "1s",
+                        "policies": [{"name": "all", "type": "always_sample"}],
+                    },
+                    "batch": {"timeout": "200ms"},
+                }
+            }
+        ),
+    )
+    try:
+        running.up(build=False, timeout=90)
+        app_folder = world.folder / "stack-app"
+        app_folder.mkdir()
+        trace_id = _emit(
+            app_folder,
+            OTEL_EXPORTER_OTLP_ENDPOINT=running.otlp_http_endpoint,
+            OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
+        )
+        jaeger_url = running.jaeger_url
+        assert wait_for(
+            lambda: trace_id in httpx.get(f"{jaeger_url}/api/traces/{trace_id}", timeout=5).text, 60
+        )
+        world.jaeger_url, world.error_trace_id = jaeger_url, trace_id
+        world.values["<trace-id>"] = trace_id
+        world.values[JAEGER_DEFAULT] = jaeger_url
+        yield running
+    finally:
+        Stack(world.folder / ".stack").down()
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
@@ -331,20 +340,18 @@ def _fill(text: str, values: dict[str, str]) -> str:
     return text
 
 
-def test_the_local_stacks_jaeger_serves_a_placeholder_not_the_ui(world: World) -> None:
+def test_the_local_stacks_jaeger_serves_a_placeholder_not_the_ui(world: World, stack: Stack) -> None:
     """What docs/stack.md and docs/incident-response.md say: the UI is in the container image only."""
-    if world.jaeger_url is None:
-        pytest.skip("stack programs not built (scripts/build-go-tools.sh)")
     page = httpx.get(f"{world.jaeger_url}/", timeout=5)
-    assert "placeholder" in page.text.lower(), page.text[:500]
+    assert "placeholder for the Jaeger UI" in page.text, page.text[:500]
 
 
 @pytest.mark.parametrize(
     "command", COMMANDS, ids=[f"{c.where.split(',')[0]} {c.text[:60]}" for c in COMMANDS]
 )
-def test_documented_command(command: DocCommand, world: World) -> None:
-    if command.needs_stack and command.mode == "run" and world.jaeger_url is None:
-        pytest.skip("stack programs not built (scripts/build-go-tools.sh)")
+def test_documented_command(command: DocCommand, world: World, request: pytest.FixtureRequest) -> None:
+    if command.needs_stack and command.mode == "run":
+        request.getfixturevalue("stack")
     text = _fill(command.text, world.values)
     option = None
     if command.mode == "help":
@@ -377,6 +384,8 @@ def _check_output(text: str, stdout: str, world: World) -> None:
         assert stdout.count("running") >= 4, stdout
     elif text.startswith("otel-secretary pii mask"):
         assert "example.com" not in stdout and "555" not in stdout and "<email>" in stdout
+    elif text.startswith("curl") and text.endswith("/api/services'"):
+        assert "ai-secretary" in json.loads(stdout)["data"], stdout[:2000]
     elif text.startswith("curl") and "/api/traces" in text:
         data = json.loads(stdout)["data"]
         assert world.error_trace_id in {t["traceID"] for t in data}, stdout[:2000]
