@@ -338,3 +338,18 @@ def test_app_start_names_a_missing_rules_folder_instead_of_evaluating_nothing(tm
         "otel-secretary: in-process alert rules disabled: "
         "OTEL_SECRETARY_RULES_DIR: my-rules: spec folder does not exist"
     ]
+
+
+def test_a_collector_deployment_is_not_held_to_the_embedded_defaults_files(tmp_path: Path) -> None:
+    """With an OTLP endpoint the app writes no trace files and runs no in-process rules: not problems."""
+    _file_not_folder(tmp_path)
+    result = run(
+        ["config", "check"],
+        tmp_path,
+        OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:4318",
+        OTEL_SECRETARY_DATA_DIR="plain-file/data",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "data folder: not used (an OTLP endpoint is set)" in result.stdout
+    assert "(not evaluated in-process here)" in result.stdout
+    assert "sent nowhere" not in result.stdout
