@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from otel_secretary.cli import alerts as alerts_cli
@@ -25,4 +27,18 @@ app.add_typer(dashboards_cli.app, name="dashboards")
 
 
 def main() -> None:
-    app()
+    """Run the command; bad input anywhere (a setting, a file, a folder) ends in one line, exit 2.
+
+    Sub-commands report the errors they expect themselves; this catches the rest (a notification
+    config read deep inside ``alerts test``, a file that vanished) so a user never gets a traceback
+    for their own mistake. Anything else is our bug and keeps its traceback.
+    """
+    from otel_secretary._internal.self_monitoring import is_bad_input
+
+    try:
+        app()
+    except Exception as exc:
+        if not (is_bad_input(exc) or isinstance(exc, OSError)):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

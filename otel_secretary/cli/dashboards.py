@@ -8,15 +8,18 @@ from typing import Annotated, TypeAlias
 import typer
 
 from otel_secretary import dashboards
+from otel_secretary.cli import _paths
 
 app = typer.Typer(help="Grafana dashboards generated from the alert rules' metric names.")
 
-REPO_OUT = Path(__file__).resolve().parents[2] / "collector-config" / "dashboards"
+# Relative to where the command runs (the repository root in a checkout), never into the package.
+REPO_OUT = Path("collector-config") / "dashboards"
 OutOption: TypeAlias = Annotated[
     Path, typer.Option(help="Folder for the dashboard JSON (mounted by Grafana provisioning).")
 ]
 SpecsOption: TypeAlias = Annotated[
-    Path | None, typer.Option(help="Folder of rule specs (default: rules/ or the packaged copy).")
+    Path | None,
+    typer.Option(help="Folder of rule specs (default: ./rules if it exists, else the shipped specs)."),
 ]
 RunbookOption: TypeAlias = Annotated[
     str, typer.Option(help="URL prefix of docs/runbooks/ for panel links (a dashboard variable).")
@@ -24,7 +27,8 @@ RunbookOption: TypeAlias = Annotated[
 
 
 def _render(specs: Path | None, runbook_base: str) -> dict[str, str]:
-    return dashboards.render_all(dashboards.load_specs(specs), runbook_base=runbook_base)
+    source = _paths.resolve_specs(specs)
+    return dashboards.render_all(_paths.load_specs(source), runbook_base=runbook_base)
 
 
 @app.command()
@@ -34,6 +38,7 @@ def render(
     runbook_base: RunbookOption = dashboards.DEFAULT_RUNBOOK_BASE,
 ) -> None:
     """Write one JSON file per dashboard."""
+    _paths.writable_out(out)
     written = dashboards.write_all(out, _render(specs, runbook_base))
     typer.echo(f"wrote {len(written)} dashboards to {out}")
 

@@ -9,28 +9,45 @@ from typing import Annotated, TypeAlias
 
 import typer
 
+from otel_secretary.cli import _paths
 from otel_secretary.rules import render
-from otel_secretary.rules.spec import RuleSpec, SpecError, default_rules_dir, load_dir
+from otel_secretary.rules.spec import SPEC_PATTERNS, RuleSpec, SpecError, SpecFolderError, default_rules_dir
 
 app = typer.Typer(help="Alert rule specs: validate, render to Prometheus rules and promtool tests, check.")
 
 REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
 SpecsOption: TypeAlias = Annotated[
-    Path | None, typer.Option(help="Folder of *.yaml specs (default: rules/).")
+    Path | None,
+    typer.Option(
+        help="Folder of *.yaml/*.yml specs (default: ./rules if it exists, else the shipped specs)."
+    ),
 ]
 OutOption: TypeAlias = Annotated[
-    Path | None, typer.Option(help="Generated folder (default: <specs>/generated).")
+    Path | None,
+    typer.Option(help="Generated folder (default: <specs>/generated; ./generated for the shipped specs)."),
 ]
 
 
-def _default_specs() -> Path:
-    return REPO_RULES if REPO_RULES.is_dir() else default_rules_dir()
+def _source(specs: Path | None) -> _paths.SpecSource:
+    source = _paths.resolve_specs(specs)
+    if source.shipped:
+        typer.echo(f"note: no ./{_paths.LOCAL_SPECS} folder here, using {source.describe()}", err=True)
+    return source
 
 
-def _load(specs: Path) -> list[RuleSpec]:
+def _out(source: _paths.SpecSource, out: Path | None) -> Path:
     try:
-        return load_dir(specs, relative_to=specs.parent)
-    except SpecError as exc:
+        return _paths.writable_out(out or _paths.default_out(source))
+    except _paths.PackageOutputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _load(specs: Path | _paths.SpecSource) -> list[RuleSpec]:
+    source = specs if isinstance(specs, _paths.SpecSource) else _paths.SpecSource(specs, shipped=False)
+    try:
+        return _paths.load_specs(source)
+    except (SpecError, SpecFolderError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
 
@@ -39,33 +56,35 @@ def sync_package_specs(specs: Path) -> None:
     """Ship the repo's specs inside the package, so installed copies evaluate the same rules."""
     target = default_rules_dir()
     target.mkdir(exist_ok=True)
-    wanted = {p.name for p in specs.glob("*.yaml")}
-    for stale in target.glob("*.yaml"):
+    sources = [p for pattern in SPEC_PATTERNS for p in specs.glob(pattern)]
+    wanted = {p.name for p in sources}
+    for stale in [p for pattern in SPEC_PATTERNS for p in target.glob(pattern)]:
         if stale.name not in wanted:
             stale.unlink()
-    for path in specs.glob("*.yaml"):
+    for path in sources:
         shutil.copyfile(path, target / path.name)
 
 
 @app.command()
 def validate(specs: SpecsOption = None) -> None:
     """Parse every spec; errors name file, line and field."""
-    loaded = _load(specs or _default_specs())
-    typer.echo(f"{len(loaded)} rules OK")
+    source = _source(specs)
+    loaded = _load(source)
+    typer.echo(f"{len(loaded)} rules OK in {source.folder}")
 
 
 @app.command("render")
 def render_command(specs: SpecsOption = None, out: OutOption = None) -> None:
     """Write recording+alerting rules and promtool tests per source, and alertmanager.yml."""
-    specs = specs or _default_specs()
-    out = out or specs / "generated"
-    written = render.write_all(_load(specs), out)
-    if specs.resolve() == REPO_RULES:
-        sync_package_specs(specs)
+    source = _source(specs)
+    out = _out(source, out)
+    written = render.write_all(_load(source), out)
+    if source.folder.resolve() == REPO_RULES:
+        sync_package_specs(source.folder)
     typer.echo(f"wrote {len(written)} files to {out}")
 
 
-def drift(specs: Path, out: Path) -> list[str]:
+def drift(specs: Path | _paths.SpecSource, out: Path) -> list[str]:
     """Generated files that differ from what the specs render to now."""
     expected = render.render_all(_load(specs))
     problems = [name for name, content in expected.items() if _read(out / name) != content]
@@ -89,10 +108,14 @@ def _run(command: list[str], cwd: Path) -> bool:
 @app.command()
 def check(specs: SpecsOption = None, out: OutOption = None) -> None:
     """Drift check, `promtool check rules`, `promtool test rules`, `amtool check-config`."""
-    specs = specs or _default_specs()
-    out = out or specs / "generated"
+    source = _source(specs)
+    _load(source)  # a missing or empty spec folder is the first thing to say
+    out = out or _paths.default_out(source)
     ok = True
-    stale = drift(specs, out)
+    if not out.is_dir():
+        typer.echo(f"error: {out}: no generated files (run `otel-secretary rules render`)", err=True)
+        raise typer.Exit(1)
+    stale = drift(source, out)
     if stale:
         typer.echo(
             f"generated files are stale (run `otel-secretary rules render`): {', '.join(stale)}", err=True

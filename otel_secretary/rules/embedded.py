@@ -37,14 +37,16 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
+from otel_secretary._internal.self_monitoring import is_bad_input, report_internal_error, say_disabled
 from otel_secretary.notify.config import load_dispatcher
 from otel_secretary.notify.dispatcher import Dispatcher
 from otel_secretary.rules import store
 from otel_secretary.rules.engine import EngineOptions, Matcher, Notification, RuleEngine, Silence
-from otel_secretary.rules.spec import RuleSpec, default_rules_dir, load_dir
+from otel_secretary.rules.spec import RuleSpec, SpecFolderError, default_rules_dir, load_dir, spec_files
 from otel_secretary.settings import Settings
 
 _log = logging.getLogger(__name__)
+_said_no_notifications = False
 _KINDS = {
     SpanKind.SERVER: "server",
     SpanKind.CLIENT: "client",
@@ -176,13 +178,22 @@ class EmbeddedRules:
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbeddedRules:
         rules_dir = settings.rules_dir or default_rules_dir()
+        try:
+            spec_files(rules_dir)  # a mistyped folder is said at start, not evaluated as zero rules
+        except SpecFolderError as exc:
+            raise SpecFolderError(f"OTEL_SECRETARY_RULES_DIR: {exc}") from None
         return cls(load_dir(rules_dir), settings.data_dir, notify_config=settings.notify_config)
 
     def _load_dispatcher(self) -> Dispatcher | None:
+        global _said_no_notifications
         try:
             return load_dispatcher(self.notify_config, self.data_dir / "notify-failed.json")
-        except Exception:
-            _log.exception("otel-secretary rules: cannot load notification config %s", self.notify_config)
+        except Exception as exc:
+            if not is_bad_input(exc):
+                report_internal_error("rules.notify_config", exc)
+            elif not _said_no_notifications:  # once per process: a forked child inherits the flag
+                _said_no_notifications = True
+                say_disabled("alert notifications (alerts are still evaluated, but sent nowhere)", exc)
             return None
 
     def _deliver(self, notification: Notification) -> None:

@@ -559,11 +559,15 @@ def load_file(path: Path, *, display_name: str | None = None) -> list[RuleSpec]:
     return [_rule(name, item, index, defaults) for index, item in enumerate(rules_node.value)]
 
 
+#: Spec file names; both YAML spellings, since ``*.yml`` files silently ignored read as "no such rule".
+SPEC_PATTERNS = ("*.yaml", "*.yml")
+
+
 def load_dir(directory: Path, *, relative_to: Path | None = None) -> list[RuleSpec]:
-    """All ``*.yaml`` specs in a folder (not recursive: ``generated/`` is skipped); names are unique."""
+    """All ``*.yaml``/``*.yml`` specs in a folder (not recursive: ``generated/`` is skipped); names unique."""
     specs: list[RuleSpec] = []
     seen: dict[str, RuleSpec] = {}
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted({p for pattern in SPEC_PATTERNS for p in directory.glob(pattern)}):
         shown = str(path.relative_to(relative_to)) if relative_to else str(path)
         for spec in load_file(path, display_name=shown):
             if spec.name in seen:
@@ -574,6 +578,22 @@ def load_dir(directory: Path, *, relative_to: Path | None = None) -> list[RuleSp
             seen[spec.name] = spec
             specs.append(spec)
     return specs
+
+
+class SpecFolderError(ValueError):
+    """A spec folder that cannot be used: missing, not a folder, or holding no specs."""
+
+
+def spec_files(folder: Path) -> list[Path]:
+    """The spec files of ``folder``; a missing, non-folder or empty folder is an error, never "0 rules"."""
+    if not folder.exists():
+        raise SpecFolderError(f"{folder}: spec folder does not exist")
+    if not folder.is_dir():
+        raise SpecFolderError(f"{folder}: not a folder (expected a folder of rule specs)")
+    files = sorted({path for pattern in SPEC_PATTERNS for path in folder.glob(pattern)})
+    if not files:
+        raise SpecFolderError(f"{folder}: no rule specs here (expected {' or '.join(SPEC_PATTERNS)} files)")
+    return files
 
 
 def default_rules_dir() -> Path:
