@@ -7,6 +7,7 @@ caller get the first caller's handle, because OpenTelemetry's global providers c
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -108,17 +109,29 @@ class _CurrentHandle:
         handle = _handle
         return True if handle is None else handle.force_flush(timeout_millis)
 
+    def shutdown(self) -> None:
+        handle = _handle
+        if handle is not None:
+            handle.shutdown()
+
 
 #: Flushes the pipeline configured in this process (none yet: a no-op).
 current_handle = _CurrentHandle()
+_atexit_registered = False
 
 
 def _flush_on_signals() -> None:
-    """SIGTERM/SIGINT flush within ``FLUSH_SECONDS`` before the app's (or Python's) own behaviour."""
+    """SIGTERM/SIGINT flush within ``FLUSH_SECONDS`` before the app's (or Python's) own behaviour, and
+    a normal exit shuts the pipeline down within ``FLUSH_SECONDS`` too (the SDK's own ``atexit``
+    shutdown waits up to 30 s per provider on a dead collector: 43 s measured after Ctrl-C)."""
     try:
-        from otel_secretary._internal.flush_on_exit import install_signal_flush
+        from otel_secretary._internal.flush_on_exit import install_signal_flush, shutdown_within
 
         install_signal_flush(current_handle)
+        global _atexit_registered
+        if not _atexit_registered:
+            atexit.register(shutdown_within, current_handle)
+            _atexit_registered = True
     except Exception as exc:
         report_internal_error("flush_on_exit.signals", exc)
 

@@ -17,6 +17,7 @@ Exporter lookup, samplers, id generators and resource detection stay upstream's
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,9 +84,22 @@ class Pipeline:
                 hook()
             except Exception as exc:  # never let a shutdown hook stop the others
                 report_internal_error("pipeline.shutdown", exc)
-        self.tracer_provider.shutdown()
-        self.meter_provider.shutdown()
-        self.logger_provider.shutdown()
+        # In parallel: each provider's shutdown first marks its batch processors shut, then waits for
+        # its exporter. Sequentially, a dead collector would hold the logs and metrics back behind the
+        # traces, and a bounded caller (``shutdown_within`` at exit) would leave them unshut for the
+        # SDK's own atexit hooks to wait on again, up to 30 s each.
+        threads = [
+            threading.Thread(target=provider.shutdown, name=f"otel-secretary-shutdown-{name}", daemon=True)
+            for name, provider in (
+                ("traces", self.tracer_provider),
+                ("metrics", self.meter_provider),
+                ("logs", self.logger_provider),
+            )
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         if self.prometheus is not None:
             self.prometheus.stop()
 

@@ -32,6 +32,10 @@ class Flushable(Protocol):
     def force_flush(self, timeout_millis: int = 30_000) -> bool: ...
 
 
+class Shutdownable(Protocol):
+    def shutdown(self) -> None: ...
+
+
 _flushing = threading.Event()
 
 
@@ -39,29 +43,57 @@ def flush_within(target: Flushable, seconds: float = FLUSH_SECONDS) -> bool:
     """``target.force_flush()`` in a helper thread, waited for at most ``seconds``; never raises.
 
     True when everything was handed to the exporters in time. A flush already running (a second
-    signal during the first flush) is not started again; the caller waits for the running one."""
+    signal during the first flush, or one abandoned after its bound) is not started again: False."""
     if _flushing.is_set():
         return False
     _flushing.set()
+
+    def flush() -> bool:
+        try:
+            return bool(target.force_flush(int(seconds * 1000)))
+        finally:
+            _flushing.clear()
+
+    started = _within(flush, seconds, "flush_on_exit")
+    if started is None:
+        _flushing.clear()
+    return bool(started)
+
+
+def shutdown_within(target: Shutdownable, seconds: float = FLUSH_SECONDS) -> bool:
+    """``target.shutdown()`` (flush, then close the exporters) waited for at most ``seconds``.
+
+    Registered with ``atexit`` after the SDK's own hooks, so it runs first; a shutdown that completes
+    unregisters the SDK's hooks, one that hangs on a dead collector leaves them with nothing to wait
+    for (the batch processors are already shut), so a normal exit costs at most ``seconds``."""
+
+    def shutdown() -> bool:
+        target.shutdown()
+        return True
+
+    return bool(_within(shutdown, seconds, "shutdown_at_exit"))
+
+
+def _within(call: Callable[[], bool], seconds: float, where: str) -> bool | None:
+    """Run ``call`` in a daemon thread; its result if it ended within ``seconds``, False if not or if
+    it raised (counted), None if no thread could be started (interpreter finalising)."""
     done = threading.Event()
     outcome = {"ok": False}
 
     def run() -> None:
         try:
-            outcome["ok"] = bool(target.force_flush(int(seconds * 1000)))
+            outcome["ok"] = call()
         except Exception as exc:
             from otel_secretary._internal.self_monitoring import report_internal_error
 
-            report_internal_error("flush_on_exit", exc)
+            report_internal_error(where, exc)
         finally:
             done.set()
-            _flushing.clear()
 
     try:
-        threading.Thread(target=run, name="otel-secretary-flush", daemon=True).start()
-    except Exception:  # no thread can be started (interpreter finalising): nothing more we can do
-        _flushing.clear()
-        return False
+        threading.Thread(target=run, name=f"otel-secretary-{where}", daemon=True).start()
+    except Exception:
+        return None
     return done.wait(seconds) and outcome["ok"]
 
 

@@ -157,12 +157,18 @@ def test_gunicorn_flushes_every_worker_on_sigterm(tmp_path: Path) -> None:
 
 
 def test_celery_worker_flushes_on_sigterm(tmp_path: Path) -> None:
+    from celery import Celery
+
     with run_celery_worker(tmp_path, "--concurrency=2") as worker:
-        results = [worker.client.send_task("celery_app.noop", args=[n]) for n in range(40)]
+        # Sent without a result backend: tasks that never run must leave no result subscription behind.
+        sender = Celery("sender", broker=worker.client.conf.broker_url)
+        ids = [sender.send_task("celery_app.noop", args=[n]).id for n in range(40)]
         time.sleep(0.5)  # some done, some queued or running when the signal comes
         os.kill(worker.proc.popen.pid, signal.SIGTERM)  # Celery's documented warm shutdown
         worker.proc.popen.wait(60)
-        done = sum(1 for r in results if r.ready() and r.successful())
+        backend = worker.client.backend
+        done = sum(1 for i in ids if backend.get_task_meta(i)["status"] == "SUCCESS")
+        sender.close()
     spans = [
         s
         for s in read_spans(tmp_path / ".otel-secretary" / "traces.jsonl")
