@@ -56,7 +56,9 @@ def test_celery_max_tasks_per_child_exports_every_task_span(tmp_path: Path) -> N
     assert len(pids) >= 2, "each task ran in a fresh child (max-tasks-per-child=1)"
 
 
-def test_gunicorn_max_requests_recycling_exports_every_request_span(tmp_path: Path) -> None:
+@pytest.mark.parametrize("hook", [False, True], ids=["atexit", "worker_exit-hook"])
+def test_gunicorn_max_requests_recycling_exports_every_request_span(tmp_path: Path, hook: bool) -> None:
+    """Without a config file (the SDK's exit path, bounded by ours) and with our optional hook."""
     port = free_port()
     env = clean_env(
         OTEL_SERVICE_NAME="flaskr",
@@ -75,6 +77,10 @@ def test_gunicorn_max_requests_recycling_exports_every_request_span(tmp_path: Pa
         f"127.0.0.1:{port}",
         "flaskr_app:create_app()",
     ]
+    if hook:
+        config = tmp_path / "gunicorn.conf.py"
+        config.write_text("from otel_secretary.gunicorn import worker_exit  # noqa: F401\n")
+        argv[2:2] = ["-c", str(config)]
     proc = Proc("gunicorn-recycling", argv, env, tmp_path, cwd=tmp_path)
     requests = 12
     try:
