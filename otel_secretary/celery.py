@@ -1,15 +1,35 @@
-"""Celery prefork support: call :func:`instrument_celery_workers` once where the Celery app is made.
+"""Celery prefork support.
 
-The contrib Celery instrumentation must be installed in each pool process (``worker_process_init``);
-under ``opentelemetry-instrument`` the master already instrumented before forking and the signal
-handlers are inherited, so this helper only matters for ``configure()`` users.
+Under ``opentelemetry-instrument`` nothing is needed: when the contrib Celery instrumentation loads,
+:func:`connect_worker_hooks` is connected for you. ``configure()`` users call
+:func:`instrument_celery_workers` once where the Celery app is made.
+
+What the hooks guarantee, whatever the app's Celery settings:
+
+* **every finished task's spans and logs leave a pool child before it exits** — billiard ends a child
+  with ``os._exit()`` (``--max-tasks-per-child``, ``--max-memory-per-child``, shutdown), which skips the
+  SDK's ``atexit`` flush; ``worker_process_shutdown`` flushes, bounded by ``FLUSH_SECONDS``;
+* **a SIGTERM sent to a pool child** (``kill`` on the process group, systemd's default) flushes before
+  the child dies: Celery resets SIGTERM to the default in each child, so the handler is put back in
+  ``worker_process_init``;
+* **worker logging stays exported and masked**: Celery's default ``worker_hijack_root_logger`` replaces
+  the root logger's handlers, and a ``setup_logging`` receiver replaces Celery's whole set-up. Neither
+  can remove our export or masking, because neither is a handler: see
+  ``otel_secretary.sdk._logs.stdlib_bridge``. So ``setup_logging``/``after_setup_logger``/
+  ``after_setup_task_logger`` need no receiver of ours, and connecting none leaves the app's own
+  receivers in charge of its console format.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
-from otel_secretary._configure import configure
+from otel_secretary._configure import configure, current_handle
+from otel_secretary._internal.flush_on_exit import flush_within, install_signal_flush
+
+_connected = False
+_connect_lock = threading.Lock()
 
 
 def _init_worker(**_: Any) -> None:
@@ -21,10 +41,34 @@ def _init_worker(**_: Any) -> None:
         instrumentor.instrument()
 
 
+def _child_started(**_: Any) -> None:
+    """Celery has just reset SIGTERM to the default in this pool child: flush before dying of it."""
+    install_signal_flush(current_handle)
+
+
+def _flush(**_: Any) -> None:
+    flush_within(current_handle)
+
+
+def connect_worker_hooks() -> None:
+    """Bounded flushes on a pool child's exit and on its SIGTERM, and on the worker's shutdown."""
+    global _connected
+    from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
+
+    with _connect_lock:
+        if _connected:
+            return
+        _connected = True
+    worker_process_init.connect(_child_started, weak=False)
+    worker_process_shutdown.connect(_flush, weak=False)
+    worker_shutdown.connect(_flush, weak=False)
+
+
 def instrument_celery_workers() -> None:
     from celery.signals import worker_process_init
 
     worker_process_init.connect(_init_worker, weak=False)
+    connect_worker_hooks()
 
 
 def observe_queue_lengths(celery_app: Any, queues: tuple[str, ...] = ("celery",)) -> None:

@@ -11,6 +11,7 @@ import os
 from collections.abc import MutableMapping
 from typing import Any
 
+from opentelemetry.instrumentation.dependencies import DependencyConflictError
 from opentelemetry.instrumentation.distro import BaseDistro  # type: ignore[attr-defined]  # upstream file is "type: ignore"
 from opentelemetry.sdk._configuration import _BaseConfigurator
 
@@ -34,8 +35,20 @@ def apply_env_defaults(env: MutableMapping[str, str]) -> None:
     env.setdefault("OTEL_PYTHON_FLASK_EXCLUDED_URLS", "/health,/metrics")
     # Host and process identify which machine/worker a trace came from (service.instance.id is per process).
     env.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "host,process")
-    # Put trace and span ids on stdlib log records, so a log line leads to its trace.
-    env.setdefault("OTEL_PYTHON_LOG_CORRELATION", "true")
+    # Not OTEL_PYTHON_LOG_CORRELATION: upstream answers it with logging.basicConfig(), which takes the
+    # root logger before the app's own basicConfig() (a no-op then) and reformats its console output.
+    # Trace ids still go on every record: see instrumentor_kwargs("logging").
+
+
+def instrumentor_kwargs(name: str) -> dict[str, Any]:
+    """What we pass an instrumentor besides upstream's defaults, for both loading paths.
+
+    ``logging``: trace and span ids on stdlib log records (``%(otelTraceID)s`` in a format leads a log
+    line to its trace), and no second exporting handler: our pipeline exports each record once
+    (``otel_secretary.sdk._logs.stdlib_bridge``) without adding a handler to the app's loggers."""
+    if name == "logging":
+        return {"inject_trace_context": True, "enable_log_auto_instrumentation": False}
+    return {}
 
 
 class SecretaryDistro(BaseDistro):  # type: ignore[misc]
@@ -46,17 +59,43 @@ class SecretaryDistro(BaseDistro):  # type: ignore[misc]
 
     def load_instrumentor(self, entry_point: Any, **kwargs: Any) -> None:
         """Upstream re-raises an instrumentor's unexpected exception, which skips every instrumentor
-        after it; one broken instrumentation must cost only itself."""
+        after it; one broken instrumentation must cost only itself.
+
+        Our own instrumentors ship in this distribution, whose requirements cannot name the optional
+        libraries they instrument (``openai``, ``stripe`` …), so upstream's per-distribution check
+        passes them; we check each one's ``instrumentation_dependencies()`` instead and skip it,
+        quietly (upstream logs that at debug level), when its library is absent."""
         if entry_point.name == "system_metrics" and not _system_metrics_enabled():
             return
+        if str(getattr(entry_point, "value", "")).startswith("otel_secretary."):
+            kwargs = {**kwargs, "skip_dep_check": False, "raise_exception_on_conflict": True}
         try:
-            super().load_instrumentor(entry_point, **kwargs)
-        except ImportError:
+            super().load_instrumentor(entry_point, **kwargs, **instrumentor_kwargs(entry_point.name))
+        except (ImportError, DependencyConflictError):
             raise  # upstream's loader logs and skips these itself
         except Exception as exc:
             from otel_secretary._internal.self_monitoring import report_internal_error
 
             report_internal_error(f"instrumentor.{entry_point.name}", exc)
+        else:
+            after_instrumentor_loaded(entry_point.name)
+
+
+def after_instrumentor_loaded(name: str) -> None:
+    """Hooks that belong with an instrumentation once it is active (both loading paths)."""
+    try:
+        if name == "celery":
+            from otel_secretary.celery import connect_worker_hooks
+
+            connect_worker_hooks()
+        elif name == "sqlite3":
+            from otel_secretary._internal.sqlite3_shortcuts import trace_connection_shortcuts
+
+            trace_connection_shortcuts()
+    except Exception as exc:
+        from otel_secretary._internal.self_monitoring import report_internal_error
+
+        report_internal_error(f"instrumentor.{name}.hooks", exc)
 
 
 def _system_metrics_enabled() -> bool:

@@ -17,6 +17,7 @@ Exporter lookup, samplers, id generators and resource detection stay upstream's
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,7 @@ from opentelemetry.sdk._configuration import (
     _import_id_generator,
     _import_sampler,
 )
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, PeriodicExportingMetricReader
@@ -48,6 +49,7 @@ from otel_secretary._internal.fork_safe import (
     guard_metric_collection_across_fork,
 )
 from otel_secretary._internal.self_monitoring import is_bad_input, report_internal_error, say_disabled
+from otel_secretary.sdk._logs import stdlib_bridge
 from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
 from otel_secretary.sdk.trace.context_processor import RequestContextSpanProcessor
 from otel_secretary.settings import Settings
@@ -82,9 +84,22 @@ class Pipeline:
                 hook()
             except Exception as exc:  # never let a shutdown hook stop the others
                 report_internal_error("pipeline.shutdown", exc)
-        self.tracer_provider.shutdown()
-        self.meter_provider.shutdown()
-        self.logger_provider.shutdown()
+        # In parallel: each provider's shutdown first marks its batch processors shut, then waits for
+        # its exporter. Sequentially, a dead collector would hold the logs and metrics back behind the
+        # traces, and a bounded caller (``shutdown_within`` at exit) would leave them unshut for the
+        # SDK's own atexit hooks to wait on again, up to 30 s each.
+        threads = [
+            threading.Thread(target=provider.shutdown, name=f"otel-secretary-shutdown-{name}", daemon=True)
+            for name, provider in (
+                ("traces", self.tracer_provider),
+                ("metrics", self.meter_provider),
+                ("logs", self.logger_provider),
+            )
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         if self.prometheus is not None:
             self.prometheus.stop()
 
@@ -157,8 +172,8 @@ def build(
     metrics.set_meter_provider(meter_provider)
     set_logger_provider(logger_provider)
     pipeline = Pipeline(settings, tracer_provider, meter_provider, logger_provider, masker, prometheus)
-    if log_exporters:
-        _attach_logging_handler(logger_provider, masker)
+    _bridge_stdlib_logging(logger_provider if log_exporters else None, masker)
+    pipeline.on_shutdown.append(stdlib_bridge.stop_exporting)
     _install_error_tracking(settings, masker)
     _install_genai_defaults(pipeline)
     if engine is not None:
@@ -193,17 +208,10 @@ def _metric_readers(
     return readers, prometheus
 
 
-def _attach_logging_handler(provider: LoggerProvider, masker: pii.Masker) -> None:
-    """Stdlib logging → OTel logs, masked twice: a filter for console handlers, the exporter for OTLP."""
-    root = logging.getLogger()
-    if any(isinstance(h, LoggingHandler) for h in root.handlers):
-        return
-    handler = LoggingHandler(level=logging.NOTSET, logger_provider=provider)
-    root.addHandler(handler)
-    logging_filter = pii.MaskingLoggingFilter(masker)
-    for existing in root.handlers:
-        if logging_filter not in existing.filters:
-            existing.addFilter(logging_filter)
+def _bridge_stdlib_logging(provider: LoggerProvider | None, masker: pii.Masker) -> None:
+    """Stdlib logging → OTel logs (when a logs exporter is set), and every record masked before any of
+    the app's handlers formats it; no handler is added to the app's loggers (see ``stdlib_bridge``)."""
+    stdlib_bridge.install(provider, pii.MaskingLoggingFilter(masker))
 
 
 def _install_error_tracking(settings: Settings, masker: pii.Masker) -> None:

@@ -72,7 +72,13 @@ def run_example(
     use_stripe_mock: bool = True,
     redis_url: str | None = None,
 ) -> Iterator[RunningExample]:
-    """Start everything; on exit stop the processes (SIGTERM, so the SDK flushes) and the stand-ins."""
+    """Start everything; on exit stop the processes and the stand-ins.
+
+    Each process group gets SIGTERM (``Proc.stop``). What that guarantees (docs/logging-and-shutdown.md):
+    ``flask run`` flushes everything finished before the signal, within 5 s, then dies of SIGTERM;
+    gunicorn and the Celery worker stop gracefully and each worker or pool child flushes within 5 s as
+    it exits. Work still running when the signal arrives (an unfinished request or task) is not
+    guaranteed, and after ``Proc.stop``'s 15 s a process is killed, losing whatever it still held."""
     log_dir = tmp / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     data_dir = tmp / "telemetry"
