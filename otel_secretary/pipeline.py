@@ -40,6 +40,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_secretary import pii
+from otel_secretary._internal import delivery_reporting
 from otel_secretary._internal.fork_safe import (
     ForkSafeLogExporter,
     ForkSafeMetricExporter,
@@ -132,7 +133,8 @@ def build(
         exporter = ForkSafeSpanExporter(_factory(exporter_class, settings))
         tracer_provider.add_span_processor(
             BatchSpanProcessor(
-                pii.MaskingSpanExporter(exporter, masker), max_queue_size=settings.max_queue_size
+                delivery_reporting.for_spans(pii.MaskingSpanExporter(exporter, masker), exporter_class),
+                max_queue_size=settings.max_queue_size,
             )
         )
 
@@ -149,7 +151,10 @@ def build(
         log_exporter = ForkSafeLogExporter(_factory(log_exporter_class, settings))
         logger_provider.add_log_record_processor(
             BatchLogRecordProcessor(
-                pii.MaskingLogRecordExporter(log_exporter, masker), max_queue_size=settings.max_queue_size
+                delivery_reporting.for_logs(
+                    pii.MaskingLogRecordExporter(log_exporter, masker), log_exporter_class
+                ),
+                max_queue_size=settings.max_queue_size,
             )
         )
 
@@ -189,7 +194,11 @@ def _metric_readers(
             readers.append(cls())
         else:
             exporter = ForkSafeMetricExporter(_factory(cls, settings))
-            readers.append(PeriodicExportingMetricReader(pii.MaskingMetricExporter(exporter, masker)))
+            readers.append(
+                PeriodicExportingMetricReader(
+                    delivery_reporting.for_metrics(pii.MaskingMetricExporter(exporter, masker), cls)
+                )
+            )
     return readers, prometheus
 
 
