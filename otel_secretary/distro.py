@@ -36,6 +36,11 @@ def apply_env_defaults(env: MutableMapping[str, str]) -> None:
     env.setdefault("OTEL_EXPERIMENTAL_RESOURCE_DETECTORS", "host,process")
     # Put trace and span ids on stdlib log records, so a log line leads to its trace.
     env.setdefault("OTEL_PYTHON_LOG_CORRELATION", "true")
+    # Upstream keeps attribute values of any length: one 10 MB prompt made the SDK send a batch Jaeger
+    # refuses (4 MiB per message), losing every span in it. 8 KiB per value and 128 attributes per span,
+    # event and log record keep a span well under that (the collector applies the same cut).
+    env.setdefault("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8192")
+    env.setdefault("OTEL_ATTRIBUTE_COUNT_LIMIT", "128")
 
 
 class SecretaryDistro(BaseDistro):  # type: ignore[misc]

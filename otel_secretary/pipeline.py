@@ -49,8 +49,10 @@ from otel_secretary._internal.fork_safe import (
     guard_metric_collection_across_fork,
 )
 from otel_secretary._internal.self_monitoring import is_bad_input, report_internal_error, say_disabled
+from otel_secretary.sdk.metrics import cardinality as metric_cardinality
 from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
 from otel_secretary.sdk.trace.context_processor import RequestContextSpanProcessor
+from otel_secretary.sdk.trace.span_names import UnroutedSpanNameProcessor
 from otel_secretary.settings import Settings
 from otel_secretary.version import __version__
 
@@ -119,7 +121,7 @@ def build(
     )
     engine = _embedded_rules(settings, strict)
 
-    span_processors: list[SpanProcessor] = [RequestContextSpanProcessor()]
+    span_processors: list[SpanProcessor] = [UnroutedSpanNameProcessor(), RequestContextSpanProcessor()]
     if engine is not None:
         span_processors.append(engine.span_processor)
     tracer_provider = TracerProvider(
@@ -141,6 +143,7 @@ def build(
     readers, prometheus = _metric_readers(metric_exporters, settings, masker)
     if engine is not None:
         readers.append(engine.metric_reader)
+    metric_cardinality.install()
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     guard_metric_collection_across_fork(meter_provider)
     if settings.system_metrics:
