@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from otel_secretary.sdk._rotating_stream import folder_problem
 from otel_secretary.settings import SETTINGS, SettingsError, load_settings
 
 app = typer.Typer(help="Validate and show otel-secretary settings.", no_args_is_help=True)
@@ -15,10 +16,17 @@ app = typer.Typer(help="Validate and show otel-secretary settings.", no_args_is_
 def check() -> None:
     """Parse every OTEL_SECRETARY_* variable; exit 2 naming the first invalid one."""
     try:
-        load_settings()
+        settings = load_settings()
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    problem = folder_problem(settings.data_dir)
+    if problem:  # a warning: with a collector configured the files may not be used at all
+        typer.echo(
+            f"warning: OTEL_SECRETARY_DATA_DIR={settings.data_dir}: {problem}; the embedded default's "
+            "traces.jsonl/logs.jsonl would be dropped (counted and said once at run time)",
+            err=True,
+        )
     typer.echo("settings OK")
 
 

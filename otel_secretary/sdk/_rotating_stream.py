@@ -190,3 +190,26 @@ def complete_lines(path: Path) -> Iterator[str]:
                 return
             if line.strip():
                 yield line
+
+
+def folder_problem(folder: Path) -> str | None:
+    """Why the embedded default could not write in ``folder``, or None; checks without creating
+    anything (``config check`` must not write into the directory it is run from)."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing == folder and not folder.is_dir():
+        return f"{folder} exists and is not a folder"
+    if not existing.is_dir():
+        return f"{existing} is a file, so {folder} cannot be created"
+    if not os.access(existing, os.W_OK | os.X_OK):
+        why = "read-only file system" if _read_only(existing) else "no write permission"
+        return f"{existing} is not writable ({why})"
+    return None
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False

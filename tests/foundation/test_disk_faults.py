@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import REPO, clean_env, free_port
+from tests.support.processes import REPO, clean_env, free_port, venv_tool
 
 pytestmark = pytest.mark.integration
 
@@ -142,3 +142,28 @@ def test_read_only_folder_drops_files_and_keeps_metrics(tmp_path: Path) -> None:
     assert re.search(r"(Read-only file system|Permission denied)", line), line
     # Metrics still work: the app's own /metrics served the counters above (and its HTTP metrics).
     assert "otel_secretary_telemetry_dropped_total" in metrics
+
+
+def test_config_check_warns_about_an_unusable_data_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    for folder, expected in ((blocker / "telemetry", "is a file"), (blocker, "is not a folder")):
+        done = subprocess.run(
+            [venv_tool("otel-secretary"), "config", "check"],
+            env=clean_env(OTEL_SECRETARY_DATA_DIR=str(folder)),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0 and "settings OK" in done.stdout, done.stderr
+        assert f"warning: OTEL_SECRETARY_DATA_DIR={folder}" in done.stderr and expected in done.stderr
+        assert not (tmp_path / "telemetry").exists()
+    fine = subprocess.run(
+        [venv_tool("otel-secretary"), "config", "check"],
+        env=clean_env(OTEL_SECRETARY_DATA_DIR=str(tmp_path / "new" / "data")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert fine.returncode == 0 and "warning" not in fine.stderr
+    assert not (tmp_path / "new").exists()  # checked, not created

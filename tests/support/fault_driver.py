@@ -36,7 +36,9 @@ for i in range(spans):
         log.warning("batch %d done", i // batch)
         handle.force_flush(20_000)
 handle.force_flush(20_000)
-port = os.environ["OTEL_SECRETARY_PROMETHEUS_PORT"]
-metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+metrics = ""
+if os.environ.get("OTEL_METRICS_EXPORTER", "prometheus") == "prometheus":
+    port = os.environ["OTEL_SECRETARY_PROMETHEUS_PORT"]
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
 print(json.dumps({"metrics": metrics}), flush=True)
-handle.shutdown()
+handle.shutdown()  # with OTLP metrics, this exports the final counts
