@@ -106,7 +106,7 @@ def run(rules_dir: Path, console: Console) -> bool:
     dedup_keys = {event["dedup_key"] for event in pagerduty}
     console.print(
         f"Delivered: {emails} e-mails, {len(slack)} Slack posts, {len(webhooks)} webhooks "
-        f"({signed} verified, {refused} refused), {len(pagerduty)} PagerDuty events "
+        f"({signed} with a valid HMAC signature, {refused} refused), {len(pagerduty)} PagerDuty events "
         f"({', '.join(e['event_action'] for e in pagerduty)}; {len(dedup_keys)} dedup keys)"
     )
     pages = [n for _, n in timeline if n.severity == "page" and n.kind == "trigger"]
