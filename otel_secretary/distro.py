@@ -38,6 +38,11 @@ def apply_env_defaults(env: MutableMapping[str, str]) -> None:
     # Not OTEL_PYTHON_LOG_CORRELATION: upstream answers it with logging.basicConfig(), which takes the
     # root logger before the app's own basicConfig() (a no-op then) and reformats its console output.
     # Trace ids still go on every record: see instrumentor_kwargs("logging").
+    # Upstream keeps attribute values of any length: one 10 MB prompt made the SDK send a batch Jaeger
+    # refuses (4 MiB per message), losing every span in it. 8 KiB per value and 128 attributes per span,
+    # event and log record keep a span well under that (the collector applies the same cut).
+    env.setdefault("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8192")
+    env.setdefault("OTEL_ATTRIBUTE_COUNT_LIMIT", "128")
 
 
 def instrumentor_kwargs(name: str) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from otel_secretary import pii
+from otel_secretary._internal import delivery_reporting
 from otel_secretary._internal.fork_safe import (
     ForkSafeLogExporter,
     ForkSafeMetricExporter,
@@ -50,8 +51,10 @@ from otel_secretary._internal.fork_safe import (
 )
 from otel_secretary._internal.self_monitoring import is_bad_input, report_internal_error, say_disabled
 from otel_secretary.sdk._logs import stdlib_bridge
+from otel_secretary.sdk.metrics import cardinality as metric_cardinality
 from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
 from otel_secretary.sdk.trace.context_processor import RequestContextSpanProcessor
+from otel_secretary.sdk.trace.span_names import UnroutedSpanNameProcessor
 from otel_secretary.settings import Settings
 from otel_secretary.version import __version__
 
@@ -133,7 +136,7 @@ def build(
     )
     engine = _embedded_rules(settings, strict)
 
-    span_processors: list[SpanProcessor] = [RequestContextSpanProcessor()]
+    span_processors: list[SpanProcessor] = [UnroutedSpanNameProcessor(), RequestContextSpanProcessor()]
     if engine is not None:
         span_processors.append(engine.span_processor)
     tracer_provider = TracerProvider(
@@ -147,13 +150,15 @@ def build(
         exporter = ForkSafeSpanExporter(_factory(exporter_class, settings))
         tracer_provider.add_span_processor(
             BatchSpanProcessor(
-                pii.MaskingSpanExporter(exporter, masker), max_queue_size=settings.max_queue_size
+                delivery_reporting.for_spans(pii.MaskingSpanExporter(exporter, masker), exporter_class),
+                max_queue_size=settings.max_queue_size,
             )
         )
 
     readers, prometheus = _metric_readers(metric_exporters, settings, masker)
     if engine is not None:
         readers.append(engine.metric_reader)
+    metric_cardinality.install()
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
     guard_metric_collection_across_fork(meter_provider)
     if settings.system_metrics:
@@ -164,7 +169,10 @@ def build(
         log_exporter = ForkSafeLogExporter(_factory(log_exporter_class, settings))
         logger_provider.add_log_record_processor(
             BatchLogRecordProcessor(
-                pii.MaskingLogRecordExporter(log_exporter, masker), max_queue_size=settings.max_queue_size
+                delivery_reporting.for_logs(
+                    pii.MaskingLogRecordExporter(log_exporter, masker), log_exporter_class
+                ),
+                max_queue_size=settings.max_queue_size,
             )
         )
 
@@ -204,7 +212,11 @@ def _metric_readers(
             readers.append(cls())
         else:
             exporter = ForkSafeMetricExporter(_factory(cls, settings))
-            readers.append(PeriodicExportingMetricReader(pii.MaskingMetricExporter(exporter, masker)))
+            readers.append(
+                PeriodicExportingMetricReader(
+                    delivery_reporting.for_metrics(pii.MaskingMetricExporter(exporter, masker), cls)
+                )
+            )
     return readers, prometheus
 
 

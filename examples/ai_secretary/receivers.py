@@ -2,7 +2,8 @@
 
 They stand in for Slack, a webhook consumer, PagerDuty's Events API and a mail relay in the demo and in
 the tests, so notifications travel over real sockets in the real wire formats. Both bind to loopback
-only. The HTTP receiver can be told to fail (status, delay) while it runs, to play a broken endpoint.
+only. The HTTP receiver can be told to fail (status, delay) while it runs, to play a broken endpoint,
+and verifies signed webhooks the way a real consumer must (``otel_secretary.notify.verify``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,12 +21,21 @@ from typing import Any, Self
 
 from aiosmtpd.controller import Controller
 
+from otel_secretary.notify import InvalidSignature, verify
+
 
 class HttpReceiver:
-    """Records every POST as ``{"path", "headers", "body"}``; answers ``status`` after ``delay`` seconds."""
+    """Records every POST as ``{"path", "headers", "body"}``; answers ``status`` after ``delay`` seconds.
 
-    def __init__(self, status: int = 202) -> None:
+    ``secrets`` maps a path to its webhook secret: a POST there that fails
+    :func:`~otel_secretary.notify.verify` is answered 401 and kept in ``rejected`` (with the reason),
+    never in ``requests``, as a real consumer would drop a forged or replayed delivery.
+    """
+
+    def __init__(self, status: int = 202, secrets: Mapping[str, str] | None = None) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.rejected: list[dict[str, Any]] = []
+        self.secrets = dict(secrets or {})
         self.status = status
         self.delay = 0.0
         self.lock = threading.Lock()
@@ -33,6 +44,16 @@ class HttpReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                secret = receiver.secrets.get(self.path)
+                if secret is not None:
+                    try:
+                        verify(body, dict(self.headers), secret)
+                    except InvalidSignature as exc:
+                        with receiver.lock:
+                            receiver.rejected.append({"path": self.path, "reason": str(exc), "body": body})
+                        self.send_response(401)
+                        self.end_headers()
+                        return
                 time.sleep(receiver.delay)
                 with receiver.lock:
                     receiver.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})

@@ -8,11 +8,13 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
 from otel_secretary.stack import Stack, StackError, StackOptions, StackPorts
 from otel_secretary.stack.binaries import BinaryNotFound
 from otel_secretary.stack.components import COMPONENTS
+from otel_secretary.stack.health import Loss, app_losses, collector_losses
 from otel_secretary.stack.render import local_alert_routing
 
 app = typer.Typer(help="Run the real pipeline locally: collector, Jaeger, Prometheus, Alertmanager.")
@@ -30,6 +32,25 @@ def _shown(url: str) -> str:
     return url if url.startswith("http://127.0.0.1:") else "configured (not shown)"
 
 
+def _losses(stack: Stack) -> tuple[list[Loss], list[str]]:
+    """Telemetry lost so far, and which sources could not be asked (a stopped component)."""
+    losses: list[Loss] = []
+    unavailable = []
+    running = {item.name for item in stack.status() if item.running}
+    for name in ("otelcol", "prometheus"):
+        if name not in running:
+            unavailable.append(name)
+            continue
+        try:
+            if name == "otelcol":
+                losses += collector_losses(f"http://127.0.0.1:{stack.ports.collector_telemetry}/metrics")
+            else:
+                losses += app_losses(stack.prometheus_url)
+        except (httpx.HTTPError, ValueError, KeyError) as exc:
+            unavailable.append(f"{name} ({type(exc).__name__})")
+    return losses, unavailable
+
+
 def _print_status(stack: Stack) -> bool:
     all_running = True
     for item in stack.status():
@@ -39,6 +60,14 @@ def _print_status(stack: Stack) -> bool:
         if item.running:
             for what, where in item.endpoints.items():
                 typer.echo(f"    {what:<32} {where}")
+    losses, unavailable = _losses(stack)
+    typer.echo("\nTelemetry lost (since each process started):")
+    for loss in losses:
+        typer.echo(f"    {loss.where:<20} {loss.what:<48} {loss.count:.0f}")
+    if not losses:
+        typer.echo("    none counted")
+    if unavailable:
+        typer.echo(f"    (not asked: {', '.join(unavailable)})")
     return all_running
 
 
@@ -76,10 +105,35 @@ def up(
         list[Path] | None, typer.Option("--rules", help="Extra Prometheus rule file(s).")
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each component.")] = 90.0,
+    enable_lifecycle_api: Annotated[
+        bool,
+        typer.Option(
+            "--enable-lifecycle-api",
+            help="Let any local process reload or stop Prometheus (/-/reload, /-/quit). Off by default.",
+        ),
+    ] = False,
+    enable_remote_write: Annotated[
+        bool,
+        typer.Option(
+            "--enable-remote-write",
+            help="Accept Prometheus remote write (/api/v1/write), e.g. from the scaling gateways. "
+            "Off by default.",
+        ),
+    ] = False,
+    otlp_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding a bearer token the collector's OTLP receivers then require "
+            "(senders: OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>).",
+        ),
+    ] = None,
 ) -> None:
     """Build what is missing, start every component on 127.0.0.1 and wait until each is ready."""
     if generated_routing and alertmanager_config is not None:
         typer.echo("give either --alertmanager-config or --generated-routing", err=True)
+        raise typer.Exit(2)
+    if otlp_token_file is not None and not otlp_token_file.is_file():
+        typer.echo(f"--otlp-token-file={otlp_token_file}: no such file", err=True)
         raise typer.Exit(2)
     state = Stack(state_dir)  # the ports a running (or earlier) stack in this folder uses
     ports = StackPorts.free() if free_ports else state.ports
@@ -97,6 +151,9 @@ def up(
         alertmanager_config=alertmanager_config,
         generated_alert_routing=routing,
         redis_endpoint=redis_endpoint,
+        lifecycle_api=enable_lifecycle_api,
+        remote_write_receiver=enable_remote_write,
+        otlp_token_file=otlp_token_file,
     )
     stack = Stack(state_dir, ports, options=options)
     try:
@@ -134,7 +191,13 @@ def status(
     stack = Stack(state_dir)
     if as_json:
         items = [asdict(item) | {"log": str(item.log)} for item in stack.status()]
-        typer.echo(json.dumps(items, indent=2))
+        losses, unavailable = _losses(stack)
+        report = {
+            "components": items,
+            "telemetry_lost": [asdict(loss) for loss in losses],
+            "not_asked": unavailable,
+        }
+        typer.echo(json.dumps(report, indent=2))
         all_running = all(item["running"] for item in items)
     else:
         all_running = _print_status(stack)

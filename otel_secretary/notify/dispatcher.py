@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from otel_secretary._internal.self_monitoring import report_dropped
 from otel_secretary.notify.channels import Channel, ChannelError
 from otel_secretary.rules.engine import Notification
 
@@ -109,6 +110,7 @@ class Dispatcher:
                 with self._lock:
                     self.dropped += 1
                 _log.warning("notification queue of channel %s is full; delivery dropped", name)
+                report_dropped("notifications", "queue_full", 1, f"channel {name}: delivery queue full")
 
     __call__ = submit
 
@@ -132,7 +134,12 @@ class Dispatcher:
                 return
             delivery.failed_at = time.time()
             with self._lock:
+                evicted = len(self.failed) == self.failed.maxlen
                 self.failed.append(delivery)
+            if evicted:  # the oldest kept failure made room: that one is lost for good
+                report_dropped(
+                    "notifications", "failed_list_full", 1, f"channel {channel.name}: {delivery.last_error}"
+                )
             _log.warning(
                 "delivery to %s failed after %d attempts: %s",
                 channel.name,

@@ -21,7 +21,7 @@ import httpx
 from otel_secretary.stack import binaries, process
 from otel_secretary.stack.components import COMPONENTS, Component
 from otel_secretary.stack.ports import StackPorts
-from otel_secretary.stack.render import StackOptions, render
+from otel_secretary.stack.render import StackOptions, private_dir, render
 
 
 class StackError(RuntimeError):
@@ -103,8 +103,10 @@ class Stack:
                 f"a stack is already running from {self.state_dir} on other ports; `down` it first"
             )
         self._ensure_binaries(build, echo)
+        # Owner-only: rendered configs hold webhook URLs and keys, logs may quote them, data is ours.
+        private_dir(self.state_dir)
         for sub in ("logs", "run", "data"):
-            (self.state_dir / sub).mkdir(parents=True, exist_ok=True)
+            private_dir(self.state_dir / sub)
         self.ports.save(self.state_dir / "ports.json")
         configs = render(self.config_dir, self.state_dir, self.ports, self.options)
         started: list[Component] = []

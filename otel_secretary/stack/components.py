@@ -60,8 +60,9 @@ def _prometheus_argv(binary: Path, cfg: RenderedConfigs, p: StackPorts, data: Pa
         "--storage.tsdb.retention.time=2d",
         f"--web.listen-address=127.0.0.1:{p.prometheus}",
         f"--web.external-url={_url(p.prometheus)}",
-        "--web.enable-lifecycle",
     ]
+    if o.lifecycle_api:
+        argv.append("--web.enable-lifecycle")
     if o.remote_write_receiver:
         argv.append("--web.enable-remote-write-receiver")
     return argv

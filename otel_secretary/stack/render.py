@@ -9,6 +9,7 @@ one source of truth for what the stack runs.
 from __future__ import annotations
 
 import glob
+import os
 import re
 import shutil
 from collections.abc import Mapping, Sequence
@@ -48,8 +49,15 @@ class StackOptions:
     collector_overrides: Mapping[str, Any] = field(default_factory=dict)
     # Jaeger v2 accepts the same overlay mechanism.
     jaeger_overrides: Mapping[str, Any] = field(default_factory=dict)
-    # Accept Prometheus remote write (the scaling topology's gateway writes there).
-    remote_write_receiver: bool = True
+    # Closed by default: any local process could otherwise write series into Prometheus (remote-write
+    # receiver) or reload/stop it (lifecycle API: /-/reload, /-/quit). The scaling topology's gateways
+    # remote-write, so its test asks for the receiver.
+    remote_write_receiver: bool = False
+    lifecycle_api: bool = False
+    # A file holding a bearer token: the collector's OTLP receivers then refuse requests without
+    # ``Authorization: Bearer <token>`` (bearertokenauth extension). Senders set
+    # OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20<token>.
+    otlp_token_file: Path | None = None
     # host:port of a Redis whose health the collector scrapes (otelcol.redis.yaml); None leaves it out.
     redis_endpoint: str | None = None
 
@@ -103,8 +111,32 @@ def _remap_port_keys(node: Any, mapping: Mapping[int, int]) -> None:
 
 
 def _dump(data: Any, path: Path) -> Path:
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    """Owner-only (0600): the rendered Alertmanager config holds the Slack URL and PagerDuty key, an
+    overlay may hold a token; a file that exists already is narrowed before it is rewritten."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make it owner-only (0700), whoever created it first."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
+
+
+def _otlp_auth(token_file: Path, base: Any) -> dict[str, Any]:
+    """Overlay that puts bearer-token auth on both OTLP receivers; the token stays in its own file."""
+    auth = {"auth": {"authenticator": "bearertokenauth/otlp"}}
+    extensions = list((base.get("service") or {}).get("extensions") or [])
+    return {
+        "extensions": {"bearertokenauth/otlp": {"filename": str(token_file.resolve())}},
+        "receivers": {"otlp": {"protocols": {"grpc": auth, "http": auth}}},
+        # A list in an overlay replaces the base list: repeat the shipped extensions.
+        "service": {"extensions": [*extensions, "bearertokenauth/otlp"]},
+    }
 
 
 def _rule_files(config_dir: Path, patterns: Sequence[str], out: Path, interval: str | None) -> list[str]:
@@ -114,7 +146,7 @@ def _rule_files(config_dir: Path, patterns: Sequence[str], out: Path, interval: 
     if interval is None:
         return resolved
     shutil.rmtree(out, ignore_errors=True)  # no stale copies of a rule file removed since the last `up`
-    out.mkdir(parents=True)
+    private_dir(out)
     copies = []
     for pattern in resolved:
         for source in sorted(glob.glob(pattern)):
@@ -137,10 +169,10 @@ def _override_route_timing(route: dict[str, Any], key: str, value: str | None, *
 
 def render(config_dir: Path, state_dir: Path, ports: StackPorts, options: StackOptions) -> RenderedConfigs:
     mapping = ports.remapping()
-    out = state_dir / "config"
-    out.mkdir(parents=True, exist_ok=True)
+    out = private_dir(state_dir / "config")
 
-    collector = [_dump(_remap_yaml(config_dir / "otelcol.yaml", mapping), out / "otelcol.yaml")]
+    base_collector = _remap_yaml(config_dir / "otelcol.yaml", mapping)
+    collector = [_dump(base_collector, out / "otelcol.yaml")]
     pii = config_dir / PII_REDACTION_FILE
     if pii.is_file():
         collector.append(_dump(_remap_yaml(pii, mapping), out / "pii-redaction.yaml"))
@@ -148,6 +180,11 @@ def render(config_dir: Path, state_dir: Path, ports: StackPorts, options: StackO
         redis = yaml.safe_load((config_dir / REDIS_OVERLAY_FILE).read_text())
         redis["receivers"]["redis"]["endpoint"] = options.redis_endpoint
         collector.append(_dump(redis, out / "otelcol.redis.yaml"))
+    if options.otlp_token_file is not None:
+        if not options.otlp_token_file.is_file():
+            raise ValueError(f"--otlp-token-file {options.otlp_token_file}: no such file")
+        auth = _otlp_auth(options.otlp_token_file, base_collector)
+        collector.append(_dump(auth, out / "otelcol.auth.yaml"))
     if options.collector_overrides:
         collector.append(_dump(dict(options.collector_overrides), out / "otelcol.overrides.yaml"))
 

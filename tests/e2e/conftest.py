@@ -114,6 +114,8 @@ def running_stack() -> Iterator[RunningStack]:
             alertmanager_group_wait="1s",
             alertmanager_group_interval="2s",
             redis_endpoint=redis_url.removeprefix("redis://").split("/")[0],
+            # tests/e2e/test_scaling.py's gateways remote-write span metrics into this Prometheus.
+            remote_write_receiver=True,
             collector_overrides={
                 "receivers": {
                     "hostmetrics": {"collection_interval": "1s"},

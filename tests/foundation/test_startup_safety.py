@@ -50,12 +50,27 @@ def test_invalid_setting_is_named_and_the_app_still_serves(tmp_path: Path) -> No
 
 
 def test_an_exception_inside_our_configurator_does_not_stop_the_app(tmp_path: Path) -> None:
-    blocker = tmp_path / "not-a-directory"
-    blocker.write_text("a file where the data folder should be")
-    proc = serve(tmp_path, OTEL_SECRETARY_DATA_DIR=str(blocker))
+    # An exporter name no package provides makes upstream's exporter lookup raise inside build().
+    # (A file where the data folder should be no longer fails set-up: the files' exporters count and
+    # report what they cannot write, and the other signals keep working; tests/foundation/test_disk*.)
+    proc = serve(tmp_path, OTEL_TRACES_EXPORTER="no_such_exporter_installed")
     proc.stop()
     log = proc.log.read_text()
     assert "otel-secretary: configure failed; the app continues (logged once)" in log
+
+
+def test_a_file_where_the_data_folder_should_be_is_said_in_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the data folder should be")
+    proc = serve(tmp_path, OTEL_SECRETARY_DATA_DIR=str(blocker))
+    try:
+        # The request log lines are log records; their batch fails within the 5 s batch delay.
+        proc.wait_until(lambda: "logs dropped (unwritable)" in proc.log.read_text(), 60, "the one line")
+    finally:
+        proc.stop()
+    log = proc.log.read_text()
+    assert "configure failed" not in log and "Traceback" not in log, log
+    assert f"cannot write {blocker}/logs.jsonl" in log, log
 
 
 def test_configure_is_idempotent_and_exports_through_the_masked_pipeline(tmp_path: Path) -> None:

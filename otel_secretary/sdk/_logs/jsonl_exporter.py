@@ -1,16 +1,19 @@
-"""The embedded default's log exporter: OTLP-JSON lines in ``<data_dir>/logs.jsonl``, size-rotated."""
+"""The embedded default's log exporter: OTLP-JSON lines in ``<data_dir>/logs.jsonl``, size-rotated.
+
+Written like the span file (see :mod:`otel_secretary.sdk.trace.jsonl_exporter`): upstream's encoder,
+our all-or-nothing write, and failures counted and said once instead of logged into the failing sink.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, cast
 
-from opentelemetry.exporter.otlp.json.file._log_exporter import FileLogExporter
+from opentelemetry.exporter.otlp.json.common._log_encoder import encode_logs
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
-from otel_secretary.sdk._rotating_stream import stream_for
+from otel_secretary.sdk._rotating_stream import stream_for, write_batch
 from otel_secretary.settings import Settings
 
 
@@ -19,13 +22,14 @@ class JsonLinesLogExporter(LogRecordExporter):
 
     def __init__(self, path: Path | None = None, settings: Settings | None = None) -> None:
         self.stream = stream_for("logs.jsonl", path, settings)
-        self._delegate = FileLogExporter(stream=cast(IO[str], self.stream))
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        return self._delegate.export(batch)
+        data = encode_logs(batch)
+        body = data.to_dict() if data.resource_logs else None
+        kept = write_batch(self.stream, "logs", body, len(batch))
+        return LogRecordExportResult.SUCCESS if kept else LogRecordExportResult.FAILURE
 
     def shutdown(self) -> None:
-        self._delegate.shutdown()
         self.stream.close()
 
     def force_flush(self, timeout_millis: int = 10_000) -> bool:
