@@ -118,6 +118,8 @@ _NAME_HEADERS = (
 )
 # Capitalised, up to 64 characters, no address punctuation, not ending in a blank.
 _DISPLAY_NAME = r"(?P<secret>[A-Z][^<>\n,;:\"@]{0,62}[^<>\n,;:\"@ \t])"
+# What follows a display name: an address ("<jane@") or our own e-mail placeholder ("<email>").
+_ADDRESS_OPENS = r"<(?:[^<>\s@]{1,64}@|email[:>])"
 _GITHUB_ANCHORS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
 _SCHEMES = ("Bearer", "Basic", "Token", "bearer", "basic", "token")
 
@@ -172,11 +174,16 @@ DETECTORS: tuple[Detector, ...] = (
                                 r"[ \t]{1,3}[^\s\"',;]{0,100}[0-9][^\s\"',;]{0,100}")),
     # --- names, only where structure says so (no NER): mail/calendar headers and "…>, Name <" lists -----
     Detector("display_name", "name",
-             r"(?:" + "|".join(_NAME_HEADERS) + r"):[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}<",
-             anchors=(": ", ":\t"), start="token"),
+             r"(?:" + "|".join(_NAME_HEADERS) + r"):[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}"
+             + _ADDRESS_OPENS,
+             anchors=(": ", ":\t"), start="token",
+             collector_pattern=r"(?:" + "|".join(_NAME_HEADERS) + r"):[ \t]{0,4}" + _DISPLAY_NAME
+             + r"[ \t]{0,4}<"),
+    # Only between two addresses, so our own "<card>, IBAN <iban>" is never read as a name list.
     Detector("listed_name", "name",
-             r">,[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}<",
-             anchors=(">,",), start="here"),
+             r">,[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}" + _ADDRESS_OPENS,
+             anchors=(">,",), start="here", guard="address",
+             collector_pattern=r">,[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}<"),
     # --- personal data, validated ---------------------------------------------------------------------
     Detector("iban", "iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
              _longest_prefix(v.is_iban), family="digits"),

@@ -35,14 +35,16 @@ FAILED = "<redaction-failed>"
 _PREFILTERED = 256
 _CACHEABLE = 1024
 _PLACEHOLDER = re.compile(PLACEHOLDER)
-# Characters that could glue a placeholder to its neighbour into a new match ("1<card>", "x@<email>").
-_JOINERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@_%+=-")
+# Neighbours that can neither glue a placeholder into a new match ("1<card>", "x@<email>") nor have
+# vetoed a detection next to the replaced text ("x@example.com(555) 010-0199": the phone was glued to a
+# word; once that word is "<email>" it is not). Any other neighbour triggers one more pass.
+_INERT = frozenset(" \t\n\r,;\"'<>[]{}|")
 
 
 def _touches_joiner(text: str, hits: list[Hit]) -> bool:
-    end = len(text)
+    """Two characters each side: "+44 20 7946 0958…" was vetoed by the digits one blank away."""
     for hit in hits:
-        if (hit.start and text[hit.start - 1] in _JOINERS) or (hit.end < end and text[hit.end] in _JOINERS):
+        if not _INERT.issuperset(text[max(0, hit.start - 2) : hit.start] + text[hit.end : hit.end + 2]):
             return True
     return False
 

@@ -313,6 +313,11 @@ def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
     does not depend on how much the validator keeps (cheap rejections for "1.1.1.1.1…" runs).
     """
     guard = detector.guard
+    if guard == "address":
+        # ">, Name <": the '>' must close an address ("<jane@…>") or our "<email>" placeholder.
+        opened = text.rfind("<", max(0, start - 256), start)
+        inside = text[opened + 1 : start] if opened >= 0 else ""
+        return len(candidate) if "@" in inside or inside.startswith("email") else 0
     before = text[start - 1] if start else " "
     joins = "." if guard == "ipv4" else "./-"
     if guard:
