@@ -119,12 +119,16 @@ class Scanner:
             return True
         if _RARE.search(text) is None:
             return any(word in text for word in self._rare_words)
-        if "@" in text or "%40" in text or _next_interesting_digit(text, 0) >= 0:
+        if "@" in text or "%" in text or _next_interesting_digit(text, 0) >= 0:
             return True
+        if "+" in text and "=" in text:
+            return True  # a form body: '+' is a blank ("4539+1488+0343+6467")
         return self._trigger_literals.search(text) is not None
 
-    def scan(self, text: str) -> list[Hit]:
+    def scan(self, text: str, decode: bool = True) -> list[Hit]:
         hits: list[Hit] = []
+        if decode and ("%" in text or ("+" in text and "=" in text)):
+            self._scan_decoded(text, hits)
         if self._anchor_regex is not None:
             self._scan_anchors(text, hits)
         if _DIGIT.search(text) is not None:
@@ -141,6 +145,19 @@ class Scanner:
         if len(hits) > 1:
             hits = _non_overlapping(hits)
         return hits
+
+    # ------------------------------------------------------------------------------------ URL encoding
+    def _scan_decoded(self, text: str, hits: list[Hit]) -> None:
+        """Scan the percent-/form-decoded view ("%2B1%20415…", "4539+1488…") and map hits back.
+
+        Each hit covers the whole encoded source of its characters, so "?tel=%2B1%20415%20555%200199&x=1"
+        becomes "?tel=<phone>&x=1": only the PII substring is replaced, the rest of the URL stays readable.
+        """
+        decoded, starts = _url_decoded(text)
+        if decoded == text:
+            return
+        for hit in self.scan(decoded, decode=False):
+            hits.append(Hit(starts[hit.start], starts[hit.end], hit.kind, hit.rank))
 
     # ------------------------------------------------------------------------------------ secrets
     def _anchor_positions(self, text: str) -> list[tuple[int, str]]:
@@ -286,6 +303,38 @@ class Scanner:
 def _next_interesting_digit(text: str, pos: int) -> int:
     found = _INTERESTING.search(text, pos)
     return -1 if found is None else found.start()
+
+
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})|\+")
+
+
+def _url_decoded(text: str) -> tuple[str, list[int]]:
+    """``text`` with %XX (ASCII only) and, in a query or form body, '+' decoded; ``starts[i]`` is where
+    decoded character ``i`` begins in ``text`` (``starts[len(decoded)] == len(text)``)."""
+    form = "=" in text
+    pieces: list[str] = []
+    starts: list[int] = []
+    last = 0
+    for match in _ESCAPE.finditer(text):
+        escape = match.group(1)
+        if escape is None:
+            if not form:
+                continue
+            char = " "
+        else:
+            code = int(escape, 16)
+            if code >= 0x80:
+                continue  # a byte of a multi-byte character: never part of a number or an address
+            char = chr(code)
+        start = match.start()
+        pieces.append(text[last:start])
+        starts.extend(range(last, start))
+        pieces.append(char)
+        starts.append(start)
+        last = match.end()
+    pieces.append(text[last:])
+    starts.extend(range(last, len(text) + 1))
+    return "".join(pieces), starts
 
 
 def _token_end(text: str, index: int) -> int:
