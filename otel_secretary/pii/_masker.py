@@ -22,6 +22,7 @@ from opentelemetry.metrics import Counter, MeterProvider, get_meter_provider
 
 from otel_secretary.pii._detectors import DETECTORS, PLACEHOLDER, Detector
 from otel_secretary.pii._keys import key_kind
+from otel_secretary.pii._names import looks_like_name
 from otel_secretary.pii._scanner import Hit, Scanner
 from otel_secretary.pii._validators import card_length
 
@@ -177,6 +178,11 @@ class Masker:
         """Secrets become ``<redacted>``; names go through the usual placeholder (pseudonym-aware)."""
         if not value or _PLACEHOLDER.fullmatch(value):
             return value
+        if kind == "person":
+            # A role ("organizer", "stripe.customer"): a name is masked whole, anything else by value.
+            if not looks_like_name(value):
+                return self.mask_text(value, redactions)
+            kind = "name"
         if redactions is not None:
             redactions.add((kind,))
         return REDACTED if kind == "secret" else self._placeholder(kind, value.strip())

@@ -1,0 +1,358 @@
+"""Person names: where structure or wording says a name stands, and names learned from structure.
+
+There is no NER model here (a spaCy model costs hundreds of MB and milliseconds per span). Names are
+found where something *says* a person is named:
+
+* structure: name keys (``displayName``, ``customer.full_name``), role keys whose value looks like a name
+  (``organizer``, ``attendee``, ``sender``), ``"name": "…"`` in JSON carried by a string, mail headers
+  (``From: Jane Doe <…>``);
+* wording: greetings and sign-offs ("Hi Priya,", "Regards,\\nJane"), titles ("Dr. Okafor"), "meeting /
+  call / lunch with …", "forward to …", "my name is …", honorific suffixes in CJK ("田中さん");
+* learning (:class:`NameMemory`): a name masked in a structured place is remembered for the rest of
+  its trace and masked wherever it recurs in that trace's free text (span names, log bodies, SQL).
+
+A candidate is a run of one to four capitalised (or uncased-script) words; common capitalised words that
+are not names ("Team", "Monday", "Support") stop it.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+
+# Capitalised words that follow a cue but are not people ("Hi team", "Meeting with Sales", "Dear Customer").
+STOPWORDS = frozenset(
+    [
+        "all",
+        "everyone",
+        "everybody",
+        "team",
+        "folks",
+        "guys",
+        "there",
+        "you",
+        "sir",
+        "madam",
+        "madame",
+        "friends",
+        "colleagues",
+        "customer",
+        "customers",
+        "user",
+        "users",
+        "member",
+        "members",
+        "support",
+        "sales",
+        "marketing",
+        "engineering",
+        "finance",
+        "legal",
+        "ops",
+        "hr",
+        "admin",
+        "admins",
+        "the",
+        "a",
+        "an",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "my",
+        "our",
+        "your",
+        "their",
+        "his",
+        "her",
+        "we",
+        "they",
+        "he",
+        "she",
+        "i",
+        "me",
+        "us",
+        "them",
+        "him",
+        "and",
+        "or",
+        "but",
+        "so",
+        "if",
+        "then",
+        "when",
+        "while",
+        "for",
+        "from",
+        "with",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "by",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "today",
+        "tomorrow",
+        "yesterday",
+        "tonight",
+        "morning",
+        "afternoon",
+        "evening",
+        "night",
+        "week",
+        "weekend",
+        "month",
+        "year",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "thanks",
+        "thank",
+        "regards",
+        "best",
+        "kind",
+        "warm",
+        "cheers",
+        "hello",
+        "hi",
+        "hey",
+        "dear",
+        "sincerely",
+        "yours",
+        "signed",
+        "please",
+        "note",
+        "re",
+        "fwd",
+        "fw",
+        "subject",
+        "meeting",
+        "call",
+        "lunch",
+        "dinner",
+        "coffee",
+        "chat",
+        "sync",
+        "update",
+        "reminder",
+        "invitation",
+        "google",
+        "microsoft",
+        "apple",
+        "amazon",
+        "stripe",
+        "openai",
+        "slack",
+        "zoom",
+        "teams",
+        "gmail",
+        "outlook",
+        "calendar",
+        "jira",
+        "github",
+        "company",
+        "client",
+        "clients",
+        "partner",
+        "partners",
+        "board",
+        "staff",
+        "manager",
+        "managers",
+        "director",
+        "directors",
+        "mr",
+        "mrs",
+        "ms",
+        "mx",
+        "dr",
+        "prof",
+    ]
+)
+# Lower-case particles inside a name: "Ludwig van Beethoven", "María de la Cruz", "bin Salman".
+PARTICLES = frozenset(
+    [
+        "van",
+        "von",
+        "der",
+        "den",
+        "de",
+        "del",
+        "della",
+        "di",
+        "da",
+        "dos",
+        "das",
+        "du",
+        "la",
+        "le",
+        "bin",
+        "ibn",
+        "al",
+        "el",
+        "ter",
+        "ten",
+        "zu",
+    ]
+)
+
+_WORD = re.compile("[^\\W\\d_]+(?:['\u2019-][^\\W\\d_]+){0,3}")
+
+
+def is_name_word(word: str) -> bool:
+    """A capitalised word ("Priya", "O'Brien", "García-López", "Анна") or one in an uncased script."""
+    first = word[0]
+    if not first.isalpha() or word.lower() in STOPWORDS:
+        return False
+    if first.isupper():
+        return len(word) == 1 or not word[1:].isupper() or len(word) <= 3  # "JANE" is shouting, "Li" a name
+    return not first.islower()  # CJK, Devanagari, Arabic …: no case at all
+
+
+def looks_like_name(value: str) -> bool:
+    """One to five name words (particles allowed between them), letters only, at most 64 characters."""
+    value = value.strip()
+    if not value or len(value) > 64:
+        return False
+    words = value.replace(",", " ").split()
+    if not 1 <= len(words) <= 5:
+        return False
+    named = 0
+    for word in words:
+        if word.lower() in PARTICLES or (len(word) == 2 and word[1] == "." and word[0].isupper()):
+            continue  # "de", "van", an initial "J."
+        if _WORD.fullmatch(word) is None or not is_name_word(word):
+            return False
+        named += 1
+    return named > 0
+
+
+def name_end(text: str, start: int, limit: int = 4) -> int:
+    """End of the name that starts at ``start`` (0 words: returns ``start``)."""
+    end = start
+    pos = start
+    words = 0
+    length = len(text)
+    while words < limit and pos < length:
+        match = _WORD.match(text, pos)
+        if match is None:
+            break
+        word = match.group()
+        if word.lower() in PARTICLES and words:
+            after = match.end()
+            if after < length and text[after] == " ":
+                pos = after + 1
+                continue
+            break
+        if not is_name_word(word):
+            break
+        end = match.end()
+        words += 1
+        # One blank joins the next word; an initial "J. " too.
+        if end + 1 < length and text[end] == " ":
+            pos = end + 1
+        elif end + 2 < length and text[end] == "." and text[end + 1] == " " and len(word) == 1:
+            pos = end + 2
+            end += 1
+        else:
+            break
+    return end
+
+
+def name_parts(name: str) -> Iterator[str]:
+    """The full name and each of its words worth remembering on its own (3+ letters, not a stop word)."""
+    name = " ".join(name.split())
+    if name:
+        yield name
+    words = name.split()
+    if len(words) > 1:
+        for word in words:
+            if len(word) >= 3 and word.lower() not in STOPWORDS and word.lower() not in PARTICLES:
+                yield word
+
+
+def local_part_names(local: str) -> Iterator[str]:
+    """ "priya.natarajan+news" → "priya", "natarajan": the words of an e-mail's local part worth learning."""
+    for word in re.split(r"[._+\-0-9]+", local.split("+", 1)[0]):
+        if len(word) >= 3 and word.isalpha() and word.lower() not in STOPWORDS:
+            yield word
+
+
+class NameMemory:
+    """Names seen in structured places, per trace; bounded (LRU over traces, capped per trace), never
+    exported, never logged. Thread-safe: span and log exporters run on different threads."""
+
+    def __init__(self, max_traces: int = 2048, max_names: int = 64) -> None:
+        self._traces: OrderedDict[int, _TraceNames] = OrderedDict()
+        self._max_traces = max_traces
+        self._max_names = max_names
+        self._lock = threading.Lock()
+
+    def learn(self, trace_id: int, names: Iterable[str]) -> None:
+        with self._lock:
+            known = self._traces.get(trace_id)
+            if known is None:
+                known = self._traces[trace_id] = _TraceNames()
+                if len(self._traces) > self._max_traces:
+                    self._traces.popitem(last=False)
+            else:
+                self._traces.move_to_end(trace_id)
+            for name in names:
+                if len(known.names) >= self._max_names:
+                    break
+                known.add(name)
+
+    def pattern(self, trace_id: int) -> re.Pattern[str] | None:
+        known = self._traces.get(trace_id)
+        return known.compiled() if known is not None else None
+
+    def __len__(self) -> int:
+        return len(self._traces)
+
+
+class _TraceNames:
+    __slots__ = ("_regex", "names")
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+        self._regex: re.Pattern[str] | None = None
+
+    def add(self, name: str) -> None:
+        if name and name not in self.names:
+            self.names.add(name)
+            self._regex = None
+
+    def compiled(self) -> re.Pattern[str] | None:
+        if self._regex is None and self.names:
+            # Longest first, so "Priya Natarajan" wins over "Priya"; whole words only, any case.
+            alternatives = "|".join(re.escape(name) for name in sorted(self.names, key=len, reverse=True))
+            self._regex = re.compile(rf"(?<![\w<:])(?:{alternatives})(?![\w>])", re.IGNORECASE)
+        return self._regex
