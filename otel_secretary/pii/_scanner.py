@@ -22,7 +22,7 @@ from typing import NamedTuple
 from otel_secretary.pii import _validators as v
 from otel_secretary.pii._detectors import PLACEHOLDER, SAFE_HEX, SAFE_PATTERNS, Detector
 from otel_secretary.pii._keys import key_kind
-from otel_secretary.pii._names import looks_like_name
+from otel_secretary.pii._names import find_names, looks_like_name
 
 _DIGIT = re.compile(r"\d")
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -73,7 +73,8 @@ class Hit(NamedTuple):
 
 
 class Scanner:
-    def __init__(self, detectors: Sequence[Detector]) -> None:
+    def __init__(self, detectors: Sequence[Detector], names: bool = True) -> None:
+        self._names = names
         # "123.456.789-09" (CPF) would pass for a version "187.244.670-14": tried before the allow-list.
         digit_detectors = [d for d in detectors if d.family == "digits"]
         self._early = [(d, re.compile(d.pattern)) for d in digit_detectors if d.name == "cpf"]
@@ -132,12 +133,17 @@ class Scanner:
         if self._always:
             return True
         if _RARE.search(text) is None:
-            return any(word in text for word in self._rare_words)
+            if any(word in text for word in self._rare_words):
+                return True
+            # A cue needs a blank after it ("Hi Priya"); one automaton pass decides.
+            return self._names and _may_name(text) and next(find_names(text), None) is not None
         if "@" in text or "%" in text or _next_interesting_digit(text, 0) >= 0:
             return True
         if "+" in text and "=" in text:
             return True  # a form body: '+' is a blank ("4539+1488+0343+6467")
-        return self._trigger_literals.search(text) is not None
+        if self._trigger_literals.search(text) is not None:
+            return True
+        return self._names and _may_name(text) and next(find_names(text), None) is not None
 
     def scan(self, text: str, decode: bool = True) -> list[Hit]:
         hits: list[Hit] = []
@@ -149,6 +155,8 @@ class Scanner:
             self._scan_digits(text, hits)
         if "@" in text or "%40" in text:
             self._scan_emails(text, hits)
+        if self._names and _may_name(text):
+            hits.extend(Hit(start, end, "name", 2) for start, end in find_names(text))
         for detector, regex, trigger in self._extra:
             if not trigger or trigger in text:
                 hits.extend(
@@ -402,6 +410,11 @@ def _is_cued_phone(candidate: str) -> bool:
     """After a phone word, 9 to 13 digits that are not a date or a version."""
     digits = v.digits_only(candidate)
     return 9 <= len(digits) <= 13 and digits.isdigit() and candidate.count(".") < 3
+
+
+def _may_name(text: str) -> bool:
+    """A cue needs a blank after it ("Hi Priya"); CJK honorifics need none ("田中さん")."""
+    return " " in text or "\n" in text or not text.isascii()
 
 
 def _next_interesting_digit(text: str, pos: int) -> int:
