@@ -321,6 +321,11 @@ class Masker:
             return f"<card:{''.join(digits[-4:])}>"
         if self.mode == "pseudonym":
             normal = raw.lower() if kind in ("email", "name") else "".join(ch for ch in raw if ch.isalnum())
-            digest = hmac.new(self._key, f"{kind}:{normal}".encode(), hashlib.sha256).hexdigest()[:8]
-            return f"<{kind}:{digest}>"
+            return f"<{kind}:{pseudonym_digest(self._key, kind, normal)}>"
         return f"<{kind}>"
+
+
+def pseudonym_digest(key: bytes, kind: str, value: str, length: int = 8) -> str:
+    """The one pseudonym scheme: HMAC-SHA256 over ``kind:value`` with the deployment key, truncated.
+    The kind is part of the message, so an e-mail and a user id that are the same string differ."""
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:length]
