@@ -9,7 +9,6 @@ every span.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,14 +17,17 @@ from opentelemetry import baggage, context, trace
 from otel_secretary.sdk.trace.context_processor import TENANT_KEY, USER_KEY
 from otel_secretary.settings import load_settings
 
-# Used only when no key is configured; documented as weaker (a dictionary attack on known ids works).
-_FALLBACK_KEY = b"otel-secretary/pseudonym/v1"
-
 
 def pseudonymize(user_id: str, key: str | None = None) -> str:
-    """A 16-hex-digit pseudonym of ``user_id``; the same input and key always give the same output."""
-    secret = (key if key is not None else load_settings().pii_key).encode() or _FALLBACK_KEY
-    return hashlib.blake2b(user_id.encode(), key=secret[:64], digest_size=8).hexdigest()
+    """A 16-hex-digit pseudonym of ``user_id``; the same input and key always give the same output.
+
+    The masker's scheme (keyed HMAC-SHA256 over ``enduser:<id>``), with OTEL_SECRETARY_PII_KEY or, when
+    it is not set, the deployment's random key in the data folder: never a key written in the source.
+    """
+    from otel_secretary.pii import pseudonym_digest, pseudonym_key
+
+    secret = key.encode() if key else pseudonym_key(load_settings())
+    return pseudonym_digest(secret, "enduser", user_id, 16)
 
 
 @contextmanager

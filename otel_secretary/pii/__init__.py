@@ -19,8 +19,9 @@ from otel_secretary.pii._exporters import (
 )
 from otel_secretary.pii._keys import is_sensitive_key
 from otel_secretary.pii._logging import MaskingLoggingFilter
-from otel_secretary.pii._masker import FAILED, REDACTED, Masker, Redactions
+from otel_secretary.pii._masker import FAILED, REDACTED, Masker, Redactions, pseudonym_digest
 from otel_secretary.pii._patterns import PatternError, check_pattern, load_patterns
+from otel_secretary.pii._pseudonym_key import KeyStatus, key_status, pseudonym_key
 from otel_secretary.pii._sentry import sentry_scrubber
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ __all__ = [
     "FAILED",
     "REDACTED",
     "Detector",
+    "KeyStatus",
     "Masker",
     "MaskingLogRecordExporter",
     "MaskingLoggingFilter",
@@ -44,9 +46,12 @@ __all__ = [
     "build_masker",
     "check_pattern",
     "is_sensitive_key",
+    "key_status",
     "load_patterns",
     "mask_attributes",
     "mask_text",
+    "pseudonym_digest",
+    "pseudonym_key",
     "sentry_scrubber",
 ]
 

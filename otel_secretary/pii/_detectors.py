@@ -104,6 +104,24 @@ def _national_phone(candidate: str) -> bool:
     return candidate.count("/") <= 1 and _not_date(candidate) and v.is_phone(candidate)
 
 
+_EXT = r"(?:[ ]{0,2}(?:x|ext\.?|#)[ ]{0,2}\d{1,6})?"
+_EXTENSION = re.compile(r"[ ]{0,2}(?:x|ext\.?|#)[ ]{0,2}\d{1,6}$")
+
+
+def _with_extension(validate: Validator) -> Validator:
+    """The number is validated without its extension; a valid number keeps the extension it has."""
+
+    def check(candidate: str) -> int:
+        extension = _EXTENSION.search(candidate)
+        if extension is None:
+            return validate(candidate)
+        base = candidate[: extension.start()]
+        accepted = validate(base)
+        return len(candidate) if accepted == len(base) else accepted
+
+    return check
+
+
 _NAME_HEADERS = (
     "From",
     "To",
@@ -118,6 +136,8 @@ _NAME_HEADERS = (
 )
 # Capitalised, up to 64 characters, no address punctuation, not ending in a blank.
 _DISPLAY_NAME = r"(?P<secret>[A-Z][^<>\n,;:\"@]{0,62}[^<>\n,;:\"@ \t])"
+# What follows a display name: an address ("<jane@") or our own e-mail placeholder ("<email>").
+_ADDRESS_OPENS = r"<(?:[^<>\s@]{1,64}@|email[:>])"
 _GITHUB_ANCHORS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
 _SCHEMES = ("Bearer", "Basic", "Token", "bearer", "basic", "token")
 
@@ -137,7 +157,11 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("google_api_key", "secret", r"\bAIza[0-9A-Za-z_-]{35}", anchors=("AIza",)),
     Detector("google_oauth_token", "secret", r"\bya29\.[0-9A-Za-z_-]{20,2048}", anchors=("ya29.",)),
     Detector("google_oauth_client_secret", "secret", r"\bGOCSPX-[0-9A-Za-z_-]{20,64}", anchors=("GOCSPX-",)),
-    Detector("aws_access_key", "secret", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", anchors=("AKIA", "ASIA")),
+    # The key id, and its secret when it follows ("AKIA… wJalr…", "AKIA…,aws_secret_access_key=wJalr…").
+    Detector("aws_access_key", "secret",
+             r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b(?:[\s,;:=|\"'/]{1,8}(?:[A-Za-z_]{1,40}[\s,;:=|\"']{1,4})?"
+             r"[A-Za-z0-9/+]{40}\b)?",
+             anchors=("AKIA", "ASIA"), collector_pattern=r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     Detector("github_token", "secret", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})",
              anchors=_GITHUB_ANCHORS),
     Detector("slack_token", "secret", r"\bxox[abposr]-[0-9A-Za-z-]{10,255}", anchors=("xox",)),
@@ -172,23 +196,51 @@ DETECTORS: tuple[Detector, ...] = (
                                 r"[ \t]{1,3}[^\s\"',;]{0,100}[0-9][^\s\"',;]{0,100}")),
     # --- names, only where structure says so (no NER): mail/calendar headers and "…>, Name <" lists -----
     Detector("display_name", "name",
-             r"(?:" + "|".join(_NAME_HEADERS) + r"):[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}<",
-             anchors=(": ", ":\t"), start="token"),
+             r"(?:" + "|".join(_NAME_HEADERS) + r"):[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}"
+             + _ADDRESS_OPENS,
+             anchors=(": ", ":\t"), start="token",
+             collector_pattern=r"(?:" + "|".join(_NAME_HEADERS) + r"):[ \t]{0,4}" + _DISPLAY_NAME
+             + r"[ \t]{0,4}<"),
+    # Only between two addresses, so our own "<card>, IBAN <iban>" is never read as a name list.
     Detector("listed_name", "name",
-             r">,[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}<",
-             anchors=(">,",), start="here"),
+             r">,[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}" + _ADDRESS_OPENS,
+             anchors=(">,",), start="here", guard="address",
+             collector_pattern=r">,[ \t]{0,4}" + _DISPLAY_NAME + r"[ \t]{0,4}<"),
     # --- personal data, validated ---------------------------------------------------------------------
     Detector("iban", "iban", r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
              _longest_prefix(v.is_iban), family="digits"),
-    Detector("card", "card", r"\b(?:\d[ -]?){12,18}\d\b", v.card_length, guard="digits", family="digits",
+    Detector("card", "card", r"\b(?:\d[ -]?){11,18}\d\b", v.card_length, guard="digits", family="digits",
              collector_pattern=(r"\b(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|6(?:011|5\d{2}))(?:[ -]?\d{4}){3}\b"
                                 r"|\b3[47]\d{2}[ -]?\d{6}[ -]?\d{5}\b")),
     Detector("ssn", "ssn", r"\b\d{3}-\d{2}-\d{4}\b", _whole(v.is_ssn), guard="digits", family="digits"),
-    Detector("phone_international", "phone", r"\+[1-9][0-9 .()/-]{6,22}[0-9]", _longest_prefix(v.is_phone),
+    # --- national identifiers with a distinctive shape; python-stdnum's checksum decides --------------
+    Detector("cpf", "national_id", r"\b\d{3}\.\d{3}\.\d{3}-\d{2}\b", _whole(v.is_cpf), guard="digits",
+             family="digits", collector=False),
+    Detector("nif_nie", "national_id", r"\b(?:[XYZ]-?\d{7}|\d{8})-?[A-HJ-NP-TV-Z]\b", _whole(v.is_nif),
+             guard="digits", family="digits", collector=False),
+    Detector("nino", "national_id", r"\b[A-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]\b", _whole(v.is_nino),
+             guard="digits", family="digits", collector=False),
+    Detector("codice_fiscale", "national_id", r"\b[A-Z]{6}\d{2}[A-EHLMPRST]\d{2}[A-Z]\d{3}[A-Z]\b",
+             _whole(v.is_codice_fiscale), guard="digits", family="digits", collector=False),
+    Detector("nir", "national_id", r"\b[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}\b",
+             _whole(v.is_nir), guard="digits", family="digits", collector=False),
+    Detector("aadhaar", "national_id", r"\b[2-9]\d{3} \d{4} \d{4}\b", _whole(v.is_aadhaar), guard="digits",
+             family="digits", collector=False),
+    # --- phones (an extension such as "x798" or "ext. 12" belongs to the number) ----------------------
+    Detector("phone_international", "phone", r"\+[1-9][0-9 .()/-]{6,22}[0-9]" + _EXT,
+             _with_extension(_longest_prefix(v.is_phone)),
              guard="digits", family="digits", collector_pattern=r"\+[1-9](?:[ .-]?\(?\d{1,4}\)?){2,6}\d"),
-    Detector("phone_nanp", "phone", r"(?:\(\d{3}\) ?|\b(?:1[ .-])?\d{3}[ .-])\d{3}[ .-]\d{4}\b",
-             guard="digits", family="digits"),
-    Detector("phone_national", "phone", r"\b0[1-9][0-9 ./-]{7,16}[0-9]\b", _longest_prefix(_national_phone),
+    Detector("phone_idd", "phone", r"\b00[1-9]\d{0,3}[ .()/-][0-9 .()/-]{5,20}[0-9]" + _EXT,
+             _with_extension(_longest_prefix(lambda c: v.is_phone("+" + c[2:]))),
+             guard="digits", family="digits", collector_pattern=r"\b00[1-9](?:[ .-]?\d{1,4}){2,6}\d"),
+    Detector("phone_nanp", "phone", r"(?:\(\d{3}\) ?|\b(?:1[ .-])?\d{3}[ .-])\d{3}[ .-]\d{4}\b" + _EXT,
+             guard="digits", family="digits",
+             collector_pattern=r"(?:\(\d{3}\) ?|\b(?:1[ .-])?\d{3}[ .-])\d{3}[ .-]\d{4}\b"),
+    Detector("phone_bracketed", "phone", r"\(\d{2,5}\) ?\d{2,5}(?:[ .-]?\d{2,4}){1,2}\b" + _EXT,
+             _with_extension(_whole(_national_phone)), guard="digits", family="digits",
+             collector_pattern=r"\(0\d{2,4}\) ?\d{3,4}[ .-]?\d{3,4}\b"),
+    Detector("phone_national", "phone", r"\b0[1-9][0-9 ./-]{7,16}[0-9]\b" + _EXT,
+             _with_extension(_longest_prefix(_national_phone)),
              guard="digits", family="digits",
              collector_pattern=r"\b0[1-9](?:[ .-]?\d{2}){4}\b|\b0\d{2,4}[ /-]\d{3,4}[ -]?\d{3,4}\b"),
     Detector("ipv6", "ip", r"(?:[0-9A-Fa-f]{1,4}|:)(?::[0-9A-Fa-f]{0,4}){2,7}(?:%[A-Za-z0-9]{1,16})?",

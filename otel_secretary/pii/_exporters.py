@@ -23,6 +23,11 @@ from otel_secretary.pii._signals import ResourceMasker, mask_log_record, mask_me
 _log = logging.getLogger(__name__)
 
 
+def _trace_id(span: ReadableSpan) -> int:
+    context = span.context
+    return context.trace_id if context is not None else 0
+
+
 class MaskingSpanExporter(SpanExporter):
     """Masks every span (name, attributes, events, links, status, resource) before ``delegate`` sees it."""
 
@@ -33,9 +38,21 @@ class MaskingSpanExporter(SpanExporter):
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         masked: list[ReadableSpan] = []
+        masker = self._masker
+        # Names in structured places of the whole batch first (attendees, name keys, e-mail locals), so a
+        # child span's name that repeats its parent's attendee is masked even though it ended first.
         for span in spans:
             try:
-                masked.append(mask_span(self._masker, span, self._resources))
+                trace_id = _trace_id(span)
+                masker.learn(trace_id, span.attributes)
+                for event in span.events:
+                    masker.learn(trace_id, event.attributes)
+            except Exception:  # learning is best effort; masking below still fails closed
+                continue
+        for span in spans:
+            try:
+                with masker.trace_scope(_trace_id(span)):
+                    masked.append(mask_span(masker, span, self._resources))
             except Exception:
                 # Fail closed: a span we cannot copy is dropped, never exported raw.
                 self._masker.note_failure("traces")
@@ -60,9 +77,16 @@ class MaskingLogRecordExporter(LogRecordExporter):
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         masked: list[ReadableLogRecord] = []
+        masker = self._masker
         for record in batch:
             try:
-                masked.append(mask_log_record(self._masker, record, self._resources))
+                masker.learn(record.log_record.trace_id or 0, record.log_record.attributes)
+            except Exception:  # learning is best effort; masking below still fails closed
+                continue
+        for record in batch:
+            try:
+                with masker.trace_scope(record.log_record.trace_id):
+                    masked.append(mask_log_record(masker, record, self._resources))
             except Exception:
                 self._masker.note_failure("logs")
         if not masked:

@@ -53,29 +53,80 @@ _NAME_COMPOUNDS = frozenset(
 )
 _NAME_OWNERS = frozenset(
     {"display", "full", "first", "last", "given", "family", "user", "customer", "contact", "attendee",
-     "sender", "recipient", "person", "cardholder", "holder", "billing"}
+     "sender", "recipient", "person", "cardholder", "holder", "billing", "organizer", "organiser", "guest",
+     "invitee", "shipping", "middle", "legal", "preferred", "maiden", "nick"}
+)  # fmt: skip
+
+
+# Keys of national identifiers, dates of birth and postal addresses, matched on the last one, two or three
+# tokens run together ("customer.tax_id" → "taxid", "billing_details.address" → "detailsaddress" no,
+# "billing.address" → "billingaddress").
+_KIND_BY_KEY = {
+    **dict.fromkeys(
+        ("cpf", "nif", "nie", "dni", "nir", "bsn", "aadhaar", "aadhar", "nino", "codicefiscale", "fiscalcode",
+         "steuerid", "steueridnr", "idnr", "taxid", "taxnumber", "tin", "nationalid", "nationalidnumber",
+         "nationalinsurancenumber", "ninumber", "burgerservicenummer", "socialsecuritynumber", "personalid"),
+        "national_id",
+    ),
+    "ssn": "ssn",
+    **dict.fromkeys(("dob", "dateofbirth", "birthdate", "birthday", "birthdt", "bday"), "dob"),
+    **dict.fromkeys(
+        ("street", "streetaddress", "addressline1", "addressline2", "addressline", "postaladdress",
+         "billingaddress", "shippingaddress", "homeaddress", "mailingaddress", "residentialaddress",
+         "deliveryaddress", "customeraddress", "useraddress", "contactaddress", "streetname", "housenumber"),
+        "address",
+    ),
+}  # fmt: skip
+# Alone, these are too generic to say a person is meant ("from": "cache"); with an owner they do.
+_SHORT_ROLES = frozenset({"from", "to", "cc", "bcc", "owner", "contact"})
+# Roles whose value is a person (a name or an address) but may also be an id ("stripe.customer": "cus_…").
+_PERSON_ROLES = frozenset(
+    {"attendee", "attendees", "organizer", "organiser", "sender", "recipient", "recipients", "customer",
+     "guest", "invitee", "contact", "assignee", "owner", "requester", "from", "to", "cc", "bcc"}
 )  # fmt: skip
 
 
 @functools.lru_cache(maxsize=4096)
 def key_kind(key: str) -> str | None:
-    """``"name"`` or ``"secret"`` when a string value under ``key`` is redacted whole, else ``None``."""
+    """The kind of a string value under ``key`` that is redacted whole (``"secret"``, ``"name"``,
+    ``"national_id"``, ``"ssn"``, ``"dob"``, ``"address"``), ``"person"`` for a role whose value is
+    masked when it looks like a person, else ``None``."""
     tokens = key_tokens(key)
     if not tokens:
         return None
     last = tokens[-1]
+    for width in (1, 2, 3):
+        kind = _KIND_BY_KEY.get("".join(tokens[-width:]))
+        if kind is not None:
+            return kind
+    if last in ("line1", "line2") and "address" in tokens:
+        return "address"
     if last in _NAME_COMPOUNDS or (last == "name" and len(tokens) > 1 and tokens[-2] in _NAME_OWNERS):
         return "name"
-    return "secret" if _is_secret_key(tokens) else None
+    if _is_secret_key(tokens):
+        return "secret"
+    if last in _PERSON_ROLES and (len(tokens) > 1 or last not in _SHORT_ROLES):
+        return "person"
+    return None
 
 
 def is_sensitive_key(key: str) -> bool:
     """True when a string value under ``key`` must be redacted whole, whatever it looks like."""
-    return key_kind(key) is not None
+    return key_kind(key) not in (None, "person")
+
+
+# "<thing>_sid" names an object (Twilio's account_sid "AC…", message_sid "SM…"), not a session.
+_SID_OWNERS = frozenset(
+    {"account", "message", "call", "service", "messaging", "conversation", "recording", "conference",
+     "participant", "api", "sms", "mms", "workspace", "task", "worker", "flow", "execution", "verification",
+     "chat", "channel", "room", "twilio", "sub", "subaccount", "application", "app", "phone", "number"}
+)  # fmt: skip
 
 
 def _is_secret_key(tokens: tuple[str, ...]) -> bool:
     if tokens[-1] in _BENIGN_LAST:
+        return False
+    if tokens[-1] == "sid" and len(tokens) > 1 and tokens[-2] in _SID_OWNERS:
         return False
     if tokens[-1] in _WEAK_LAST or tokens[-1].endswith(_COMPOUND_ENDINGS):
         return True
@@ -108,5 +159,10 @@ def collector_key_pattern() -> str:
     pairs = sorted(f"{first}[._-]?{second}" for first, second in _PAIRS)
     names = "|".join(sorted(_NAME_COMPOUNDS))
     owners = "|".join(sorted(_NAME_OWNERS))
-    alternatives = [f"[a-z0-9]*(?:{compounds})", *words, *pairs, names, f"(?:{owners})[._-]?name"]
+    personal = (
+        r"date[._-]?of[._-]?birth|birth[._-]?date|dob|birthday|ssn|tax[._-]?id|national[._-]?id|cpf|nif|nie|dni"
+        r"|nir|bsn|aadhaar|nino|codice[._-]?fiscale|steuer[._-]?id|idnr|street|street[._-]?address"
+        r"|address[._-]?line[12]?|(?:billing|shipping|home|postal|mailing)[._-]?address"
+    )
+    alternatives = [f"[a-z0-9]*(?:{compounds})", *words, *pairs, names, f"(?:{owners})[._-]?name", personal]
     return "(?i)(?:^|[._-])(?:" + "|".join(alternatives) + ")$"

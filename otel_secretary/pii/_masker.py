@@ -7,14 +7,16 @@ fail-closed guard (see :meth:`Masker.mask_value`).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import hmac
 import logging
 import re
 import sys
+import threading
 import traceback
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,7 @@ from opentelemetry.metrics import Counter, MeterProvider, get_meter_provider
 
 from otel_secretary.pii._detectors import DETECTORS, PLACEHOLDER, Detector
 from otel_secretary.pii._keys import key_kind
+from otel_secretary.pii._names import NameMemory, local_part_names, looks_like_name, name_parts
 from otel_secretary.pii._scanner import Hit, Scanner
 from otel_secretary.pii._validators import card_length
 
@@ -35,14 +38,16 @@ FAILED = "<redaction-failed>"
 _PREFILTERED = 256
 _CACHEABLE = 1024
 _PLACEHOLDER = re.compile(PLACEHOLDER)
-# Characters that could glue a placeholder to its neighbour into a new match ("1<card>", "x@<email>").
-_JOINERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@_%+=-")
+# Neighbours that can neither glue a placeholder into a new match ("1<card>", "x@<email>") nor have
+# vetoed a detection next to the replaced text ("x@example.com(555) 010-0199": the phone was glued to a
+# word; once that word is "<email>" it is not). Any other neighbour triggers one more pass.
+_INERT = frozenset(" \t\n\r,;\"'<>[]{}|")
 
 
 def _touches_joiner(text: str, hits: list[Hit]) -> bool:
-    end = len(text)
+    """Two characters each side: "+44 20 7946 0958…" was vetoed by the digits one blank away."""
     for hit in hits:
-        if (hit.start and text[hit.start - 1] in _JOINERS) or (hit.end < end and text[hit.end] in _JOINERS):
+        if not _INERT.issuperset(text[max(0, hit.start - 2) : hit.start] + text[hit.end : hit.end + 2]):
             return True
     return False
 
@@ -74,6 +79,7 @@ class Masker:
         extra_detectors: Sequence[Detector] = (),
         meter_provider: MeterProvider | None = None,
         cache_size: int = 4096,
+        names: bool = True,
     ) -> None:
         if mode not in {"placeholder", "pseudonym"}:
             raise ValueError(f"unknown PII mode {mode!r}: expected placeholder or pseudonym")
@@ -84,7 +90,10 @@ class Masker:
         self.card_keep_last4 = card_keep_last4
         self.mask_ip = mask_ip
         self.detectors = tuple(d for d in (*DETECTORS, *extra_detectors) if mask_ip or d.kind != "ip")
-        self._scanner = Scanner(self.detectors)
+        self._scanner = Scanner(self.detectors, names=names)
+        # Names learned from structured places, per trace (see :meth:`trace_scope`); never exported.
+        self.names = NameMemory()
+        self._local = threading.local()
         self._may_match = self._scanner.may_match
         self._cache_size = cache_size
         self._cached_scan = functools.lru_cache(maxsize=cache_size)(self._scan)
@@ -105,15 +114,64 @@ class Masker:
     # ---------------------------------------------------------------- public API
     def mask_text(self, text: str, redactions: Redactions | None = None) -> str:
         """Replace each PII substring with a typed placeholder; the rest of the text is kept."""
+        trace = getattr(self._local, "trace", None)
         if len(text) <= _CACHEABLE:
             if len(text) <= _PREFILTERED and not self._may_match(text):
-                return text  # the common case: one regex search, no scan, no cache lookup
-            masked, kinds = self._cached_scan(text) if self._cache_size else self._scan(text)
+                # the common case: one regex search, no scan, no cache lookup
+                return text if trace is None else self._mask_learned(trace, text, redactions)
+            masked, kinds, names = self._cached_scan(text) if self._cache_size else self._scan(text)
         else:
-            masked, kinds = self._scan(text)
+            masked, kinds, names = self._scan(text)
         if kinds and redactions is not None:
             redactions.add(kinds)
+        if trace is not None:
+            if names:
+                self.names.learn(trace, names)
+            masked = self._mask_learned(trace, masked, redactions)
         return masked
+
+    @contextlib.contextmanager
+    def trace_scope(self, trace_id: int | None) -> Iterator[None]:
+        """Within this block (on this thread) names are learned for ``trace_id`` and every name learned
+        for it so far is masked wherever it recurs. The span and log exporters open one per item."""
+        previous = getattr(self._local, "trace", None)
+        self._local.trace = trace_id or None
+        try:
+            yield
+        finally:
+            self._local.trace = previous
+
+    def learn(self, trace_id: int, attributes: Mapping[str, Any] | None) -> None:
+        """Remember the names that structured places of ``attributes`` hold (name and role keys, e-mail
+        local parts, names inside JSON strings), so the rest of the trace masks them in free text."""
+        if not trace_id or not attributes:
+            return
+        try:
+            names: list[str] = []
+            for key, value in attributes.items():
+                self._collect_names(key, value, names, 0)
+            if names:
+                self.names.learn(trace_id, names)
+        except Exception:
+            # Learning is best effort: the value is still masked (fail-closed) when it is exported.
+            return
+
+    def _collect_names(self, key: str | None, value: Any, names: list[str], depth: int) -> None:
+        if isinstance(value, str):
+            kind = key_kind(key) if key is not None else None
+            if kind in ("name", "person"):
+                if looks_like_name(value):
+                    names.extend(name_parts(value))
+                elif "@" in value and len(value) <= _CACHEABLE:
+                    names.extend(self._cached_scan(value)[2])
+            elif ("@" in value or '":' in value or " " in value) and len(value) <= _CACHEABLE:
+                names.extend(self._cached_scan(value)[2])  # cached: masking the value next is free
+        elif depth < 4 and isinstance(value, Mapping):
+            for child_key, child in value.items():
+                self._collect_names(str(child_key), child, names, depth + 1)
+        elif depth < 4 and isinstance(value, list | tuple):
+            for item in value:
+                self._collect_names(key, item, names, depth + 1)
 
     def mask_value(self, key: str | None, value: Any, redactions: Redactions | None = None) -> Any:
         """Mask one attribute value of any OTel type; fail closed: a value that raises is dropped."""
@@ -122,7 +180,8 @@ class Masker:
                 if key is not None and (kind := key_kind(key)) is not None:
                     return self._redact_whole(value, kind, redactions)
                 if len(value) <= _PREFILTERED and not self._may_match(value):
-                    return value
+                    trace = getattr(self._local, "trace", None)
+                    return value if trace is None else self._mask_learned(trace, value, redactions)
                 return self.mask_text(value, redactions)
             return self._mask_value(key, value, redactions)
         except Exception:
@@ -175,6 +234,13 @@ class Masker:
         """Secrets become ``<redacted>``; names go through the usual placeholder (pseudonym-aware)."""
         if not value or _PLACEHOLDER.fullmatch(value):
             return value
+        if kind == "person":
+            # A role ("organizer", "stripe.customer"): a name is masked whole, anything else by value.
+            if not looks_like_name(value):
+                return self.mask_text(value, redactions)
+            kind = "name"
+        if kind == "name" and (trace := getattr(self._local, "trace", None)) is not None:
+            self.names.learn(trace, name_parts(value))
         if redactions is not None:
             redactions.add((kind,))
         return REDACTED if kind == "secret" else self._placeholder(kind, value.strip())
@@ -197,23 +263,47 @@ class Masker:
             )
 
     # ---------------------------------------------------------------- scanning
-    def _scan(self, text: str) -> tuple[str, tuple[str, ...]]:
-        """Mask to a fixed point, so mask(mask(x)) == mask(x).
+    def _scan(self, text: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+        """Mask to a fixed point, so mask(mask(x)) == mask(x); also returns the names worth learning
+        (names found, e-mail local parts), so a cached result still teaches the trace its names.
 
         A replacement can only create a new match when it touches a character that could join it to a
         neighbour ("1<card>", "x@<email>"); only then is the result scanned again (at most twice more).
         """
         all_kinds: list[str] = []
+        names: list[str] = []
         for _ in range(3):
             hits = self._scanner.scan(text)
             if not hits:
                 break
-            all_kinds.extend(hit.kind for hit in hits)
+            for hit in hits:
+                all_kinds.append(hit.kind)
+                if hit.kind == "name":
+                    names.extend(name_parts(text[hit.start : hit.end]))
+                elif hit.kind == "email":
+                    address = text[hit.start : hit.end]
+                    names.extend(local_part_names(address.split("@", 1)[0].split("%40", 1)[0]))
             rescan = _touches_joiner(text, hits)
             text = self._replace(text, hits)
             if not rescan:
                 break
-        return text, tuple(all_kinds)
+        return text, tuple(all_kinds), tuple(names)
+
+    def _mask_learned(self, trace: int, text: str, redactions: Redactions | None) -> str:
+        """Mask the names this trace taught us wherever they recur ("Priya" in a span name or SQL)."""
+        pattern = self.names.pattern(trace)
+        if pattern is None:
+            return text
+        found: list[str] = []
+
+        def replace(match: re.Match[str]) -> str:
+            found.append("name")
+            return self._placeholder("name", match.group())
+
+        masked = pattern.sub(replace, text)
+        if found and redactions is not None:
+            redactions.add(found)
+        return masked
 
     def _replace(self, text: str, hits: list[Hit]) -> str:
         pieces: list[str] = []
@@ -231,6 +321,11 @@ class Masker:
             return f"<card:{''.join(digits[-4:])}>"
         if self.mode == "pseudonym":
             normal = raw.lower() if kind in ("email", "name") else "".join(ch for ch in raw if ch.isalnum())
-            digest = hmac.new(self._key, f"{kind}:{normal}".encode(), hashlib.sha256).hexdigest()[:8]
-            return f"<{kind}:{digest}>"
+            return f"<{kind}:{pseudonym_digest(self._key, kind, normal)}>"
         return f"<{kind}>"
+
+
+def pseudonym_digest(key: bytes, kind: str, value: str, length: int = 8) -> str:
+    """The one pseudonym scheme: HMAC-SHA256 over ``kind:value`` with the deployment key, truncated.
+    The kind is part of the message, so an e-mail and a user id that are the same string differ."""
+    return hmac.new(key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()[:length]

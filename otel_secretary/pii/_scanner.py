@@ -16,11 +16,13 @@ a whole token, so the total work is linear. This module returns spans; it never 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from otel_secretary.pii import _validators as v
 from otel_secretary.pii._detectors import PLACEHOLDER, SAFE_HEX, SAFE_PATTERNS, Detector
 from otel_secretary.pii._keys import key_kind
+from otel_secretary.pii._names import find_names, looks_like_name
 
 _DIGIT = re.compile(r"\d")
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
@@ -31,7 +33,12 @@ _TOKEN_END = re.compile(r"[0-9A-Za-z]*")
 # digit matters only inside a long token or where a separator joins it to the next group ("555 010",
 # "fe80::1", "(555) 010", "GB29 NWBK"). A single leading class plus a lookahead is ~2x faster to
 # search than "\d(?:…)" in CPython's re.
-_INTERESTING = re.compile(r"[0-9](?=[0-9A-Za-z]{6}|[ ./()-]{1,2}[0-9]|:|\)| [A-Z0-9]{4})")
+# A digit up to three hex digits before a colon may start an IPv6 group ("2a0d:5600:…").
+_INTERESTING = re.compile(r"[0-9](?=[0-9A-Za-z]{6}|[ ./()-]{1,2}[0-9]|[0-9A-Fa-f]{0,3}:|\)| [A-Z0-9]{4})")
+_VERSION_LABEL = re.compile(r"(?:^|[^A-Za-z])(?:rv|v|ver|version)$", re.IGNORECASE)
+_HEX_COLON = frozenset("0123456789abcdefABCDEF:")
+# "AB 12 34 56 C": a national id whose letters stand apart from its first digit group.
+_LETTER_PREFIX = re.compile(r"[A-Z]{2} ")
 _PLACEHOLDER = re.compile(PLACEHOLDER)
 # Characters that every digit, e-mail and most anchor hits need; upper case only where anchors start.
 _RARE = re.compile(r"[0-9@=:_.\"ABGT-]")
@@ -66,8 +73,12 @@ class Hit(NamedTuple):
 
 
 class Scanner:
-    def __init__(self, detectors: Sequence[Detector]) -> None:
-        self._digit_detectors = [d for d in detectors if d.family == "digits"]
+    def __init__(self, detectors: Sequence[Detector], names: bool = True) -> None:
+        self._names = names
+        # "123.456.789-09" (CPF) would pass for a version "187.244.670-14": tried before the allow-list.
+        digit_detectors = [d for d in detectors if d.family == "digits"]
+        self._early = [(d, re.compile(d.pattern)) for d in digit_detectors if d.name == "cpf"]
+        self._digit_detectors = [d for d in detectors if d.family == "digits" and d.name != "cpf"]
         self._digit_regexes = [re.compile(d.pattern) for d in self._digit_detectors]
         parts = [f"(?P<s0>{PLACEHOLDER})"]
         parts += [f"(?P<s{i + 1}>{pattern})" for i, (_, pattern) in enumerate(SAFE_PATTERNS)]
@@ -77,6 +88,10 @@ class Scanner:
         ]
         parts.append(f"(?P<s99>{SAFE_HEX})")
         self._digit_scanner = re.compile("|".join(parts))
+        self._digit_tails = [
+            re.compile("|".join(parts[1 + len(SAFE_PATTERNS) + i : -1]))
+            for i in range(len(self._digit_detectors))
+        ]
 
         self._anchored: dict[str, list[tuple[Detector, re.Pattern[str]]]] = {}
         for detector in detectors:
@@ -118,19 +133,30 @@ class Scanner:
         if self._always:
             return True
         if _RARE.search(text) is None:
-            return any(word in text for word in self._rare_words)
-        if "@" in text or "%40" in text or _next_interesting_digit(text, 0) >= 0:
+            if any(word in text for word in self._rare_words):
+                return True
+            # A cue needs a blank after it ("Hi Priya"); one automaton pass decides.
+            return self._names and _may_name(text) and next(find_names(text), None) is not None
+        if "@" in text or "%" in text or _next_interesting_digit(text, 0) >= 0:
             return True
-        return self._trigger_literals.search(text) is not None
+        if "+" in text and "=" in text:
+            return True  # a form body: '+' is a blank ("4539+1488+0343+6467")
+        if self._trigger_literals.search(text) is not None:
+            return True
+        return self._names and _may_name(text) and next(find_names(text), None) is not None
 
-    def scan(self, text: str) -> list[Hit]:
+    def scan(self, text: str, decode: bool = True) -> list[Hit]:
         hits: list[Hit] = []
+        if decode and ("%" in text or ("+" in text and "=" in text)):
+            self._scan_decoded(text, hits)
         if self._anchor_regex is not None:
             self._scan_anchors(text, hits)
         if _DIGIT.search(text) is not None:
             self._scan_digits(text, hits)
         if "@" in text or "%40" in text:
             self._scan_emails(text, hits)
+        if self._names and _may_name(text):
+            hits.extend(Hit(start, end, "name", 2) for start, end in find_names(text))
         for detector, regex, trigger in self._extra:
             if not trigger or trigger in text:
                 hits.extend(
@@ -141,6 +167,19 @@ class Scanner:
         if len(hits) > 1:
             hits = _non_overlapping(hits)
         return hits
+
+    # ------------------------------------------------------------------------------------ URL encoding
+    def _scan_decoded(self, text: str, hits: list[Hit]) -> None:
+        """Scan the percent-/form-decoded view ("%2B1%20415…", "4539+1488…") and map hits back.
+
+        Each hit covers the whole encoded source of its characters, so "?tel=%2B1%20415%20555%200199&x=1"
+        becomes "?tel=<phone>&x=1": only the PII substring is replaced, the rest of the URL stays readable.
+        """
+        decoded, starts = _url_decoded(text)
+        if decoded == text:
+            return
+        for hit in self.scan(decoded, decode=False):
+            hits.append(Hit(starts[hit.start], starts[hit.end], hit.kind, hit.rank))
 
     # ------------------------------------------------------------------------------------ secrets
     def _anchor_positions(self, text: str) -> list[tuple[int, str]]:
@@ -175,12 +214,18 @@ class Scanner:
                     continue
                 kind = detector.kind
                 if detector.start == "key":
-                    kind = key_kind(text[start:index]) or ""
+                    key = text[start:index]
+                    kind = key_kind(key) or ("person" if key.lower() == "name" and anchor != ": " else "")
                     if not kind:
                         continue  # decided before the value scan, so "a=a=a=…" costs O(1) per '='
                 match = regex.match(text, start)
                 if match is None:
                     continue
+                if kind == "person":
+                    # "organizer": "Jane Doe" is a name; "organizer": "cus_123" or an address is not.
+                    if not looks_like_name(match.group("secret")):
+                        continue
+                    kind = "name"
                 accepted = _accept(detector, match.group(), text, start)
                 if not accepted:
                     continue
@@ -232,29 +277,76 @@ class Scanner:
                 end = self._try_token(text, token, hits)
                 if end < 0 and prefix == ":":
                     end = self._try_token(text, token - 1, hits)
+                    if end < 0:
+                        end = self._try_ipv6_start(text, token, hits)
+                if end < 0 and prefix == " " and token >= 3 and _LETTER_PREFIX.match(text, token - 3):
+                    end = self._try_token(text, token - 3, hits)
+            if end < 0:
+                end = self._try_cued(text, token, hits)
             pos = max(end, token_end, digit + 1)
+
+    def _try_ipv6_start(self, text: str, token: int, hits: list[Hit]) -> int:
+        """ "abcd:5600::1": the address starts at the hex group before the colon, not at this digit."""
+        start = token
+        floor = max(0, token - 40)
+        while start > floor and text[start - 1] in _HEX_COLON:
+            start -= 1
+        if start == token or (start > 0 and text[start - 1] in _WORD):
+            return -1
+        return self._try_token(text, start, hits)
+
+    def _try_cued(self, text: str, token: int, hits: list[Hit]) -> int:
+        """A bare number no detector claims, named by the words before it ("SSN 123456789",
+        "Steuer-ID: 86095742719", "mobile 612 345 678"); the cue decides which validator applies."""
+        window = text[max(0, token - _CUE_WINDOW) : token]
+        tail = window.rstrip(" \t:=#.()-")
+        if not tail or not tail[-1].isalpha():
+            return -1  # every cue ends in a word just before the number ("1 1 1 …" costs nothing here)
+        number = _NUMBER_RUN.match(text, token)
+        if number is None or (token and text[token - 1] in _WORD):
+            return -1
+        cue = _CUE.search(window)
+        if cue is None:
+            return -1
+        raw = number.group()
+        end = token + len(raw)
+        if end < len(text) and text[end] in _WORD:
+            return -1
+        for kind, check in _cue_checks(cue):
+            if check(raw):
+                hits.append(Hit(token, end, kind, 1))
+                return end
+        return -1
 
     def _try_token(self, text: str, start: int, hits: list[Hit]) -> int:
         """Match at ``start``; returns where scanning continues, or -1 when nothing matched."""
+        if self._early and text.startswith(".", start + 3):
+            for detector, regex in self._early:
+                early = regex.match(text, start)
+                if early is not None and (accepted := _accept(detector, early.group(), text, start)):
+                    hits.append(Hit(start, start + accepted, detector.kind, 1))
+                    return start + accepted
         match = self._digit_scanner.match(text, start)
         if match is None:
             return -1
         group = match.lastgroup or "s"
         if group[0] == "s":
             return match.end()
-        first = int(group[1:])
+        index = int(group[1:])
         candidate: re.Match[str] | None = match
-        # The first alternative that matched may be rejected by its validator; later ones get a chance.
-        for index in range(first, len(self._digit_detectors)):
-            if index > first:
-                candidate = self._digit_regexes[index].match(text, start)
-            if candidate is None:
-                continue
+        # The first alternative that matched may be rejected by its validator; the later ones get a chance,
+        # found by one match of the alternation of all later detectors (not one match per detector).
+        while candidate is not None:
             detector = self._digit_detectors[index]
-            accepted = _accept(detector, candidate.group(), text, start)
+            accepted = _accept(detector, candidate.group(f"d{index}"), text, start)
             if accepted:
                 hits.append(Hit(start, start + accepted, detector.kind, 1))
                 return start + accepted
+            if index + 1 >= len(self._digit_tails):
+                return -1
+            candidate = self._digit_tails[index + 1].match(text, start)
+            if candidate is not None:
+                index = int((candidate.lastgroup or "d0")[1:])
         return -1
 
     # ------------------------------------------------------------------------------------ e-mail
@@ -283,9 +375,83 @@ class Scanner:
                 at = text.find(separator, domain.end())
 
 
+# A number as people write it: groups of digits joined by single blanks, dots, dashes or slashes.
+_NUMBER_RUN = re.compile(r"\(?\d{1,6}\)?(?:[ .-]?\d{1,6}){0,6}")
+_CUE_WINDOW = 40
+_PHONE_CUES = (
+    r"phone|telephone|tel|mobile|cell|call|ring|text|sms|whatsapp|fax|móvil|movil|telefone|"
+    r"telefon|telefono|téléphone|portable|handy|celular|cellulare"
+)
+_CUE = re.compile(
+    r"(?i)\b(?:(?P<ssn>ssn|social security(?: number| no\.?)?)|(?P<tax>tax[ _-]?id|tin|taxpayer id)"
+    r"|(?P<cpf>cpf)|(?P<bsn>bsn|burgerservicenummer)|(?P<aadhaar>aadhaar|aadhar|uidai)"
+    r"|(?P<steuer>steuer-?id|steuer-?idnr|idnr|steueridentifikationsnummer|tax identification number)"
+    r"|(?P<nir>nir|insee|sécurité sociale|securite sociale)|(?P<nif>nif|nie|dni)"
+    r"|(?P<phone>" + _PHONE_CUES + r"))\b[^0-9\n]{0,24}$"
+)
+
+
+def _cue_checks(cue: re.Match[str]) -> tuple[tuple[str, Callable[[str], bool]], ...]:
+    group = cue.lastgroup
+    if group == "phone":
+        return (("phone", _is_cued_phone),)
+    if group == "ssn":
+        return (("ssn", v.is_ssn),)
+    if group == "tax":
+        return (("ssn", v.is_ssn), ("national_id", v.is_national_id))
+    check = {
+        "cpf": v.is_cpf, "bsn": v.is_bsn, "aadhaar": v.is_aadhaar, "steuer": v.is_steuer_id,
+        "nir": v.is_nir, "nif": v.is_nif,
+    }[group or ""]  # fmt: skip
+    return (("national_id", check),)
+
+
+def _is_cued_phone(candidate: str) -> bool:
+    """After a phone word, 9 to 13 digits that are not a date or a version."""
+    digits = v.digits_only(candidate)
+    return 9 <= len(digits) <= 13 and digits.isdigit() and candidate.count(".") < 3
+
+
+def _may_name(text: str) -> bool:
+    """A cue needs a blank after it ("Hi Priya"); CJK honorifics need none ("田中さん")."""
+    return " " in text or "\n" in text or not text.isascii()
+
+
 def _next_interesting_digit(text: str, pos: int) -> int:
     found = _INTERESTING.search(text, pos)
     return -1 if found is None else found.start()
+
+
+_ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})|\+")
+
+
+def _url_decoded(text: str) -> tuple[str, list[int]]:
+    """``text`` with %XX (ASCII only) and, in a query or form body, '+' decoded; ``starts[i]`` is where
+    decoded character ``i`` begins in ``text`` (``starts[len(decoded)] == len(text)``)."""
+    form = "=" in text
+    pieces: list[str] = []
+    starts: list[int] = []
+    last = 0
+    for match in _ESCAPE.finditer(text):
+        escape = match.group(1)
+        if escape is None:
+            if not form:
+                continue
+            char = " "
+        else:
+            code = int(escape, 16)
+            if code >= 0x80:
+                continue  # a byte of a multi-byte character: never part of a number or an address
+            char = chr(code)
+        start = match.start()
+        pieces.append(text[last:start])
+        starts.extend(range(last, start))
+        pieces.append(char)
+        starts.append(start)
+        last = match.end()
+    pieces.append(text[last:])
+    starts.extend(range(last, len(text) + 1))
+    return "".join(pieces), starts
 
 
 def _token_end(text: str, index: int) -> int:
@@ -313,6 +479,11 @@ def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
     does not depend on how much the validator keeps (cheap rejections for "1.1.1.1.1…" runs).
     """
     guard = detector.guard
+    if guard == "address":
+        # ">, Name <": the '>' must close an address ("<jane@…>") or our "<email>" placeholder.
+        opened = text.rfind("<", max(0, start - 256), start)
+        inside = text[opened + 1 : start] if opened >= 0 else ""
+        return len(candidate) if "@" in inside or inside.startswith("email") else 0
     before = text[start - 1] if start else " "
     joins = "." if guard == "ipv4" else "./-"
     if guard:
@@ -326,6 +497,8 @@ def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
             return 0
         elif guard == "ipv4" and before == "/" and start > 1 and text[start - 2] in _ALNUM:
             return 0  # "Chrome/124.0.0.0" is a product version, not an address
+        elif guard == "ipv4" and before == ":" and _VERSION_LABEL.search(text, max(0, start - 9), start - 1):
+            return 0  # "rv:1.9.1.20" in a Gecko user agent is a version
     accepted = detector.validator(candidate) if detector.validator is not None else len(candidate)
     if accepted and guard:
         end = start + accepted

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import ipaddress
 import json
 import re
+from collections.abc import Callable
 
 _SEPARATORS = str.maketrans("", "", " -./()")
 
@@ -35,7 +37,7 @@ def card_length(candidate: str) -> int:
 
     Greedy scanning overruns ("4242 4242 4242 4242 12/34"), so prefixes ending at a group are tried.
     """
-    if candidate[0] not in "23456":
+    if candidate[0] not in "23456" and not candidate.startswith("1800"):
         return 0
     runs = list(_DIGIT_RUN.finditer(candidate))
     if len({candidate[run.end()] for run in runs[:-1]}) > 1:
@@ -43,12 +45,21 @@ def card_length(candidate: str) -> int:
     number = "".join(run.group() for run in runs)
     count = len(number)
     for run in reversed(runs):
-        if 13 <= count <= 19:
+        if _card_range(number, count):
             prefix = number[:count]
             if prefix.count(prefix[0]) != count and luhn_ok(prefix):
                 return run.end()
         count -= len(run.group())
     return 0
+
+
+def _card_range(number: str, count: int) -> bool:
+    """13-19 digits for issuers 2-6; 12 for Maestro (50xx, 56-69); JCB's 15-digit 1800/2131 series."""
+    if number[0] == "1":
+        return count == 15 and number.startswith("1800")
+    if count == 12:  # Maestro's 12-digit ranges only: a 12-digit order number is far more common
+        return number.startswith(("5018", "5020", "5038", "5893", "6304", "6759", "6761", "6762", "6763"))
+    return 13 <= count <= 19
 
 
 # ISO 13616 lengths for the countries our customers bank in; others still pass on mod-97 alone.
@@ -71,8 +82,42 @@ def is_iban(candidate: str) -> bool:
 
 
 def is_ssn(candidate: str) -> bool:
-    area, group, serial = candidate.split("-")
+    number = digits_only(candidate)
+    if len(number) != 9 or not number.isdigit():
+        return False
+    area, group, serial = number[:3], number[3:5], number[5:]
     return area not in {"000", "666"} and area[0] != "9" and group != "00" and serial != "0000"
+
+
+# National identifiers: python-stdnum's checksums validate the candidates the scanner found (imported on
+# first use, so a process that never sees one never pays for the import).
+def _stdnum(module: str) -> Callable[[str], bool]:
+    def check(candidate: str) -> bool:
+        validator = importlib.import_module(f"stdnum.{module}")
+        return bool(validator.is_valid(candidate))
+
+    return check
+
+
+is_cpf = _stdnum("br.cpf")
+is_nif = _stdnum("es.nif")  # DNI and NIE included
+is_nir = _stdnum("fr.nir")
+is_bsn = _stdnum("nl.bsn")
+is_aadhaar = _stdnum("in_.aadhaar")
+is_codice_fiscale = _stdnum("it.codicefiscale")
+is_steuer_id = _stdnum("de.idnr")
+_NINO = re.compile(r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
+
+
+def is_nino(candidate: str) -> bool:
+    """UK National Insurance number: HMRC's prefix rules (python-stdnum has no NINO module)."""
+    return _NINO.fullmatch(candidate.replace(" ", "").upper()) is not None
+
+
+def is_national_id(candidate: str) -> bool:
+    """Any of the identifiers above (for a value under a generic cue such as "tax id")."""
+    checks = (is_ssn, is_cpf, is_nif, is_nir, is_bsn, is_aadhaar, is_codice_fiscale, is_steuer_id, is_nino)
+    return any(check(candidate) for check in checks)
 
 
 def is_phone(candidate: str) -> bool:
