@@ -23,6 +23,7 @@ from otel_secretary.pii._masker import Masker, Redactions
 _MAX_CLEAN: Final = 8192
 _MAX_DEPTH: Final = 16
 _CACHE_ATTR: Final = "_otel_secretary_clean_keys"
+_SCALARS: Final = frozenset({int, float, bool, bytes, type(None)})
 
 
 def _clean_keys(masker: Masker) -> dict[str, None]:
@@ -47,7 +48,7 @@ def mask_key(masker: Masker, key: str, redactions: Redactions | None) -> str:
     return masked
 
 
-def _free_slot(result: Mapping[str, Any], key: str) -> str:
+def free_slot(result: Mapping[str, Any], key: str) -> str:
     if key not in result:
         return key
     number = 2
@@ -62,13 +63,26 @@ def mask_attributes_and_keys(
     """Attribute mapping with keys masked and values masked under their original keys, nested too."""
     if not attributes:
         return {}
+    clean = _clean_keys(masker)
+    mask_value = masker.mask_value
     result: dict[str, Any] = {}
     for key, value in attributes.items():
-        name = str(key)
-        result[_free_slot(result, mask_key(masker, name, redactions))] = mask_keyed(
-            masker, name, value, redactions
-        )
+        name = key if type(key) is str else str(key)
+        masked_name = name if name in clean else mask_key(masker, name, redactions)
+        if masked_name in result:
+            masked_name = free_slot(result, masked_name)
+        kind = type(value)
+        if kind is not str and kind not in _SCALARS and (
+            isinstance(value, Mapping) or (isinstance(value, list | tuple) and value and not _flat(value))
+        ):
+            result[masked_name] = mask_keyed(masker, name, value, redactions)
+        else:
+            result[masked_name] = mask_value(name, value, redactions)
     return result
+
+
+def _flat(values: Sequence[Any]) -> bool:
+    return not any(isinstance(item, Mapping) for item in values)
 
 
 def mask_keyed(
@@ -81,7 +95,7 @@ def mask_keyed(
         result: dict[str, Any] = {}
         for inner_key, inner in value.items():
             name = str(inner_key)
-            result[_free_slot(result, mask_key(masker, name, redactions))] = mask_keyed(
+            result[free_slot(result, mask_key(masker, name, redactions))] = mask_keyed(
                 masker, name, inner, redactions, depth + 1
             )
         return result
