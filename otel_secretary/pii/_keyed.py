@@ -72,8 +72,12 @@ def mask_attributes_and_keys(
         if masked_name in result:
             masked_name = free_slot(result, masked_name)
         kind = type(value)
-        if kind is not str and kind not in _SCALARS and (
-            isinstance(value, Mapping) or (isinstance(value, list | tuple) and value and not _flat(value))
+        if (
+            kind is not str
+            and kind not in _SCALARS
+            and (
+                isinstance(value, Mapping) or (isinstance(value, list | tuple) and value and not _flat(value))
+            )
         ):
             result[masked_name] = mask_keyed(masker, name, value, redactions)
         else:
