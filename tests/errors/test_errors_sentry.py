@@ -59,7 +59,9 @@ def test_sentry_events_link_to_the_trace_carry_fingerprint_and_no_pii(sink: tupl
         assert event["tags"]["error.type"] == "ValueError"
         assert event["tags"]["http.route"] == "/api/v1/subscriptions/<customer_id>"
         assert event["tags"]["app.tenant.id"] == "tenant-7"
-        assert event["user"] == {"id": "5f0c2a9e1b7d4c3a"}
+        # The client's baggage user id is untrusted: pseudonymised, the same on the span and the event.
+        assert event["user"] == {"id": span["attributes"]["enduser.id"]}
+        assert event["user"]["id"] != "5f0c2a9e1b7d4c3a"
         assert event["contexts"]["request_context"] == {
             "http.request.method": "POST",
             "http.route": "/api/v1/subscriptions/<customer_id>",
