@@ -15,11 +15,14 @@ app = typer.Typer(help="Validate and show otel-secretary settings.", no_args_is_
 def check() -> None:
     """Parse every OTEL_SECRETARY_* variable; exit 2 naming the first invalid one."""
     try:
-        load_settings()
+        settings = load_settings()
     except SettingsError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     typer.echo("settings OK")
+    from otel_secretary.errors import sentry_status
+
+    typer.echo(sentry_status(settings).describe_configuration())
 
 
 @app.command()

@@ -87,9 +87,11 @@ def install(
         report_internal_error("errors.install", failure)
 
 
-def sentry_status() -> SentryStatus:
-    """Whose Sentry client is active (ours, the app's, both) and whether our processors run on it."""
-    return _sentry_clients.status()
+def sentry_status(settings: Settings | None = None) -> SentryStatus:
+    """Whose Sentry client is active (ours, the app's, both) and whether our processors run on it.
+
+    ``settings`` lets ``config check`` (where no app runs) say whether a DSN of ours is configured."""
+    return _sentry_clients.status(bool(settings.sentry_dsn) if settings is not None else None)
 
 
 def uninstall() -> None:

@@ -1,8 +1,8 @@
 """Sentry next to OpenTelemetry: same trace id, our fingerprint and tags, masked, sampled on repeats.
 
 This module is the *processing*: the hooks every Sentry client in the process gets, whoever created
-it (see :mod:`._sentry_clients` for how they reach the app's own clients). Our own client is made by
-:func:`init_sentry` with ``OTLPIntegration(setup_otlp_traces_exporter=False, setup_propagator=False)``
+it (see :mod:`._sentry_clients` for how they reach the app's own clients). Our own client is made
+with ``OTLPIntegration(setup_otlp_traces_exporter=False, setup_propagator=False)``
 so every event's ``contexts.trace`` is the active OTel span while our exporters and W3C propagation
 stay untouched; ``before_send`` also writes the OTel ids itself, so the link holds on the app's
 clients too, and writes ``sentry.event_id`` on the span for the way back.

@@ -63,11 +63,23 @@ class SentryStatus:
     client_hook: Literal["client-init", "global-processor", "not-installed"]  # how later clients are reached
     our_dsn_configured: bool
     conflicts: tuple[str, ...]
+    sdk_version: str = ""  # the installed sentry-sdk
+    hook_available: bool = False  # this sentry-sdk lets us reach clients the app creates
 
     def describe(self) -> str:
         installed = "installed" if self.processors_installed else "NOT installed"
         who = {"none": "not initialised", "ours": "ours", "app": "the app's", "both": "the app's and ours"}
         return f"sentry: {who[self.owner]}; our processors {installed} (later clients: {self.client_hook})"
+
+    def describe_configuration(self) -> str:
+        """For ``config check`` (no app loaded): what will happen when the app starts."""
+        dsn = "OTEL_SECRETARY_SENTRY_DSN set (ours)" if self.our_dsn_configured else "no DSN of ours"
+        reach = (
+            "an app's own sentry_sdk.init gets our masking, fingerprints, tags and trace links"
+            if self.hook_available
+            else "an app's own sentry_sdk.init is only partly covered (no client hook in this sentry-sdk)"
+        )
+        return f"sentry: {dsn}; sentry-sdk {self.sdk_version or 'not installed'}: {reach}"
 
 
 class _State:
@@ -380,10 +392,11 @@ def _mask_sentry_span_exporter() -> bool:
         return False
 
 
-def status() -> SentryStatus:
-    """Live state of Sentry in this process (sentry-sdk is imported only if it already was)."""
+def status(dsn_configured: bool | None = None) -> SentryStatus:
+    """Live state of Sentry in this process; ``dsn_configured`` stands in when nothing is installed."""
     owner: Owner = "none"
     installed = False
+    version, available = _sdk_capabilities()
     if "sentry_sdk" in sys.modules:
         import sentry_sdk
 
@@ -396,9 +409,21 @@ def status() -> SentryStatus:
         owner=owner,
         processors_installed=installed,
         client_hook=_state.hook,
-        our_dsn_configured=bool(_state.our_dsn),
+        our_dsn_configured=bool(_state.our_dsn) or bool(dsn_configured),
         conflicts=tuple(_state.said.values()),
+        sdk_version=version,
+        hook_available=available,
     )
+
+
+def _sdk_capabilities() -> tuple[str, bool]:
+    try:
+        from sentry_sdk import client as client_module
+        from sentry_sdk.consts import VERSION
+    except ImportError:
+        return "", False
+    cls = getattr(client_module, "_Client", None)
+    return str(VERSION), callable(getattr(cls, "_init_impl", None))
 
 
 def reset_for_tests() -> None:

@@ -129,3 +129,12 @@ def test_app_initialises_sentry_before_configure(sink: EnvelopeSink, tmp_path: P
     _check(sink, tmp_path)
     assert "STATUS sentry: the app's; our processors installed (later clients: client-init)" in run.stdout
     assert "the app's DSN wins" not in run.stderr
+
+
+def test_app_initialises_sentry_before_configure_with_our_dsn_too(sink: EnvelopeSink, tmp_path: Path) -> None:
+    """Both configured, same project: the app's client stays (we do not re-init over it), said once."""
+    run = _run(sink, tmp_path, "before", our_dsn=sink.dsn(2))
+    _check(sink, tmp_path)
+    said = [line for line in run.stderr.splitlines() if "the app initialised Sentry itself" in line]
+    assert len(said) == 1
+    assert "STATUS sentry: the app's and ours; our processors installed" in run.stdout

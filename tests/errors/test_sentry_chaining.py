@@ -1,0 +1,159 @@
+"""How our Sentry processing sits next to the app's: order, idempotence, and the transport's last pass.
+
+In-process with real sentry-sdk clients whose transport keeps envelopes in memory (no global
+``sentry_sdk.init``, so nothing is patched for the rest of the session except ``Client``'s creation
+hook, which only acts while our processor is installed).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sentry_sdk
+from sentry_sdk.envelope import Envelope, Item, PayloadRef
+from sentry_sdk.transport import Transport
+
+from otel_secretary.errors import ErrorRecorder, _sentry_clients
+from otel_secretary.pii import Masker
+
+EMAIL = "jane.doe@example.com"
+PHONE = "+44 20 7946 0958"
+
+
+class KeepingTransport(Transport):
+    kept: list[Envelope] = []
+
+    def capture_envelope(self, envelope: Envelope) -> None:
+        type(self).kept.append(envelope)
+
+
+@pytest.fixture
+def processing() -> Iterator[None]:
+    _sentry_clients.reset_for_tests()
+    _sentry_clients.install(
+        recorder=ErrorRecorder(), masker=Masker(), repeat_window=0, dsn="", environment="test"
+    )
+    KeepingTransport.kept = []
+    yield
+    _sentry_clients.reset_for_tests()
+
+
+def _client(**options: Any) -> sentry_sdk.Client:
+    return sentry_sdk.Client(
+        dsn="http://key@127.0.0.1:9/1",
+        transport=KeepingTransport,
+        default_integrations=False,
+        integrations=[],
+        **options,
+    )
+
+
+def _capture(client: sentry_sdk.Client, exc: BaseException) -> None:
+    try:
+        raise exc
+    except type(exc):
+        event, hint = sentry_sdk.utils.event_from_exception(sys.exc_info(), client_options=client.options)
+    client.capture_event(event, hint)
+
+
+def _sent() -> str:
+    return "\n".join(
+        json.dumps(item.payload.json or item.payload.get_bytes().decode(), default=str)
+        for envelope in KeepingTransport.kept
+        for item in envelope.items
+    ) + json.dumps([envelope.headers for envelope in KeepingTransport.kept], default=str)
+
+
+def test_the_apps_hook_sees_the_event_first_and_ours_mask_what_it_adds(processing: None) -> None:
+    seen: list[str] = []
+
+    def careless(event: dict[str, Any], hint: Any) -> dict[str, Any]:
+        seen.append(event["exception"]["values"][-1]["value"])
+        event.setdefault("tags", {})["customer"] = EMAIL
+        return event
+
+    _capture(_client(before_send=careless), RuntimeError(f"could not reach {EMAIL} at {PHONE}"))
+    assert seen == [f"could not reach {EMAIL} at {PHONE}"]  # theirs first: the raw event
+    [envelope] = KeepingTransport.kept
+    event = envelope.get_event()
+    assert event is not None
+    assert event["tags"]["customer"] == "<email>"
+    assert event["exception"]["values"][-1]["value"] == "could not reach <email> at <phone>"
+    assert event["tags"]["app.error.fingerprint"] == event["fingerprint"][0]
+    assert EMAIL not in _sent()
+
+
+def test_an_app_hook_that_drops_the_event_still_drops_it(processing: None) -> None:
+    _capture(_client(before_send=lambda event, hint: None), RuntimeError("boom"))
+    assert KeepingTransport.kept == []
+
+
+def test_adopting_a_client_again_does_not_chain_twice(processing: None) -> None:
+    calls: list[int] = []
+
+    def counting(event: dict[str, Any], hint: Any) -> dict[str, Any]:
+        calls.append(1)
+        return event
+
+    client = _client(before_send=counting)
+    hook = client.options["before_send"]
+    _sentry_clients.adopt(client)
+    _sentry_clients.adopt(client)
+    assert client.options["before_send"] is hook
+    _capture(client, RuntimeError("once"))
+    assert calls == [1]
+    assert len(KeepingTransport.kept) == 1
+    assert _sentry_clients.processors_installed(client)
+
+
+def test_the_transport_masks_items_no_hook_sees(processing: None) -> None:
+    """Sessions (distinct id, ip), envelope headers (the transaction name) and attachments."""
+    client = _client()
+    envelope = Envelope(
+        headers={"event_id": "9f2c1b7e8a0d4c3fb1e2d3c4b5a69788", "trace": {"transaction": f"/u/{EMAIL}"}}
+    )
+    envelope.add_item(
+        Item(
+            payload=PayloadRef(
+                json={
+                    "sid": "2b1f0c1e-8c2d-4e4a-9b59-6f1c2d3e4f5a",
+                    "did": EMAIL,
+                    "attrs": {"ip_address": "{{auto}}", "release": "r1"},
+                }
+            ),
+            type="session",
+        )
+    )
+    envelope.add_item(Item(payload=PayloadRef(bytes=f"note for {EMAIL}".encode()), type="attachment"))
+    envelope.add_item(Item(payload=PayloadRef(bytes=b"\x89PNG\r\n\x1a\n\xff\xfe"), type="attachment"))
+    assert client.transport is not None
+    client.transport.capture_envelope(envelope)
+    [sent] = KeepingTransport.kept
+    session = sent.items[0].payload.json
+    assert session is not None
+    assert session["sid"] == "2b1f0c1e-8c2d-4e4a-9b59-6f1c2d3e4f5a"
+    assert session["did"] != EMAIL and len(session["did"]) == 16
+    assert session["attrs"] == {"release": "r1"}
+    assert sent.headers["trace"]["transaction"] == "/u/<email>"
+    assert sent.items[1].payload.get_bytes() == b"note for <email>"
+    assert len(sent.items) == 2  # the binary attachment could not be masked, so it was not sent
+    assert EMAIL not in _sent()
+
+
+def test_status_reports_the_apps_client_and_our_processors(processing: None) -> None:
+    client = _client()
+    scope = sentry_sdk.get_global_scope()
+    previous = scope.client
+    scope.set_client(client)
+    try:
+        status = _sentry_clients.status()
+    finally:
+        scope.set_client(previous)
+    assert status.owner == "app"
+    assert status.processors_installed
+    assert status.client_hook == "client-init"
+    assert status.hook_available and status.sdk_version.startswith("2.")
