@@ -180,8 +180,21 @@ def context_api_current() -> Context:
     return context.get_current()
 
 
+_policy_installed = False
+
+
 def install_baggage_policy() -> None:
     """Wrap the global propagator once (``OTEL_PROPAGATORS`` decides what it wraps)."""
+    global _policy_installed
+    _policy_installed = True
     current = propagate.get_global_textmap()
     if not isinstance(current, BaggagePolicyPropagator):
         propagate.set_global_textmap(BaggagePolicyPropagator(current))
+
+
+def reapply_baggage_policy() -> bool:
+    """Wrap again a propagator that replaced ours (Sentry's ``OTLPIntegration``); True if it did."""
+    if not _policy_installed or isinstance(propagate.get_global_textmap(), BaggagePolicyPropagator):
+        return False
+    install_baggage_policy()
+    return True

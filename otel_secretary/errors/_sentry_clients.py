@@ -330,11 +330,15 @@ def _report_conflicts(client: Any) -> None:
     integrations: Mapping[str, Any] = getattr(client, "integrations", {}) or {}
     otlp = integrations.get("otlp")
     if otlp is not None and getattr(otlp, "setup_propagator", False):
+        from otel_secretary.context import reapply_baggage_policy
+
+        wrapped = reapply_baggage_policy()
         _say_once(
             "propagator",
             "the app's OTLPIntegration replaced the global propagator with Sentry's; the app's choice "
-            "wins, so W3C traceparent/baggage are no longer injected by OTel instrumentations. Pass "
-            "OTLPIntegration(setup_propagator=False) to keep W3C propagation.",
+            "wins, so W3C traceparent/baggage are no longer injected by OTel instrumentations"
+            + ("; our baggage policy is applied around it" if wrapped else "")
+            + ". Pass OTLPIntegration(setup_propagator=False) to keep W3C propagation.",
         )
     if otlp is not None and getattr(otlp, "setup_otlp_traces_exporter", False):
         wrapped = _mask_sentry_span_exporter()

@@ -26,7 +26,9 @@ class EnvelopeSink:
         """(item header, payload) of every JSON item in every envelope received."""
         found = []
         with self.lock:
-            bodies = list(self.bodies)
+            bodies = [
+                b for b, path in zip(self.bodies, self.paths, strict=True) if path.endswith("/envelope/")
+            ]
         for body in bodies:
             lines = body.split(b"\n")
             index = 1  # line 0 is the envelope header

@@ -6,7 +6,9 @@ breadcrumb data (keys included). ``APP_SENTRY_MODE`` says when:
 
 - ``after``: at import, under ``opentelemetry-instrument`` (our distro already initialised Sentry
   with ``OTEL_SECRETARY_SENTRY_DSN``, so this is a re-``init``);
-- ``before``: at import, then the app calls ``otel_secretary.configure()`` itself.
+- ``before``: at import, then the app calls ``otel_secretary.configure()`` itself;
+- ``otlp``: like ``after``, with Sentry's ``OTLPIntegration()`` defaults (it exports our spans to
+  Sentry and replaces the global propagator).
 
 The personal data arrives at run time (the environment, then the requests), so finding it in an
 envelope means our masking failed, not that Sentry quoted this file's source lines.
@@ -44,8 +46,17 @@ def careless_before_breadcrumb(crumb: dict[str, Any], hint: Any) -> dict[str, An
     return crumb
 
 
+def _integrations() -> list[object]:
+    if MODE != "otlp":
+        return []
+    from sentry_sdk.integrations.otlp import OTLPIntegration
+
+    return [OTLPIntegration()]
+
+
 sentry_sdk.init(
     dsn=os.environ["APP_SENTRY_DSN"],
+    integrations=_integrations(),
     send_default_pii=True,
     traces_sample_rate=1.0,
     enable_logs=True,
