@@ -49,6 +49,11 @@ HOOKS: Final = (
     "before_send_metric",
 )
 _MARK: Final = "__otel_secretary_hook__"
+#: The dynamic sampling context's keys (Sentry's spec); a client may send any other ``sentry-*`` item.
+DSC_KEYS: Final = frozenset(
+    {"trace_id", "public_key", "sample_rate", "sample_rand", "sampled", "release", "environment",
+     "transaction", "replay_id", "org_id"}
+)  # fmt: skip
 _PATCHED: Final = "__otel_secretary_patched__"
 
 Owner = Literal["none", "ours", "app", "both"]
@@ -190,6 +195,41 @@ def _patch_client_class() -> None:
             setattr(_init_impl, _PATCHED, True)
             cls._init_impl = _init_impl
         _state.hook = "client-init"
+    _filter_incoming_sentry_baggage()
+
+
+def _filter_incoming_sentry_baggage() -> None:
+    """A client's ``baggage: sentry-x=<e-mail>`` is forwarded by Sentry's tracing to every host the app
+    calls (it freezes incoming ``sentry-*`` items). Keep only the DSC keys, and only values the masker
+    leaves alone."""
+    try:
+        from sentry_sdk.tracing_utils import Baggage
+    except ImportError:
+        return
+    original = Baggage.__dict__.get("from_incoming_header")
+    function = getattr(original, "__func__", None)
+    if function is None or getattr(function, _PATCHED, False):
+        return
+
+    @functools.wraps(function)
+    def from_incoming_header(cls: Any, header: Any, *args: Any, **kwargs: Any) -> Any:
+        result = function(cls, header, *args, **kwargs)
+        try:
+            mask = _masker().mask_text
+            items = getattr(result, "sentry_items", None)
+            if isinstance(items, dict):
+                result.sentry_items = {
+                    key: value
+                    for key, value in items.items()
+                    if key in DSC_KEYS and mask(str(value)) == str(value)
+                }
+        except Exception as failure:
+            report_internal_error("errors.sentry_incoming_baggage", failure)
+            result.sentry_items = {}
+        return result
+
+    setattr(from_incoming_header, _PATCHED, True)
+    Baggage.from_incoming_header = classmethod(from_incoming_header)  # type: ignore[method-assign,assignment]
 
 
 def _fallback_global_processor() -> None:

@@ -41,7 +41,8 @@ EMAIL = "jane.doe@example.com"
 NAME = "Jane Doe"
 HOSTILE_BAGGAGE = (
     "user.email=jane.doe%40example.com,user.name=Jane%20Doe,enduser.id=jane.doe%40example.com,"
-    "app.tenant.id=tenant-9,sentry-trace_id=0123456789abcdef0123456789abcdef"
+    "app.tenant.id=tenant-9,sentry-trace_id=0123456789abcdef0123456789abcdef,"
+    "sentry-user_email=jane.doe%40example.com,sentry-transaction=Jane%20Doe%20jane.doe%40example.com"
 )
 
 
@@ -184,7 +185,12 @@ def test_a_real_flask_app_forwards_no_client_baggage_and_exports_no_raw_user_id(
         proc = Proc("baggage-app", [*argv, str(port)], env, tmp_path)
         try:
             proc.wait_log("serving")
-            headers = {"baggage": HOSTILE_BAGGAGE, "traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"}
+            headers = {
+                "baggage": HOSTILE_BAGGAGE,
+                "traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01",
+                # Sentry continues this trace and would forward the client's sentry-* items verbatim.
+                "sentry-trace": "0123456789abcdef0123456789abcdef-0123456789abcdef-1",
+            }
             assert _get(f"http://127.0.0.1:{port}/api/v1/forward", headers) == 200
             assert _get(f"http://127.0.0.1:{port}/api/v1/mine", headers) == 200
             traces = tmp_path / "data" / "traces.jsonl"
@@ -201,6 +207,8 @@ def test_a_real_flask_app_forwards_no_client_baggage_and_exports_no_raw_user_id(
         outbound = json.dumps(headers)
         assert leaks(outbound, [EMAIL, NAME, "jane.doe", "user.email", "user.name"]) == []
         assert "enduser.id" not in outbound and "tenant" not in outbound
+        sentry_keys = {item.split("=")[0] for item in headers.get("baggage", "").split(",") if item}
+        assert "sentry-trace_id" in sentry_keys and "sentry-user_email" not in sentry_keys
         if headers["user-agent"].startswith("python-requests"):  # urllib is not instrumented here
             assert headers["traceparent"].startswith("00-" + "ab" * 16)  # the trace still joins
     spans = read_spans(tmp_path / "data" / "traces.jsonl")
