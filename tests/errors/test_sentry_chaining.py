@@ -157,3 +157,16 @@ def test_status_reports_the_apps_client_and_our_processors(processing: None) -> 
     assert status.processors_installed
     assert status.client_hook == "client-init"
     assert status.hook_available and status.sdk_version.startswith("2.")
+
+
+def test_config_check_says_what_happens_to_an_apps_own_sentry_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from otel_secretary.cli.config import app
+
+    monkeypatch.setenv("OTEL_SECRETARY_SENTRY_DSN", "http://key@127.0.0.1:9/1")
+    result = CliRunner().invoke(app, ["check"])
+    assert result.exit_code == 0, result.output
+    line = result.output.splitlines()[-1]
+    assert line.startswith("sentry: OTEL_SECRETARY_SENTRY_DSN set (ours); sentry-sdk 2.")
+    assert line.endswith("an app's own sentry_sdk.init gets our masking, fingerprints, tags and trace links")
