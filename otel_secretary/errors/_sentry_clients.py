@@ -29,6 +29,7 @@ builds a new client with the app's options, which used to replace everything we 
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import threading
 from collections.abc import Callable, Mapping
@@ -101,6 +102,14 @@ class _State:
 
 
 _state = _State()
+
+
+def _renew_lock() -> None:
+    _state.lock = threading.RLock()
+
+
+# A gunicorn worker forked while another thread held the lock must not freeze at its first Sentry event.
+os.register_at_fork(after_in_child=_renew_lock)
 
 
 def _say_once(kind: str, message: str) -> None:

@@ -8,8 +8,10 @@ hook, which only acts while our processor is installed).
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from sentry_sdk.transport import Transport
 
 from otel_secretary.errors import ErrorRecorder, _sentry_clients
 from otel_secretary.pii import Masker
+from tests.support.processes import clean_env
 
 EMAIL = "jane.doe@example.com"
 PHONE = "+44 20 7946 0958"
@@ -170,3 +173,30 @@ def test_config_check_says_what_happens_to_an_apps_own_sentry_init(monkeypatch: 
     line = result.output.splitlines()[-1]
     assert line.startswith("sentry: OTEL_SECRETARY_SENTRY_DSN set (ours); sentry-sdk 2.")
     assert line.endswith("an app's own sentry_sdk.init gets our masking, fingerprints, tags and trace links")
+
+
+_LATE_IMPORT = """
+import sys
+import otel_secretary
+handle = otel_secretary.configure()
+assert "sentry_sdk" not in sys.modules, "imported without a DSN (0.25 s of start-up)"
+import sentry_sdk
+sentry_sdk.init(dsn="http://key@127.0.0.1:9/1", default_integrations=False)
+from otel_secretary.errors import sentry_status
+print(sentry_status().describe())
+handle.shutdown()
+"""
+
+
+def test_without_a_dsn_sentry_is_not_imported_but_the_apps_later_client_is_covered(tmp_path: Path) -> None:
+    env = clean_env(
+        OTEL_SECRETARY_DATA_DIR=str(tmp_path),
+        OTEL_SECRETARY_PROMETHEUS_PORT="0",
+        OTEL_SECRETARY_RULES_ENABLED="false",
+        OTEL_SECRETARY_SYSTEM_METRICS="false",
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", _LATE_IMPORT], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "sentry: the app's; our processors installed (later clients: client-init)" in run.stdout
