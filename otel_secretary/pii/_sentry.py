@@ -42,6 +42,13 @@ _STRUCTURAL: Final = frozenset(
 )  # fmt: skip
 # SDK metadata (name, version, integrations, packages): produced by sentry-sdk, never user data.
 _VERBATIM: Final = frozenset({"sdk"})
+# Span, trace, event and session ids: random hex cannot be personal, and a digit run inside one must not
+# be taken for a phone number (that would break the event). At least one a-f letter is required, so a
+# card or phone number stored under such a key is still masked.
+_ID_VALUE: Final = re.compile(
+    r"(?=[0-9a-f-]*[a-f])"
+    r"(?:[0-9a-f]{16}|[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})"
+)
 _QUERY_KEYS: Final = frozenset({"query_string", "http.query", "url.query", "query"})
 _DROPPED: Final = frozenset({"ip_address"})
 _ENCODED: Final = re.compile(r"%[0-9A-Fa-f]{2}|\+")
@@ -92,9 +99,10 @@ def _walk(
                 result[name] = inner
                 continue
             if name in _STRUCTURAL and not secret and isinstance(inner, str | bool | int | float | None):
-                result[name] = (
-                    inner if not isinstance(inner, str) else mask_string(masker, None, inner, redactions)
-                )
+                kept = inner
+                if isinstance(inner, str) and not _ID_VALUE.fullmatch(inner):
+                    kept = mask_string(masker, None, inner, redactions)
+                result[name] = kept
                 continue
             if name == "did" and pseudonymize is not None and isinstance(inner, str) and inner:
                 result[name] = pseudonymize(inner)

@@ -200,3 +200,20 @@ def test_without_a_dsn_sentry_is_not_imported_but_the_apps_later_client_is_cover
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "sentry: the app's; our processors installed (later clients: client-init)" in run.stdout
+
+
+def test_ids_survive_masking_but_a_card_under_an_id_key_does_not() -> None:
+    from otel_secretary.pii import sentry_scrubber
+
+    event = {
+        "sid": "df4d285e-e3f2-407d-a33d-014849571902",  # its last group looks like a phone number
+        "trace_id": "9f2c1b7e8a0d4c3fb1e2d3c4b5a69788",
+        "event_id": "4539148803436467",  # no hex letter: not an id, a card
+        "extra": {
+            "query": "email=jane.doe%40example.com&phone=%2B44%2020%207946%200958&card=4539+1488+0343+6467"
+        },
+    }
+    scrubbed = sentry_scrubber(Masker())(event, {})
+    assert scrubbed["sid"] == event["sid"] and scrubbed["trace_id"] == event["trace_id"]
+    assert scrubbed["event_id"] == "<card>"
+    assert scrubbed["extra"]["query"] == "email=<email>&phone=<phone>&card=<card>"
