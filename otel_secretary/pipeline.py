@@ -50,6 +50,7 @@ from otel_secretary._internal.fork_safe import (
     guard_metric_collection_across_fork,
 )
 from otel_secretary._internal.self_monitoring import is_bad_input, report_internal_error, say_disabled
+from otel_secretary.context import install_baggage_policy
 from otel_secretary.sdk._logs import stdlib_bridge
 from otel_secretary.sdk.metrics import cardinality as metric_cardinality
 from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
@@ -136,6 +137,7 @@ def build(
     )
     engine = _embedded_rules(settings, strict)
 
+    install_baggage_policy()  # inbound baggage filtered, none to third parties (otel_secretary.context)
     span_processors: list[SpanProcessor] = [UnroutedSpanNameProcessor(), RequestContextSpanProcessor()]
     if engine is not None:
         span_processors.append(engine.span_processor)

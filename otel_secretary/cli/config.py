@@ -234,6 +234,9 @@ def check() -> None:
         typer.echo(f"{len(result.problems)} problem(s): the app would start without what they configure")
         raise typer.Exit(2)
     typer.echo("preflight OK")
+    from otel_secretary.errors import sentry_status
+
+    typer.echo(sentry_status(load_settings()).describe_configuration())
 
 
 @app.command()

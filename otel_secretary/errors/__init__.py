@@ -13,7 +13,7 @@ from opentelemetry import metrics
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.settings import Settings
 
-from . import _hooks, _sentry
+from . import _hooks, _sentry_clients
 from ._classify import BASE_SEVERITY, CATEGORIES, SEVERITIES, http_status, type_name
 from ._fingerprint import fingerprint, normalise_message
 from ._record import (
@@ -29,6 +29,7 @@ from ._record import (
     record_exception,
     set_default_recorder,
 )
+from ._sentry_clients import SentryStatus
 
 __all__ = [
     "ATTR_CATEGORY",
@@ -41,6 +42,7 @@ __all__ = [
     "SEVERITIES",
     "ErrorInfo",
     "ErrorRecorder",
+    "SentryStatus",
     "classify",
     "default_recorder",
     "fingerprint",
@@ -48,6 +50,7 @@ __all__ = [
     "install",
     "normalise_message",
     "record_exception",
+    "sentry_status",
     "type_name",
     "uninstall",
 ]
@@ -71,17 +74,24 @@ def install(
             )
             set_default_recorder(recorder)
             _hooks.connect()
-            if settings.sentry_dsn:
-                _sentry.init_sentry(
-                    settings.sentry_dsn,
-                    environment=settings.environment,
-                    recorder=recorder,
-                    masker=masker,
-                    repeat_window=settings.sentry_repeat_window,
-                )
+            # Always, DSN or not: an app that initialises Sentry itself gets our processing too.
+            _sentry_clients.install(
+                recorder=recorder,
+                masker=masker,
+                repeat_window=settings.sentry_repeat_window,
+                dsn=settings.sentry_dsn,
+                environment=settings.environment,
+            )
             _installed_with = key
     except Exception as failure:
         report_internal_error("errors.install", failure)
+
+
+def sentry_status(settings: Settings | None = None) -> SentryStatus:
+    """Whose Sentry client is active (ours, the app's, both) and whether our processors run on it.
+
+    ``settings`` lets ``config check`` (where no app runs) say whether a DSN of ours is configured."""
+    return _sentry_clients.status(bool(settings.sentry_dsn) if settings is not None else None)
 
 
 def uninstall() -> None:

@@ -34,12 +34,17 @@ _connected: set[str] = set()
 
 
 def baggage_context() -> dict[str, AttributeValue]:
-    """Tenant and pseudonymous user from W3C baggage (already pseudonymised by the app)."""
+    """Tenant and pseudonymous user from W3C baggage, never a client-supplied raw user id."""
+    from otel_secretary.context import baggage_user_id
+    from otel_secretary.sdk.trace.context_processor import valid_tenant
+
     found: dict[str, AttributeValue] = {}
-    for key in (TENANT_KEY, USER_KEY):
-        value = baggage.get_baggage(key)
-        if value is not None and str(value):
-            found[key] = str(value)
+    tenant = valid_tenant(baggage.get_baggage(TENANT_KEY))
+    if tenant:
+        found[TENANT_KEY] = tenant
+    user = baggage_user_id()
+    if user:
+        found[USER_KEY] = user
     return found
 
 

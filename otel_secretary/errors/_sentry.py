@@ -1,15 +1,17 @@
 """Sentry next to OpenTelemetry: same trace id, our fingerprint and tags, masked, sampled on repeats.
 
-``sentry_sdk.init`` gets ``OTLPIntegration(setup_otlp_traces_exporter=False, setup_propagator=False)``
-so every event's ``contexts.trace`` is the active OTel span (a Sentry issue opens the Jaeger trace in
-one click) while our exporters and W3C propagation stay untouched; Sentry's own tracing stays off.
-``before_send`` also writes the OTel ids itself, so the link holds when that integration is missing,
-and writes ``sentry.event_id`` on the span for the way back.
+This module is the *processing*: the hooks every Sentry client in the process gets, whoever created
+it (see :mod:`._sentry_clients` for how they reach the app's own clients). Our own client is made
+with ``OTLPIntegration(setup_otlp_traces_exporter=False, setup_propagator=False)``
+so every event's ``contexts.trace`` is the active OTel span while our exporters and W3C propagation
+stay untouched; ``before_send`` also writes the OTel ids itself, so the link holds on the app's
+clients too, and writes ``sentry.event_id`` on the span for the way back.
 
-Privacy: ``send_default_pii=False``, no request bodies, no local variables, request headers cut to an
-allow-list, and then every string of the event, transaction and breadcrumb goes through the PII
-masker (``otel_secretary.pii.sentry_scrubber`` when present). If masking fails the event is dropped:
-an unsent event is better than a leaked e-mail address.
+Privacy: on our own client ``send_default_pii=False``, no request bodies, no local variables, request
+headers cut to an allow-list. On every client (ours or the app's, whatever its ``send_default_pii``)
+every string and every key of the event, transaction, breadcrumb and log goes through the PII masker,
+the user becomes a keyed pseudonym, and the envelope is masked once more at the transport. If masking
+fails the event is dropped: an unsent event is better than a leaked e-mail address.
 
 Repeats: within ``OTEL_SECRETARY_SENTRY_REPEAT_WINDOW`` seconds of a fingerprint's first event, only
 occurrences 1, 2, 4, 8, … are sent (each carrying ``app.error.occurrences``), so an outage yields a
@@ -40,7 +42,7 @@ Event = dict[str, Any]
 Hint = dict[str, Any]
 Scrubber = Callable[[Event, Hint], Event | None]
 
-#: Request headers that may reach Sentry; everything else (cookies, auth, forwarding ips) is dropped.
+#: Request headers that may reach Sentry from our own client; everything else is dropped.
 HEADER_ALLOW_LIST: Final = frozenset(
     {"accept", "content-type", "content-length", "user-agent", "host", "traceparent", "x-request-id"}
 )
@@ -78,13 +80,13 @@ class RepeatSampler:
 
 
 def mask_tree(value: Any, mask: Callable[[str], str], depth: int = 0) -> Any:
-    """Every string in a JSON-like tree masked; containers rebuilt, keys kept."""
+    """Every string in a JSON-like tree masked, keys included; containers rebuilt."""
     if isinstance(value, str):
         return mask(value)
     if depth > _MAX_DEPTH:
         return REDACTION_FAILED
     if isinstance(value, dict):
-        return {k: mask_tree(v, mask, depth + 1) for k, v in value.items()}
+        return {mask(str(k)): mask_tree(v, mask, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [mask_tree(v, mask, depth + 1) for v in value]
     return value
@@ -97,7 +99,7 @@ def _scrubber(masker: object | None) -> Scrubber:
     try:
         pii = importlib.import_module("otel_secretary.pii")
         factory = getattr(pii, "sentry_scrubber", None)
-        if callable(factory):
+        if callable(factory) and isinstance(masker, pii.Masker):
             scrubber: Scrubber = factory(masker)
             return scrubber
     except Exception as failure:
@@ -107,6 +109,7 @@ def _scrubber(masker: object | None) -> Scrubber:
 
 
 def _filter_request(event: Event) -> None:
+    """Our own client's data minimisation: no body, cookies or environ, headers from an allow-list."""
     request = event.get("request")
     if not isinstance(request, dict):
         return
@@ -117,16 +120,24 @@ def _filter_request(event: Event) -> None:
         request["headers"] = {k: v for k, v in headers.items() if str(k).lower() in HEADER_ALLOW_LIST}
 
 
-def _link_trace(event: Event) -> None:
-    span = trace.get_current_span()
-    ctx = span.get_span_context()
+def active_trace_ids() -> tuple[str, str] | None:
+    """(trace id, span id) of the active OTel span, hex, or ``None`` outside a span."""
+    ctx = trace.get_current_span().get_span_context()
     if not ctx.is_valid:
+        return None
+    return trace.format_trace_id(ctx.trace_id), trace.format_span_id(ctx.span_id)
+
+
+def _link_trace(event: Event) -> None:
+    ids = active_trace_ids()
+    if ids is None:
         return
     contexts = event.setdefault("contexts", {})
     trace_context = contexts.setdefault("trace", {})
-    trace_context["trace_id"] = trace.format_trace_id(ctx.trace_id)
-    trace_context["span_id"] = trace.format_span_id(ctx.span_id)
+    trace_context["trace_id"], trace_context["span_id"] = ids
+    event.setdefault("tags", {})["otel.trace_id"] = ids[0]
     event_id = event.get("event_id")
+    span = trace.get_current_span()
     if isinstance(event_id, str) and span.is_recording():
         span.set_attribute("sentry.event_id", event_id)
 
@@ -137,12 +148,39 @@ def _message_key(event: Event) -> str:
     return "msg:" + hashlib.sha256(normalise_message(str(text or "")).encode()).hexdigest()[:16]
 
 
-class SentryEventProcessor:
-    """``before_send`` / ``before_send_transaction`` / ``before_breadcrumb`` for our Sentry client."""
+def _pseudonym(value: str) -> str:
+    from otel_secretary.context import pseudonymize
 
-    def __init__(self, recorder: ErrorRecorder, masker: object | None, sampler: RepeatSampler) -> None:
+    return pseudonymize(value)
+
+
+def _no_ip_inference(event: Event) -> None:
+    """``sdk.settings.infer_ip`` = never: Sentry's ingest must not fill in the client's IP address."""
+    sdk = event.get("sdk")
+    if isinstance(sdk, dict):
+        settings = sdk.get("settings")
+        if isinstance(settings, dict):
+            settings["infer_ip"] = "never"
+
+
+class SentryEventProcessor:
+    """``before_send`` / ``_transaction`` / ``before_breadcrumb`` / ``before_send_log`` / ``_metric``.
+
+    Installed on our own client and chained after the app's hooks on the app's clients, so it is
+    always the last thing that sees an item before the transport (which masks once more)."""
+
+    def __init__(
+        self,
+        recorder: ErrorRecorder,
+        masker: object | None,
+        sampler: RepeatSampler,
+        *,
+        owns_client: Callable[[], bool] = lambda: True,
+    ) -> None:
         self.recorder = recorder
         self.sampler = sampler
+        self.masker = masker
+        self._owns_client = owns_client
         self._scrub = _scrubber(masker)
         self._mask_text = text_masker(masker) if masker is not None else identity
 
@@ -162,22 +200,25 @@ class SentryEventProcessor:
             send, occurrence = self.sampler.admit(key)
             if not send:
                 return None
-            _filter_request(event)
+            if self._owns_client():
+                _filter_request(event)
+            user = event.get("user")
             scrubbed = self._scrub(event, hint)
             if scrubbed is None:
                 return None
-            self._enrich(scrubbed, info, occurrence)
+            self._enrich(scrubbed, info, occurrence, user if isinstance(user, dict) else None)
             return scrubbed
         except Exception as failure:
             report_internal_error("errors.sentry_before_send", failure)
             return None  # fail closed: an unscrubbed event must not leave the process
 
-    def _enrich(self, event: Event, info: Any, occurrence: int) -> None:
+    def _enrich(self, event: Event, info: Any, occurrence: int, app_user: dict[str, Any] | None) -> None:
         tags = event.setdefault("tags", {})
         if info is not None:
             event["fingerprint"] = [info.fingerprint]
             event["level"] = _LEVEL_BY_SEVERITY.get(info.severity, "error")
             tags.update({"app.error.category": info.category, "app.error.severity": info.severity})
+            tags["app.error.fingerprint"] = info.fingerprint
             tags["error.type"] = info.error_type
             if info.system:
                 tags["app.error.system"] = info.system
@@ -192,17 +233,26 @@ class SentryEventProcessor:
         found = baggage_context()
         if "app.tenant.id" in found:
             tags["app.tenant.id"] = self._mask_text(str(found["app.tenant.id"]))
-        if "enduser.id" in found:  # a keyed pseudonym, not the user's real id
+        app_id = app_user.get("id") if app_user else None
+        if "enduser.id" in found:  # already a keyed pseudonym (see otel_secretary.context)
             event["user"] = {"id": self._mask_text(str(found["enduser.id"]))}
+        elif app_id not in (None, ""):  # the app's own sentry_sdk.set_user: its id, pseudonymised
+            event["user"] = {"id": _pseudonym(str(app_id))}
         else:
-            event.pop("user", None)
+            event.pop("user", None)  # never e-mail, username or ip_address
+        _no_ip_inference(event)
         event.setdefault("extra", {})["app.error.occurrences"] = occurrence
         _link_trace(event)
 
     def before_send_transaction(self, event: Event, hint: Hint) -> Event | None:
         try:
-            _filter_request(event)
-            return self._scrub(event, hint)
+            if self._owns_client():
+                _filter_request(event)
+            event.pop("user", None)
+            scrubbed = self._scrub(event, hint)
+            if scrubbed is not None:
+                _no_ip_inference(scrubbed)
+            return scrubbed
         except Exception as failure:
             report_internal_error("errors.sentry_before_send_transaction", failure)
             return None
@@ -215,50 +265,42 @@ class SentryEventProcessor:
             report_internal_error("errors.sentry_before_breadcrumb", failure)
             return None
 
+    def before_send_log(self, log: dict[str, Any], hint: Hint | None) -> dict[str, Any] | None:
+        """Sentry Logs (``enable_logs``): masked like any log, linked to the active OTel trace."""
+        try:
+            masked = self._scrub(log, hint or {})
+            if not isinstance(masked, dict):
+                return None
+            ids = active_trace_ids()
+            if ids is not None:
+                masked["trace_id"], masked["span_id"] = ids
+            return masked
+        except Exception as failure:
+            report_internal_error("errors.sentry_before_send_log", failure)
+            return None
 
-_state_lock = threading.Lock()
-_processor: SentryEventProcessor | None = None
+    def before_send_metric(self, metric: dict[str, Any], hint: Hint | None) -> dict[str, Any] | None:
+        try:
+            masked = self._scrub(metric, hint or {})
+            return masked if isinstance(masked, dict) else None
+        except Exception as failure:
+            report_internal_error("errors.sentry_before_send_metric", failure)
+            return None
 
 
-def init_sentry(
-    dsn: str,
-    *,
-    environment: str,
-    recorder: ErrorRecorder,
-    masker: object | None,
-    repeat_window: float,
-    extra_options: Mapping[str, Any] | None = None,
-) -> SentryEventProcessor | None:
-    """Initialise sentry-sdk once for this process; later calls only swap in the new recorder/masker."""
-    global _processor
-    import sentry_sdk
-
-    with _state_lock:
-        if _processor is not None:
-            _processor.recorder = recorder
-            return _processor
-        processor = SentryEventProcessor(recorder, masker, RepeatSampler(repeat_window))
-        if sentry_sdk.get_client().is_active():
-            # The app initialised Sentry itself: keep its options, add our processing as a scope hook.
-            sentry_sdk.get_global_scope().add_event_processor(processor.before_send)  # type: ignore[arg-type]
-            _processor = processor
-            return processor
-        options: dict[str, Any] = {
-            "dsn": dsn,
-            "environment": environment,
-            "send_default_pii": False,
-            "traces_sample_rate": None,  # Sentry tracing off: OTel owns traces
-            "include_local_variables": False,  # locals routinely hold e-mails and tokens
-            "max_request_body_size": "never",
-            "before_send": processor.before_send,
-            "before_send_transaction": processor.before_send_transaction,
-            "before_breadcrumb": processor.before_breadcrumb,
-            "integrations": _integrations(),
-        }
-        options.update(extra_options or {})
-        sentry_sdk.init(**options)
-        _processor = processor
-        return processor
+def our_client_options(dsn: str, environment: str, extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Options of the client we create; the hooks are added when the client is built (see clients)."""
+    options: dict[str, Any] = {
+        "dsn": dsn,
+        "environment": environment,
+        "send_default_pii": False,
+        "traces_sample_rate": None,  # Sentry tracing off: OTel owns traces
+        "include_local_variables": False,  # locals routinely hold e-mails and tokens
+        "max_request_body_size": "never",
+        "integrations": _integrations(),
+    }
+    options.update(extra or {})
+    return options
 
 
 def _integrations() -> list[Any]:
@@ -268,10 +310,3 @@ def _integrations() -> list[Any]:
         return [OTLPIntegration(setup_otlp_traces_exporter=False, setup_propagator=False)]
     except Exception:  # DidNotEnable without the OTLP exporter; before_send links the trace anyway
         return []
-
-
-def reset_for_tests() -> None:
-    """Forget the initialised client so a test can initialise a fresh one."""
-    global _processor
-    with _state_lock:
-        _processor = None

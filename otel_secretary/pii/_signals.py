@@ -1,9 +1,10 @@
 """Masked copies of spans, log records and metric batches, built in front of every exporter.
 
-Exported spans and records are frozen, so masking hands *copies* downstream. Each wrapper fails closed at
-two levels: a value whose masking raises becomes ``<redaction-failed>`` (see ``Masker.mask_value``); an
-item whose copy cannot be built at all is dropped and counted. Nothing here ever passes an item through
-unmasked, and nothing raises into the SDK's export thread.
+Exported spans and records are frozen, so masking hands *copies* downstream. Keys are masked as well
+as values (``extra={"alice@example.com": …}``, ``rsvp.<email>``; see ``_keyed``). Each wrapper fails
+closed at two levels: a value whose masking raises becomes ``<redaction-failed>`` (see
+``Masker.mask_value``); an item whose copy cannot be built at all is dropped and counted. Nothing here
+ever passes an item through unmasked, and nothing raises into the SDK's export thread.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, Status
 
+from otel_secretary.pii._keyed import free_slot, mask_attributes_and_keys, mask_key, mask_keyed
 from otel_secretary.pii._keys import is_metric_denied_key
 from otel_secretary.pii._masker import REDACTED, Masker, Redactions
 
@@ -75,7 +77,7 @@ class ResourceMasker:
         if cached is not None and cached[0] is resource:
             return cached[1]
         redactions = Redactions()
-        attributes = self._masker.mask_attributes(resource.attributes, redactions)
+        attributes = mask_attributes_and_keys(self._masker, resource.attributes, redactions)
         masked = (
             Resource(attributes, resource.schema_url) if redactions.count or redactions.failures else resource
         )
@@ -99,7 +101,7 @@ class ScopeMasker:
         if cached is not None and cached[0] is scope:
             return cached[1]
         redactions = Redactions()
-        attributes = self._masker.mask_attributes(scope.attributes, redactions)
+        attributes = mask_attributes_and_keys(self._masker, scope.attributes, redactions)
         masked = scope
         if redactions.count or redactions.failures:
             masked = InstrumentationScope(scope.name, scope.version, scope.schema_url, attributes)
@@ -120,16 +122,19 @@ def _summarise(attributes: dict[str, Any], redactions: Redactions) -> None:
 def mask_span(masker: Masker, span: ReadableSpan, resources: ResourceMasker) -> ReadableSpan:
     redactions = Redactions()
     mask = masker.mask_value
-    attributes = masker.mask_attributes(span.attributes, redactions)
+    attributes = mask_attributes_and_keys(masker, span.attributes, redactions)
     events = [
         Event(
             name=mask(None, event.name, redactions),
-            attributes=masker.mask_attributes(event.attributes, redactions),
+            attributes=mask_attributes_and_keys(masker, event.attributes, redactions),
             timestamp=event.timestamp,
         )
         for event in span.events
     ]
-    links = [Link(link.context, masker.mask_attributes(link.attributes, redactions)) for link in span.links]
+    links = [
+        Link(link.context, mask_attributes_and_keys(masker, link.attributes, redactions))
+        for link in span.links
+    ]
     status = span.status
     if status.description:
         status = Status(status.status_code, mask(None, status.description, redactions))
@@ -159,8 +164,8 @@ def mask_log_record(
     redactions = Redactions()
     original = record.log_record
     log_record = copy.copy(original)
-    log_record.body = masker.mask_value(None, original.body, redactions)
-    attributes = masker.mask_attributes(original.attributes, redactions)
+    log_record.body = mask_keyed(masker, None, original.body, redactions)
+    attributes = mask_attributes_and_keys(masker, original.attributes, redactions)
     if original.event_name:
         log_record.event_name = masker.mask_value(None, original.event_name, redactions)
     # The exception object is raw; the SDK already copied it into (masked) exception.* attributes.
@@ -190,11 +195,14 @@ def _metric_attributes(
     """Labels: per-request keys (url.full, enduser.id …) are dropped to a constant, the rest masked."""
     result: dict[str, Any] = {}
     for key, value in (attributes or {}).items():
+        name = mask_key(masker, key, redactions)
+        if name in result:  # two keys masked alike ("rsvp.<email>"): keep both series apart
+            name = free_slot(result, name)
         if isinstance(value, str | bytes) and is_metric_denied_key(key):
-            result[key] = REDACTED
+            result[name] = REDACTED
             redactions.add(("label",))
         else:
-            result[key] = masker.mask_value(key, value, redactions)
+            result[name] = masker.mask_value(key, value, redactions)
     return result
 
 

@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import otel_secretary.errors as errors
+from otel_secretary.context import trusted_user_id
 from otel_secretary.errors import ErrorRecorder, record_exception
 from otel_secretary.pii import build_masker
 from otel_secretary.settings import Settings
@@ -177,7 +178,8 @@ def test_flask_hook_records_on_server_span_with_route_and_baggage(installed: Tel
     assert attributes["app.error.severity"] == "critical"  # from severity_overrides
     assert attributes["http.route"] == "/api/v1/meetings/<int:meeting_id>"
     assert attributes["app.tenant.id"] == "tenant-7"
-    assert attributes["enduser.id"] == "5f0c2a9e1b7d4c3a"
+    # A client-supplied user id is untrusted: it is recorded as its pseudonym, never raw.
+    assert attributes["enduser.id"] == trusted_user_id("5f0c2a9e1b7d4c3a") != "5f0c2a9e1b7d4c3a"
     assert attributes["http.response.status_code"] == 500
     assert not any("cookie" in key.lower() for key in attributes)
     assert [e.name for e in span.events] == ["exception"]  # the instrumentation's one event, not two

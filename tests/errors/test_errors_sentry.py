@@ -7,19 +7,16 @@ the request body or the headers reached Sentry.
 
 from __future__ import annotations
 
-import gzip
 import json
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from otel_secretary.errors._sentry import RepeatSampler
+from tests.errors._ingest import EnvelopeSink, running_sink
 from tests.support.processes import clean_env
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,55 +24,10 @@ PII = ["alice@example.com", "bob@example.org", "4242 4242", "4242424242424242", 
 SECRETS = ["sk_live_fake_secret_token", "203.0.113.9"]
 
 
-class EnvelopeSink:
-    def __init__(self) -> None:
-        self.bodies: list[bytes] = []
-        self.paths: list[str] = []
-        self.lock = threading.Lock()
-
-    def items(self) -> list[tuple[dict[str, Any], dict[str, Any]]]:
-        """(item header, payload) of every JSON item in every envelope received."""
-        found = []
-        for body in self.bodies:
-            lines = body.split(b"\n")
-            index = 1  # line 0 is the envelope header
-            while index + 1 < len(lines):
-                header = json.loads(lines[index])
-                payload = lines[index + 1]
-                index += 2
-                if header.get("content_type", "application/json") == "application/json" or payload.startswith(
-                    b"{"
-                ):
-                    found.append((header, json.loads(payload)))
-        return found
-
-
 @pytest.fixture
 def sink() -> Iterator[tuple[EnvelopeSink, str]]:
-    received = EnvelopeSink()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            if self.headers.get("Content-Encoding") == "gzip":
-                body = gzip.decompress(body)
-            with received.lock:
-                received.bodies.append(body)
-                received.paths.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield received, f"http://publickey@127.0.0.1:{server.server_address[1]}/1"
-    server.shutdown()
-    server.server_close()
+    with running_sink() as received:
+        yield received, received.dsn()
 
 
 def test_sentry_events_link_to_the_trace_carry_fingerprint_and_no_pii(sink: tuple[EnvelopeSink, str]) -> None:
@@ -107,7 +59,9 @@ def test_sentry_events_link_to_the_trace_carry_fingerprint_and_no_pii(sink: tupl
         assert event["tags"]["error.type"] == "ValueError"
         assert event["tags"]["http.route"] == "/api/v1/subscriptions/<customer_id>"
         assert event["tags"]["app.tenant.id"] == "tenant-7"
-        assert event["user"] == {"id": "5f0c2a9e1b7d4c3a"}
+        # The client's baggage user id is untrusted: pseudonymised, the same on the span and the event.
+        assert event["user"] == {"id": span["attributes"]["enduser.id"]}
+        assert event["user"]["id"] != "5f0c2a9e1b7d4c3a"
         assert event["contexts"]["request_context"] == {
             "http.request.method": "POST",
             "http.route": "/api/v1/subscriptions/<customer_id>",

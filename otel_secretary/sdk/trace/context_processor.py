@@ -2,10 +2,18 @@
 
 Baggage crosses process boundaries (HTTP, Celery messages) with the trace context, so a span in a
 Celery worker carries the tenant of the request that enqueued it. Copying happens in ``on_start``,
-while the span is still writable; values are length-capped because baggage is caller-controlled.
+while the span is still writable.
+
+Baggage is caller-controlled input, so nothing is copied raw: the tenant only when it looks like an
+identifier, the user id only when it carries our signature (it came from ``request_context`` in one
+of our services); any other user id is pseudonymised first. This holds even when the baggage policy
+propagator (:mod:`otel_secretary.context`) was replaced by the app's own.
 """
 
 from __future__ import annotations
+
+import re
+from typing import Final
 
 from opentelemetry import baggage
 from opentelemetry.context import Context
@@ -13,10 +21,16 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from otel_secretary._internal.self_monitoring import report_internal_error
 
-TENANT_KEY = "app.tenant.id"
-USER_KEY = "enduser.id"
-_COPIED = (TENANT_KEY, USER_KEY)
-_MAX_LEN = 128
+TENANT_KEY: Final = "app.tenant.id"
+USER_KEY: Final = "enduser.id"
+#: Our signature over ``enduser.id``: proves the value is a pseudonym one of our services made.
+USER_SIGNATURE_KEY: Final = "otel_secretary.enduser.sig"
+_TENANT_SHAPE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
+
+
+def valid_tenant(value: object) -> str | None:
+    """The tenant id when it is identifier-shaped (no ``@``, spaces, or free text), else ``None``."""
+    return value if isinstance(value, str) and _TENANT_SHAPE.fullmatch(value) else None
 
 
 class RequestContextSpanProcessor(SpanProcessor):
@@ -25,10 +39,15 @@ class RequestContextSpanProcessor(SpanProcessor):
             entries = baggage.get_all(parent_context)
             if not entries:
                 return
-            for key in _COPIED:
-                value = entries.get(key)
-                if isinstance(value, str) and value:
-                    span.set_attribute(key, value[:_MAX_LEN])
+            tenant = valid_tenant(entries.get(TENANT_KEY))
+            if tenant:
+                span.set_attribute(TENANT_KEY, tenant)
+            if entries.get(USER_KEY):
+                from otel_secretary.context import trusted_user_id
+
+                user = trusted_user_id(entries.get(USER_KEY), entries.get(USER_SIGNATURE_KEY))
+                if user:
+                    span.set_attribute(USER_KEY, user)
         except Exception as exc:  # on the request path: never raise into the app
             report_internal_error("context_processor.on_start", exc)
 
