@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from otel_secretary.rules import promql
-from otel_secretary.rules.spec import RuleSpec
+from otel_secretary.rules.spec import BurnTier, RuleSpec
 from otel_secretary.rules.windows import CountRing, histogram_quantile
 
 LATENCY_BOUNDS = tuple(b / 1000 for b in promql.SPANMETRICS_BUCKETS_MS)
@@ -384,24 +384,16 @@ class RuleEngine:
             tiers = [t for t in spec.tiers if t.severity == severity]
             if not tiers:
                 continue
-            any_data = False
-            firing_value: float | None = None
-            first_value: float | None = None
-            for tier in tiers:
-                threshold = promql.tier_threshold(tier, spec)
-                long_ratio, _ = ratio(tier.long)
-                short_ratio, _ = ratio(tier.short)
-                if short_ratio is not None and long_ratio is not None:
-                    any_data = True
-                    first_value = long_ratio if first_value is None else first_value
-                    if long_ratio > threshold and short_ratio > threshold and guard(tier.long):
-                        firing_value = long_ratio if firing_value is None else firing_value
-            # 0/0 is not 0%: with no events in any short window the state is held, never resolved.
-            burning = (firing_value is not None) if any_data else None
-            yield spec, f"{spec.name}BudgetBurn", severity, labels, burning, firing_value or first_value
+            burning, value = severity_state(
+                [tier_state(spec, tier, ratio(tier.long), ratio(tier.short)) for tier in tiers]
+            )
+            yield spec, f"{spec.name}BudgetBurn", severity, labels, burning, value
         if spec.no_data_for:
             _bad, total = ring.window(now, spec.no_data_for)
-            yield spec, f"{spec.name}NoData", spec.no_data_severity, labels, total == 0, total
+            longest = max(spec.windows)
+            _bad, seen = ring.window(now, longest)
+            had_volume = seen / longest >= spec.min_rate if spec.min_rate > 0 else seen > 0
+            yield spec, f"{spec.name}NoData", spec.no_data_severity, labels, total == 0 and had_volume, total
 
     def _evaluate_metric(
         self, index: int, spec: RuleSpec, now: float
@@ -457,7 +449,11 @@ class RuleEngine:
             self.alerts[fp] = alert
         alert.no_data = condition is None
         if condition is None:
-            return  # hold: no data decides nothing
+            # Undefined holds the state (pending stays pending, firing stays firing). A held firing alert
+            # counts as still true for keep_firing_for, as Prometheus' hold expression does.
+            if alert.state == "firing":
+                alert.keep_firing_since = None
+            return
         if condition:
             alert.value = value
             alert.keep_firing_since = None
@@ -620,3 +616,47 @@ def _compare(value: float, op: str, threshold: float) -> bool:
 
 def _expand(text: str, labels: Mapping[str, str]) -> str:
     return re.sub(r"{{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*}}", lambda m: labels.get(m.group(1), ""), text)
+
+
+#: One tier's verdict: True (both windows burn), None (undefined: no events to decide on), False.
+TierState = tuple[bool | None, float | None]
+
+
+def tier_state(
+    spec: RuleSpec,
+    tier: BurnTier,
+    long: tuple[float | None, float],
+    short: tuple[float | None, float],
+) -> TierState:
+    """Three-valued ``long > t and short > t and traffic >= min_rate`` (Kleene: one false conjunct decides).
+
+    ``long``/``short`` are (ratio or None for 0/0, events per second). A long window without events is
+    undefined; a long window below the threshold or under the traffic guard is false whatever the short
+    window holds; a burning long window with an empty short window (traffic stopped mid-incident) is
+    undefined, never false: an empty minute is not a healthy minute.
+    """
+    threshold = promql.tier_threshold(tier, spec)
+    long_ratio, long_rate = long
+    if long_ratio is None:
+        return None, None
+    if long_ratio <= threshold or (spec.min_rate > 0 and long_rate < spec.min_rate):
+        return False, long_ratio
+    short_ratio, _ = short
+    if short_ratio is None:
+        return None, long_ratio
+    return short_ratio > threshold, long_ratio
+
+
+def severity_state(tiers: Sequence[TierState]) -> TierState:
+    """True if any tier is true; undefined if none is true and any is undefined; otherwise false.
+
+    Undefined holds the alert where it is (firing stays firing, pending stays pending): only a *false*
+    severity resolves a page, so a traffic gap right after an outage neither resolves nor re-pages.
+    """
+    for state, value in tiers:
+        if state:
+            return True, value
+    values = [value for _, value in tiers if value is not None]
+    if any(state is None for state, _ in tiers):
+        return None, values[0] if values else None
+    return False, values[0] if values else None

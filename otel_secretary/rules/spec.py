@@ -26,6 +26,8 @@ _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _DURATION_RE = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _TEMPLATE_RE = re.compile(r"{{\s*(.*?)\s*}}")
 _TEMPLATE_OK_RE = re.compile(r"^\$labels\.[a-zA-Z_][a-zA-Z0-9_]*$")
+#: Default ``no_data.for``: a few evaluation intervals, so a held page says "no data" within minutes.
+NO_DATA_FOR = 300
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -480,10 +482,10 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         common["tiers"] = _tiers(reader, common["period"], budget)
         no_data = reader.raw("no_data")
         if no_data is None or no_data.value is True:
-            common["no_data_for"] = 3600
+            common["no_data_for"] = NO_DATA_FOR
         elif no_data.value is not False:
             sub = _Reader(file, no_data, f"{reader.path}.no_data")
-            common["no_data_for"] = sub.duration("for", 3600)
+            common["no_data_for"] = sub.duration("for", NO_DATA_FOR)
             common["no_data_severity"] = sub.text("severity", "ticket", choices=SEVERITIES)
             sub.reject_unknown()
         if not common["tiers"] and not common["no_data_for"]:

@@ -152,3 +152,59 @@ def test_series_memory_is_bounded(make_specs: Specs) -> None:
         engine.observe_span("api", f"GET /user/{i}", "server", False, 0.01, 30.0)
     assert engine.snapshot()["series"] == 50
     assert engine.evicted_series == 450
+
+
+SLO_NO_DATA = SLO_99.replace("    no_data: false\n", "")
+
+
+def test_traffic_gap_right_after_an_outage_neither_resolves_nor_repages(make_specs: Specs) -> None:
+    """page_fast burns, page_slow has data below its threshold, then traffic stops: the page is held
+    (undefined) until healthy traffic makes every page tier false; one trigger, one resolve."""
+    replay = Replay(RuleEngine(make_specs(SLO_99)))
+    replay.run(6 * 60, 100)
+    replay.run(10, 100, bad_share=1.0)
+    gap_start = replay.minute
+    replay.run(20, 0)
+    assert all(("ApiBudgetBurn", "page") in replay.firing[m] for m in range(gap_start, replay.minute + 1))
+    page = next(a for a in replay.engine.alerts.values() if a.severity == "page")
+    assert page.no_data  # the held alert says why it is held
+    replay.run(60, 100)
+    assert [kind for _, kind, _ in replay.kinds("page")] == ["trigger", "resolve"]
+
+
+def test_severity_is_true_undefined_or_false_across_tiers(make_specs: Specs) -> None:
+    from otel_secretary.rules.engine import severity_state, tier_state
+
+    (spec,) = make_specs(SLO_99)
+    fast = next(t for t in spec.tiers if t.name == "page_fast")
+    burning, healthy, empty = (0.5, 1.0), (0.0, 1.0), (None, 0.0)
+    assert tier_state(spec, fast, burning, burning)[0] is True
+    assert tier_state(spec, fast, burning, empty)[0] is None  # short window 0/0: undefined
+    assert tier_state(spec, fast, healthy, empty)[0] is False  # long window below: false decides
+    assert tier_state(spec, fast, empty, empty)[0] is None
+    assert tier_state(spec, fast, (0.5, 0.001), burning)[0] is False  # under the traffic guard
+    assert severity_state([(None, 0.5), (False, 0.0)])[0] is None
+    assert severity_state([(None, 0.5), (True, 0.2)]) == (True, 0.2)
+    assert severity_state([(False, 0.0), (False, 0.1)])[0] is False
+
+
+def test_no_data_is_signalled_within_a_few_evaluations_and_clears_when_traffic_returns(
+    make_specs: Specs,
+) -> None:
+    replay = Replay(RuleEngine(make_specs(SLO_NO_DATA)))
+    replay.run(60, 100)
+    stopped = replay.minute
+    replay.run(15, 0)
+    tickets = [(m, kind) for m, kind, _ in replay.kinds("ticket")]
+    assert tickets and tickets[0][1] == "trigger" and tickets[0][0] - stopped <= 6
+    resumed = replay.minute
+    replay.run(5, 100)
+    assert [kind for _, kind in [(m, k) for m, k, _ in replay.kinds("ticket")]] == ["trigger", "resolve"]
+    assert next(m for m, k, _ in replay.kinds("ticket") if k == "resolve") - resumed <= 2
+
+
+def test_no_data_is_never_raised_for_a_series_that_never_had_volume(make_specs: Specs) -> None:
+    replay = Replay(RuleEngine(make_specs(SLO_NO_DATA)))
+    replay.run(30, 0.2)  # one request every five minutes: under min_rate, so silence is normal
+    replay.run(60, 0)
+    assert replay.sent == []
