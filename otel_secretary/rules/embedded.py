@@ -37,6 +37,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
+from otel_secretary import pii
 from otel_secretary.notify.config import load_dispatcher
 from otel_secretary.notify.dispatcher import Dispatcher
 from otel_secretary.rules import store
@@ -156,12 +157,14 @@ class EmbeddedRules:
         interval: float = 60.0,
         options: EngineOptions | None = None,
         dispatcher: Dispatcher | None = None,
+        masker: pii.Masker | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self.masker = masker
         self.notify_config = notify_config
         self.interval = interval
         self.dispatcher = dispatcher if dispatcher is not None else self._load_dispatcher()
-        self.engine = RuleEngine(specs, options, sink=self._deliver)
+        self.engine = RuleEngine(specs, options, sink=self._deliver, masker=masker)
         self.span_processor = EngineSpanProcessor(self.engine)
         self.metric_reader = EngineMetricReader(self.engine)
         self._state_path = store.state_path(data_dir, pid_suffix=False)
@@ -176,11 +179,16 @@ class EmbeddedRules:
     @classmethod
     def from_settings(cls, settings: Settings) -> EmbeddedRules:
         rules_dir = settings.rules_dir or default_rules_dir()
-        return cls(load_dir(rules_dir), settings.data_dir, notify_config=settings.notify_config)
+        return cls(
+            load_dir(rules_dir),
+            settings.data_dir,
+            notify_config=settings.notify_config,
+            masker=pii.build_masker(settings),
+        )
 
     def _load_dispatcher(self) -> Dispatcher | None:
         try:
-            return load_dispatcher(self.notify_config, self.data_dir / "notify-failed.json")
+            return load_dispatcher(self.notify_config, self.data_dir / "notify-failed.json", self.masker)
         except Exception:
             _log.exception("otel-secretary rules: cannot load notification config %s", self.notify_config)
             return None

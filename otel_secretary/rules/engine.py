@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from otel_secretary import pii
+from otel_secretary.pii import Masker
 from otel_secretary.rules import promql
 from otel_secretary.rules.spec import BurnTier, RuleSpec
 from otel_secretary.rules.windows import CountRing, histogram_quantile
@@ -178,9 +180,16 @@ class RuleEngine:
     """Evaluate specs in process. Thread-safe: observations and evaluation share one lock."""
 
     def __init__(
-        self, specs: Sequence[RuleSpec], options: EngineOptions | None = None, sink: _Sink | None = None
+        self,
+        specs: Sequence[RuleSpec],
+        options: EngineOptions | None = None,
+        sink: _Sink | None = None,
+        masker: Masker | None = None,
     ):
         self.specs = list(specs)
+        # Label values come from raw span names and metric attributes (the engine sees spans before the
+        # exporters mask them): they are masked once, when a route or a metric series is first seen.
+        self.masker = masker
         self.options = options or EngineOptions()
         self.sink: _Sink = sink or (lambda _n: None)
         self._lock = threading.Lock()
@@ -209,8 +218,8 @@ class RuleEngine:
         routes = self._route_cache.get(key)
         if routes is None:
             dims = {
-                "service_name": service,
-                "span_name": name,
+                "service_name": self._mask(service),
+                "span_name": self._mask(name),
                 "span_kind": promql.SPAN_KIND_VALUES.get(kind, kind),
             }
             routes = [
@@ -222,6 +231,27 @@ class RuleEngine:
                 self._route_cache.clear()  # bounded: span names are templated, but never trust that
             self._route_cache[key] = routes
         return routes
+
+    def _mask(self, text: str) -> str:
+        try:
+            return self.masker.mask_text(text) if self.masker is not None else pii.mask_text(text)
+        except Exception:
+            return "<redacted>"  # fail closed
+
+    def _masked_labels(self, labels: Mapping[str, str], keys: Sequence[str]) -> tuple[str, ...]:
+        out = []
+        for key in keys:
+            value = labels.get(key, "")
+            try:
+                masked = (
+                    self.masker.mask_value(key, value)
+                    if self.masker is not None
+                    else pii.mask_attributes({key: value})[key]
+                )
+            except Exception:
+                masked = "<redacted>"
+            out.append(str(masked))
+        return tuple(out)
 
     def observe_span(
         self,
@@ -306,7 +336,7 @@ class RuleEngine:
                 continue
             if spec.service is not None and labels.get("service_name") != spec.service:
                 continue
-            key = (*(labels.get(k, "") for k in _metric_by(spec)), _point_id(labels))
+            key = (*self._masked_labels(labels, _metric_by(spec)), _point_id(labels))
             with self._lock:
                 if spec.function == "value":
                     gauges = self._gauges.setdefault(index, {})
@@ -444,7 +474,7 @@ class RuleEngine:
         if alert is None:
             if not condition:
                 return
-            annotations = {k: _expand(v, labels) for k, v in spec.annotations.items()}
+            annotations = {k: self._mask(_expand(v, labels)) for k, v in spec.annotations.items()}
             alert = AlertInstance(alertname, labels, annotations, fp, severity)
             self.alerts[fp] = alert
         alert.no_data = condition is None
