@@ -133,6 +133,7 @@ class AlertInstance:
     flapping: bool = False
     suppressed_by: str = ""
     no_data: bool = False
+    held_since: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -152,7 +153,37 @@ class AlertInstance:
             "flapping": self.flapping,
             "suppressedBy": self.suppressed_by,
             "noData": self.no_data,
+            "keepFiringSince": self.keep_firing_since,
+            "heldSince": self.held_since,
+            "lastSent": self.last_sent,
+            "transitions": list(self.transitions),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlertInstance:
+        """The inverse of :meth:`to_json`: what a restart needs to continue an alert where it was."""
+        alert = cls(
+            alertname=str(data["alertname"]),
+            labels={str(k): str(v) for k, v in data["labels"].items()},
+            annotations={str(k): str(v) for k, v in data["annotations"].items()},
+            fingerprint=str(data["fingerprint"]),
+            severity=str(data["severity"]),
+            state=str(data["state"]),
+            active_at=float(data.get("activeAt") or 0.0),
+            fired_at=float(data.get("firedAt") or 0.0),
+            resolved_at=None if data.get("resolvedAt") is None else float(data["resolvedAt"]),
+            keep_firing_since=None if data.get("keepFiringSince") is None else float(data["keepFiringSince"]),
+            value=None if data.get("value") is None else float(data["value"]),
+            acked=bool(data.get("acked", False)),
+            acked_by=str(data.get("ackedBy", "")),
+            notified=str(data.get("notified", "none")),
+            last_sent=float(data.get("lastSent") or 0.0),
+            flapping=bool(data.get("flapping", False)),
+            no_data=bool(data.get("noData", False)),
+            held_since=None if data.get("heldSince") is None else float(data["heldSince"]),
+        )
+        alert.transitions.extend(float(t) for t in data.get("transitions", []))
+        return alert
 
 
 @dataclass
@@ -198,6 +229,10 @@ class RuleEngine:
         self._route_cache: dict[tuple[str, str, str], list[tuple[int, tuple[str, ...]]]] = {}
         self._series: OrderedDict[tuple[int, tuple[str, ...]], _Series] = OrderedDict()
         self._staged: dict[tuple[str, str, str, bool, int, int], float] = {}
+        #: False when counts travel through the data folder (:meth:`drain`/:meth:`ingest`): staged counts
+        #: are then never folded into this process's windows directly.
+        self.fold_staged = True
+        self._drained: list[tuple[int, str, tuple[str, ...], list[float]]] = []
         self._bucket = self.options.bucket_seconds
         # Latency boundaries: the spanmetrics buckets plus every latency threshold, so "slower than the
         # threshold" stays exact while spans are staged by bucket.
@@ -281,9 +316,14 @@ class RuleEngine:
         with self._lock:
             self._staged[key] = self._staged.get(key, 0.0) + count
             if len(self._staged) >= 4096:
-                self._flush()
+                if self.fold_staged:
+                    self._flush()
+                else:
+                    self._drained.extend(self._drain_locked())
 
     def _flush(self) -> None:
+        if not self.fold_staged:
+            return
         staged, self._staged = self._staged, {}
         for (service, name, kind, error, bucket, minute), count in staged.items():
             for index, key in self._routes(service, name, kind):
@@ -352,6 +392,80 @@ class RuleEngine:
                     samples = counters.setdefault(key, deque(maxlen=max(8, int(spec.window // 15) + 4)))
                     samples.append((timestamp, value))
 
+    # ---------------------------------------------------------------- shared counts (files, workers)
+
+    def drain(self) -> list[tuple[int, str, tuple[str, ...], list[float]]]:
+        r"""Take the staged span counts as (minute, rule, series key, values) instead of folding them in.
+
+        Used when counts travel through the data folder: every process writes what it saw, and the
+        evaluating process :meth:`ingest`\ s everyone's (its own included) into its windows.
+        """
+        with self._lock:
+            rows = self._drained + self._drain_locked()
+            self._drained = []
+        return rows
+
+    def _drain_locked(self) -> list[tuple[int, str, tuple[str, ...], list[float]]]:
+        staged, self._staged = self._staged, {}
+        merged: dict[tuple[int, str, tuple[str, ...]], list[float]] = {}
+        for (service, name, kind, error, bucket, minute), count in staged.items():
+            for index, key in self._routes(service, name, kind):
+                spec = self._span_specs[index]
+                values = self._values(spec, error, bucket, count)
+                slot = (minute, spec.name, key)
+                if slot in merged:
+                    merged[slot] = [a + b for a, b in zip(merged[slot], values, strict=True)]
+                else:
+                    merged[slot] = values
+        return [(minute, rule, key, values) for (minute, rule, key), values in merged.items()]
+
+    def ingest(self, rows: Iterable[tuple[int, str, Sequence[str], Sequence[float]]]) -> int:
+        """Fold counts written by :meth:`drain` (any process) into the windows; returns rows taken.
+
+        Rows for rules this engine does not know, or of the wrong width (a spec changed), are skipped.
+        """
+        by_name = {spec.name: i for i, spec in enumerate(self._span_specs)}
+        taken = 0
+        with self._lock:
+            for minute, rule, key, values in sorted(rows, key=lambda r: r[0]):
+                index = by_name.get(rule)
+                if index is None:
+                    continue
+                spec = self._span_specs[index]
+                if len(key) != len(spec.by):
+                    continue
+                series = self._series_for(index, tuple(key), spec)
+                if len(values) != series.ring.width:
+                    continue
+                series.ring.add(minute * self._bucket, list(values))
+                taken += 1
+        return taken
+
+    def export_alerts(self) -> list[dict[str, Any]]:
+        """Every alert the engine remembers (pending, firing, resolved but still within retention)."""
+        with self._lock:
+            return [a.to_json() for a in self.alerts.values()]
+
+    def restore_alerts(self, alerts: Iterable[Mapping[str, Any]]) -> int:
+        """Take alerts persisted by a previous process: their ``for`` state, what was notified, acks.
+
+        Alerts of rules that no longer exist are dropped; the rest continue as if there had been no
+        restart (a firing alert already notified is not triggered again, its resolve will be sent).
+        """
+        names = {spec.name for spec in self.specs}
+        restored = 0
+        with self._lock:
+            for raw in alerts:
+                try:
+                    alert = AlertInstance.from_json(raw)
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    continue
+                if alert.labels.get("rule") not in names:
+                    continue
+                self.alerts[alert.fingerprint] = alert
+                restored += 1
+        return restored
+
     # ------------------------------------------------------------------------------ evaluation
 
     def evaluate(self, now: float) -> list[Notification]:
@@ -374,7 +488,12 @@ class RuleEngine:
             for fp, alert in list(self.alerts.items()):
                 if fp not in seen and alert.state != "inactive":
                     spec = next(s for s in self.specs if s.name == alert.labels.get("rule"))
-                    self._step(spec, fp, alert.alertname, alert.severity, alert.labels, False, None, now)
+                    # A series with no window at all (not rebuilt yet after a restart) is undefined, not
+                    # healthy: its firing span alert is held like a 0/0 window, for at most the rule's
+                    # longest window; a series that never comes back then resolves.
+                    held = alert.held_since is not None and now - alert.held_since > max(spec.windows)
+                    unseen: bool | None = None if spec.kind != "threshold" and not held else False
+                    self._step(spec, fp, alert.alertname, alert.severity, alert.labels, unseen, None, now)
             for alert in self._ordered_alerts():
                 sent.extend(self._reconcile(alert, now))
             self._forget(now)
@@ -478,6 +597,10 @@ class RuleEngine:
             alert = AlertInstance(alertname, labels, annotations, fp, severity)
             self.alerts[fp] = alert
         alert.no_data = condition is None
+        if condition is not None:
+            alert.held_since = None
+        elif alert.held_since is None:
+            alert.held_since = now
         if condition is None:
             # Undefined holds the state (pending stays pending, firing stays firing). A held firing alert
             # counts as still true for keep_firing_for, as Prometheus' hold expression does.
