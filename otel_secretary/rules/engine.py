@@ -10,6 +10,7 @@ It never does I/O and never raises into the caller's hot path.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import math
 import re
@@ -23,7 +24,7 @@ from typing import Any
 
 from otel_secretary import pii
 from otel_secretary.pii import Masker
-from otel_secretary.rules import promql
+from otel_secretary.rules import promql, regex
 from otel_secretary.rules.spec import BurnTier, RuleSpec
 from otel_secretary.rules.windows import CountRing, histogram_quantile
 
@@ -46,7 +47,10 @@ class Matcher:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         actual = labels.get(self.name, "")
-        hit = re.fullmatch(self.value, actual) is not None if self.is_regex else actual == self.value
+        try:
+            hit = regex.fullmatch(self.value, actual) if self.is_regex else actual == self.value
+        except regex.RegexError:
+            return False  # a silence with a pattern RE2 refuses (hand-edited file) matches nothing
         return hit == self.is_equal
 
     @classmethod
@@ -56,6 +60,8 @@ class Matcher:
         if not match:
             raise ValueError(f'{text!r} is not a matcher like severity=page or span_name=~"stripe.*"')
         name, op, value = match.groups()
+        if "~" in op:
+            regex.compile_re2(value)  # RegexError is a ValueError: the CLI reports it as bad input
         return cls(name, value, is_regex="~" in op, is_equal=not op.startswith("!"))
 
 
@@ -190,6 +196,8 @@ class AlertInstance:
 class _Series:
     ring: CountRing
     labels: dict[str, str]
+    created: int = 0
+    fingerprints: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -243,6 +251,14 @@ class RuleEngine:
         self.alerts: dict[str, AlertInstance] = {}
         self.silences: dict[str, Silence] = {}
         self.evicted_series = 0
+        self.refused_series = 0
+        self._identities: dict[
+            tuple[str, str, str, tuple[tuple[str, str], ...]], tuple[dict[str, str], str]
+        ] = {}
+        self._created = itertools.count(1)
+        # (volume when pushed, -creation number, key): the eviction candidate is the lowest volume,
+        # newest first; entries go stale as volumes grow and are refreshed lazily.
+        self._volumes: list[tuple[float, int, tuple[int, tuple[str, ...]]]] = []
         self.errors = 0
         self.last_evaluation: float | None = None
 
@@ -328,8 +344,9 @@ class RuleEngine:
         for (service, name, kind, error, bucket, minute), count in staged.items():
             for index, key in self._routes(service, name, kind):
                 spec = self._span_specs[index]
-                series = self._series_for(index, key, spec)
-                series.ring.add(minute * self._bucket, self._values(spec, error, bucket, count))
+                series = self._series_for(index, key, spec, count)
+                if series is not None:
+                    series.ring.add(minute * self._bucket, self._values(spec, error, bucket, count))
 
     def _values(self, spec: RuleSpec, error: bool, bucket: int, count: float) -> list[float]:
         # ``bucket`` indexes self._bounds: the span took at most _bounds[bucket] (len(_bounds) = beyond all).
@@ -343,20 +360,48 @@ class RuleEngine:
             bad = error
         return [count if bad else 0.0, count]
 
-    def _series_for(self, index: int, key: tuple[str, ...], spec: RuleSpec) -> _Series:
+    def _series_for(
+        self, index: int, key: tuple[str, ...], spec: RuleSpec, incoming: float = 1.0
+    ) -> _Series | None:
+        """The series for ``key``, created if there is room; None if the cap refuses it.
+
+        At the cap, the series with the lowest volume (events ever counted; the newest among equals) is
+        evicted, but only for a newcomer bringing at least as many events: a scan of thousands of
+        one-hit paths churns among its own junk and never evicts a route that carries real traffic.
+        """
         series_key = (index, key)
         series = self._series.get(series_key)
-        if series is None:
-            while len(self._series) >= self.options.max_series:
-                self._series.popitem(last=False)
-                self.evicted_series += 1
-            width = len(LATENCY_BOUNDS) + 1 if spec.kind == "latency" and spec.quantile is not None else 2
-            ring = CountRing(self.options.bucket_seconds, max(spec.windows), width)
-            series = _Series(ring, dict(zip(spec.by, key, strict=True)))
-            self._series[series_key] = series
-        else:
-            self._series.move_to_end(series_key)
+        if series is not None:
+            return series
+        if len(self._series) >= self.options.max_series and not self._evict_for(incoming):
+            self.refused_series += 1
+            return None
+        width = len(LATENCY_BOUNDS) + 1 if spec.kind == "latency" and spec.quantile is not None else 2
+        ring = CountRing(self.options.bucket_seconds, max(spec.windows), width)
+        series = _Series(ring, dict(zip(spec.by, key, strict=True)), next(self._created))
+        self._series[series_key] = series
+        heapq.heappush(self._volumes, (0.0, -series.created, series_key))
         return series
+
+    def _evict_for(self, incoming: float) -> bool:
+        """Evict the lowest-volume series if it has no more events than ``incoming``; lazy heap."""
+        while self._volumes:
+            volume, negative_created, series_key = self._volumes[0]
+            series = self._series.get(series_key)
+            if series is None or series.created != -negative_created:
+                heapq.heappop(self._volumes)  # evicted earlier, or re-created since
+                continue
+            current = series.ring.volume
+            if current != volume:
+                heapq.heapreplace(self._volumes, (current, negative_created, series_key))
+                continue
+            if volume > incoming:
+                return False
+            heapq.heappop(self._volumes)
+            del self._series[series_key]
+            self.evicted_series += 1
+            return True
+        return False
 
     def observe_metric(
         self,
@@ -434,8 +479,8 @@ class RuleEngine:
                 spec = self._span_specs[index]
                 if len(key) != len(spec.by):
                     continue
-                series = self._series_for(index, tuple(key), spec)
-                if len(values) != series.ring.width:
+                series = self._series_for(index, tuple(key), spec, values[-1] if values else 0.0)
+                if series is None or len(values) != series.ring.width:
                     continue
                 series.ring.add(minute * self._bucket, list(values))
                 taken += 1
@@ -475,16 +520,17 @@ class RuleEngine:
             self._flush()
             results: list[tuple[RuleSpec, str, str, dict[str, str], bool | None, float | None]] = []
             for (index, _key), series in list(self._series.items()):
-                results.extend(self._evaluate_span(self._span_specs[index], series, now))
+                spec = self._span_specs[index]
+                if self._quiet(spec, series, now):
+                    continue
+                results.extend(self._evaluate_span(spec, series, now))
             for index, spec in enumerate(self._metric_specs):
                 results.extend(self._evaluate_metric(index, spec, now))
             seen: set[str] = set()
             for spec, alertname, severity, labels, condition, value in results:
-                full = {"alertname": alertname, **labels, "rule": spec.name, "source": SOURCE}
-                full.update({"severity": severity, **spec.labels})
-                fp = fingerprint(full)
+                full, fp = self._identity(spec, alertname, severity, labels)
                 seen.add(fp)
-                self._step(spec, fp, alertname, severity, full, condition, value, now)
+                self._step(spec, fp, alertname, severity, dict(full), condition, value, now)
             for fp, alert in list(self.alerts.items()):
                 if fp not in seen and alert.state != "inactive":
                     spec = next(s for s in self.specs if s.name == alert.labels.get("rule"))
@@ -492,7 +538,10 @@ class RuleEngine:
                     # healthy: its firing span alert is held like a 0/0 window, for at most the rule's
                     # longest window; a series that never comes back then resolves.
                     held = alert.held_since is not None and now - alert.held_since > max(spec.windows)
+                    no_data = alert.alertname.endswith("NoData")  # an evicted series is not a silent one
                     unseen: bool | None = None if spec.kind != "threshold" and not held else False
+                    if no_data:
+                        unseen = False
                     self._step(spec, fp, alert.alertname, alert.severity, alert.labels, unseen, None, now)
             for alert in self._ordered_alerts():
                 sent.extend(self._reconcile(alert, now))
@@ -504,6 +553,45 @@ class RuleEngine:
             except Exception:  # a broken sink must not stop evaluation
                 self.errors += 1
         return sent
+
+    def _identity(
+        self, spec: RuleSpec, alertname: str, severity: str, labels: Mapping[str, str]
+    ) -> tuple[dict[str, str], str]:
+        """Full label set and fingerprint of one alert, cached (labels of a series never change)."""
+        key = (spec.name, alertname, severity, tuple(labels.items()))
+        cached = self._identities.get(key)
+        if cached is None:
+            full = {"alertname": alertname, **labels, "rule": spec.name, "source": SOURCE}
+            full.update({"severity": severity, **spec.labels})
+            if len(self._identities) > 100_000:
+                self._identities.clear()
+            cached = self._identities[key] = (full, fingerprint(full))
+        return cached
+
+    def _quiet(self, spec: RuleSpec, series: _Series, now: float) -> bool:
+        """True when this series cannot change any alert now, so evaluating it can be skipped.
+
+        That is: no alert of the series exists (nothing to hold or resolve), no bad event in its longest
+        window (nothing can start firing) and, for no-data rules, events in the no-data window. Most
+        series of a healthy service are quiet: evaluation then costs one window read per series.
+        """
+        if spec.kind == "latency" and spec.quantile is not None:
+            return False
+        ring = series.ring
+        longest = max(spec.windows)
+        bad, seen = ring.window(now, longest)
+        if bad > 0:
+            return False
+        if (
+            spec.no_data_for
+            and ring.window(now, spec.no_data_for)[1] == 0
+            and _had_volume(spec, seen, longest)
+        ):
+            return False
+        if series.fingerprints is None:
+            names = [(n, s) for n in spec.alert_names for s in _severities(spec, n)]
+            series.fingerprints = tuple(self._identity(spec, n, s, series.labels)[1] for n, s in names)
+        return not any(fp in self.alerts for fp in series.fingerprints)
 
     def _evaluate_span(
         self, spec: RuleSpec, series: _Series, now: float
@@ -541,7 +629,7 @@ class RuleEngine:
             _bad, total = ring.window(now, spec.no_data_for)
             longest = max(spec.windows)
             _bad, seen = ring.window(now, longest)
-            had_volume = seen / longest >= spec.min_rate if spec.min_rate > 0 else seen > 0
+            had_volume = _had_volume(spec, seen, longest)
             yield spec, f"{spec.name}NoData", spec.no_data_severity, labels, total == 0 and had_volume, total
 
     def _evaluate_metric(
@@ -743,7 +831,21 @@ class RuleEngine:
                 "silences": [s.to_json() for s in self.silences.values()],
                 "series": len(self._series),
                 "evictedSeries": self.evicted_series,
+                "refusedSeries": self.refused_series,
             }
+
+
+def _had_volume(spec: RuleSpec, seen: float, longest: int) -> bool:
+    """Did the series carry traffic (the guard's rate, or any event without a guard) in its longest window?"""
+    return seen / longest >= spec.min_rate if spec.min_rate > 0 else seen > 0
+
+
+def _severities(spec: RuleSpec, alertname: str) -> tuple[str, ...]:
+    if spec.kind != "slo":
+        return (spec.severity,)
+    if alertname.endswith("NoData"):
+        return (spec.no_data_severity,)
+    return tuple(sorted({tier.severity for tier in spec.tiers}))
 
 
 def _without_severity(labels: Mapping[str, str]) -> dict[str, str]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from otel_secretary.rules import regex
+
 KINDS = ("error_rate", "latency", "slo", "threshold")
 SPAN_KINDS = ("server", "client", "internal", "producer", "consumer")
 SEVERITIES = ("page", "ticket", "info")
@@ -98,7 +100,7 @@ class Selector:
             return False
         if self.span_name_prefix is not None and not span_name.startswith(self.span_name_prefix):
             return False
-        return self.span_name_regex is None or re.fullmatch(self.span_name_regex, span_name) is not None
+        return self.span_name_regex is None or regex.fullmatch(self.span_name_regex, span_name)
 
 
 @dataclass(frozen=True)
@@ -368,9 +370,9 @@ def _selector(reader: _Reader) -> Selector:
         raise sub.error("span_name", "use one of span_name, span_name_prefix, span_name_regex")
     if selector.span_name_regex is not None:
         try:
-            re.compile(selector.span_name_regex)
-        except re.error as exc:
-            raise sub.error("span_name_regex", f"bad regex: {exc}") from None
+            regex.check(selector.span_name_regex)
+        except regex.RegexError as exc:
+            raise sub.error("span_name_regex", f"{selector.span_name_regex!r}: {exc}") from None
         if selector.example is None:
             raise sub.error("example", "is required with span_name_regex (a span name the regex matches)")
     if selector.example is not None and not selector.matches(
@@ -393,8 +395,8 @@ def _sdk(reader: _Reader) -> SdkSource | None:
     )
     for value in source.error.values():
         try:
-            re.compile(value)
-        except re.error as exc:
+            regex.check(value)
+        except regex.RegexError as exc:
             raise sub.error("error", f"bad regex {value!r}: {exc}") from None
     sub.reject_unknown()
     return source

@@ -208,3 +208,37 @@ def test_no_data_is_never_raised_for_a_series_that_never_had_volume(make_specs: 
     replay.run(30, 0.2)  # one request every five minutes: under min_rate, so silence is normal
     replay.run(60, 0)
     assert replay.sent == []
+
+
+def test_a_scan_of_junk_paths_never_evicts_a_real_route_nor_raises_no_data(make_specs: Specs) -> None:
+    """Issue 12 item 5: 10,000 unrouted one-hit paths against a 2,000-series cap, a real route beside."""
+    spec = SLO_NO_DATA.replace("by: [service_name]", "by: [service_name, span_name]")
+    engine = RuleEngine(make_specs(spec), EngineOptions(max_series=2000))
+    real = Replay(engine, span="GET /api/v1/messages")
+    real.run(60, 10)  # 600 events in the last hour
+    for i in range(10_000):
+        engine.observe_span("api", f"GET /scan/{i}.php", "server", False, 0.01, real.minute * 60 + 10)
+    real.run(1, 10)
+    (real_series,) = [s for s in engine._series.values() if s.labels["span_name"] == "GET /api/v1/messages"]
+    assert real_series.ring.window(real.minute * 60, 3600) == [0.0, 600.0]  # not a single event lost
+    assert len(engine._series) == 2000 and engine.evicted_series >= 8000
+    # An hour and more of quiet for the junk: no no-data ticket for series that never had volume.
+    real.run(120, 10)
+    assert not [n for _, n in real.sent if n.alertname.endswith("NoData")]
+
+
+def test_selector_regex_uses_re2_and_refuses_backtracking_and_lookahead(make_specs: Specs) -> None:
+    from otel_secretary.rules.spec import SpecError
+
+    base = SLO_99.replace(
+        "selector: {service: api, span_kind: server}",
+        "selector: {{span_name_regex: '{}', example: 'GET /a'}}",
+    )
+    for pattern, reason in (("GET /(a+)+", "backtrack"), ("GET /(?=a)a", "RE2"), ("GET /(a)\\1", "RE2")):
+        with pytest.raises(SpecError, match=reason) as caught:
+            make_specs(base.format(pattern))
+        assert "spec.yaml:" in str(caught.value) and "span_name_regex" in str(caught.value)
+    (spec,) = make_specs(base.format("GET /[a-z]+"))
+    assert spec.selector.matches("api", "GET /abc", "server") and not spec.selector.matches(
+        "api", "GET /1", "server"
+    )
