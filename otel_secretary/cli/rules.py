@@ -10,7 +10,7 @@ from typing import Annotated, TypeAlias
 import typer
 
 from otel_secretary.rules import render
-from otel_secretary.rules.spec import RuleSpec, SpecError, default_rules_dir, load_dir
+from otel_secretary.rules.spec import RuleSpec, SpecError, bind_service, default_rules_dir, load_dir
 
 app = typer.Typer(help="Alert rule specs: validate, render to Prometheus rules and promtool tests, check.")
 
@@ -21,15 +21,24 @@ SpecsOption: TypeAlias = Annotated[
 OutOption: TypeAlias = Annotated[
     Path | None, typer.Option(help="Generated folder (default: <specs>/generated).")
 ]
+ServiceOption: TypeAlias = Annotated[
+    str | None,
+    typer.Option(
+        "--service",
+        envvar="OTEL_SERVICE_NAME",
+        help="Service that span rules without a `service:` selector watch (default: $OTEL_SERVICE_NAME; "
+        "unset: every service, one alert per service_name).",
+    ),
+]
 
 
 def _default_specs() -> Path:
     return REPO_RULES if REPO_RULES.is_dir() else default_rules_dir()
 
 
-def _load(specs: Path) -> list[RuleSpec]:
+def _load(specs: Path, service: str | None = None) -> list[RuleSpec]:
     try:
-        return load_dir(specs, relative_to=specs.parent)
+        return bind_service(load_dir(specs, relative_to=specs.parent), service)
     except SpecError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -55,19 +64,20 @@ def validate(specs: SpecsOption = None) -> None:
 
 
 @app.command("render")
-def render_command(specs: SpecsOption = None, out: OutOption = None) -> None:
+def render_command(specs: SpecsOption = None, out: OutOption = None, service: ServiceOption = None) -> None:
     """Write recording+alerting rules and promtool tests per source, and alertmanager.yml."""
     specs = specs or _default_specs()
     out = out or specs / "generated"
-    written = render.write_all(_load(specs), out)
+    written = render.write_all(_load(specs, service), out)
     if specs.resolve() == REPO_RULES:
         sync_package_specs(specs)
-    typer.echo(f"wrote {len(written)} files to {out}")
+    bound = f"; rules without a service selector watch {service!r}" if service else ""
+    typer.echo(f"wrote {len(written)} files to {out}{bound}")
 
 
-def drift(specs: Path, out: Path) -> list[str]:
+def drift(specs: Path, out: Path, service: str | None = None) -> list[str]:
     """Generated files that differ from what the specs render to now."""
-    expected = render.render_all(_load(specs))
+    expected = render.render_all(_load(specs, service))
     problems = [name for name, content in expected.items() if _read(out / name) != content]
     problems += [
         str(p.relative_to(out)) for p in out.glob("*/*.yml") if str(p.relative_to(out)) not in expected
@@ -87,12 +97,12 @@ def _run(command: list[str], cwd: Path) -> bool:
 
 
 @app.command()
-def check(specs: SpecsOption = None, out: OutOption = None) -> None:
+def check(specs: SpecsOption = None, out: OutOption = None, service: ServiceOption = None) -> None:
     """Drift check, `promtool check rules`, `promtool test rules`, `amtool check-config`."""
     specs = specs or _default_specs()
     out = out or specs / "generated"
     ok = True
-    stale = drift(specs, out)
+    stale = drift(specs, out, service)
     if stale:
         typer.echo(
             f"generated files are stale (run `otel-secretary rules render`): {', '.join(stale)}", err=True

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -578,6 +578,23 @@ def load_dir(directory: Path, *, relative_to: Path | None = None) -> list[RuleSp
             seen[spec.name] = spec
             specs.append(spec)
     return specs
+
+
+def bind_service(specs: Iterable[RuleSpec], service: str | None) -> list[RuleSpec]:
+    """Span rules whose selector names no service watch ``service`` (the running one, OTEL_SERVICE_NAME).
+
+    A spec that names a service keeps it. Without a service (None/empty) nothing changes: in the
+    in-process engine a rule then sees the spans of its own process, i.e. the running service, and in
+    Prometheus it applies to every service, one alert per ``service_name``.
+    """
+    if not service:
+        return list(specs)
+    bound = []
+    for spec in specs:
+        if spec.kind != "threshold" and spec.selector.service is None:
+            spec = replace(spec, selector=replace(spec.selector, service=service))
+        bound.append(spec)
+    return bound
 
 
 def default_rules_dir() -> Path:

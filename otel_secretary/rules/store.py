@@ -100,14 +100,40 @@ def state_path(data_dir: Path, pid_suffix: bool) -> Path:
     return data_dir / (f"{STATE_PREFIX}-{os.getpid()}.json" if pid_suffix else f"{STATE_PREFIX}.json")
 
 
-def read_states(data_dir: Path) -> list[dict[str, Any]]:
-    """Every process's last snapshot (forked workers each write their own)."""
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    except OSError:
+        return False
+    return True
+
+
+def read_states(data_dir: Path, *, prune: bool = True) -> list[dict[str, Any]]:
+    """Every process's last snapshot, newest first.
+
+    A forked worker's ``rules-state-<pid>.json`` whose process is gone is stale (its alerts live on in
+    the evaluator's state): it is deleted (``prune``) and not returned. ``rules-state.json`` is kept
+    after its process stopped: with the durable state it is what the next start continues from.
+    """
     states = []
     for path in sorted(data_dir.glob(f"{STATE_PREFIX}*.json")):
+        suffix = path.stem[len(STATE_PREFIX) + 1 :]
+        if suffix.isdigit() and not pid_alive(int(suffix)):
+            if prune:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            continue
         data = read_json(path, None)
         if isinstance(data, dict):
             data["file"] = path.name
+            pid = data.get("pid")
+            data["alive"] = isinstance(pid, int) and pid_alive(pid)
             states.append(data)
+    states.sort(key=lambda d: float(d.get("evaluatedAt") or 0.0), reverse=True)
     return states
 
 
