@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeAlias
 
@@ -63,17 +64,25 @@ def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
-def _print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
+class OutputFormat(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _print_rows(rows: list[dict[str, Any]], as_json: bool, source: str) -> None:
     if as_json:
         typer.echo(json.dumps(rows, indent=1, sort_keys=True))
         return
+    typer.echo(f"source: {source}")
     if not rows:
         typer.echo("no alerts")
         return
+    typer.echo(f"{'FINGERPRINT':<16}  {'STATE':<10} {'SEVERITY':<8} {'ALERTNAME':<28} SUMMARY")
     for row in rows:
-        extra = f" ({row['suppressed']})" if row.get("suppressed") else ""
+        name = row["alertname"] + (f" ({row['suppressed']})" if row.get("suppressed") else "")
+        name += " (acked)" if row.get("acked") else ""
         typer.echo(
-            f"{row['fingerprint']}  {row['state']:<10} {row['severity']:<7} {row['alertname']}{extra}  "
+            f"{row['fingerprint']:<16}  {row['state']:<10} {row['severity']:<8} {name:<28} "
             f"{row.get('summary', '')}"
         )
 
@@ -83,12 +92,15 @@ def list_alerts(
     alertmanager_url: UrlOption = None,
     local: LocalOption = False,
     data_dir: DataDirOption = None,
-    output: Annotated[str, typer.Option("-o", "--output", help="table or json")] = "table",
+    output: Annotated[
+        OutputFormat, typer.Option("-o", "--output", help="table or json", case_sensitive=False)
+    ] = OutputFormat.table,
 ) -> None:
-    """Active alerts with state (firing/pending/suppressed) and fingerprint."""
+    """Active alerts with state (firing/pending/suppressed) and fingerprint; says where it read them."""
     url = _alertmanager(alertmanager_url, local)
     rows: list[dict[str, Any]] = []
     if url:
+        source = f"Alertmanager at {url}"
         for alert in httpx.get(f"{url}/api/v2/alerts", timeout=5).json():
             status = alert.get("status", {})
             suppressed = ",".join(status.get("silencedBy", []) + status.get("inhibitedBy", []))
@@ -101,11 +113,20 @@ def list_alerts(
                     "labels": alert["labels"],
                     "summary": alert.get("annotations", {}).get("summary", ""),
                     "suppressed": suppressed,
+                    "source": source,
                 }
             )
     else:
-        for state in store.read_states(_data_dir(data_dir)):
+        folder = _data_dir(data_dir)
+        states = store.read_states(folder)
+        files = ", ".join(f"{s['file']}{'' if s.get('alive') else ' (process stopped)'}" for s in states)
+        source = f"in-process engine state in {folder}" + (f" ({files})" if files else " (no state files)")
+        listed: set[str] = set()
+        for state in states:  # newest first: an alert several processes wrote is listed once
             for alert in state.get("alerts", []):
+                if alert["fingerprint"] in listed:
+                    continue
+                listed.add(alert["fingerprint"])
                 rows.append(
                     {
                         "fingerprint": alert["fingerprint"],
@@ -117,9 +138,10 @@ def list_alerts(
                         "suppressed": alert.get("suppressedBy", ""),
                         "acked": alert.get("acked", False),
                         "process": state.get("file"),
+                        "source": source,
                     }
                 )
-    _print_rows(rows, output == "json")
+    _print_rows(rows, output is OutputFormat.json, source)
 
 
 @app.command()

@@ -11,7 +11,14 @@ import typer
 
 from otel_secretary.cli import _paths
 from otel_secretary.rules import render
-from otel_secretary.rules.spec import SPEC_PATTERNS, RuleSpec, SpecError, SpecFolderError, default_rules_dir
+from otel_secretary.rules.spec import (
+    SPEC_PATTERNS,
+    RuleSpec,
+    SpecError,
+    SpecFolderError,
+    bind_service,
+    default_rules_dir,
+)
 
 app = typer.Typer(help="Alert rule specs: validate, render to Prometheus rules and promtool tests, check.")
 
@@ -25,6 +32,15 @@ SpecsOption: TypeAlias = Annotated[
 OutOption: TypeAlias = Annotated[
     Path | None,
     typer.Option(help="Generated folder (default: <specs>/generated; ./generated for the shipped specs)."),
+]
+ServiceOption: TypeAlias = Annotated[
+    str | None,
+    typer.Option(
+        "--service",
+        envvar="OTEL_SERVICE_NAME",
+        help="Service that span rules without a `service:` selector watch (default: $OTEL_SERVICE_NAME; "
+        "unset: every service, one alert per service_name).",
+    ),
 ]
 
 
@@ -43,10 +59,10 @@ def _out(source: _paths.SpecSource, out: Path | None) -> Path:
         raise typer.Exit(2) from None
 
 
-def _load(specs: Path | _paths.SpecSource) -> list[RuleSpec]:
+def _load(specs: Path | _paths.SpecSource, service: str | None = None) -> list[RuleSpec]:
     source = specs if isinstance(specs, _paths.SpecSource) else _paths.SpecSource(specs, shipped=False)
     try:
-        return _paths.load_specs(source)
+        return bind_service(_paths.load_specs(source), service)
     except (SpecError, SpecFolderError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -74,19 +90,20 @@ def validate(specs: SpecsOption = None) -> None:
 
 
 @app.command("render")
-def render_command(specs: SpecsOption = None, out: OutOption = None) -> None:
+def render_command(specs: SpecsOption = None, out: OutOption = None, service: ServiceOption = None) -> None:
     """Write recording+alerting rules and promtool tests per source, and alertmanager.yml."""
     source = _source(specs)
     out = _out(source, out)
-    written = render.write_all(_load(source), out)
+    written = render.write_all(_load(source, service), out)
     if source.folder.resolve() == REPO_RULES:
         sync_package_specs(source.folder)
-    typer.echo(f"wrote {len(written)} files to {out}")
+    bound = f"; rules without a service selector watch {service!r}" if service else ""
+    typer.echo(f"wrote {len(written)} files to {out}{bound}")
 
 
-def drift(specs: Path | _paths.SpecSource, out: Path) -> list[str]:
+def drift(specs: Path | _paths.SpecSource, out: Path, service: str | None = None) -> list[str]:
     """Generated files that differ from what the specs render to now."""
-    expected = render.render_all(_load(specs))
+    expected = render.render_all(_load(specs, service))
     problems = [name for name, content in expected.items() if _read(out / name) != content]
     problems += [
         str(p.relative_to(out)) for p in out.glob("*/*.yml") if str(p.relative_to(out)) not in expected
@@ -106,7 +123,7 @@ def _run(command: list[str], cwd: Path) -> bool:
 
 
 @app.command()
-def check(specs: SpecsOption = None, out: OutOption = None) -> None:
+def check(specs: SpecsOption = None, out: OutOption = None, service: ServiceOption = None) -> None:
     """Drift check, `promtool check rules`, `promtool test rules`, `amtool check-config`."""
     source = _source(specs)
     _load(source)  # a missing or empty spec folder is the first thing to say
@@ -115,7 +132,7 @@ def check(specs: SpecsOption = None, out: OutOption = None) -> None:
     if not out.is_dir():
         typer.echo(f"error: {out}: no generated files (run `otel-secretary rules render`)", err=True)
         raise typer.Exit(1)
-    stale = drift(source, out)
+    stale = drift(source, out, service)
     if stale:
         typer.echo(
             f"generated files are stale (run `otel-secretary rules render`): {', '.join(stale)}", err=True

@@ -16,10 +16,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 import jinja2
 
+from otel_secretary.notify.masking import scrub
 from otel_secretary.rules.engine import Notification
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
@@ -67,11 +69,12 @@ def _title(n: Notification) -> str:
     return f"[{status(n)}] {n.alertname} ({n.severity}): {n.annotations.get('summary', '')}".strip()
 
 
-def _check(response: httpx.Response, channel: str) -> None:
+def _check(response: httpx.Response, channel: str, secrets: Sequence[str] = ()) -> None:
     if response.status_code < 300:
         return
     retryable = response.status_code >= 500 or response.status_code == 429
-    raise ChannelError(f"{channel}: HTTP {response.status_code} {response.text[:200]}", retryable=retryable)
+    text = scrub(response.text[:200], secrets)
+    raise ChannelError(f"{channel}: HTTP {response.status_code} {text}", retryable=retryable)
 
 
 class _HttpChannel:
@@ -80,7 +83,16 @@ class _HttpChannel:
         self.severities = frozenset(severities)
         self.timeout = timeout
 
+    def _secrets(self, url: str) -> list[str]:
+        """What an error message must never carry: the URL, its path (tokens live there) and keys."""
+        path = urlsplit(url).path
+        return [url, path if path not in ("", "/") else "", *self._extra_secrets()]
+
+    def _extra_secrets(self) -> list[str]:
+        return []
+
     def _post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
+        secrets = self._secrets(url)
         try:
             response = httpx.post(
                 url,
@@ -89,8 +101,8 @@ class _HttpChannel:
                 timeout=self.timeout,
             )
         except httpx.HTTPError as exc:
-            raise ChannelError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
-        _check(response, self.name)
+            raise ChannelError(scrub(f"{self.name}: {type(exc).__name__}: {exc}", secrets)) from None
+        _check(response, self.name, secrets)
 
 
 class SlackChannel(_HttpChannel):
@@ -134,6 +146,9 @@ class WebhookChannel(_HttpChannel):
         super().__init__(name, severities, timeout)
         self.url = url
         self.secret = secret.encode()
+
+    def _extra_secrets(self) -> list[str]:
+        return [self.secret.decode()]
 
     def payload(self, n: Notification) -> dict[str, Any]:
         state = "resolved" if n.kind == "resolve" else "firing"
@@ -183,6 +198,9 @@ class PagerDutyChannel(_HttpChannel):
     ) -> None:
         super().__init__(name, severities, timeout)
         self.url, self.routing_key, self.source = url, routing_key, source
+
+    def _extra_secrets(self) -> list[str]:
+        return [self.routing_key]
 
     def payload(self, n: Notification) -> dict[str, Any]:
         action = {"resolve": "resolve", "acknowledge": "acknowledge"}.get(n.kind, "trigger")
@@ -259,4 +277,5 @@ class EmailChannel:
                 smtp.send_message(self.message(notification))
         except (OSError, smtplib.SMTPException) as exc:
             permanent = isinstance(exc, smtplib.SMTPResponseException) and 500 <= exc.smtp_code < 600
-            raise ChannelError(f"{self.name}: {type(exc).__name__}: {exc}", retryable=not permanent) from exc
+            message = scrub(f"{self.name}: {type(exc).__name__}: {exc}", [self.password, self.username])
+            raise ChannelError(message, retryable=not permanent) from None

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from otel_secretary import pii
 from otel_secretary.notify.channels import (
     PAGERDUTY_URL,
     Channel,
@@ -176,9 +177,13 @@ def load_channels(path: Path, env: Mapping[str, str] | None = None) -> tuple[lis
         raise NotifyConfigError(f"{where}: {exc.detail}", exc.line) from None
 
 
-def load_dispatcher(path: Path | None, failed_path: Path | None = None) -> Dispatcher | None:
-    """A dispatcher for the configured channels, or None when no config file is set."""
+def load_dispatcher(
+    path: Path | None, failed_path: Path | None = None, masker: pii.Masker | None = None
+) -> Dispatcher | None:
+    """A dispatcher for the configured channels, or None when no config file is set.
+
+    ``masker``: the app's PII masker (its key and extra patterns); the default policy when None."""
     if path is None:
         return None
     channels, policy = load_channels(path)
-    return Dispatcher(channels, policy, failed_path)
+    return Dispatcher(channels, policy, failed_path, masker=masker)

@@ -19,8 +19,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from otel_secretary import pii
 from otel_secretary._internal.self_monitoring import report_dropped
 from otel_secretary.notify.channels import Channel, ChannelError
+from otel_secretary.notify.masking import mask_notification, untraced
 from otel_secretary.rules.engine import Notification
 
 _log = logging.getLogger(__name__)
@@ -75,8 +77,10 @@ class Dispatcher:
         policy: RetryPolicy | None = None,
         failed_path: Path | None = None,
         sleep: Any = time.sleep,
+        masker: pii.Masker | None = None,
     ) -> None:
         self.policy = policy or RetryPolicy()
+        self.masker = masker
         self.channels = {c.name: c for c in channels}
         self.failed_path = failed_path
         self._sleep = sleep
@@ -100,7 +104,11 @@ class Dispatcher:
         )
 
     def submit(self, notification: Notification) -> None:
-        """Enqueue for every interested channel; never blocks and never raises."""
+        """Enqueue for every interested channel; never blocks and never raises.
+
+        The notification is PII-masked here, once, before any channel, retry or dead-letter file sees it.
+        """
+        notification = mask_notification(notification, self.masker)
         for name, worker in self._workers.items():
             if not self.wants(worker.channel, notification):
                 continue
@@ -119,7 +127,8 @@ class Dispatcher:
         while True:
             delivery.attempts += 1
             try:
-                channel.send(delivery.notification)
+                with untraced():
+                    channel.send(delivery.notification)
             except ChannelError as exc:
                 delivery.last_error = str(exc)
                 if exc.retryable and delivery.attempts % self.policy.attempts != 0:

@@ -37,6 +37,7 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
+from otel_secretary import pii
 from otel_secretary._internal.self_monitoring import is_bad_input, report_internal_error, say_disabled
 from otel_secretary.notify.config import load_dispatcher
 from otel_secretary.notify.dispatcher import Dispatcher
@@ -158,16 +159,25 @@ class EmbeddedRules:
         interval: float = 60.0,
         options: EngineOptions | None = None,
         dispatcher: Dispatcher | None = None,
+        masker: pii.Masker | None = None,
     ) -> None:
         self.data_dir = data_dir
+        self.masker = masker
         self.notify_config = notify_config
         self.interval = interval
         self.dispatcher = dispatcher if dispatcher is not None else self._load_dispatcher()
-        self.engine = RuleEngine(specs, options, sink=self._deliver)
+        self.engine = RuleEngine(specs, options, sink=self._deliver, masker=masker)
         self.span_processor = EngineSpanProcessor(self.engine)
         self.metric_reader = EngineMetricReader(self.engine)
         self._state_path = store.state_path(data_dir, pid_suffix=False)
         self._applied_acks: set[tuple[str, float]] = set()
+        # Counts travel through the data folder: every process appends what it saw, the evaluator reads
+        # everyone's. The same files rebuild the windows after a restart.
+        self.engine.fold_staged = False
+        self._counts_writer = store.CountWriter(data_dir)
+        longest = max((w for spec in specs for w in spec.windows), default=3600)
+        self._counts_reader = store.CountReader(data_dir, keep=longest + 2 * 3600)
+        self.restored = self._restore()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = False
@@ -182,12 +192,17 @@ class EmbeddedRules:
             spec_files(rules_dir)  # a mistyped folder is said at start, not evaluated as zero rules
         except SpecFolderError as exc:
             raise SpecFolderError(f"OTEL_SECRETARY_RULES_DIR: {exc}") from None
-        return cls(load_dir(rules_dir), settings.data_dir, notify_config=settings.notify_config)
+        return cls(
+            load_dir(rules_dir),
+            settings.data_dir,
+            notify_config=settings.notify_config,
+            masker=pii.build_masker(settings),
+        )
 
     def _load_dispatcher(self) -> Dispatcher | None:
         global _said_no_notifications
         try:
-            return load_dispatcher(self.notify_config, self.data_dir / "notify-failed.json")
+            return load_dispatcher(self.notify_config, self.data_dir / "notify-failed.json", self.masker)
         except Exception as exc:
             if not is_bad_input(exc):
                 report_internal_error("rules.notify_config", exc)
@@ -231,6 +246,40 @@ class EmbeddedRules:
                 self._applied_acks.add(key)
                 self.engine.acknowledge(key[0], str(ack.get("by", "")), now)
 
+    def _restore(self) -> int:
+        """Continue where the previous process stopped: alerts (``for`` state, notified, acks) and the
+        acks already applied; silences live in the control file. Windows are rebuilt by the first read
+        of the count files."""
+        data = store.read_json(self.data_dir / store.ALERTS, {})
+        if not isinstance(data, dict):
+            return 0
+        for ack in data.get("appliedAcks", []):
+            with contextlib.suppress(TypeError, ValueError, IndexError):
+                self._applied_acks.add((str(ack[0]), float(ack[1])))
+        alerts = data.get("alerts", [])
+        return self.engine.restore_alerts(alerts) if isinstance(alerts, list) else 0
+
+    def share_counts(self) -> None:
+        """Write this process's counts since the last call to its file in the data folder."""
+        self._counts_writer.write(self.engine.drain())
+
+    def read_counts(self) -> int:
+        """Fold every process's new counts (this one's included) into the windows."""
+        return self.engine.ingest(self._counts_reader.read())
+
+    def persist(self) -> None:
+        """The durable state (write-then-rename, fsynced) and the snapshot ``alerts list`` reads."""
+        store.write_json(
+            self.data_dir / store.ALERTS,
+            {
+                "pid": os.getpid(),
+                "alerts": self.engine.export_alerts(),
+                "appliedAcks": sorted(self._applied_acks)[-1000:],
+            },
+            durable=True,
+        )
+        store.write_json(self._state_path, {**self.engine.snapshot(), "pid": os.getpid()})
+
     def evaluate_now(self, now: float | None = None) -> list[Notification]:
         now = time.time() if now is None else now
         self.apply_control(now)
@@ -238,8 +287,10 @@ class EmbeddedRules:
             self.metric_reader.collect()
         except Exception:
             _log.debug("metric collection failed", exc_info=True)
+        self.share_counts()
+        self.read_counts()
         sent = self.engine.evaluate(now)
-        store.write_json(self._state_path, {**self.engine.snapshot(), "pid": os.getpid()})
+        self.persist()
         return sent
 
     def _run(self) -> None:
@@ -269,7 +320,9 @@ class EmbeddedRules:
         if self._thread is not None:
             self._thread.join(timeout)
         with contextlib.suppress(OSError):
-            store.write_json(self._state_path, {**self.engine.snapshot(), "pid": os.getpid()})
+            self.share_counts()  # the counts of the last, unfinished interval survive a clean restart
+        with contextlib.suppress(OSError):
+            self.persist()
         if self.dispatcher is not None:
             self.dispatcher.flush(timeout)
             self.dispatcher.close(timeout)
@@ -277,6 +330,8 @@ class EmbeddedRules:
     def _after_fork_in_child(self) -> None:
         # Locks may have been held by a parent thread at fork time; threads did not survive.
         self.engine._lock = threading.Lock()
+        self.engine._staged, self.engine._drained = {}, []  # the parent writes the counts it saw
+        self._counts_writer = store.CountWriter(self.data_dir)
         self._state_path = store.state_path(self.data_dir, pid_suffix=True)
         self.dispatcher = self._load_dispatcher()
         self._thread = None

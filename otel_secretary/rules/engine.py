@@ -10,6 +10,7 @@ It never does I/O and never raises into the caller's hot path.
 from __future__ import annotations
 
 import hashlib
+import heapq
 import itertools
 import math
 import re
@@ -21,8 +22,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from otel_secretary.rules import promql
-from otel_secretary.rules.spec import RuleSpec
+from otel_secretary import pii
+from otel_secretary.pii import Masker
+from otel_secretary.rules import promql, regex
+from otel_secretary.rules.spec import BurnTier, RuleSpec
 from otel_secretary.rules.windows import CountRing, histogram_quantile
 
 LATENCY_BOUNDS = tuple(b / 1000 for b in promql.SPANMETRICS_BUCKETS_MS)
@@ -44,7 +47,10 @@ class Matcher:
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         actual = labels.get(self.name, "")
-        hit = re.fullmatch(self.value, actual) is not None if self.is_regex else actual == self.value
+        try:
+            hit = regex.fullmatch(self.value, actual) if self.is_regex else actual == self.value
+        except regex.RegexError:
+            return False  # a silence with a pattern RE2 refuses (hand-edited file) matches nothing
         return hit == self.is_equal
 
     @classmethod
@@ -54,6 +60,8 @@ class Matcher:
         if not match:
             raise ValueError(f'{text!r} is not a matcher like severity=page or span_name=~"stripe.*"')
         name, op, value = match.groups()
+        if "~" in op:
+            regex.compile_re2(value)  # RegexError is a ValueError: the CLI reports it as bad input
         return cls(name, value, is_regex="~" in op, is_equal=not op.startswith("!"))
 
 
@@ -131,6 +139,7 @@ class AlertInstance:
     flapping: bool = False
     suppressed_by: str = ""
     no_data: bool = False
+    held_since: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,13 +159,45 @@ class AlertInstance:
             "flapping": self.flapping,
             "suppressedBy": self.suppressed_by,
             "noData": self.no_data,
+            "keepFiringSince": self.keep_firing_since,
+            "heldSince": self.held_since,
+            "lastSent": self.last_sent,
+            "transitions": list(self.transitions),
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AlertInstance:
+        """The inverse of :meth:`to_json`: what a restart needs to continue an alert where it was."""
+        alert = cls(
+            alertname=str(data["alertname"]),
+            labels={str(k): str(v) for k, v in data["labels"].items()},
+            annotations={str(k): str(v) for k, v in data["annotations"].items()},
+            fingerprint=str(data["fingerprint"]),
+            severity=str(data["severity"]),
+            state=str(data["state"]),
+            active_at=float(data.get("activeAt") or 0.0),
+            fired_at=float(data.get("firedAt") or 0.0),
+            resolved_at=None if data.get("resolvedAt") is None else float(data["resolvedAt"]),
+            keep_firing_since=None if data.get("keepFiringSince") is None else float(data["keepFiringSince"]),
+            value=None if data.get("value") is None else float(data["value"]),
+            acked=bool(data.get("acked", False)),
+            acked_by=str(data.get("ackedBy", "")),
+            notified=str(data.get("notified", "none")),
+            last_sent=float(data.get("lastSent") or 0.0),
+            flapping=bool(data.get("flapping", False)),
+            no_data=bool(data.get("noData", False)),
+            held_since=None if data.get("heldSince") is None else float(data["heldSince"]),
+        )
+        alert.transitions.extend(float(t) for t in data.get("transitions", []))
+        return alert
 
 
 @dataclass
 class _Series:
     ring: CountRing
     labels: dict[str, str]
+    created: int = 0
+    fingerprints: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -178,9 +219,16 @@ class RuleEngine:
     """Evaluate specs in process. Thread-safe: observations and evaluation share one lock."""
 
     def __init__(
-        self, specs: Sequence[RuleSpec], options: EngineOptions | None = None, sink: _Sink | None = None
+        self,
+        specs: Sequence[RuleSpec],
+        options: EngineOptions | None = None,
+        sink: _Sink | None = None,
+        masker: Masker | None = None,
     ):
         self.specs = list(specs)
+        # Label values come from raw span names and metric attributes (the engine sees spans before the
+        # exporters mask them): they are masked once, when a route or a metric series is first seen.
+        self.masker = masker
         self.options = options or EngineOptions()
         self.sink: _Sink = sink or (lambda _n: None)
         self._lock = threading.Lock()
@@ -189,6 +237,10 @@ class RuleEngine:
         self._route_cache: dict[tuple[str, str, str], list[tuple[int, tuple[str, ...]]]] = {}
         self._series: OrderedDict[tuple[int, tuple[str, ...]], _Series] = OrderedDict()
         self._staged: dict[tuple[str, str, str, bool, int, int], float] = {}
+        #: False when counts travel through the data folder (:meth:`drain`/:meth:`ingest`): staged counts
+        #: are then never folded into this process's windows directly.
+        self.fold_staged = True
+        self._drained: list[tuple[int, str, tuple[str, ...], list[float]]] = []
         self._bucket = self.options.bucket_seconds
         # Latency boundaries: the spanmetrics buckets plus every latency threshold, so "slower than the
         # threshold" stays exact while spans are staged by bucket.
@@ -199,6 +251,14 @@ class RuleEngine:
         self.alerts: dict[str, AlertInstance] = {}
         self.silences: dict[str, Silence] = {}
         self.evicted_series = 0
+        self.refused_series = 0
+        self._identities: dict[
+            tuple[str, str, str, tuple[tuple[str, str], ...]], tuple[dict[str, str], str]
+        ] = {}
+        self._created = itertools.count(1)
+        # (volume when pushed, -creation number, key): the eviction candidate is the lowest volume,
+        # newest first; entries go stale as volumes grow and are refreshed lazily.
+        self._volumes: list[tuple[float, int, tuple[int, tuple[str, ...]]]] = []
         self.errors = 0
         self.last_evaluation: float | None = None
 
@@ -209,8 +269,8 @@ class RuleEngine:
         routes = self._route_cache.get(key)
         if routes is None:
             dims = {
-                "service_name": service,
-                "span_name": name,
+                "service_name": self._mask(service),
+                "span_name": self._mask(name),
                 "span_kind": promql.SPAN_KIND_VALUES.get(kind, kind),
             }
             routes = [
@@ -222,6 +282,27 @@ class RuleEngine:
                 self._route_cache.clear()  # bounded: span names are templated, but never trust that
             self._route_cache[key] = routes
         return routes
+
+    def _mask(self, text: str) -> str:
+        try:
+            return self.masker.mask_text(text) if self.masker is not None else pii.mask_text(text)
+        except Exception:
+            return "<redacted>"  # fail closed
+
+    def _masked_labels(self, labels: Mapping[str, str], keys: Sequence[str]) -> tuple[str, ...]:
+        out = []
+        for key in keys:
+            value = labels.get(key, "")
+            try:
+                masked = (
+                    self.masker.mask_value(key, value)
+                    if self.masker is not None
+                    else pii.mask_attributes({key: value})[key]
+                )
+            except Exception:
+                masked = "<redacted>"
+            out.append(str(masked))
+        return tuple(out)
 
     def observe_span(
         self,
@@ -251,15 +332,21 @@ class RuleEngine:
         with self._lock:
             self._staged[key] = self._staged.get(key, 0.0) + count
             if len(self._staged) >= 4096:
-                self._flush()
+                if self.fold_staged:
+                    self._flush()
+                else:
+                    self._drained.extend(self._drain_locked())
 
     def _flush(self) -> None:
+        if not self.fold_staged:
+            return
         staged, self._staged = self._staged, {}
         for (service, name, kind, error, bucket, minute), count in staged.items():
             for index, key in self._routes(service, name, kind):
                 spec = self._span_specs[index]
-                series = self._series_for(index, key, spec)
-                series.ring.add(minute * self._bucket, self._values(spec, error, bucket, count))
+                series = self._series_for(index, key, spec, count)
+                if series is not None:
+                    series.ring.add(minute * self._bucket, self._values(spec, error, bucket, count))
 
     def _values(self, spec: RuleSpec, error: bool, bucket: int, count: float) -> list[float]:
         # ``bucket`` indexes self._bounds: the span took at most _bounds[bucket] (len(_bounds) = beyond all).
@@ -273,20 +360,48 @@ class RuleEngine:
             bad = error
         return [count if bad else 0.0, count]
 
-    def _series_for(self, index: int, key: tuple[str, ...], spec: RuleSpec) -> _Series:
+    def _series_for(
+        self, index: int, key: tuple[str, ...], spec: RuleSpec, incoming: float = 1.0
+    ) -> _Series | None:
+        """The series for ``key``, created if there is room; None if the cap refuses it.
+
+        At the cap, the series with the lowest volume (events ever counted; the newest among equals) is
+        evicted, but only for a newcomer bringing at least as many events: a scan of thousands of
+        one-hit paths churns among its own junk and never evicts a route that carries real traffic.
+        """
         series_key = (index, key)
         series = self._series.get(series_key)
-        if series is None:
-            while len(self._series) >= self.options.max_series:
-                self._series.popitem(last=False)
-                self.evicted_series += 1
-            width = len(LATENCY_BOUNDS) + 1 if spec.kind == "latency" and spec.quantile is not None else 2
-            ring = CountRing(self.options.bucket_seconds, max(spec.windows), width)
-            series = _Series(ring, dict(zip(spec.by, key, strict=True)))
-            self._series[series_key] = series
-        else:
-            self._series.move_to_end(series_key)
+        if series is not None:
+            return series
+        if len(self._series) >= self.options.max_series and not self._evict_for(incoming):
+            self.refused_series += 1
+            return None
+        width = len(LATENCY_BOUNDS) + 1 if spec.kind == "latency" and spec.quantile is not None else 2
+        ring = CountRing(self.options.bucket_seconds, max(spec.windows), width)
+        series = _Series(ring, dict(zip(spec.by, key, strict=True)), next(self._created))
+        self._series[series_key] = series
+        heapq.heappush(self._volumes, (0.0, -series.created, series_key))
         return series
+
+    def _evict_for(self, incoming: float) -> bool:
+        """Evict the lowest-volume series if it has no more events than ``incoming``; lazy heap."""
+        while self._volumes:
+            volume, negative_created, series_key = self._volumes[0]
+            series = self._series.get(series_key)
+            if series is None or series.created != -negative_created:
+                heapq.heappop(self._volumes)  # evicted earlier, or re-created since
+                continue
+            current = series.ring.volume
+            if current != volume:
+                heapq.heapreplace(self._volumes, (current, negative_created, series_key))
+                continue
+            if volume > incoming:
+                return False
+            heapq.heappop(self._volumes)
+            del self._series[series_key]
+            self.evicted_series += 1
+            return True
+        return False
 
     def observe_metric(
         self,
@@ -306,7 +421,7 @@ class RuleEngine:
                 continue
             if spec.service is not None and labels.get("service_name") != spec.service:
                 continue
-            key = (*(labels.get(k, "") for k in _metric_by(spec)), _point_id(labels))
+            key = (*self._masked_labels(labels, _metric_by(spec)), _point_id(labels))
             with self._lock:
                 if spec.function == "value":
                     gauges = self._gauges.setdefault(index, {})
@@ -322,6 +437,80 @@ class RuleEngine:
                     samples = counters.setdefault(key, deque(maxlen=max(8, int(spec.window // 15) + 4)))
                     samples.append((timestamp, value))
 
+    # ---------------------------------------------------------------- shared counts (files, workers)
+
+    def drain(self) -> list[tuple[int, str, tuple[str, ...], list[float]]]:
+        r"""Take the staged span counts as (minute, rule, series key, values) instead of folding them in.
+
+        Used when counts travel through the data folder: every process writes what it saw, and the
+        evaluating process :meth:`ingest`\ s everyone's (its own included) into its windows.
+        """
+        with self._lock:
+            rows = self._drained + self._drain_locked()
+            self._drained = []
+        return rows
+
+    def _drain_locked(self) -> list[tuple[int, str, tuple[str, ...], list[float]]]:
+        staged, self._staged = self._staged, {}
+        merged: dict[tuple[int, str, tuple[str, ...]], list[float]] = {}
+        for (service, name, kind, error, bucket, minute), count in staged.items():
+            for index, key in self._routes(service, name, kind):
+                spec = self._span_specs[index]
+                values = self._values(spec, error, bucket, count)
+                slot = (minute, spec.name, key)
+                if slot in merged:
+                    merged[slot] = [a + b for a, b in zip(merged[slot], values, strict=True)]
+                else:
+                    merged[slot] = values
+        return [(minute, rule, key, values) for (minute, rule, key), values in merged.items()]
+
+    def ingest(self, rows: Iterable[tuple[int, str, Sequence[str], Sequence[float]]]) -> int:
+        """Fold counts written by :meth:`drain` (any process) into the windows; returns rows taken.
+
+        Rows for rules this engine does not know, or of the wrong width (a spec changed), are skipped.
+        """
+        by_name = {spec.name: i for i, spec in enumerate(self._span_specs)}
+        taken = 0
+        with self._lock:
+            for minute, rule, key, values in sorted(rows, key=lambda r: r[0]):
+                index = by_name.get(rule)
+                if index is None:
+                    continue
+                spec = self._span_specs[index]
+                if len(key) != len(spec.by):
+                    continue
+                series = self._series_for(index, tuple(key), spec, values[-1] if values else 0.0)
+                if series is None or len(values) != series.ring.width:
+                    continue
+                series.ring.add(minute * self._bucket, list(values))
+                taken += 1
+        return taken
+
+    def export_alerts(self) -> list[dict[str, Any]]:
+        """Every alert the engine remembers (pending, firing, resolved but still within retention)."""
+        with self._lock:
+            return [a.to_json() for a in self.alerts.values()]
+
+    def restore_alerts(self, alerts: Iterable[Mapping[str, Any]]) -> int:
+        """Take alerts persisted by a previous process: their ``for`` state, what was notified, acks.
+
+        Alerts of rules that no longer exist are dropped; the rest continue as if there had been no
+        restart (a firing alert already notified is not triggered again, its resolve will be sent).
+        """
+        names = {spec.name for spec in self.specs}
+        restored = 0
+        with self._lock:
+            for raw in alerts:
+                try:
+                    alert = AlertInstance.from_json(raw)
+                except (KeyError, TypeError, ValueError, AttributeError):
+                    continue
+                if alert.labels.get("rule") not in names:
+                    continue
+                self.alerts[alert.fingerprint] = alert
+                restored += 1
+        return restored
+
     # ------------------------------------------------------------------------------ evaluation
 
     def evaluate(self, now: float) -> list[Notification]:
@@ -331,20 +520,29 @@ class RuleEngine:
             self._flush()
             results: list[tuple[RuleSpec, str, str, dict[str, str], bool | None, float | None]] = []
             for (index, _key), series in list(self._series.items()):
-                results.extend(self._evaluate_span(self._span_specs[index], series, now))
+                spec = self._span_specs[index]
+                if self._quiet(spec, series, now):
+                    continue
+                results.extend(self._evaluate_span(spec, series, now))
             for index, spec in enumerate(self._metric_specs):
                 results.extend(self._evaluate_metric(index, spec, now))
             seen: set[str] = set()
             for spec, alertname, severity, labels, condition, value in results:
-                full = {"alertname": alertname, **labels, "rule": spec.name, "source": SOURCE}
-                full.update({"severity": severity, **spec.labels})
-                fp = fingerprint(full)
+                full, fp = self._identity(spec, alertname, severity, labels)
                 seen.add(fp)
-                self._step(spec, fp, alertname, severity, full, condition, value, now)
+                self._step(spec, fp, alertname, severity, dict(full), condition, value, now)
             for fp, alert in list(self.alerts.items()):
                 if fp not in seen and alert.state != "inactive":
                     spec = next(s for s in self.specs if s.name == alert.labels.get("rule"))
-                    self._step(spec, fp, alert.alertname, alert.severity, alert.labels, False, None, now)
+                    # A series with no window at all (not rebuilt yet after a restart) is undefined, not
+                    # healthy: its firing span alert is held like a 0/0 window, for at most the rule's
+                    # longest window; a series that never comes back then resolves.
+                    held = alert.held_since is not None and now - alert.held_since > max(spec.windows)
+                    no_data = alert.alertname.endswith("NoData")  # an evicted series is not a silent one
+                    unseen: bool | None = None if spec.kind != "threshold" and not held else False
+                    if no_data:
+                        unseen = False
+                    self._step(spec, fp, alert.alertname, alert.severity, alert.labels, unseen, None, now)
             for alert in self._ordered_alerts():
                 sent.extend(self._reconcile(alert, now))
             self._forget(now)
@@ -355,6 +553,45 @@ class RuleEngine:
             except Exception:  # a broken sink must not stop evaluation
                 self.errors += 1
         return sent
+
+    def _identity(
+        self, spec: RuleSpec, alertname: str, severity: str, labels: Mapping[str, str]
+    ) -> tuple[dict[str, str], str]:
+        """Full label set and fingerprint of one alert, cached (labels of a series never change)."""
+        key = (spec.name, alertname, severity, tuple(labels.items()))
+        cached = self._identities.get(key)
+        if cached is None:
+            full = {"alertname": alertname, **labels, "rule": spec.name, "source": SOURCE}
+            full.update({"severity": severity, **spec.labels})
+            if len(self._identities) > 100_000:
+                self._identities.clear()
+            cached = self._identities[key] = (full, fingerprint(full))
+        return cached
+
+    def _quiet(self, spec: RuleSpec, series: _Series, now: float) -> bool:
+        """True when this series cannot change any alert now, so evaluating it can be skipped.
+
+        That is: no alert of the series exists (nothing to hold or resolve), no bad event in its longest
+        window (nothing can start firing) and, for no-data rules, events in the no-data window. Most
+        series of a healthy service are quiet: evaluation then costs one window read per series.
+        """
+        if spec.kind == "latency" and spec.quantile is not None:
+            return False
+        ring = series.ring
+        longest = max(spec.windows)
+        bad, seen = ring.window(now, longest)
+        if bad > 0:
+            return False
+        if (
+            spec.no_data_for
+            and ring.window(now, spec.no_data_for)[1] == 0
+            and _had_volume(spec, seen, longest)
+        ):
+            return False
+        if series.fingerprints is None:
+            names = [(n, s) for n in spec.alert_names for s in _severities(spec, n)]
+            series.fingerprints = tuple(self._identity(spec, n, s, series.labels)[1] for n, s in names)
+        return not any(fp in self.alerts for fp in series.fingerprints)
 
     def _evaluate_span(
         self, spec: RuleSpec, series: _Series, now: float
@@ -384,24 +621,16 @@ class RuleEngine:
             tiers = [t for t in spec.tiers if t.severity == severity]
             if not tiers:
                 continue
-            any_data = False
-            firing_value: float | None = None
-            first_value: float | None = None
-            for tier in tiers:
-                threshold = promql.tier_threshold(tier, spec)
-                long_ratio, _ = ratio(tier.long)
-                short_ratio, _ = ratio(tier.short)
-                if short_ratio is not None and long_ratio is not None:
-                    any_data = True
-                    first_value = long_ratio if first_value is None else first_value
-                    if long_ratio > threshold and short_ratio > threshold and guard(tier.long):
-                        firing_value = long_ratio if firing_value is None else firing_value
-            # 0/0 is not 0%: with no events in any short window the state is held, never resolved.
-            burning = (firing_value is not None) if any_data else None
-            yield spec, f"{spec.name}BudgetBurn", severity, labels, burning, firing_value or first_value
+            burning, value = severity_state(
+                [tier_state(spec, tier, ratio(tier.long), ratio(tier.short)) for tier in tiers]
+            )
+            yield spec, f"{spec.name}BudgetBurn", severity, labels, burning, value
         if spec.no_data_for:
             _bad, total = ring.window(now, spec.no_data_for)
-            yield spec, f"{spec.name}NoData", spec.no_data_severity, labels, total == 0, total
+            longest = max(spec.windows)
+            _bad, seen = ring.window(now, longest)
+            had_volume = _had_volume(spec, seen, longest)
+            yield spec, f"{spec.name}NoData", spec.no_data_severity, labels, total == 0 and had_volume, total
 
     def _evaluate_metric(
         self, index: int, spec: RuleSpec, now: float
@@ -452,12 +681,20 @@ class RuleEngine:
         if alert is None:
             if not condition:
                 return
-            annotations = {k: _expand(v, labels) for k, v in spec.annotations.items()}
+            annotations = {k: self._mask(_expand(v, labels)) for k, v in spec.annotations.items()}
             alert = AlertInstance(alertname, labels, annotations, fp, severity)
             self.alerts[fp] = alert
         alert.no_data = condition is None
+        if condition is not None:
+            alert.held_since = None
+        elif alert.held_since is None:
+            alert.held_since = now
         if condition is None:
-            return  # hold: no data decides nothing
+            # Undefined holds the state (pending stays pending, firing stays firing). A held firing alert
+            # counts as still true for keep_firing_for, as Prometheus' hold expression does.
+            if alert.state == "firing":
+                alert.keep_firing_since = None
+            return
         if condition:
             alert.value = value
             alert.keep_firing_since = None
@@ -594,7 +831,21 @@ class RuleEngine:
                 "silences": [s.to_json() for s in self.silences.values()],
                 "series": len(self._series),
                 "evictedSeries": self.evicted_series,
+                "refusedSeries": self.refused_series,
             }
+
+
+def _had_volume(spec: RuleSpec, seen: float, longest: int) -> bool:
+    """Did the series carry traffic (the guard's rate, or any event without a guard) in its longest window?"""
+    return seen / longest >= spec.min_rate if spec.min_rate > 0 else seen > 0
+
+
+def _severities(spec: RuleSpec, alertname: str) -> tuple[str, ...]:
+    if spec.kind != "slo":
+        return (spec.severity,)
+    if alertname.endswith("NoData"):
+        return (spec.no_data_severity,)
+    return tuple(sorted({tier.severity for tier in spec.tiers}))
 
 
 def _without_severity(labels: Mapping[str, str]) -> dict[str, str]:
@@ -620,3 +871,47 @@ def _compare(value: float, op: str, threshold: float) -> bool:
 
 def _expand(text: str, labels: Mapping[str, str]) -> str:
     return re.sub(r"{{\s*\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)\s*}}", lambda m: labels.get(m.group(1), ""), text)
+
+
+#: One tier's verdict: True (both windows burn), None (undefined: no events to decide on), False.
+TierState = tuple[bool | None, float | None]
+
+
+def tier_state(
+    spec: RuleSpec,
+    tier: BurnTier,
+    long: tuple[float | None, float],
+    short: tuple[float | None, float],
+) -> TierState:
+    """Three-valued ``long > t and short > t and traffic >= min_rate`` (Kleene: one false conjunct decides).
+
+    ``long``/``short`` are (ratio or None for 0/0, events per second). A long window without events is
+    undefined; a long window below the threshold or under the traffic guard is false whatever the short
+    window holds; a burning long window with an empty short window (traffic stopped mid-incident) is
+    undefined, never false: an empty minute is not a healthy minute.
+    """
+    threshold = promql.tier_threshold(tier, spec)
+    long_ratio, long_rate = long
+    if long_ratio is None:
+        return None, None
+    if long_ratio <= threshold or (spec.min_rate > 0 and long_rate < spec.min_rate):
+        return False, long_ratio
+    short_ratio, _ = short
+    if short_ratio is None:
+        return None, long_ratio
+    return short_ratio > threshold, long_ratio
+
+
+def severity_state(tiers: Sequence[TierState]) -> TierState:
+    """True if any tier is true; undefined if none is true and any is undefined; otherwise false.
+
+    Undefined holds the alert where it is (firing stays firing, pending stays pending): only a *false*
+    severity resolves a page, so a traffic gap right after an outage neither resolves nor re-pages.
+    """
+    for state, value in tiers:
+        if state:
+            return True, value
+    values = [value for _, value in tiers if value is not None]
+    if any(state is None for state, _ in tiers):
+        return None, values[0] if values else None
+    return False, values[0] if values else None

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from otel_secretary.rules import regex
 
 KINDS = ("error_rate", "latency", "slo", "threshold")
 SPAN_KINDS = ("server", "client", "internal", "producer", "consumer")
@@ -26,6 +28,8 @@ _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _DURATION_RE = re.compile(r"^(\d+)(s|m|h|d|w)$")
 _TEMPLATE_RE = re.compile(r"{{\s*(.*?)\s*}}")
 _TEMPLATE_OK_RE = re.compile(r"^\$labels\.[a-zA-Z_][a-zA-Z0-9_]*$")
+#: Default ``no_data.for``: a few evaluation intervals, so a held page says "no data" within minutes.
+NO_DATA_FOR = 300
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
@@ -96,7 +100,7 @@ class Selector:
             return False
         if self.span_name_prefix is not None and not span_name.startswith(self.span_name_prefix):
             return False
-        return self.span_name_regex is None or re.fullmatch(self.span_name_regex, span_name) is not None
+        return self.span_name_regex is None or regex.fullmatch(self.span_name_regex, span_name)
 
 
 @dataclass(frozen=True)
@@ -366,9 +370,9 @@ def _selector(reader: _Reader) -> Selector:
         raise sub.error("span_name", "use one of span_name, span_name_prefix, span_name_regex")
     if selector.span_name_regex is not None:
         try:
-            re.compile(selector.span_name_regex)
-        except re.error as exc:
-            raise sub.error("span_name_regex", f"bad regex: {exc}") from None
+            regex.check(selector.span_name_regex)
+        except regex.RegexError as exc:
+            raise sub.error("span_name_regex", f"{selector.span_name_regex!r}: {exc}") from None
         if selector.example is None:
             raise sub.error("example", "is required with span_name_regex (a span name the regex matches)")
     if selector.example is not None and not selector.matches(
@@ -391,8 +395,8 @@ def _sdk(reader: _Reader) -> SdkSource | None:
     )
     for value in source.error.values():
         try:
-            re.compile(value)
-        except re.error as exc:
+            regex.check(value)
+        except regex.RegexError as exc:
             raise sub.error("error", f"bad regex {value!r}: {exc}") from None
     sub.reject_unknown()
     return source
@@ -480,10 +484,10 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         common["tiers"] = _tiers(reader, common["period"], budget)
         no_data = reader.raw("no_data")
         if no_data is None or no_data.value is True:
-            common["no_data_for"] = 3600
+            common["no_data_for"] = NO_DATA_FOR
         elif no_data.value is not False:
             sub = _Reader(file, no_data, f"{reader.path}.no_data")
-            common["no_data_for"] = sub.duration("for", 3600)
+            common["no_data_for"] = sub.duration("for", NO_DATA_FOR)
             common["no_data_severity"] = sub.text("severity", "ticket", choices=SEVERITIES)
             sub.reject_unknown()
         if not common["tiers"] and not common["no_data_for"]:
@@ -594,6 +598,23 @@ def spec_files(folder: Path) -> list[Path]:
     if not files:
         raise SpecFolderError(f"{folder}: no rule specs here (expected {' or '.join(SPEC_PATTERNS)} files)")
     return files
+
+
+def bind_service(specs: Iterable[RuleSpec], service: str | None) -> list[RuleSpec]:
+    """Span rules whose selector names no service watch ``service`` (the running one, OTEL_SERVICE_NAME).
+
+    A spec that names a service keeps it. Without a service (None/empty) nothing changes: in the
+    in-process engine a rule then sees the spans of its own process, i.e. the running service, and in
+    Prometheus it applies to every service, one alert per ``service_name``.
+    """
+    if not service:
+        return list(specs)
+    bound = []
+    for spec in specs:
+        if spec.kind != "threshold" and spec.selector.service is None:
+            spec = replace(spec, selector=replace(spec.selector, service=service))
+        bound.append(spec)
+    return bound
 
 
 def default_rules_dir() -> Path:

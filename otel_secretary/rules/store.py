@@ -12,14 +12,21 @@ import contextlib
 import fcntl
 import json
 import os
+import threading
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 STATE_PREFIX = "rules-state"
 CONTROL = "rules-control.json"
 LEDGER = "notify-ledger.json"
+#: The evaluator's durable memory: alerts with their ``for``/notified/ack state, and the acks applied.
+ALERTS = "rules-alerts.json"
+#: Per-minute span counts written by every process (one file per writer, appended), read by the evaluator.
+COUNTS_DIR = "rules-counts"
+_COUNTS_LINES_PER_FILE = 240
 
 
 @contextlib.contextmanager
@@ -33,11 +40,27 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def write_json(path: Path, data: Any) -> None:
+def write_json(path: Path, data: Any, *, durable: bool = False) -> None:
+    """Write-then-rename: a reader (or a restart after a crash) sees the old file or the new one, whole.
+
+    ``durable`` also fsyncs the data and the folder, so a power cut cannot leave an empty file behind.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    text = json.dumps(data, indent=None if durable else 1, sort_keys=True, default=str)
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        if durable:
+            handle.flush()
+            os.fsync(handle.fileno())
     tmp.replace(path)
+    if durable:
+        with contextlib.suppress(OSError):
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
 
 
 def read_json(path: Path, default: Any) -> Any:
@@ -77,14 +100,40 @@ def state_path(data_dir: Path, pid_suffix: bool) -> Path:
     return data_dir / (f"{STATE_PREFIX}-{os.getpid()}.json" if pid_suffix else f"{STATE_PREFIX}.json")
 
 
-def read_states(data_dir: Path) -> list[dict[str, Any]]:
-    """Every process's last snapshot (forked workers each write their own)."""
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    except OSError:
+        return False
+    return True
+
+
+def read_states(data_dir: Path, *, prune: bool = True) -> list[dict[str, Any]]:
+    """Every process's last snapshot, newest first.
+
+    A forked worker's ``rules-state-<pid>.json`` whose process is gone is stale (its alerts live on in
+    the evaluator's state): it is deleted (``prune``) and not returned. ``rules-state.json`` is kept
+    after its process stopped: with the durable state it is what the next start continues from.
+    """
     states = []
     for path in sorted(data_dir.glob(f"{STATE_PREFIX}*.json")):
+        suffix = path.stem[len(STATE_PREFIX) + 1 :]
+        if suffix.isdigit() and not pid_alive(int(suffix)):
+            if prune:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            continue
         data = read_json(path, None)
         if isinstance(data, dict):
             data["file"] = path.name
+            pid = data.get("pid")
+            data["alive"] = isinstance(pid, int) and pid_alive(pid)
             states.append(data)
+    states.sort(key=lambda d: float(d.get("evaluatedAt") or 0.0), reverse=True)
     return states
 
 
@@ -111,3 +160,83 @@ def claim_notification(data_dir: Path, fingerprint: str, kind: str, now: float, 
         }
         write_json(path, ledger)
     return True
+
+
+CountRow = tuple[int, str, Sequence[str], Sequence[float]]
+
+
+class CountWriter:
+    """Appends this process's drained counts, one JSON line per evaluation, to its own file.
+
+    One writer per file (named by pid and a random id, rotated every few hours of lines), so lines are
+    never interleaved; a reader only ever sees a partly written *last* line, which it leaves for later.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.folder = data_dir / COUNTS_DIR
+        self._id = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._seq = 0
+        self._lines = 0
+
+    def _path(self) -> Path:
+        return self.folder / f"{self._id}-{self._seq:06d}.jsonl"
+
+    def write(self, rows: Iterable[CountRow]) -> None:
+        data = [[minute, rule, list(key), list(values)] for minute, rule, key, values in rows]
+        if not data:
+            return
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if self._lines >= _COUNTS_LINES_PER_FILE:
+            self._seq, self._lines = self._seq + 1, 0
+        line = json.dumps(data, separators=(",", ":")) + "\n"
+        fd = os.open(self._path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line.encode())
+        finally:
+            os.close(fd)
+        self._lines += 1
+
+
+class CountReader:
+    """Reads every writer's new complete lines since the last call (offsets kept per file).
+
+    The first call reads everything still in the folder: that is how a restarted process, or a worker
+    taking over evaluation, rebuilds its windows. Files untouched for longer than ``keep`` seconds are
+    deleted (they only hold minutes older than the longest window).
+    """
+
+    def __init__(self, data_dir: Path, keep: float) -> None:
+        self.folder = data_dir / COUNTS_DIR
+        self.keep = keep
+        self._offsets: dict[str, int] = {}
+        self.bad_lines = 0
+
+    def read(self) -> list[CountRow]:
+        rows: list[CountRow] = []
+        try:
+            paths = sorted(self.folder.glob("*.jsonl"))
+        except OSError:
+            return rows
+        wall = time.time()
+        for path in paths:
+            try:
+                if wall - path.stat().st_mtime > self.keep:
+                    path.unlink(missing_ok=True)
+                    self._offsets.pop(path.name, None)
+                    continue
+                with open(path, "rb") as handle:
+                    handle.seek(self._offsets.get(path.name, 0))
+                    chunk = handle.read()
+            except OSError:
+                continue
+            end = chunk.rfind(b"\n") + 1
+            self._offsets[path.name] = self._offsets.get(path.name, 0) + end
+            for line in chunk[:end].splitlines():
+                try:
+                    for minute, rule, key, values in json.loads(line):
+                        rows.append(
+                            (int(minute), str(rule), [str(k) for k in key], [float(v) for v in values])
+                        )
+                except (ValueError, TypeError):
+                    self.bad_lines += 1
+        return rows

@@ -38,12 +38,27 @@ class CountRing:
         self._head = index
 
     def add(self, timestamp: float, values: tuple[float, ...] | list[float]) -> None:
-        """Count events at ``timestamp``; late events are counted in the newest bucket."""
+        """Count events at ``timestamp``.
+
+        A late event (its bucket already passed, e.g. another worker's counts read a little later, or
+        windows rebuilt from files after a restart) is added to its own bucket and every later one, so
+        window sums stay exact; one older than the ring holds lands in the oldest bucket it still has.
+        """
         index = int(timestamp // self._bucket)
         if self._first < 0:
             self._first = index
         if index > self._head:
             self._advance(index)
+        if index < self._head:
+            index = max(index, self._head - self._slots + 1)
+            if index < self._first:
+                self._first = index
+            for bucket in range(index, self._head):
+                base = (bucket % self._slots) * self.width
+                if self._slot_index[bucket % self._slots] != bucket:
+                    continue
+                for i, value in enumerate(values):
+                    self._cum[base + i] += value
         base = (self._head % self._slots) * self.width
         for i, value in enumerate(values):
             self._totals[i] += value
@@ -68,7 +83,17 @@ class CountRing:
         """
         hi = math.floor(now / self._bucket) - 1
         lo = math.floor((now - seconds) / self._bucket)
+        if self.width == 2:  # the common (bad, total) pair, unrolled: evaluation reads thousands
+            return [
+                self._cumulative(hi, 0) - self._cumulative(lo - 1, 0),
+                self._cumulative(hi, 1) - self._cumulative(lo - 1, 1),
+            ]
         return [self._cumulative(hi, i) - self._cumulative(lo - 1, i) for i in range(self.width)]
+
+    @property
+    def volume(self) -> float:
+        """Events ever counted (the last counter is the total: spans, or the +Inf bucket)."""
+        return self._totals[-1]
 
     @property
     def last_bucket(self) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -226,3 +227,51 @@ def test_control_file_stays_bounded(tmp_path: Path) -> None:
     store.update_control(tmp_path, lambda c: c["acks"].extend(acks))
     control = store.read_control(tmp_path)
     assert control["silences"] == [] and len(control["acks"]) == 1000
+
+
+def test_list_prunes_dead_workers_state_names_its_source_and_refuses_unknown_formats(
+    make_specs: Callable[[str], list[RuleSpec]], tmp_path: Path
+) -> None:
+    """Issue 11 item 8: after prefork workers stopped, one alert is listed once, under a header, with the
+    folder it was read from; ``-o yaml`` is refused."""
+    spec = (
+        """
+rules:
+  - name: Api
+    kind: error_rate
+    threshold: 0.5
+    window: 5m
+    by: [service_name]
+    selector: {service: api}
+"""
+        + ANNOTATIONS
+    )
+    rules = EmbeddedRules(make_specs(spec), tmp_path)
+    replay = Replay(rules.engine, service="api", start_minute=int(time.time() // 60) - 10)
+    replay.run(10, 100, bad_share=1.0)
+    for _ in range(2):  # two forked "workers" each write their own state file, then exit
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                rules.evaluate_now(replay.minute * 60)
+                code = 0 if (tmp_path / f"rules-state-{os.getpid()}.json").exists() else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    rules.evaluate_now(replay.minute * 60)
+    assert len(list(tmp_path.glob("rules-state-*.json"))) == 2
+
+    local = ("--local", "--data-dir", str(tmp_path))
+    table = _invoke("list", *local).splitlines()
+    assert table[0].startswith("source: in-process engine state in ") and str(tmp_path) in table[0]
+    assert table[1].split()[:4] == ["FINGERPRINT", "STATE", "SEVERITY", "ALERTNAME"]
+    assert len([line for line in table[2:] if " Api " in f" {line} "]) == 1
+    assert not list(tmp_path.glob("rules-state-*.json")), "dead workers' state files are pruned"
+    rows = json.loads(_invoke("list", *local, "-o", "json"))
+    assert len(rows) == 1 and rows[0]["source"].startswith("in-process engine state in ")
+
+    refused = runner.invoke(app, ["list", *local, "-o", "yaml"])
+    assert refused.exit_code == 2 and "yaml" in refused.output
+    rules.shutdown()

@@ -16,7 +16,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_secretary.rules import store
 from otel_secretary.rules.embedded import EmbeddedRules
-from otel_secretary.rules.engine import EngineOptions, Matcher
+from otel_secretary.rules.engine import EngineOptions, Matcher, Notification
 from otel_secretary.rules.spec import RuleSpec, load_dir
 from otel_secretary.settings import load_settings
 from tests.notify.conftest import HttpReceiver
@@ -210,6 +210,8 @@ def test_span_processor_hot_path_cost(make_specs: Specs, tmp_path: Path) -> None
     per_span = (time.perf_counter() - started) / (len(spans) * 5)
     print(f"\non_end cost with the shipped rules: {per_span * 1e6:.2f} us/span")
     assert processor.errors == 0
+    rules.share_counts()  # counts travel through the data folder to the evaluator's windows
+    rules.read_counts()
     assert rules.engine.snapshot()["series"] == 4
     assert per_span < 100e-6  # generous bound for a shared 2-core CI machine
     rules.shutdown()
@@ -275,3 +277,84 @@ def test_prefork_workers_sharing_a_data_dir_notify_once_per_transition(
             rules.shutdown()
             tracer_provider.shutdown()
             meter_provider.shutdown()
+
+
+class _Recorder:
+    """A channel that keeps what it is sent (the dispatcher's real worker threads deliver to it)."""
+
+    name = "recorder"
+    severities: frozenset[str] = frozenset()
+
+    def __init__(self) -> None:
+        self.kinds: list[str] = []
+
+    def send(self, notification: object) -> None:
+        self.kinds.append(getattr(notification, "kind", "?"))
+
+
+def test_real_evaluation_thread_fires_and_resolves_a_one_bucket_rule(
+    make_specs: Specs, tmp_path: Path
+) -> None:
+    """Issue 12 item 0 on a real clock: the evaluation thread of EmbeddedRules wakes just after each
+    boundary (1 s buckets and a 1 s interval here, the 60 s shape scaled down); a rule whose window is one
+    bucket must fire during an outage and resolve after it, which reading the running bucket prevented."""
+    from otel_secretary.notify.dispatcher import Dispatcher
+
+    specs = make_specs(
+        """
+rules:
+  - name: OneBucket
+    kind: error_rate
+    threshold: 0.5
+    window: 1s
+    by: [service_name]
+    selector: {service: api, span_kind: server}
+"""
+        + ANNOTATIONS
+    )
+    recorder = _Recorder()
+    dispatcher = Dispatcher([recorder])
+    rules = EmbeddedRules(
+        specs, tmp_path, interval=1.0, options=EngineOptions(bucket_seconds=1.0), dispatcher=dispatcher
+    )
+    tracer_provider, _ = _providers(rules)
+    tracer = tracer_provider.get_tracer("test")
+    evaluations: list[list[str]] = []  # kinds sent by each evaluation of the real thread
+    evaluate = rules.engine.evaluate
+
+    def counting(now: float) -> list[Notification]:
+        sent = evaluate(now)
+        evaluations.append([n.kind for n in sent])
+        return sent
+
+    rules.engine.evaluate = counting  # type: ignore[method-assign]
+
+    def traffic_until(failing: bool, wanted: str, timeout: float = 30.0) -> int:
+        """Send spans until an evaluation sends ``wanted``; returns how many evaluations that took."""
+        first = len(evaluations)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for _ in range(20):
+                span = tracer.start_span("GET /x", kind=SpanKind.SERVER)
+                if failing:
+                    span.set_status(Status(StatusCode.ERROR))
+                span.end()
+            done = [i for i, kinds in enumerate(evaluations[first:]) if wanted in kinds]
+            if done:
+                return done[0] + 1
+            time.sleep(0.02)
+        return -1
+
+    rules.start()
+    try:
+        # The evaluation running when the phase began, the one reading the bucket the phase began in
+        # (maybe only partly), and the one reading the first whole bucket of the phase.
+        fired = traffic_until(failing=True, wanted="trigger")
+        assert 0 < fired <= 3, evaluations
+        resolved = traffic_until(failing=False, wanted="resolve")
+        assert 0 < resolved <= 3, evaluations
+        assert dispatcher.flush(10) and recorder.kinds == ["trigger", "resolve"]
+        assert rules.evaluation_errors == 0
+    finally:
+        rules.shutdown()
+        tracer_provider.shutdown()

@@ -152,3 +152,93 @@ def test_series_memory_is_bounded(make_specs: Specs) -> None:
         engine.observe_span("api", f"GET /user/{i}", "server", False, 0.01, 30.0)
     assert engine.snapshot()["series"] == 50
     assert engine.evicted_series == 450
+
+
+SLO_NO_DATA = SLO_99.replace("    no_data: false\n", "")
+
+
+def test_traffic_gap_right_after_an_outage_neither_resolves_nor_repages(make_specs: Specs) -> None:
+    """page_fast burns, page_slow has data below its threshold, then traffic stops: the page is held
+    (undefined) until healthy traffic makes every page tier false; one trigger, one resolve."""
+    replay = Replay(RuleEngine(make_specs(SLO_99)))
+    replay.run(6 * 60, 100)
+    replay.run(10, 100, bad_share=1.0)
+    gap_start = replay.minute
+    replay.run(20, 0)
+    assert all(("ApiBudgetBurn", "page") in replay.firing[m] for m in range(gap_start, replay.minute + 1))
+    page = next(a for a in replay.engine.alerts.values() if a.severity == "page")
+    assert page.no_data  # the held alert says why it is held
+    replay.run(60, 100)
+    assert [kind for _, kind, _ in replay.kinds("page")] == ["trigger", "resolve"]
+
+
+def test_severity_is_true_undefined_or_false_across_tiers(make_specs: Specs) -> None:
+    from otel_secretary.rules.engine import severity_state, tier_state
+
+    (spec,) = make_specs(SLO_99)
+    fast = next(t for t in spec.tiers if t.name == "page_fast")
+    burning, healthy, empty = (0.5, 1.0), (0.0, 1.0), (None, 0.0)
+    assert tier_state(spec, fast, burning, burning)[0] is True
+    assert tier_state(spec, fast, burning, empty)[0] is None  # short window 0/0: undefined
+    assert tier_state(spec, fast, healthy, empty)[0] is False  # long window below: false decides
+    assert tier_state(spec, fast, empty, empty)[0] is None
+    assert tier_state(spec, fast, (0.5, 0.001), burning)[0] is False  # under the traffic guard
+    assert severity_state([(None, 0.5), (False, 0.0)])[0] is None
+    assert severity_state([(None, 0.5), (True, 0.2)]) == (True, 0.2)
+    assert severity_state([(False, 0.0), (False, 0.1)])[0] is False
+
+
+def test_no_data_is_signalled_within_a_few_evaluations_and_clears_when_traffic_returns(
+    make_specs: Specs,
+) -> None:
+    replay = Replay(RuleEngine(make_specs(SLO_NO_DATA)))
+    replay.run(60, 100)
+    stopped = replay.minute
+    replay.run(15, 0)
+    tickets = [(m, kind) for m, kind, _ in replay.kinds("ticket")]
+    assert tickets and tickets[0][1] == "trigger" and tickets[0][0] - stopped <= 6
+    resumed = replay.minute
+    replay.run(5, 100)
+    assert [kind for _, kind in [(m, k) for m, k, _ in replay.kinds("ticket")]] == ["trigger", "resolve"]
+    assert next(m for m, k, _ in replay.kinds("ticket") if k == "resolve") - resumed <= 2
+
+
+def test_no_data_is_never_raised_for_a_series_that_never_had_volume(make_specs: Specs) -> None:
+    replay = Replay(RuleEngine(make_specs(SLO_NO_DATA)))
+    replay.run(30, 0.2)  # one request every five minutes: under min_rate, so silence is normal
+    replay.run(60, 0)
+    assert replay.sent == []
+
+
+def test_a_scan_of_junk_paths_never_evicts_a_real_route_nor_raises_no_data(make_specs: Specs) -> None:
+    """Issue 12 item 5: 10,000 unrouted one-hit paths against a 2,000-series cap, a real route beside."""
+    spec = SLO_NO_DATA.replace("by: [service_name]", "by: [service_name, span_name]")
+    engine = RuleEngine(make_specs(spec), EngineOptions(max_series=2000))
+    real = Replay(engine, span="GET /api/v1/messages")
+    real.run(60, 10)  # 600 events in the last hour
+    for i in range(10_000):
+        engine.observe_span("api", f"GET /scan/{i}.php", "server", False, 0.01, real.minute * 60 + 10)
+    real.run(1, 10)
+    (real_series,) = [s for s in engine._series.values() if s.labels["span_name"] == "GET /api/v1/messages"]
+    assert real_series.ring.window(real.minute * 60, 3600) == [0.0, 600.0]  # not a single event lost
+    assert len(engine._series) == 2000 and engine.evicted_series >= 8000
+    # An hour and more of quiet for the junk: no no-data ticket for series that never had volume.
+    real.run(120, 10)
+    assert not [n for _, n in real.sent if n.alertname.endswith("NoData")]
+
+
+def test_selector_regex_uses_re2_and_refuses_backtracking_and_lookahead(make_specs: Specs) -> None:
+    from otel_secretary.rules.spec import SpecError
+
+    base = SLO_99.replace(
+        "selector: {service: api, span_kind: server}",
+        "selector: {{span_name_regex: '{}', example: 'GET /a'}}",
+    )
+    for pattern, reason in (("GET /(a+)+", "backtrack"), ("GET /(?=a)a", "RE2"), ("GET /(a)\\1", "RE2")):
+        with pytest.raises(SpecError, match=reason) as caught:
+            make_specs(base.format(pattern))
+        assert "spec.yaml:" in str(caught.value) and "span_name_regex" in str(caught.value)
+    (spec,) = make_specs(base.format("GET /[a-z]+"))
+    assert spec.selector.matches("api", "GET /abc", "server") and not spec.selector.matches(
+        "api", "GET /1", "server"
+    )

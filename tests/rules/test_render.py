@@ -78,7 +78,7 @@ def test_generated_promtool_tests_exercise_every_alert() -> None:
 
 @tools
 def test_rules_check_runs_promtool_and_amtool() -> None:
-    result = CliRunner().invoke(app, ["check"])
+    result = CliRunner().invoke(app, ["check"], env={"OTEL_SERVICE_NAME": None})  # the committed files
     assert result.exit_code == 0, result.output
     rule_files = len(list((GENERATED / "collector").glob("*.rules.yml")))
     assert rule_files >= 18

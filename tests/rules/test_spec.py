@@ -28,7 +28,7 @@ def test_workbook_tiers_for_a_30_day_slo(make_specs: Specs) -> None:
         ("ticket_fast", "ticket", 86400, 7200, 3.0),
         ("ticket_slow", "ticket", 259200, 21600, 1.0),
     ]
-    assert spec.no_data_for == 3600 and spec.alert_names == ("ApiBudgetBurn", "ApiNoData")
+    assert spec.no_data_for == 300 and spec.alert_names == ("ApiBudgetBurn", "ApiNoData")
 
 
 def test_tiers_scale_with_the_period_and_switch_off(make_specs: Specs) -> None:

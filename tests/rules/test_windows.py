@@ -67,3 +67,21 @@ def test_histogram_quantile_interpolates_like_prometheus() -> None:
     assert histogram_quantile(0.5, bounds, [0, 10, 10, 10]) == pytest.approx(0.3)  # inside (0.1, 0.5]
     assert histogram_quantile(0.95, bounds, [0, 0, 0, 10]) == 1.0  # +Inf bucket: highest finite bound
     assert histogram_quantile(0.5, bounds, [0, 0, 0, 0]) is None
+
+
+@settings(max_examples=100, deadline=None)
+@given(events, st.sampled_from([60, 300, 1800, 3600]))
+def test_events_added_out_of_order_sum_like_events_added_in_order(
+    raw: list[tuple[float, int, int]], window: int
+) -> None:
+    """Counts read from several workers' files (or rebuilt after a restart) arrive out of order."""
+    ordered, shuffled = CountRing(60, 3600), CountRing(60, 3600)
+    for ts, bad, total in sorted(raw):
+        ordered.add(ts, (bad, total))
+    for ts, bad, total in sorted(raw, key=lambda e: (int(e[0]) * 7919) % 1000):
+        shuffled.add(ts, (bad, total))
+    last = max((ts for ts, _, _ in raw), default=0.0)
+    for now in (last + 60, last + 61, last + 600):
+        if ordered.window(now, window) != shuffled.window(now, window):
+            # Only events older than what the ring holds may differ (clamped to its oldest bucket).
+            assert max(ts for ts, _, _ in raw) - min(ts for ts, _, _ in raw) >= 3600
