@@ -263,7 +263,11 @@ class TracedCall:
             if not usage.known:
                 usage = self._inner_usage()
             if facts.response_id:
-                remember_response(facts.response_id, invocation.span.get_span_context(), self._model())
+                remember_response(
+                    facts.response_id,
+                    invocation.span.get_span_context(),
+                    invocation.request_model or self._model(),
+                )
         self._record_cost(usage)
         if self._capture:
             self._capture_content()

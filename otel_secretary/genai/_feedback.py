@@ -93,7 +93,7 @@ def _record(
     name: str,
     telemetry: object | None,
 ) -> bool:
-    from ._telemetry import FEEDBACK_SENTIMENT, GenAITelemetry, default_telemetry
+    from ._telemetry import FEEDBACK_SENTIMENT, SCOPE, GenAITelemetry, default_telemetry
 
     tel = telemetry if isinstance(telemetry, GenAITelemetry) else default_telemetry()
     span_context: SpanContext | None = None
@@ -120,7 +120,7 @@ def _record(
             attributes[GenAI.GEN_AI_EVALUATION_EXPLANATION] = masked
     linked = span_context is not None and span_context.is_valid
     context = set_span_in_context(NonRecordingSpan(span_context)) if linked and span_context else None
-    logger = get_logger(__name__, __version__, tel.logger_provider)
+    logger = get_logger(SCOPE, __version__, tel.logger_provider)
     logger.emit(LogRecord(event_name=EVALUATION_EVENT, attributes=attributes, context=context))
     tel.feedback.add(1, {GenAI.GEN_AI_REQUEST_MODEL: model or "unknown", FEEDBACK_SENTIMENT: sentiment})
     return linked
