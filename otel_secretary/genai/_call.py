@@ -39,7 +39,7 @@ _PROMPT_PARAMETERS: Final = ("messages", "input", "prompt", "text")
 class CallSpec:
     """What the decorator was told; resolved once at decoration time."""
 
-    __slots__ = ("capture_content", "model", "operation", "provider", "signature", "telemetry")
+    __slots__ = ("capture_content", "model", "operation", "prompt_position", "provider", "telemetry")
 
     def __init__(
         self,
@@ -54,24 +54,31 @@ class CallSpec:
         self.provider = provider
         self.capture_content = capture_content
         self.telemetry = telemetry
-        # Set per decorated function; used only to find the prompt argument when content is captured.
-        self.signature: inspect.Signature | None = None
+        # (name, position) of the prompt parameter, found once from the signature: no per-call binding.
+        self.prompt_position: tuple[str, int] | None = None
+
+    def find_prompt_parameter(self, signature: inspect.Signature | None) -> None:
+        if signature is None:
+            return
+        positional = [
+            p.name
+            for p in signature.parameters.values()
+            if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        ]
+        for name in _PROMPT_PARAMETERS:
+            if name in positional:
+                self.prompt_position = (name, positional.index(name))
+                return
 
     def prompt_argument(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
         """The call's messages/prompt, by parameter name, whether passed by keyword or position."""
         for name in _PROMPT_PARAMETERS:
             if name in kwargs:
                 return kwargs[name]
-        if self.signature is None or not args:
+        if self.prompt_position is None:
             return None
-        try:
-            bound = self.signature.bind_partial(*args, **kwargs).arguments
-        except TypeError:
-            return None
-        for name in _PROMPT_PARAMETERS:
-            if name in bound:
-                return bound[name]
-        return None
+        _name, index = self.prompt_position
+        return args[index] if index < len(args) else None
 
 
 class TracedCall:

@@ -57,10 +57,9 @@ def traced_ai_call(
         if not callable(func):
             raise TypeError(f"@traced_ai_call can only decorate a callable, not {type(func).__name__}")
         spec = CallSpec(operation, model, provider, capture_content, telemetry)
-        try:
-            spec.signature = inspect.signature(func)
-        except (TypeError, ValueError):  # some builtins have none; prompts are then read from kwargs only
-            spec.signature = None
+        # Some builtins have no signature; prompts are then read from kwargs only.
+        with contextlib.suppress(TypeError, ValueError):
+            spec.find_prompt_parameter(inspect.signature(func))
         if inspect.isasyncgenfunction(func):
             wrapper: Callable[..., Any] = _async_generator_wrapper(spec, func)
         elif inspect.iscoroutinefunction(func):

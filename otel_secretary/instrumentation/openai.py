@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import contextvars
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -37,8 +37,7 @@ from opentelemetry import context as context_api
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation, unwrap
-from opentelemetry.metrics import MeterProvider, get_meter
-from opentelemetry.metrics import _Gauge as Gauge
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv.attributes import error_attributes, http_attributes, server_attributes
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProvider
@@ -73,37 +72,70 @@ _RECORDED_HEADERS: Final = (
 
 
 class RateLimitGauges:
-    """Last ``x-ratelimit-*`` values per resource (requests, tokens); utilization = 1 - remaining/limit."""
+    """Last ``x-ratelimit-*`` values per resource (requests, tokens); utilization = 1 - remaining/limit.
+
+    Observable gauges: a call only stores the header values it saw (a dict update), and the SDK reads
+    them when it collects, so a model call pays nothing for three gauges per resource.
+    """
 
     def __init__(self, meter_provider: MeterProvider | None) -> None:
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
-        self.remaining: Gauge = meter.create_gauge(
+        # (provider, host, resource) -> (remaining, limit); written by calls, read by collection.
+        self._last: dict[tuple[str, str | None, str], tuple[float | None, float | None]] = {}
+        self._attributes: dict[tuple[str, str | None, str], dict[str, str]] = {}
+        meter.create_observable_gauge(
             RATELIMIT_REMAINING,
+            callbacks=[self._observe(lambda remaining, limit: remaining)],
             unit="1",
             description="Requests or tokens left in the provider's rate-limit window.",
         )
-        self.limit: Gauge = meter.create_gauge(
-            RATELIMIT_LIMIT, unit="1", description="The provider's rate limit for requests or tokens."
+        meter.create_observable_gauge(
+            RATELIMIT_LIMIT,
+            callbacks=[self._observe(lambda remaining, limit: limit)],
+            unit="1",
+            description="The provider's rate limit for requests or tokens.",
         )
-        self.utilization: Gauge = meter.create_gauge(
+        meter.create_observable_gauge(
             RATELIMIT_UTILIZATION,
+            callbacks=[
+                self._observe(
+                    lambda remaining, limit: (
+                        max(0.0, min(1.0, 1.0 - remaining / limit))
+                        if remaining is not None and limit
+                        else None
+                    )
+                )
+            ],
             unit="1",
             description="Share of the rate-limit window used (0..1); near 1 means 429s are imminent.",
         )
+
+    def _observe(self, value_of: Callable[[float | None, float | None], float | None]) -> Callable[..., Any]:
+        def callback(_options: CallbackOptions) -> Iterable[Observation]:
+            for key, (remaining, limit) in list(self._last.items()):
+                value = value_of(remaining, limit)
+                if value is not None:
+                    yield Observation(value, self._attributes[key])
+
+        return callback
 
     def record(self, provider: str, host: str | None, headers: Any) -> None:
         for resource in ("requests", "tokens"):
             remaining = _number(headers.get(f"x-ratelimit-remaining-{resource}"))
             limit = _number(headers.get(f"x-ratelimit-limit-{resource}"))
-            attributes = {GenAI.GEN_AI_PROVIDER_NAME: provider, ATTR_RATELIMIT_RESOURCE: resource}
-            if host:
-                attributes[server_attributes.SERVER_ADDRESS] = host
-            if remaining is not None:
-                self.remaining.set(remaining, attributes)
-            if limit is not None:
-                self.limit.set(limit, attributes)
-            if remaining is not None and limit:
-                self.utilization.set(max(0.0, min(1.0, 1.0 - remaining / limit)), attributes)
+            if remaining is None and limit is None:
+                continue
+            key = (provider, host, resource)
+            if key not in self._attributes:
+                attributes = {GenAI.GEN_AI_PROVIDER_NAME: provider, ATTR_RATELIMIT_RESOURCE: resource}
+                if host:
+                    attributes[server_attributes.SERVER_ADDRESS] = host
+                self._attributes[key] = attributes
+            previous = self._last.get(key, (None, None))
+            self._last[key] = (
+                remaining if remaining is not None else previous[0],
+                limit if limit is not None else previous[1],
+            )
 
 
 def _number(value: Any) -> float | None:
