@@ -124,16 +124,25 @@ def attrs(span: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# What the agent tree shows next to each span, when present.
-TREE_ATTRIBUTES = (
-    "gen_ai.conversation.id",
-    "app.genai.tool_call.names",
-    "gen_ai.tool.call.id",
-    "gen_ai.usage.input_tokens",
-    "gen_ai.usage.output_tokens",
-    "app.genai.cost_usd",
-    "error.type",
-)
+# What the agent tree shows next to each span, when present, and the short label it gets.
+TREE_ATTRIBUTES = {
+    "gen_ai.conversation.id": "conversation",
+    "app.genai.tool_call.names": "requested",
+    "app.genai.tool_call.ids": "ids",
+    "gen_ai.tool.call.id": "call_id",
+    "gen_ai.usage.input_tokens": "in",
+    "gen_ai.usage.output_tokens": "out",
+    "app.genai.cost_usd": "usd",
+    "error.type": "error",
+}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
 
 
 def agent_tree(spans: list[dict[str, Any]]) -> Tree | None:
@@ -151,11 +160,8 @@ def agent_tree(spans: list[dict[str, Any]]) -> Tree | None:
     def label(span: dict[str, Any]) -> str:
         ms = (int(span["endTimeUnixNano"]) - int(span["startTimeUnixNano"])) / 1e6
         a = attrs(span)
-        shown = " ".join(
-            f"{k.split('.')[-1] if k != 'gen_ai.tool.call.id' else 'call_id'}={a[k]}"
-            for k in TREE_ATTRIBUTES
-            if a.get(k) not in (None, "")
-        )
+        present = [(short, a[key]) for key, short in TREE_ATTRIBUTES.items() if a.get(key) not in (None, "")]
+        shown = " ".join(f"{short}={_shown(value)}" for short, value in present)
         return f"[bold]{span['name']}[/] [dim]{ms:.1f} ms[/] {shown}".rstrip()
 
     def add(node: Tree, span: dict[str, Any]) -> None:
