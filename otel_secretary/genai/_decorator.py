@@ -94,11 +94,34 @@ def _function_wrapper(spec: CallSpec, func: Callable[..., Any]) -> Callable[...,
         if _is_async_stream(result):
             call.suspend()
             return TracedAsyncStream(result, call)
+        if inspect.isawaitable(result):
+            # A plain function returning a coroutine (e.g. a decorated bound method of AsyncOpenAI,
+            # whose wrappers hide that it is async): the call ends when the result is awaited.
+            call.suspend()
+            return _finish_when_awaited(result, call)
         call.on_result(result)
         call.finish()
         return result
 
     return wrapper
+
+
+async def _finish_when_awaited(awaitable: Any, call: TracedCall) -> Any:
+    token = call.activate()
+    try:
+        result = await awaitable
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    finally:
+        call.deactivate(token)
+    if _is_async_stream(result):
+        return TracedAsyncStream(result, call)
+    if _is_sync_stream(result):
+        return TracedStream(result, call)
+    call.on_result(result)
+    call.finish()
+    return result
 
 
 def _coroutine_wrapper(spec: CallSpec, func: Callable[..., Any]) -> Callable[..., Any]:

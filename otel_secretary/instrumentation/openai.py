@@ -347,6 +347,7 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     _owns_upstream: bool = False
     _restore_upstream: bool = False
+    _wraps_embeddings: bool = False
     _held_back: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -359,14 +360,21 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             # openai-v2 first: wrapt's unwrap pops the outermost wrapper, so each instrumentor we turn
             # off pops one layer; off-then-on keeps the stack right whichever loaded first.
             type(self)._held_back = _hold_back_openai_v2()
-            self._instrument_upstream(kwargs)
+            hook = _completion_hook(kwargs)
+            # Inside upstream's wrapper (so installed before it): util-genai calls no completion hook
+            # for embeddings, so their cost is read from the result while upstream's span is current.
+            costs = _EmbeddingCost(hook.telemetry)
+            wrap_function_wrapper("openai.resources.embeddings", "Embeddings.create", costs.sync)
+            wrap_function_wrapper("openai.resources.embeddings", "AsyncEmbeddings.create", costs.asynchronous)
+            type(self)._wraps_embeddings = True
+            self._instrument_upstream(kwargs, hook)
         attempts = _AttemptTracer(
             make_tracer(tracer_provider), Instruments(meter_provider), RateLimitGauges(meter_provider)
         )
         wrap_function_wrapper("openai._base_client", "SyncAPIClient._send_request", attempts.sync)
         wrap_function_wrapper("openai._base_client", "AsyncAPIClient._send_request", attempts.asynchronous)
 
-    def _instrument_upstream(self, kwargs: dict[str, Any]) -> None:
+    def _instrument_upstream(self, kwargs: dict[str, Any], hook: Any) -> None:
         try:
             from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
         except ImportError as exc:  # the dependency is declared; a broken install must not break the app
@@ -381,7 +389,7 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             # cost and ignore OTEL_SECRETARY_CAPTURE_CONTENT. Take it over; put it back on uninstrument.
             upstream.uninstrument()
             type(self)._restore_upstream = True
-        upstream.instrument(**forwarded, completion_hook=_completion_hook(forwarded, kwargs))
+        upstream.instrument(**forwarded, completion_hook=hook)
         type(self)._owns_upstream = True
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -398,18 +406,27 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             if cls._restore_upstream:
                 OpenAIInstrumentor().instrument()
                 cls._restore_upstream = False
+        if cls._wraps_embeddings:
+            import openai.resources.embeddings as embeddings
+
+            unwrap(embeddings.Embeddings, "create")
+            unwrap(embeddings.AsyncEmbeddings, "create")
+            cls._wraps_embeddings = False
         if cls._held_back is not None:
             _release_openai_v2(cls._held_back)
             cls._held_back = None
 
 
-def _completion_hook(forwarded: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+def _completion_hook(kwargs: dict[str, Any]) -> Any:
     """Our hook, wrapping the user's own (argument or OTEL_INSTRUMENTATION_GENAI_COMPLETION_HOOK)."""
     from opentelemetry.util.genai.completion_hook import _NoOpCompletionHook, load_completion_hook
 
     from otel_secretary.genai._hook import SecretaryCompletionHook
     from otel_secretary.genai._telemetry import GenAITelemetry, default_telemetry
 
+    forwarded = {
+        k: v for k, v in kwargs.items() if k in ("tracer_provider", "meter_provider", "logger_provider")
+    }
     inner = kwargs.get("completion_hook") or load_completion_hook()
     if isinstance(inner, _NoOpCompletionHook):
         inner = None
@@ -427,6 +444,55 @@ def _completion_hook(forwarded: dict[str, Any], kwargs: dict[str, Any]) -> Any:
                 forwarded.get("logger_provider"),
             )
     return SecretaryCompletionHook(telemetry, inner)
+
+
+class _EmbeddingCost:
+    """Cost of an auto-instrumented embeddings call, set on genai-openai's (still open) span."""
+
+    def __init__(self, telemetry: Any) -> None:
+        self.telemetry = telemetry
+
+    def _record(self, result: Any, kwargs: dict[str, Any]) -> None:
+        try:
+            span: Any = trace.get_current_span()
+            scope = getattr(getattr(span, "instrumentation_scope", None), "name", None)
+            # Only upstream's own span: under @traced_ai_call upstream is suppressed and ours prices it.
+            if scope != _UPSTREAM_SCOPE or not span.is_recording():
+                return
+            from otel_secretary.genai._extract import get, read_usage
+            from otel_secretary.genai._telemetry import COST_ATTRIBUTE, tenant_from_baggage
+
+            usage = read_usage(get(result, "usage"))
+            if not usage.known:
+                return
+            request_model = kwargs.get("model") if isinstance(kwargs.get("model"), str) else None
+            response_model = get(result, "model")
+            cost = self.telemetry.record_cost(
+                "openai",
+                request_model,
+                response_model if isinstance(response_model, str) else None,
+                usage,
+                tenant_from_baggage(),
+            )
+            if cost is not None:
+                span.set_attribute(COST_ATTRIBUTE, cost)
+        except Exception as exc:
+            report_internal_error("openai.embedding_cost", exc)
+
+    def sync(self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        result = wrapped(*args, **kwargs)
+        self._record(result, kwargs)
+        return result
+
+    async def asynchronous(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        result = await wrapped(*args, **kwargs)
+        self._record(result, kwargs)
+        return result
+
+
+_UPSTREAM_SCOPE: Final = "opentelemetry.instrumentation.genai.openai"
 
 
 def _hold_back_openai_v2() -> Any:

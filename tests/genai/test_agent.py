@@ -311,3 +311,40 @@ def test_content_capture_masks_tool_arguments_results_and_requested_calls(
     inputs = json.loads(str(final.attributes[GenAI.GEN_AI_INPUT_MESSAGES]))
     responses = [p for m in inputs for p in m["parts"] if p["type"] == "tool_call_response"]
     assert {r["id"] for r in responses} == set(first.attributes[TOOL_CALL_IDS])
+
+
+def test_async_tools_agent_and_dispatch(otel: Harness, async_client: openai.AsyncOpenAI) -> None:
+    import asyncio
+
+    from otel_secretary.genai import adispatch_tool_calls
+
+    telemetry = GenAITelemetry(otel.tracer_provider, otel.meter_provider)
+
+    @traced_tool(telemetry=telemetry)
+    async def lookup_subscription(email: str) -> dict[str, str]:
+        await asyncio.sleep(0)
+        return {"plan": "pro"}
+
+    @traced_tool(telemetry=telemetry)
+    def create_calendar_event(title: str, start: str) -> str:
+        return "evt_1"
+
+    @traced_agent("secretary", telemetry=telemetry)
+    async def turn() -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = [{"role": "user", "content": INBOUND}]
+        response = await traced_ai_call(model=MODEL, telemetry=telemetry)(
+            async_client.chat.completions.create
+        )(model=MODEL, messages=messages, tools=TOOLS)
+        calls = response.choices[0].message.tool_calls
+        tools = {"lookup_subscription": lookup_subscription, "create_calendar_event": create_calendar_event}
+        return await adispatch_tool_calls(calls, tools)
+
+    results = asyncio.run(turn())
+    assert json.loads(results[0]["content"]) == {"plan": "pro"}
+    assert results[1]["content"] == "evt_1"
+    agent = _one(otel, "invoke_agent secretary")
+    (chat,) = _chats(otel)
+    tools = [_one(otel, "execute_tool lookup_subscription"), _one(otel, "execute_tool create_calendar_event")]
+    assert all(_parent(span) == agent.context.span_id for span in (chat, *tools))
+    assert [t.attributes[GenAI.GEN_AI_TOOL_CALL_ID] for t in tools] == list(chat.attributes[TOOL_CALL_IDS])
+    assert [r["tool_call_id"] for r in results] == list(chat.attributes[TOOL_CALL_IDS])

@@ -435,3 +435,29 @@ def test_openai_v2_installed_too_gives_no_duplicate_spans(
         (span,) = otel.spans(f"chat {model}")
         assert span.instrumentation_scope.name == "opentelemetry.instrumentation.genai.openai"
     assert len(otel.spans()) == 3
+
+
+def test_auto_path_embeddings_get_cost_once(otel: Harness, client: openai.OpenAI) -> None:
+    from otel_secretary.genai import COST_ATTRIBUTE, COST_METRIC, PriceBook, Usage
+
+    telemetry = GenAITelemetry(otel.tracer_provider, otel.meter_provider)
+    instrumentor = _instrument_with(otel, telemetry)
+
+    @traced_ai_call(operation="embeddings", telemetry=telemetry)
+    def embed(model: str) -> Any:
+        return client.embeddings.create(model=model, input=["alpha beta", "gamma"])
+
+    try:
+        client.embeddings.create(model="text-embedding-3-small", input="alpha beta gamma delta")
+        embed(model="text-embedding-3-small")  # decorated: priced by the decorator, not twice
+    finally:
+        instrumentor.uninstrument()
+    auto, decorated = sorted(otel.spans("embeddings text-embedding-3-small"), key=lambda s: s.start_time or 0)
+    assert auto.instrumentation_scope.name == "opentelemetry.instrumentation.genai.openai"
+    expected = PriceBook().estimate(
+        "openai", "text-embedding-3-small", Usage(input_tokens=4, output_tokens=None)
+    )
+    assert expected is not None and auto.attributes[COST_ATTRIBUTE] == pytest.approx(expected)
+    assert decorated.instrumentation_scope.name == "otel_secretary.genai"
+    (point,) = otel.points(COST_METRIC)
+    assert point.value == pytest.approx(expected + decorated.attributes[COST_ATTRIBUTE])
