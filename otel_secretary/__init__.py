@@ -20,6 +20,11 @@ from otel_secretary.version import __version__
 
 _LAZY = {
     "traced_ai_call": "otel_secretary.genai",
+    "traced_tool": "otel_secretary.genai",
+    "traced_agent": "otel_secretary.genai",
+    "traced_workflow": "otel_secretary.genai",
+    "dispatch_tool_calls": "otel_secretary.genai",
+    "record_feedback": "otel_secretary.genai",
     "traced_external_call": "otel_secretary.instrumentation.external",
     "traced_stripe_webhook": "otel_secretary.instrumentation.stripe",
     "mask_text": "otel_secretary.pii",
@@ -34,15 +39,20 @@ __all__ = [
     "__version__",
     "classify",
     "configure",
+    "dispatch_tool_calls",
     "load_settings",
     "mask_attributes",
     "mask_text",
     "pseudonymize",
     "record_exception",
+    "record_feedback",
     "request_context",
+    "traced_agent",
     "traced_ai_call",
     "traced_external_call",
     "traced_stripe_webhook",
+    "traced_tool",
+    "traced_workflow",
 ]
 
 

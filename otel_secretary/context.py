@@ -88,9 +88,19 @@ def baggage_user_id(ctx: Context | None = None) -> str | None:
     return trusted_user_id(baggage.get_baggage(USER_KEY, ctx), baggage.get_baggage(USER_SIGNATURE_KEY, ctx))
 
 
+# gen_ai.conversation.id rides in baggage too, so a Celery task enqueued in the request keeps it.
+CONVERSATION_KEY = "gen_ai.conversation.id"
+
+
 @contextmanager
-def request_context(tenant_id: str | None = None, user_id: str | None = None) -> Iterator[None]:
-    """Attach tenant and pseudonymous user to the current context (and so to every span below it)."""
+def request_context(
+    tenant_id: str | None = None, user_id: str | None = None, conversation_id: str | None = None
+) -> Iterator[None]:
+    """Attach tenant and pseudonymous user to the current context (and so to every span below it).
+
+    ``conversation_id`` (an opaque id, never message text) becomes ``gen_ai.conversation.id`` on the
+    GenAI spans inside: ours and the auto-instrumented OpenAI ones (util-genai's context key).
+    """
     ctx = context.get_current()
     # The server span usually started before the app's hook ran, so it gets the values directly.
     current = trace.get_current_span()
@@ -102,6 +112,11 @@ def request_context(tenant_id: str | None = None, user_id: str | None = None) ->
         ctx = baggage.set_baggage(USER_KEY, pseudonym, ctx)
         ctx = baggage.set_baggage(USER_SIGNATURE_KEY, sign_user_id(pseudonym), ctx)
         current.set_attribute(USER_KEY, pseudonym)
+    if conversation_id:
+        from opentelemetry.util.genai._conversation_context import with_conversation_id
+
+        ctx = baggage.set_baggage(CONVERSATION_KEY, str(conversation_id), ctx)
+        ctx = with_conversation_id(str(conversation_id), ctx)
     token = context.attach(ctx)
     try:
         yield

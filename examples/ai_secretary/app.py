@@ -14,7 +14,7 @@ from flask import Flask, Response, abort, g, jsonify, request, stream_with_conte
 from opentelemetry import metrics
 from sqlalchemy import text
 
-from examples.ai_secretary.assistant import stream_summary, summarize_email
+from examples.ai_secretary.assistant import answer_inbound, stream_summary, summarize_email
 from examples.ai_secretary.clients import calendar_service, stripe_client
 from examples.ai_secretary.config import AppConfig
 from examples.ai_secretary.models import Message, make_sessionmaker
@@ -46,7 +46,11 @@ def create_app(config: AppConfig | None = None) -> Flask:
 
     @app.before_request
     def attach_context() -> None:
-        g.context = request_context(request.headers.get("X-Tenant-ID"), request.headers.get("X-User-ID"))
+        g.context = request_context(
+            request.headers.get("X-Tenant-ID"),
+            request.headers.get("X-User-ID"),
+            conversation_id=request.headers.get("X-Conversation-ID"),
+        )
         g.context.__enter__()
 
     @app.teardown_request
@@ -110,6 +114,12 @@ def create_app(config: AppConfig | None = None) -> Flask:
         )
         subscriptions_started.add(1, {"price": str(data.get("price", "price_basic"))[:40]})
         return jsonify(customer=customer.id, subscription=subscription.id, status=subscription.status), 201
+
+    @app.post("/api/v1/messages/answer")
+    def answer_message() -> Response:
+        """The secretary as an agent: tools (Stripe, Calendar, a draft), then the reply."""
+        data = payload()
+        return jsonify(reply=answer_inbound(config, str(data["sender"]), str(data["body"])))
 
     @app.get("/api/v1/messages")
     def list_messages() -> Response:

@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.tree import Tree
 
 from examples.ai_secretary import demo_alerting
 from examples.ai_secretary.processes import REPO
@@ -69,6 +70,13 @@ def traffic(example: RunningExample, rounds: int) -> Counter[str]:
         ),
         ("POST", "/api/v1/subscriptions", {"email": PII["email"], "price": "price_basic"}, tenant),
         ("POST", "/api/v1/messages/inbound", {"sender": PII["email"], "body": body}, tenant),
+        # The assistant as an agent: the model calls Stripe/Calendar/draft tools, then answers.
+        (
+            "POST",
+            "/api/v1/messages/answer",
+            {"sender": PII["email"], "body": f"Can we book a renewal call? {body}"},
+            tenant | {"X-Conversation-ID": "conv-demo-1"},
+        ),
         ("GET", "/api/v1/messages", None, tenant),
     ]
     failures: list[tuple[str, str, Any, dict[str, str]]] = [
@@ -109,8 +117,60 @@ def attrs(span: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for item in span.get("attributes", []):
         value = item.get("value", {})
+        if "arrayValue" in value:
+            out[item["key"]] = [next(iter(v.values()), None) for v in value["arrayValue"].get("values", [])]
+            continue
         out[item["key"]] = next(iter(value.values()), None) if value else None
     return out
+
+
+# What the agent tree shows next to each span, when present, and the short label it gets.
+TREE_ATTRIBUTES = {
+    "gen_ai.conversation.id": "conversation",
+    "app.genai.tool_call.names": "requested",
+    "app.genai.tool_call.ids": "ids",
+    "gen_ai.tool.call.id": "call_id",
+    "gen_ai.usage.input_tokens": "in",
+    "gen_ai.usage.output_tokens": "out",
+    "app.genai.cost_usd": "usd",
+    "error.type": "error",
+}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6f}"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def agent_tree(spans: list[dict[str, Any]]) -> Tree | None:
+    """The first agent trace as a tree: request → workflow → agent → chat → execute_tool → Stripe/Calendar."""
+    workflow = next((s for s in spans if s["name"].startswith("invoke_workflow ")), None)
+    if workflow is None:
+        return None
+    trace = [s for s in spans if s["traceId"] == workflow["traceId"]]
+    children: dict[str, list[dict[str, Any]]] = {}
+    for span in trace:
+        children.setdefault(span.get("parentSpanId") or "", []).append(span)
+    ids = {s["spanId"] for s in trace}
+    root = next((s for s in trace if (s.get("parentSpanId") or "") not in ids), workflow)
+
+    def label(span: dict[str, Any]) -> str:
+        ms = (int(span["endTimeUnixNano"]) - int(span["startTimeUnixNano"])) / 1e6
+        a = attrs(span)
+        present = [(short, a[key]) for key, short in TREE_ATTRIBUTES.items() if a.get(key) not in (None, "")]
+        shown = " ".join(f"{short}={_shown(value)}" for short, value in present)
+        return f"[bold]{span['name']}[/] [dim]{ms:.1f} ms[/] {shown}".rstrip()
+
+    def add(node: Tree, span: dict[str, Any]) -> None:
+        for child in sorted(children.get(span["spanId"], []), key=lambda s: int(s["startTimeUnixNano"])):
+            add(node.add(label(child)), child)
+
+    tree = Tree(label(root))
+    add(tree, root)
+    return tree
 
 
 SHOWN_METRICS = (
@@ -155,6 +215,11 @@ def report(example: RunningExample, statuses: Counter[str]) -> bool:
     for name, count in by_name.most_common(20):
         table.add_row(name, str(count))
     console.print(table)
+
+    tree = agent_tree(spans)
+    if tree is not None:
+        console.rule("One agent turn, as exported (the model's tool call ids match the execute_tool spans)")
+        console.print(tree)
 
     errors: Counter[tuple[str, str]] = Counter()
     tokens: Counter[str] = Counter()

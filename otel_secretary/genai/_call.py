@@ -8,7 +8,6 @@ span, never the caller its answer.
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -21,8 +20,16 @@ from opentelemetry.util.genai.types import Error
 
 from otel_secretary._internal.self_monitoring import report_internal_error
 
+from ._content import input_messages, masked_json, output_messages, tool_call_attributes
 from ._extract import RequestFacts, ResponseFacts, Usage, read_chunk, read_request, read_response
-from ._telemetry import COST_ATTRIBUTE, TENANT_KEY, GenAITelemetry, default_telemetry
+from ._feedback import remember_response
+from ._telemetry import (
+    COST_ATTRIBUTE,
+    TENANT_KEY,
+    GenAITelemetry,
+    conversation_from_baggage,
+    default_telemetry,
+)
 
 _MAX_STATUS_DESCRIPTION: Final = 256
 # Parameter names that hold the prompt, in order of preference (OpenAI's names first).
@@ -32,7 +39,7 @@ _PROMPT_PARAMETERS: Final = ("messages", "input", "prompt", "text")
 class CallSpec:
     """What the decorator was told; resolved once at decoration time."""
 
-    __slots__ = ("capture_content", "model", "operation", "provider", "signature", "telemetry")
+    __slots__ = ("capture_content", "model", "operation", "prompt_position", "provider", "telemetry")
 
     def __init__(
         self,
@@ -47,24 +54,31 @@ class CallSpec:
         self.provider = provider
         self.capture_content = capture_content
         self.telemetry = telemetry
-        # Set per decorated function; used only to find the prompt argument when content is captured.
-        self.signature: inspect.Signature | None = None
+        # (name, position) of the prompt parameter, found once from the signature: no per-call binding.
+        self.prompt_position: tuple[str, int] | None = None
+
+    def find_prompt_parameter(self, signature: inspect.Signature | None) -> None:
+        if signature is None:
+            return
+        positional = [
+            p.name
+            for p in signature.parameters.values()
+            if p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        ]
+        for name in _PROMPT_PARAMETERS:
+            if name in positional:
+                self.prompt_position = (name, positional.index(name))
+                return
 
     def prompt_argument(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
         """The call's messages/prompt, by parameter name, whether passed by keyword or position."""
         for name in _PROMPT_PARAMETERS:
             if name in kwargs:
                 return kwargs[name]
-        if self.signature is None or not args:
+        if self.prompt_position is None:
             return None
-        try:
-            bound = self.signature.bind_partial(*args, **kwargs).arguments
-        except TypeError:
-            return None
-        for name in _PROMPT_PARAMETERS:
-            if name in bound:
-                return bound[name]
-        return None
+        _name, index = self.prompt_position
+        return args[index] if index < len(args) else None
 
 
 class TracedCall:
@@ -113,6 +127,7 @@ class TracedCall:
                 request_model=model,
                 operation_name=spec.operation,
                 _attach_to_context=attach_context,
+                conversation_id=self._request.conversation_id or conversation_from_baggage(),
             )
             self._apply_request()
         self.facts = ResponseFacts()
@@ -234,6 +249,12 @@ class TracedCall:
             data.usage_output_tokens = usage.output_tokens
             data.usage_cache_read_input_tokens = usage.cache_read_tokens
             data.usage_reasoning_output_tokens = usage.reasoning_tokens
+            if facts.conversation_id and not invocation.conversation_id:
+                invocation.conversation_id = facts.conversation_id
+            if facts.tool_calls:
+                invocation.attributes.update(
+                    tool_call_attributes((c.call_id, c.name) for c in facts.tool_calls.values())
+                )
             if usage.cache_write_tokens:
                 # v1.41 name; util-genai 1.3b0 would write the unreleased cache_write name instead.
                 invocation.attributes[GenAI.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS] = (
@@ -248,9 +269,19 @@ class TracedCall:
                     )
             if not usage.known:
                 usage = self._inner_usage()
+            if facts.response_id:
+                remember_response(
+                    facts.response_id,
+                    invocation.span.get_span_context(),
+                    invocation.request_model or self._model(),
+                )
         self._record_cost(usage)
         if self._capture:
             self._capture_content()
+
+    def _model(self) -> str | None:
+        model: str | None = self.facts.response_model or self.invocation.request_model
+        return model
 
     def _inner_usage(self) -> Usage:
         """Usage an instrumented client call inside us published to the shared context (one span, S17)."""
@@ -267,56 +298,22 @@ class TracedCall:
     def _record_cost(self, usage: Usage) -> None:
         if not usage.known:
             return
-        model = self.facts.response_model or self.invocation.request_model
-        provider = self.spec.provider
-        attributes: dict[str, str] = {GenAI.GEN_AI_PROVIDER_NAME: provider}
-        if self.invocation.request_model:
-            attributes[GenAI.GEN_AI_REQUEST_MODEL] = self.invocation.request_model
-        cost = self._telemetry.prices.estimate(provider, model, usage)
-        if cost is None:
-            self._telemetry.unpriced.add(1, attributes)
-            return
-        self.invocation.attributes[COST_ATTRIBUTE] = cost
-        if self._tenant:
-            attributes[TENANT_KEY] = self._tenant
-        self._telemetry.cost.add(cost, attributes)
+        cost = self._telemetry.record_cost(
+            self.spec.provider, self.invocation.request_model, self._model(), usage, self._tenant
+        )
+        if cost is not None:
+            self.invocation.attributes[COST_ATTRIBUTE] = cost
 
     def _capture_content(self) -> None:
-        inputs = _input_messages(self._request.messages, self._telemetry)
+        mask = self._telemetry.mask
+        inputs = masked_json(input_messages(self._request.messages), mask)
         if inputs:
-            self.invocation.attributes[GenAI.GEN_AI_INPUT_MESSAGES] = json.dumps(inputs, ensure_ascii=False)
-        if self._embedding or not self.facts.text:
+            self.invocation.attributes[GenAI.GEN_AI_INPUT_MESSAGES] = inputs
+        if self._embedding:
             return
-        masked = self._telemetry.mask("".join(self.facts.text))
-        if masked is None:
-            return
-        output: dict[str, Any] = {"role": "assistant", "parts": [{"type": "text", "content": masked}]}
-        if self.facts.finish_reasons:
-            output["finish_reason"] = self.facts.finish_reasons[0]
-        self.invocation.attributes[GenAI.GEN_AI_OUTPUT_MESSAGES] = json.dumps([output], ensure_ascii=False)
-
-
-def _input_messages(messages: Any, telemetry: GenAITelemetry) -> list[dict[str, Any]]:
-    """Convention shape (role + parts) with every text masked; nothing at all if no masker exists."""
-    if isinstance(messages, str):
-        messages = [{"role": "user", "content": messages}]
-    if not isinstance(messages, (list, tuple)):
-        return []
-    result: list[dict[str, Any]] = []
-    for message in messages:
-        role = message.get("role") if isinstance(message, Mapping) else getattr(message, "role", None)
-        content = (
-            message.get("content") if isinstance(message, Mapping) else getattr(message, "content", None)
-        )
-        if isinstance(content, (list, tuple)):
-            content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
-        if not isinstance(content, str):
-            continue
-        masked = telemetry.mask(content)
-        if masked is None:
-            return []
-        result.append({"role": str(role or "user"), "parts": [{"type": "text", "content": masked}]})
-    return result
+        outputs = masked_json(output_messages(self.facts), mask)
+        if outputs:
+            self.invocation.attributes[GenAI.GEN_AI_OUTPUT_MESSAGES] = outputs
 
 
 def _error_type(exc: BaseException) -> str:

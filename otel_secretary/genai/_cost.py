@@ -22,28 +22,42 @@ from ._extract import Usage
 
 _RESOLVE_TTL_S: Final = 3600.0
 _PER_MTOK: Final = 1_000_000.0
+# The genai-prices token price keys we use; when any of them is tiered the model goes through
+# calc_price on every call instead of the flat fast path.
+_PRICE_KEYS: Final = (
+    "input_mtok",
+    "output_mtok",
+    "cache_read_mtok",
+    "cache_write_mtok",
+    "output_reasoning_mtok",
+)
 
 
 @dataclass(frozen=True)
 class Rates:
-    """USD per million tokens; cache prices default to the input price when not listed."""
+    """USD per million tokens; cache prices default to the input price, reasoning to the output price."""
 
     input: float
     output: float
     cache_read: float | None = None
     cache_write: float | None = None
+    reasoning: float | None = None
 
     def cost(self, usage: Usage) -> float:
-        # Conventions and genai-prices agree: input tokens include cache reads and writes.
+        # Conventions and genai-prices agree: input tokens include cache reads and writes, and output
+        # tokens include reasoning tokens; each subset is priced at its own rate when one is listed.
         input_tokens = usage.input_tokens or 0
         cache_read = usage.cache_read_tokens or 0
         cache_write = usage.cache_write_tokens or 0
         uncached = max(input_tokens - cache_read - cache_write, 0)
+        output_tokens = usage.output_tokens or 0
+        reasoning = min(usage.reasoning_tokens or 0, output_tokens)
         total = (
             uncached * self.input
             + cache_read * (self.input if self.cache_read is None else self.cache_read)
             + cache_write * (self.input if self.cache_write is None else self.cache_write)
-            + (usage.output_tokens or 0) * self.output
+            + (output_tokens - reasoning) * self.output
+            + reasoning * (self.output if self.reasoning is None else self.reasoning)
         )
         return total / _PER_MTOK
 
@@ -53,7 +67,9 @@ class PriceFileError(ValueError):
 
 
 def load_price_file(path: Path) -> dict[str, Rates]:
-    """Parse ``{models: {name: {input, output, cache_read?, cache_write?}}}`` (YAML or JSON, USD/MTok).
+    """Parse ``{models: {name: {input, output, cache_read?, cache_write?, reasoning?}}}`` (USD/MTok).
+
+    YAML or JSON.
 
     Names may be bare (``gpt-4o-mini``) or provider-qualified (``openai/gpt-4o-mini``).
     """
@@ -79,6 +95,7 @@ def load_price_file(path: Path) -> dict[str, Rates]:
                 output=float(entry["output"]),
                 cache_read=None if entry.get("cache_read") is None else float(entry["cache_read"]),
                 cache_write=None if entry.get("cache_write") is None else float(entry["cache_write"]),
+                reasoning=None if entry.get("reasoning") is None else float(entry["reasoning"]),
             )
         except (TypeError, ValueError) as exc:
             raise PriceFileError(f"{path}: {name!r} has a non-numeric price: {exc}") from None
@@ -140,8 +157,7 @@ def _lookup(provider: str, model: str, expires: float) -> _Resolved:
         prices = info.get_prices(datetime.now(tz=UTC))
     except LookupError:
         return _Resolved(None, None, expires)
-    values = {name: getattr(prices, name, None) for name in ("input_mtok", "output_mtok")}
-    values.update({name: getattr(prices, name, None) for name in ("cache_read_mtok", "cache_write_mtok")})
+    values = {name: getattr(prices, name, None) for name in _PRICE_KEYS}
     if all(v is None or isinstance(v, Decimal) for v in values.values()) and values["input_mtok"] is not None:
         return _Resolved(
             Rates(
@@ -149,6 +165,9 @@ def _lookup(provider: str, model: str, expires: float) -> _Resolved:
                 output=float(values["output_mtok"] or 0),
                 cache_read=None if values["cache_read_mtok"] is None else float(values["cache_read_mtok"]),
                 cache_write=None if values["cache_write_mtok"] is None else float(values["cache_write_mtok"]),
+                reasoning=None
+                if values["output_reasoning_mtok"] is None
+                else float(values["output_reasoning_mtok"]),
             ),
             None,
             expires,
@@ -164,6 +183,7 @@ def _tiered_cost(model_price: Any, usage: Usage) -> float | None:
         "output_tokens": usage.output_tokens,
         "cache_read_tokens": usage.cache_read_tokens,
         "cache_write_tokens": usage.cache_write_tokens,
+        "output_reasoning_tokens": usage.reasoning_tokens,
     }
     try:
         result = model_price.calc_price(PricesUsage(**{k: v for k, v in counts.items() if v is not None}))

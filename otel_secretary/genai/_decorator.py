@@ -57,10 +57,9 @@ def traced_ai_call(
         if not callable(func):
             raise TypeError(f"@traced_ai_call can only decorate a callable, not {type(func).__name__}")
         spec = CallSpec(operation, model, provider, capture_content, telemetry)
-        try:
-            spec.signature = inspect.signature(func)
-        except (TypeError, ValueError):  # some builtins have none; prompts are then read from kwargs only
-            spec.signature = None
+        # Some builtins have no signature; prompts are then read from kwargs only.
+        with contextlib.suppress(TypeError, ValueError):
+            spec.find_prompt_parameter(inspect.signature(func))
         if inspect.isasyncgenfunction(func):
             wrapper: Callable[..., Any] = _async_generator_wrapper(spec, func)
         elif inspect.iscoroutinefunction(func):
@@ -95,11 +94,34 @@ def _function_wrapper(spec: CallSpec, func: Callable[..., Any]) -> Callable[...,
         if _is_async_stream(result):
             call.suspend()
             return TracedAsyncStream(result, call)
+        if inspect.isawaitable(result):
+            # A plain function returning a coroutine (e.g. a decorated bound method of AsyncOpenAI,
+            # whose wrappers hide that it is async): the call ends when the result is awaited.
+            call.suspend()
+            return _finish_when_awaited(result, call)
         call.on_result(result)
         call.finish()
         return result
 
     return wrapper
+
+
+async def _finish_when_awaited(awaitable: Any, call: TracedCall) -> Any:
+    token = call.activate()
+    try:
+        result = await awaitable
+    except BaseException as exc:
+        call.fail(exc)
+        raise
+    finally:
+        call.deactivate(token)
+    if _is_async_stream(result):
+        return TracedAsyncStream(result, call)
+    if _is_sync_stream(result):
+        return TracedStream(result, call)
+    call.on_result(result)
+    call.finish()
+    return result
 
 
 def _coroutine_wrapper(spec: CallSpec, func: Callable[..., Any]) -> Callable[..., Any]:

@@ -73,6 +73,26 @@ def read_usage(usage: Any) -> Usage:
 
 
 @dataclass
+class RequestedToolCall:
+    """A tool call the model asked for; stream deltas are appended to ``arguments`` piece by piece."""
+
+    call_id: str | None = None
+    name: str | None = None
+    arguments: list[str] = field(default_factory=list)
+    arguments_chars: int = 0
+
+    def add_arguments(self, value: Any) -> None:
+        if isinstance(value, str) and value and self.arguments_chars < MAX_CAPTURED_CHARS:
+            piece = value[: MAX_CAPTURED_CHARS - self.arguments_chars]
+            self.arguments.append(piece)
+            self.arguments_chars += len(piece)
+
+    @property
+    def argument_text(self) -> str:
+        return "".join(self.arguments)
+
+
+@dataclass
 class ResponseFacts:
     """What one response (or the chunks of one stream, folded together) says about the call."""
 
@@ -85,6 +105,16 @@ class ResponseFacts:
     embedding_dimensions: int | None = None
     text: list[str] = field(default_factory=list)
     text_chars: int = 0
+    # Keyed by (choice index, tool call index) for Chat Completions, by output index for Responses,
+    # so stream deltas that carry only an index find the call their first delta opened.
+    tool_calls: dict[tuple[int, int], RequestedToolCall] = field(default_factory=dict)
+    conversation_id: str | None = None
+
+    def tool_call(self, key: tuple[int, int]) -> RequestedToolCall:
+        call = self.tool_calls.get(key)
+        if call is None:
+            call = self.tool_calls[key] = RequestedToolCall()
+        return call
 
     def add_text(self, value: Any) -> None:
         if isinstance(value, str) and value and self.text_chars < MAX_CAPTURED_CHARS:
@@ -113,12 +143,18 @@ def read_response(obj: Any, facts: ResponseFacts | None = None) -> ResponseFacts
     facts.merge_usage(read_usage(get(obj, "usage")))
     choices = get(obj, "choices")
     if isinstance(choices, (list, tuple)):
-        for choice in choices:
+        for position, choice in enumerate(choices):
             reason = _str(get(choice, "finish_reason"))
             if reason:
                 facts.finish_reasons.append(reason)
-            facts.add_text(get(get(choice, "message"), "content"))
-            facts.add_text(get(get(choice, "delta"), "content"))
+            message = get(choice, "message")
+            delta = get(choice, "delta")
+            facts.add_text(get(message, "content"))
+            facts.add_text(get(delta, "content"))
+            tool_calls = get(message, "tool_calls") or get(delta, "tool_calls")
+            if tool_calls:
+                index = _int(get(choice, "index"))
+                _read_chat_tool_calls(tool_calls, position if index is None else index, facts)
     data = get(obj, "data")
     if isinstance(data, (list, tuple)) and data:
         vector = get(data[0], "embedding")
@@ -138,10 +174,46 @@ def _read_responses_api(obj: Any, facts: ResponseFacts) -> None:
         facts.finish_reasons.append(
             "length" if reason == "max_output_tokens" else str(reason or "incomplete")
         )
-    for item in get(obj, "output") or ():
+    conversation = get(obj, "conversation")
+    facts.conversation_id = conversation_id_of(conversation) or facts.conversation_id
+    for index, item in enumerate(get(obj, "output") or ()):
+        if get(item, "type") == "function_call":
+            _read_function_call_item(item, index, facts, replace_arguments=True)
+            continue
         for part in get(item, "content") or ():
             if get(part, "type") == "output_text":
                 facts.add_text(get(part, "text"))
+
+
+def conversation_id_of(conversation: Any) -> str | None:
+    """The id a Responses ``conversation`` names: a bare id string or an object with ``id``."""
+    if isinstance(conversation, str):
+        return conversation or None
+    return _str(get(conversation, "id"))
+
+
+def _read_chat_tool_calls(tool_calls: Any, choice_index: int, facts: ResponseFacts) -> None:
+    """Complete tool calls (a message) or deltas (a chunk: id and name on the first, then arguments)."""
+    if not isinstance(tool_calls, (list, tuple)):
+        return
+    for position, tool_call in enumerate(tool_calls):
+        index = _int(get(tool_call, "index"))
+        call = facts.tool_call((choice_index, position if index is None else index))
+        call.call_id = _str(get(tool_call, "id")) or call.call_id
+        function = get(tool_call, "function")
+        call.name = _str(get(function, "name")) or call.name
+        call.add_arguments(get(function, "arguments"))
+
+
+def _read_function_call_item(item: Any, index: int, facts: ResponseFacts, replace_arguments: bool) -> None:
+    call = facts.tool_call((0, index))
+    call.call_id = _str(get(item, "call_id")) or call.call_id
+    call.name = _str(get(item, "name")) or call.name
+    arguments = get(item, "arguments")
+    if replace_arguments and isinstance(arguments, str) and arguments:
+        call.arguments.clear()
+        call.arguments_chars = 0
+        call.add_arguments(arguments)
 
 
 def read_chunk(chunk: Any, facts: ResponseFacts) -> None:
@@ -153,6 +225,14 @@ def read_chunk(chunk: Any, facts: ResponseFacts) -> None:
     if isinstance(event_type, str) and event_type.startswith("response."):
         if event_type == "response.output_text.delta":
             facts.add_text(get(chunk, "delta"))
+        elif event_type in ("response.output_item.added", "response.output_item.done"):
+            item = get(chunk, "item")
+            if get(item, "type") == "function_call":
+                index = _int(get(chunk, "output_index")) or 0
+                _read_function_call_item(item, index, facts, event_type.endswith("done"))
+        elif event_type == "response.function_call_arguments.delta":
+            index = _int(get(chunk, "output_index")) or 0
+            facts.tool_call((0, index)).add_arguments(get(chunk, "delta"))
         elif event_type in ("response.completed", "response.incomplete"):
             text = facts.text
             read_response(get(chunk, "response"), facts)
@@ -174,12 +254,16 @@ class RequestFacts:
     choice_count: int | None = None
     messages: Any = None
     service_tier: str | None = None
+    conversation_id: str | None = None
 
 
 def read_request(kwargs: Mapping[str, Any]) -> RequestFacts:
     facts = RequestFacts(model=_str(kwargs.get("model")), stream=kwargs.get("stream") is True)
     if len(kwargs) <= 1 and (not kwargs or "model" in kwargs):
         return facts  # the common `summarize(text, model=...)` call: nothing else to read
+    conversation = kwargs.get("conversation")
+    if conversation is not None:
+        facts.conversation_id = conversation_id_of(conversation)
     for key, name in _FLOAT_PARAMS.items():
         value = kwargs.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool):

@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from opentelemetry import baggage
 from opentelemetry.metrics import MeterProvider, get_meter
+from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import TracerProvider
 from opentelemetry.util.genai.handler import TelemetryHandler
 
@@ -21,6 +23,7 @@ from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
 from ._cost import PriceBook
+from ._extract import Usage
 
 SCOPE: Final = "otel_secretary.genai"
 # Ours, not a convention: cost has no standard name yet (semantic-conventions-genai #287). The
@@ -30,6 +33,10 @@ COST_ATTRIBUTE: Final = "app.genai.cost_usd"
 COST_METRIC: Final = "app.genai.cost"
 UNPRICED_METRIC: Final = "app.genai.cost.unpriced"
 TENANT_KEY: Final = "app.tenant.id"
+# Baggage key request_context(conversation_id=...) sets, so the id also reaches Celery tasks.
+CONVERSATION_BAGGAGE_KEY: Final = "gen_ai.conversation.id"
+FEEDBACK_METRIC: Final = "app.genai.feedback"
+FEEDBACK_SENTIMENT: Final = "app.genai.feedback.sentiment"
 
 Mask = Callable[[str], str]
 
@@ -68,6 +75,41 @@ class GenAITelemetry:
             unit="{call}",
             description="GenAI calls whose model has no known price (missing from the cost total).",
         )
+        self.feedback = meter.create_counter(
+            FEEDBACK_METRIC,
+            unit="{feedback}",
+            description="User feedback on model answers by model and sentiment (negative share alertable).",
+        )
+        self.logger_provider = logger_provider
+        # Metric attribute sets are reused per (provider, model, tenant): building and hashing a fresh
+        # dict per call is a measurable share of a ~100 µs budget.
+        self._cost_attributes: dict[tuple[str, str | None, str | None], dict[str, str]] = {}
+
+    def record_cost(
+        self,
+        provider: str,
+        request_model: str | None,
+        model: str | None,
+        usage: Usage,
+        tenant: str | None,
+    ) -> float | None:
+        """Estimate one call's cost, count it (by provider, request model and tenant); None if unpriced."""
+        key = (provider, request_model, tenant)
+        attributes = self._cost_attributes.get(key)
+        if attributes is None:
+            attributes = {GenAI.GEN_AI_PROVIDER_NAME: provider}
+            if request_model:
+                attributes[GenAI.GEN_AI_REQUEST_MODEL] = request_model
+            if tenant:
+                attributes[TENANT_KEY] = tenant
+            if len(self._cost_attributes) < 4096:  # bounded: tenants are many but finite
+                self._cost_attributes[key] = attributes
+        cost = self.prices.estimate(provider, model or request_model, usage)
+        if cost is None:
+            self.unpriced.add(1, {k: v for k, v in attributes.items() if k != TENANT_KEY})
+            return None
+        self.cost.add(cost, attributes)
+        return cost
 
     @classmethod
     def from_settings(
@@ -100,6 +142,23 @@ class GenAITelemetry:
         except Exception as exc:
             report_internal_error("genai.mask", exc)
             return None
+
+
+def tenant_from_baggage() -> str | None:
+    tenant = baggage.get_baggage(TENANT_KEY)
+    return str(tenant) if tenant else None
+
+
+def conversation_from_baggage() -> str | None:
+    """The conversation id in scope: util-genai's context key (set by request_context() and by agents and
+    workflows given one), else the baggage entry request_context() also sets so it reaches Celery tasks."""
+    from opentelemetry.util.genai._conversation_context import get_ambient_conversation_id
+
+    ambient = get_ambient_conversation_id()
+    if ambient:
+        return ambient
+    value = baggage.get_baggage(CONVERSATION_BAGGAGE_KEY)
+    return str(value) if value else None
 
 
 def _price_book(path: Path | None) -> PriceBook:

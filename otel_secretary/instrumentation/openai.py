@@ -2,12 +2,23 @@
 
 ``opentelemetry-instrumentation-genai-openai`` (openai-v2's maintained successor) already emits the
 GenAI spans and M1-M4 for chat, streaming, embeddings and the Responses API, sync and async, and
-ends abandoned streams; we reuse it rather than re-implement it. It folds retries into one span,
-though, and ignores rate-limit headers. So this instrumentor adds, per physical attempt of the
-openai client's own retry loop (``_send_request``): an HTTP CLIENT child span with
-``http.request.resend_count`` (from ``x-stainless-retry-count``) and the ``x-ratelimit-*`` headers,
-and gauges of remaining requests/tokens so an alert can fire before the 429 storm. The generic
-httpx2 instrumentation is suppressed inside our attempt span, so each attempt has exactly one span.
+ends abandoned streams; we reuse it rather than re-implement it, and give it our completion hook
+(:class:`~otel_secretary.genai._hook.SecretaryCompletionHook`) so its spans get the same cost
+attribute and metric, requested tool calls and ``OTEL_SECRETARY_CAPTURE_CONTENT`` behaviour as
+``@traced_ai_call``.
+
+It folds retries into one span, though, and ignores rate-limit headers. So this instrumentor watches
+each physical attempt of the openai client's own retry loop (``_send_request``): it records
+``http.client.request.duration`` and gauges of remaining requests/tokens (so an alert can fire
+before the 429 storm) for every attempt, and only when a call is *retried* does it add HTTP CLIENT
+child spans, one per attempt, with ``http.request.resend_count`` (from ``x-stainless-retry-count``)
+and the ``x-ratelimit-*`` headers. The first attempt's span is then written after the fact from
+what was kept of it, so a call that succeeds first time is one span, not two. The generic httpx2
+instrumentation is suppressed inside every attempt, so an attempt never has two spans.
+
+If the deprecated ``opentelemetry-instrumentation-openai-v2`` is installed too (e.g. by
+``opentelemetry-bootstrap -a install``), it would wrap the same methods and emit a second GenAI span
+per call: it is turned off (or kept from turning on) when ours instruments.
 
 Entry point name ``secretary_openai``: several packages register ``openai``, and disabling that
 name would disable all of them (reference §5). BaseInstrumentor is a singleton per class, and the
@@ -16,17 +27,20 @@ upstream instrumentor is only turned on if nobody has done so, so nothing is ins
 
 from __future__ import annotations
 
-import timeit
-from collections.abc import Collection
+import contextvars
+import time
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from typing import Any, Final
 
+from opentelemetry import context as context_api
+from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import unwrap
-from opentelemetry.metrics import MeterProvider, get_meter
-from opentelemetry.metrics import _Gauge as Gauge
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation, unwrap
+from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
-from opentelemetry.semconv.attributes import server_attributes
-from opentelemetry.trace import Tracer, TracerProvider
+from opentelemetry.semconv.attributes import error_attributes, http_attributes, server_attributes
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProvider
 from wrapt import wrap_function_wrapper
 
 from otel_secretary._internal.self_monitoring import report_internal_error
@@ -35,12 +49,11 @@ from otel_secretary.version import __version__
 from ._common import (
     SCOPE,
     Instruments,
-    end_attempt_span,
     make_tracer,
-    only_http_span,
+    qualified_name,
     response_header_attributes,
     server_of,
-    start_attempt_span,
+    template_path,
 )
 
 RATELIMIT_REMAINING: Final = "otel_secretary.ratelimit.remaining"
@@ -59,37 +72,70 @@ _RECORDED_HEADERS: Final = (
 
 
 class RateLimitGauges:
-    """Last ``x-ratelimit-*`` values per resource (requests, tokens); utilization = 1 - remaining/limit."""
+    """Last ``x-ratelimit-*`` values per resource (requests, tokens); utilization = 1 - remaining/limit.
+
+    Observable gauges: a call only stores the header values it saw (a dict update), and the SDK reads
+    them when it collects, so a model call pays nothing for three gauges per resource.
+    """
 
     def __init__(self, meter_provider: MeterProvider | None) -> None:
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
-        self.remaining: Gauge = meter.create_gauge(
+        # (provider, host, resource) -> (remaining, limit); written by calls, read by collection.
+        self._last: dict[tuple[str, str | None, str], tuple[float | None, float | None]] = {}
+        self._attributes: dict[tuple[str, str | None, str], dict[str, str]] = {}
+        meter.create_observable_gauge(
             RATELIMIT_REMAINING,
+            callbacks=[self._observe(lambda remaining, limit: remaining)],
             unit="1",
             description="Requests or tokens left in the provider's rate-limit window.",
         )
-        self.limit: Gauge = meter.create_gauge(
-            RATELIMIT_LIMIT, unit="1", description="The provider's rate limit for requests or tokens."
+        meter.create_observable_gauge(
+            RATELIMIT_LIMIT,
+            callbacks=[self._observe(lambda remaining, limit: limit)],
+            unit="1",
+            description="The provider's rate limit for requests or tokens.",
         )
-        self.utilization: Gauge = meter.create_gauge(
+        meter.create_observable_gauge(
             RATELIMIT_UTILIZATION,
+            callbacks=[
+                self._observe(
+                    lambda remaining, limit: (
+                        max(0.0, min(1.0, 1.0 - remaining / limit))
+                        if remaining is not None and limit
+                        else None
+                    )
+                )
+            ],
             unit="1",
             description="Share of the rate-limit window used (0..1); near 1 means 429s are imminent.",
         )
+
+    def _observe(self, value_of: Callable[[float | None, float | None], float | None]) -> Callable[..., Any]:
+        def callback(_options: CallbackOptions) -> Iterable[Observation]:
+            for key, (remaining, limit) in list(self._last.items()):
+                value = value_of(remaining, limit)
+                if value is not None:
+                    yield Observation(value, self._attributes[key])
+
+        return callback
 
     def record(self, provider: str, host: str | None, headers: Any) -> None:
         for resource in ("requests", "tokens"):
             remaining = _number(headers.get(f"x-ratelimit-remaining-{resource}"))
             limit = _number(headers.get(f"x-ratelimit-limit-{resource}"))
-            attributes = {GenAI.GEN_AI_PROVIDER_NAME: provider, ATTR_RATELIMIT_RESOURCE: resource}
-            if host:
-                attributes[server_attributes.SERVER_ADDRESS] = host
-            if remaining is not None:
-                self.remaining.set(remaining, attributes)
-            if limit is not None:
-                self.limit.set(limit, attributes)
-            if remaining is not None and limit:
-                self.utilization.set(max(0.0, min(1.0, 1.0 - remaining / limit)), attributes)
+            if remaining is None and limit is None:
+                continue
+            key = (provider, host, resource)
+            if key not in self._attributes:
+                attributes = {GenAI.GEN_AI_PROVIDER_NAME: provider, ATTR_RATELIMIT_RESOURCE: resource}
+                if host:
+                    attributes[server_attributes.SERVER_ADDRESS] = host
+                self._attributes[key] = attributes
+            previous = self._last.get(key, (None, None))
+            self._last[key] = (
+                remaining if remaining is not None else previous[0],
+                limit if limit is not None else previous[1],
+            )
 
 
 def _number(value: Any) -> float | None:
@@ -97,6 +143,46 @@ def _number(value: Any) -> float | None:
         return float(value) if value is not None else None
     except (TypeError, ValueError):
         return None
+
+
+@dataclass
+class _Attempt:
+    """What is kept of one physical attempt until we know whether a span is wanted for it."""
+
+    parent_span_id: int
+    method: str
+    url: str
+    resend_count: int
+    start_ns: int
+    end_ns: int = 0
+    status: int | None = None
+    error_type: str | None = None
+    header_attributes: dict[str, Any] | None = None
+    span: Any = None  # a retry's own span, started live so the server sees it as the parent
+
+
+# The first attempt of the call in progress, kept (not exported) in case a retry follows. A context
+# variable: the retry loop runs in the caller's thread or task, and concurrent calls never mix.
+_first_attempt: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
+    "otel_secretary_openai_first_attempt", default=None
+)
+
+
+def start_attempt_span(tracer: _AttemptTracer, request: Any) -> _Attempt:
+    """Begin one attempt: kept in memory if it is the first, a live span if it is a retry.
+
+    A retry also writes the first attempt's span, now that it is known the call was retried.
+    """
+    parent = trace.get_current_span().get_span_context().span_id
+    resend = _int(request.headers.get("x-stainless-retry-count"))
+    attempt = _Attempt(parent, str(request.method), str(request.url), resend, time.time_ns())
+    if resend > 0:
+        previous = _first_attempt.get()
+        _first_attempt.set(None)
+        if previous is not None and previous.parent_span_id == parent:
+            tracer.emit(previous)
+        attempt.span = tracer.open(attempt)
+    return attempt
 
 
 class _AttemptTracer:
@@ -107,75 +193,142 @@ class _AttemptTracer:
         self.instruments = instruments
         self.gauges = gauges
 
-    def _start(self, request: Any) -> tuple[Any, dict[str, Any], float]:
-        resend = _int(request.headers.get("x-stainless-retry-count"))
-        span, metric_attributes = start_attempt_span(
-            self.tracer, str(request.method), str(request.url), resend, {GenAI.GEN_AI_PROVIDER_NAME: "openai"}
-        )
-        return span, metric_attributes, timeit.default_timer()
+    def _start(self, request: Any) -> _Attempt:
+        return start_attempt_span(self, request)
 
-    def _end(
-        self,
-        state: tuple[Any, dict[str, Any], float],
-        request: Any,
-        response: Any,
-        error: BaseException | None,
-    ) -> None:
-        span, metric_attributes, started = state
-        status = int(response.status_code) if response is not None else None
+    def _end(self, attempt: _Attempt, response: Any, error: BaseException | None) -> None:
+        attempt.end_ns = time.time_ns()
+        host, port, _path = server_of(attempt.url)
         if response is not None:
-            span.set_attributes(response_header_attributes(response.headers, _RECORDED_HEADERS))
-            host, _port, _path = server_of(str(request.url))
+            attempt.status = int(response.status_code)
+            attempt.header_attributes = response_header_attributes(response.headers, _RECORDED_HEADERS)
             self.gauges.record("openai", host, response.headers)
-        end_attempt_span(
-            span, metric_attributes, status, error, timeit.default_timer() - started, self.instruments
+            if attempt.status >= 400:
+                attempt.error_type = str(attempt.status)
+        elif error is not None:
+            attempt.error_type = qualified_name(error)
+        metric_attributes: dict[str, Any] = {http_attributes.HTTP_REQUEST_METHOD: attempt.method}
+        if host:
+            metric_attributes[server_attributes.SERVER_ADDRESS] = host
+        if port:
+            metric_attributes[server_attributes.SERVER_PORT] = port
+        if attempt.status is not None:
+            metric_attributes[http_attributes.HTTP_RESPONSE_STATUS_CODE] = attempt.status
+        if attempt.error_type is not None:
+            metric_attributes[error_attributes.ERROR_TYPE] = attempt.error_type
+        self.instruments.http_duration.record((attempt.end_ns - attempt.start_ns) / 1e9, metric_attributes)
+        if attempt.span is not None:
+            self._close(attempt.span, attempt)
+        else:
+            _first_attempt.set(attempt)
+
+    def emit(self, attempt: _Attempt) -> None:
+        """The first attempt's span, written after the fact with its own start and end times."""
+        self._close(self.open(attempt), attempt)
+
+    def open(self, attempt: _Attempt) -> Any:
+        host, port, path = server_of(attempt.url)
+        template = template_path(path)
+        attributes: dict[str, Any] = {
+            http_attributes.HTTP_REQUEST_METHOD: attempt.method,
+            "url.template": template,
+            GenAI.GEN_AI_PROVIDER_NAME: "openai",
+        }
+        if host:
+            attributes[server_attributes.SERVER_ADDRESS] = host
+        if port:
+            attributes[server_attributes.SERVER_PORT] = port
+        if attempt.resend_count > 0:
+            attributes[http_attributes.HTTP_REQUEST_RESEND_COUNT] = attempt.resend_count
+        return self.tracer.start_span(
+            f"{attempt.method} {template}",
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+            start_time=attempt.start_ns,
         )
+
+    @staticmethod
+    def _close(span: Any, attempt: _Attempt) -> None:
+        if attempt.status is not None:
+            span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, attempt.status)
+        if attempt.error_type is not None:
+            span.set_attribute(error_attributes.ERROR_TYPE, attempt.error_type)
+            span.set_status(Status(StatusCode.ERROR))
+        if attempt.header_attributes:
+            span.set_attributes(attempt.header_attributes)
+        span.end(end_time=attempt.end_ns or None)
 
     def sync(self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         request: Any = args[0] if args else kwargs.get("request")
         try:
-            state = self._start(request)
+            attempt = self._start(request)
         except Exception as exc:
             report_internal_error("openai.attempt_start", exc)
             return wrapped(*args, **kwargs)
         response = None
         error: BaseException | None = None
         try:
-            with only_http_span(state[0], request.headers):
+            with _only_this_attempt(request.headers, attempt.span):
                 response = wrapped(*args, **kwargs)
             return response
         except BaseException as exc:
             error = exc
             raise
         finally:
-            self._safe_end(state, request, response, error)
+            self._safe_end(attempt, response, error)
 
     async def asynchronous(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         request: Any = args[0] if args else kwargs.get("request")
         try:
-            state = self._start(request)
+            attempt = self._start(request)
         except Exception as exc:
             report_internal_error("openai.attempt_start", exc)
             return await wrapped(*args, **kwargs)
         response = None
         error: BaseException | None = None
         try:
-            with only_http_span(state[0], request.headers):
+            with _only_this_attempt(request.headers, attempt.span):
                 response = await wrapped(*args, **kwargs)
             return response
         except BaseException as exc:
             error = exc
             raise
         finally:
-            self._safe_end(state, request, response, error)
+            self._safe_end(attempt, response, error)
 
-    def _safe_end(self, state: Any, request: Any, response: Any, error: BaseException | None) -> None:
+    def _safe_end(self, attempt: _Attempt, response: Any, error: BaseException | None) -> None:
         try:
-            self._end(state, request, response, error)
+            self._end(attempt, response, error)
         except Exception as exc:
             report_internal_error("openai.attempt_end", exc)
+
+
+class _only_this_attempt:
+    """Inject ``traceparent`` into the outgoing headers and keep the generic httpx2 spans out."""
+
+    __slots__ = ("_carrier", "_span", "_suppress", "_token")
+
+    def __init__(self, carrier: Any, span: Any) -> None:
+        self._carrier = carrier
+        self._span = span
+        self._suppress = suppress_http_instrumentation()
+        self._token: object | None = None
+
+    def __enter__(self) -> None:
+        if self._span is not None:
+            self._token = context_api.attach(trace.set_span_in_context(self._span))
+        try:
+            propagate.inject(self._carrier)
+        except Exception as exc:
+            report_internal_error("instrumentation.inject", exc)
+        self._suppress.__enter__()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._suppress.__exit__(*exc_info)
+        if self._token is not None:
+            context_api.detach(self._token)  # type: ignore[arg-type]
 
 
 def _int(value: Any) -> int:
@@ -186,13 +339,16 @@ def _int(value: Any) -> int:
 
 
 class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """genai-openai inference spans + per-attempt HTTP spans and rate-limit gauges.
+    """genai-openai inference spans with our completion hook, retry spans and rate-limit gauges.
 
     ``instrument(inference_spans=False)`` adds only the attempt layer (e.g. when another GenAI
     instrumentation is preferred for inference spans).
     """
 
     _owns_upstream: bool = False
+    _restore_upstream: bool = False
+    _wraps_embeddings: bool = False
+    _held_back: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return ("openai >= 1.26.0",)
@@ -201,26 +357,39 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer_provider: TracerProvider | None = kwargs.get("tracer_provider")
         meter_provider: MeterProvider | None = kwargs.get("meter_provider")
         if kwargs.get("inference_spans", True):
-            self._instrument_upstream(kwargs)
+            # openai-v2 first: wrapt's unwrap pops the outermost wrapper, so each instrumentor we turn
+            # off pops one layer; off-then-on keeps the stack right whichever loaded first.
+            type(self)._held_back = _hold_back_openai_v2()
+            hook = _completion_hook(kwargs)
+            # Inside upstream's wrapper (so installed before it): util-genai calls no completion hook
+            # for embeddings, so their cost is read from the result while upstream's span is current.
+            costs = _EmbeddingCost(hook.telemetry)
+            wrap_function_wrapper("openai.resources.embeddings", "Embeddings.create", costs.sync)
+            wrap_function_wrapper("openai.resources.embeddings", "AsyncEmbeddings.create", costs.asynchronous)
+            type(self)._wraps_embeddings = True
+            self._instrument_upstream(kwargs, hook)
         attempts = _AttemptTracer(
             make_tracer(tracer_provider), Instruments(meter_provider), RateLimitGauges(meter_provider)
         )
         wrap_function_wrapper("openai._base_client", "SyncAPIClient._send_request", attempts.sync)
         wrap_function_wrapper("openai._base_client", "AsyncAPIClient._send_request", attempts.asynchronous)
 
-    def _instrument_upstream(self, kwargs: dict[str, Any]) -> None:
+    def _instrument_upstream(self, kwargs: dict[str, Any], hook: Any) -> None:
         try:
             from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
         except ImportError as exc:  # the dependency is declared; a broken install must not break the app
             report_internal_error("openai.upstream_import", exc)
             return
         upstream = OpenAIInstrumentor()
-        if upstream.is_instrumented_by_opentelemetry:
-            return
         forwarded = {
             k: v for k, v in kwargs.items() if k in ("tracer_provider", "meter_provider", "logger_provider")
         }
-        upstream.instrument(**forwarded)
+        if upstream.is_instrumented_by_opentelemetry:
+            # Its own entry point (``openai``) loaded first: without our hook its spans would get no
+            # cost and ignore OTEL_SECRETARY_CAPTURE_CONTENT. Take it over; put it back on uninstrument.
+            upstream.uninstrument()
+            type(self)._restore_upstream = True
+        upstream.instrument(**forwarded, completion_hook=hook)
         type(self)._owns_upstream = True
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -228,8 +397,127 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
         unwrap(base.SyncAPIClient, "_send_request")
         unwrap(base.AsyncAPIClient, "_send_request")
-        if type(self)._owns_upstream:
+        cls = type(self)
+        if cls._owns_upstream:
             from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 
             OpenAIInstrumentor().uninstrument()
-            type(self)._owns_upstream = False
+            cls._owns_upstream = False
+            if cls._restore_upstream:
+                OpenAIInstrumentor().instrument()
+                cls._restore_upstream = False
+        if cls._wraps_embeddings:
+            import openai.resources.embeddings as embeddings
+
+            unwrap(embeddings.Embeddings, "create")
+            unwrap(embeddings.AsyncEmbeddings, "create")
+            cls._wraps_embeddings = False
+        if cls._held_back is not None:
+            _release_openai_v2(cls._held_back)
+            cls._held_back = None
+
+
+def _completion_hook(kwargs: dict[str, Any]) -> Any:
+    """Our hook, wrapping the user's own (argument or OTEL_INSTRUMENTATION_GENAI_COMPLETION_HOOK)."""
+    from opentelemetry.util.genai.completion_hook import _NoOpCompletionHook, load_completion_hook
+
+    from otel_secretary.genai._hook import SecretaryCompletionHook
+    from otel_secretary.genai._telemetry import GenAITelemetry, default_telemetry
+
+    forwarded = {
+        k: v for k, v in kwargs.items() if k in ("tracer_provider", "meter_provider", "logger_provider")
+    }
+    inner = kwargs.get("completion_hook") or load_completion_hook()
+    if isinstance(inner, _NoOpCompletionHook):
+        inner = None
+    telemetry = kwargs.get("genai_telemetry")
+    if not isinstance(telemetry, GenAITelemetry):
+        if forwarded.get("meter_provider") is None:
+            telemetry = default_telemetry()
+        else:
+            from otel_secretary.settings import load_settings
+
+            telemetry = GenAITelemetry.from_settings(
+                load_settings(),
+                forwarded.get("tracer_provider"),
+                forwarded.get("meter_provider"),
+                forwarded.get("logger_provider"),
+            )
+    return SecretaryCompletionHook(telemetry, inner)
+
+
+class _EmbeddingCost:
+    """Cost of an auto-instrumented embeddings call, set on genai-openai's (still open) span."""
+
+    def __init__(self, telemetry: Any) -> None:
+        self.telemetry = telemetry
+
+    def _record(self, result: Any, kwargs: dict[str, Any]) -> None:
+        try:
+            span: Any = trace.get_current_span()
+            scope = getattr(getattr(span, "instrumentation_scope", None), "name", None)
+            # Only upstream's own span: under @traced_ai_call upstream is suppressed and ours prices it.
+            if scope != _UPSTREAM_SCOPE or not span.is_recording():
+                return
+            from otel_secretary.genai._extract import get, read_usage
+            from otel_secretary.genai._telemetry import COST_ATTRIBUTE, tenant_from_baggage
+
+            usage = read_usage(get(result, "usage"))
+            if not usage.known:
+                return
+            request_model = kwargs.get("model") if isinstance(kwargs.get("model"), str) else None
+            response_model = get(result, "model")
+            cost = self.telemetry.record_cost(
+                "openai",
+                request_model,
+                response_model if isinstance(response_model, str) else None,
+                usage,
+                tenant_from_baggage(),
+            )
+            if cost is not None:
+                span.set_attribute(COST_ATTRIBUTE, cost)
+        except Exception as exc:
+            report_internal_error("openai.embedding_cost", exc)
+
+    def sync(self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        result = wrapped(*args, **kwargs)
+        self._record(result, kwargs)
+        return result
+
+    async def asynchronous(
+        self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        result = await wrapped(*args, **kwargs)
+        self._record(result, kwargs)
+        return result
+
+
+_UPSTREAM_SCOPE: Final = "opentelemetry.instrumentation.genai.openai"
+
+
+def _hold_back_openai_v2() -> Any:
+    """Keep the deprecated openai-v2 instrumentor from adding a second GenAI span per call.
+
+    Already on: turned off. Not yet on (its entry point loads after ours): marked as instrumented, so
+    its ``instrument()`` is a no-op. Returns what to undo on uninstrument, or None if it is absent
+    (or, as with openai-v2 2.4b0 beside util-genai 1.3, cannot even be imported).
+    """
+    try:
+        from opentelemetry.instrumentation.openai_v2 import (  # type: ignore[import-not-found,unused-ignore]
+            OpenAIInstrumentor as OpenAIV2Instrumentor,
+        )
+    except Exception:
+        return None
+    try:
+        legacy = OpenAIV2Instrumentor()
+        if legacy.is_instrumented_by_opentelemetry:
+            legacy.uninstrument()
+        legacy._is_instrumented_by_opentelemetry = True
+        return legacy
+    except Exception as exc:
+        report_internal_error("openai.hold_back_v2", exc)
+        return None
+
+
+def _release_openai_v2(legacy: Any) -> None:
+    legacy._is_instrumented_by_opentelemetry = False

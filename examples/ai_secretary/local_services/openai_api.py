@@ -7,8 +7,15 @@ deterministic (a "summary" built from word counts, no model), every answer carri
 and ``x-request-id`` headers the real API sends, and faults (429 with ``retry-after-ms``, 500, slow
 answers, connection resets) are scripted with ``svc.fail("429x2")`` or an ``x-fake-fault`` header.
 
+Function calling: a request that offers ``tools`` and has no tool results after its last user message
+is answered with one tool call per offered tool (or only the one ``tool_choice`` names, or the
+comma-separated names in ``x-fake-tool-calls``), arguments filled from each tool's JSON schema; once
+tool results are in, the answer is a final text. Streams send tool calls as deltas (id and name
+first, arguments in pieces), as the real API does. The Responses API does the same with
+``function_call`` items and echoes ``conversation``.
+
 Test-only knobs, all request headers: ``x-fake-cached-tokens`` / ``x-fake-reasoning-tokens`` (usage
-details), ``x-fake-chunk-delay`` (seconds between stream chunks).
+details), ``x-fake-chunk-delay`` (seconds between stream chunks), ``x-fake-tool-calls``.
 """
 
 from __future__ import annotations
@@ -105,9 +112,15 @@ class FakeOpenAI(LocalService):
     def _chat(self, request: Request, _match: re.Match[str]) -> Response:
         body = request.json or {}
         model = str(body.get("model", "gpt-4o-mini"))
-        texts = [_content_text(m.get("content")) for m in body.get("messages", []) if isinstance(m, dict)]
+        messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
+        texts = [_content_text(m.get("content")) for m in messages]
         prompt_tokens = sum(_count_words(t) + 3 for t in texts) + 3
+        calls = self._tool_calls(body.get("tools"), body.get("tool_choice"), messages, "tool", request)
+        if calls:
+            return self._chat_tool_calls(body, model, calls, prompt_tokens, request)
         answer = summarize(" ".join(texts))
+        if any(m.get("role") == "tool" for m in messages):
+            answer = "Done: " + answer
         completion_tokens = _count_words(answer)
         self._charge(prompt_tokens + completion_tokens)
         usage = _chat_usage(prompt_tokens, completion_tokens, request.headers)
@@ -163,6 +176,85 @@ class FakeOpenAI(LocalService):
             events.append({**base, "choices": [], "usage": usage})
         return _sse(events, request)
 
+    def _tool_calls(
+        self,
+        tools: Any,
+        tool_choice: Any,
+        messages: list[dict[str, Any]],
+        result_role: str,
+        request: Request,
+    ) -> list[dict[str, Any]]:
+        """The calls to request: none once a tool result follows the last user message."""
+        if not isinstance(tools, list) or not tools or tool_choice == "none":
+            return []
+        for message in reversed(messages):
+            if message.get("role") == result_role or message.get("type") == "function_call_output":
+                return []
+            if message.get("role") == "user":
+                break
+        specs = [t.get("function", t) for t in tools if isinstance(t, dict)]
+        wanted = request.headers.get("x-fake-tool-calls")
+        if isinstance(tool_choice, dict):
+            chosen = (tool_choice.get("function") or tool_choice).get("name")
+            specs = [f for f in specs if f.get("name") == chosen]
+        elif wanted:
+            names = [n.strip() for n in wanted.split(",")]
+            specs = [f for f in specs if f.get("name") in names]
+        text = " ".join(_content_text(m.get("content")) for m in messages)
+        return [
+            {
+                "id": self._next_id("call").replace("-", "_"),
+                "name": str(f.get("name")),
+                "arguments": json.dumps(_arguments_for(f.get("parameters") or {}, text)),
+            }
+            for f in specs
+        ]
+
+    def _chat_tool_calls(
+        self,
+        body: dict[str, Any],
+        model: str,
+        calls: list[dict[str, Any]],
+        prompt_tokens: int,
+        request: Request,
+    ) -> Response:
+        completion_tokens = sum(_count_words(c["arguments"]) + 3 for c in calls)
+        self._charge(prompt_tokens + completion_tokens)
+        usage = _chat_usage(prompt_tokens, completion_tokens, request.headers)
+        base = {
+            "id": self._next_id("chatcmpl"),
+            "created": int(time.time()),
+            "model": _SNAPSHOTS.get(model, model),
+            "service_tier": "default",
+            "system_fingerprint": "fp_fake0001",
+        }
+        tool_calls = [
+            {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in calls
+        ]
+        if not body.get("stream"):
+            message = {"role": "assistant", "content": None, "refusal": None, "tool_calls": tool_calls}
+            choice = {"index": 0, "message": message, "finish_reason": "tool_calls", "logprobs": None}
+            return Response(body={**base, "object": "chat.completion", "choices": [choice], "usage": usage})
+        base["object"] = "chat.completion.chunk"
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+        events = [chunk({"role": "assistant", "content": None})]
+        for index, call in enumerate(tool_calls):
+            opening = {"index": index, "id": call["id"], "type": "function"}
+            opening["function"] = {"name": call["function"]["name"], "arguments": ""}
+            events.append(chunk({"tool_calls": [opening]}))
+            arguments = call["function"]["arguments"]
+            half = len(arguments) // 2
+            for piece in (arguments[:half], arguments[half:]):
+                events.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
+        events.append(chunk({}, "tool_calls"))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            events.append({**base, "choices": [], "usage": usage})
+        return _sse(events, request)
+
     def _embeddings(self, request: Request, _match: re.Match[str]) -> Response:
         body = request.json or {}
         model = str(body.get("model", "text-embedding-3-small"))
@@ -200,8 +292,12 @@ class FakeOpenAI(LocalService):
         if body.get("instructions"):
             texts.insert(0, str(body["instructions"]))
         input_tokens = sum(_count_words(t) for t in texts) + 3
+        items = raw_input if isinstance(raw_input, list) else [{"role": "user", "content": raw_input}]
+        calls = self._tool_calls(body.get("tools"), body.get("tool_choice"), items, "tool", request)
         answer = summarize(" ".join(texts))
         output_tokens = _count_words(answer)
+        if calls:
+            output_tokens = sum(_count_words(c["arguments"]) + 3 for c in calls)
         self._charge(input_tokens + output_tokens)
         cached = int(request.headers.get("x-fake-cached-tokens", "0") or 0)
         reasoning = int(request.headers.get("x-fake-reasoning-tokens", "0") or 0)
@@ -216,6 +312,17 @@ class FakeOpenAI(LocalService):
             "max_output_tokens": body.get("max_output_tokens"),
             "model": _SNAPSHOTS.get(model, model),
             "output": [
+                {
+                    "type": "function_call",
+                    "id": self._next_id("fc"),
+                    "call_id": c["id"],
+                    "name": c["name"],
+                    "arguments": c["arguments"],
+                    "status": "completed",
+                }
+                for c in calls
+            ]
+            or [
                 {
                     "type": "message",
                     "id": self._next_id("msg"),
@@ -240,8 +347,15 @@ class FakeOpenAI(LocalService):
                 "total_tokens": input_tokens + cached + output_tokens + reasoning,
             },
         }
+        conversation = body.get("conversation")
+        if conversation:
+            full["conversation"] = {
+                "id": conversation if isinstance(conversation, str) else conversation.get("id")
+            }
         if not body.get("stream"):
             return Response(body=full)
+        if calls:
+            return _sse_named(_function_call_events(full), request)
         return _sse_named(_response_events(full, answer), request)
 
     def _models(self, _request: Request, _match: re.Match[str]) -> Response:
@@ -315,6 +429,67 @@ def _response_events(full: dict[str, Any], answer: str) -> list[dict[str, Any]]:
     for number, event in enumerate(events):
         event["sequence_number"] = number
     return events
+
+
+def _function_call_events(full: dict[str, Any]) -> list[dict[str, Any]]:
+    """Responses stream of function_call items: added (no arguments), argument deltas, done, completed."""
+    in_progress = {**full, "status": "in_progress", "output": [], "usage": None}
+    events: list[dict[str, Any]] = [{"type": "response.created", "response": in_progress}]
+    for index, item in enumerate(full["output"]):
+        events.append(
+            {"type": "response.output_item.added", "output_index": index, "item": {**item, "arguments": ""}}
+        )
+        arguments = item["arguments"]
+        half = len(arguments) // 2
+        for piece in (arguments[:half], arguments[half:]):
+            events.append(
+                {
+                    "type": "response.function_call_arguments.delta",
+                    "item_id": item["id"],
+                    "output_index": index,
+                    "delta": piece,
+                }
+            )
+        events.append(
+            {
+                "type": "response.function_call_arguments.done",
+                "item_id": item["id"],
+                "output_index": index,
+                "arguments": arguments,
+            }
+        )
+        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    events.append({"type": "response.completed", "response": full})
+    for number, event in enumerate(events):
+        event["sequence_number"] = number
+    return events
+
+
+def _arguments_for(schema: dict[str, Any], text: str) -> dict[str, Any]:
+    """Deterministic arguments for a JSON schema: an e-mail from the text for e-mail-like fields, fixed
+    times for date-time fields, the summary topic for other strings."""
+    properties = schema.get("properties") if isinstance(schema, dict) else None
+    if not isinstance(properties, dict):
+        return {}
+    emails = re.findall(r"[\w.+-]+@[\w-]+\.[\w.]+", text)
+    topic = summarize(text).removeprefix("Summary: ").rstrip(".")
+    result: dict[str, Any] = {}
+    for name, spec in properties.items():
+        kind = spec.get("type") if isinstance(spec, dict) else None
+        fmt = spec.get("format") if isinstance(spec, dict) else None
+        if kind == "integer":
+            result[name] = 1
+        elif kind == "number":
+            result[name] = 1.0
+        elif kind == "boolean":
+            result[name] = True
+        elif "email" in name:
+            result[name] = emails[0] if emails else "customer@example.com"
+        elif fmt == "date-time" or name in ("start", "end"):
+            result[name] = "2026-12-01T10:30:00Z" if name == "end" else "2026-12-01T10:00:00Z"
+        else:
+            result[name] = topic
+    return result
 
 
 def _sse_named(events: list[dict[str, Any]], request: Request) -> Response:

@@ -1,0 +1,232 @@
+"""GenAI overhead per model call with the real ``openai`` client, and of tool and agent spans.
+
+Model calls: ``client.chat.completions.create`` against an in-process ``httpx2.MockTransport`` (no
+network, a fixed JSON answer with usage), so what is left is the openai client's own work plus each
+arm's instrumentation. Arms, interleaved round by round in one process:
+
+- ``bare``: nothing instrumented (the baseline every other arm is compared with);
+- ``upstream``: ``opentelemetry-instrumentation-genai-openai`` alone, as upstream ships it;
+- ``instrumentor``: our ``SecretaryOpenAIInstrumentor`` (upstream + our completion hook + attempt watcher);
+- ``decorator``: ``@traced_ai_call`` around the bare client;
+- ``decorator+instrumentor``: what the example app runs under ``opentelemetry-instrument``.
+
+Tool and agent spans: ``@traced_tool`` on a function that returns a dict, and a ``traced_agent``
+block, each against the bare function, next to the SDK floor (one span with the same attributes and
+one histogram point, no logic).
+
+Pipeline: SDK ``TracerProvider`` + ``BatchSpanProcessor`` + an exporter that drops everything, and a
+``MeterProvider`` with an uncollected ``InMemoryMetricReader``; figures are the median of the
+faster half of the rounds (other jobs share the machine).
+
+    .venv/bin/python benchmarks/bench_genai.py [--calls 1500] [--rounds 7] [--markdown]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx2
+import openai
+from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import SpanKind
+
+from otel_secretary.genai import GenAITelemetry, traced_agent, traced_ai_call, traced_tool
+from otel_secretary.instrumentation.openai import SecretaryOpenAIInstrumentor
+
+ANSWER = {
+    "id": "chatcmpl-bench",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "gpt-4o-mini-2024-07-18",
+    "choices": [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "ok"},
+            "finish_reason": "stop",
+            "logprobs": None,
+        }
+    ],
+    "usage": {
+        "prompt_tokens": 120,
+        "completion_tokens": 30,
+        "total_tokens": 150,
+        "prompt_tokens_details": {"cached_tokens": 64},
+        "completion_tokens_details": {"reasoning_tokens": 8},
+    },
+}
+BODY = json.dumps(ANSWER).encode()
+HEADERS = {
+    "content-type": "application/json",
+    "x-ratelimit-remaining-requests": "99",
+    "x-ratelimit-limit-requests": "100",
+}
+MESSAGES = [{"role": "user", "content": "Summarise the meeting notes."}]
+
+
+class DropExporter(SpanExporter):
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+def _best(samples: list[float]) -> float:
+    ordered = sorted(samples)
+    return statistics.median(ordered[: max(1, len(ordered) // 2)])
+
+
+def _client() -> openai.OpenAI:
+    transport = httpx2.MockTransport(lambda request: httpx2.Response(200, headers=HEADERS, content=BODY))
+    return openai.OpenAI(
+        api_key="sk-bench", base_url="http://bench.invalid/v1", http_client=httpx2.Client(transport=transport)
+    )
+
+
+def _time(func: Callable[[], Any], calls: int) -> float:
+    started = time.perf_counter()
+    for _ in range(calls):
+        func()
+    return (time.perf_counter() - started) / calls
+
+
+def model_call_arms(tracer_provider: TracerProvider, meter_provider: MeterProvider) -> dict[str, Any]:
+    client = _client()
+    telemetry = GenAITelemetry(tracer_provider, meter_provider)
+    providers = {"tracer_provider": tracer_provider, "meter_provider": meter_provider}
+
+    def bare() -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    decorated = traced_ai_call(model="gpt-4o-mini", telemetry=telemetry)(bare)
+    upstream = OpenAIInstrumentor()
+    ours = SecretaryOpenAIInstrumentor()
+
+    # (setup, call, teardown) per arm; setup/teardown run outside the timed loop.
+    def nothing() -> None:
+        return None
+
+    return {
+        "bare": (nothing, bare, nothing),
+        "upstream genai-openai": (lambda: upstream.instrument(**providers), bare, upstream.uninstrument),
+        "our instrumentor": (
+            lambda: ours.instrument(**providers, genai_telemetry=telemetry),
+            bare,
+            ours.uninstrument,
+        ),
+        "our decorator": (nothing, decorated, nothing),
+        "decorator + instrumentor": (
+            lambda: ours.instrument(**providers, genai_telemetry=telemetry),
+            decorated,
+            ours.uninstrument,
+        ),
+    }
+
+
+def agent_arms(
+    tracer_provider: TracerProvider, meter_provider: MeterProvider
+) -> dict[str, Callable[[], Any]]:
+    telemetry = GenAITelemetry(tracer_provider, meter_provider)
+    tracer = tracer_provider.get_tracer("bench.floor")
+    histogram = meter_provider.get_meter("bench.floor").create_histogram("bench.floor.duration", unit="s")
+
+    def lookup(email: str) -> dict[str, str]:
+        return {"plan": "pro", "email": email}
+
+    tool = traced_tool(name="lookup_subscription", description="Find the subscription.", telemetry=telemetry)(
+        lookup
+    )
+
+    def sdk_floor() -> None:
+        attributes = {
+            "gen_ai.operation.name": "execute_tool",
+            "gen_ai.tool.name": "lookup_subscription",
+            "gen_ai.tool.type": "function",
+            "gen_ai.tool.description": "Find the subscription.",
+        }
+        started = time.perf_counter()
+        with tracer.start_as_current_span("execute_tool lookup_subscription", kind=SpanKind.INTERNAL) as span:
+            span.set_attributes(attributes)
+            lookup("a@example.com")
+        histogram.record(time.perf_counter() - started, {"gen_ai.tool.name": "lookup_subscription"})
+
+    def agent() -> None:
+        with traced_agent("secretary", model="gpt-4o-mini", telemetry=telemetry):
+            lookup("a@example.com")
+
+    return {
+        "bare function": lambda: lookup("a@example.com"),
+        "SDK floor (1 span + 1 histogram point)": sdk_floor,
+        "@traced_tool": lambda: tool("a@example.com"),
+        "traced_agent block": agent,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--calls", type=int, default=1500)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--markdown", action="store_true")
+    args = parser.parse_args()
+
+    tracer_provider = TracerProvider()
+    tracer_provider.add_span_processor(BatchSpanProcessor(DropExporter()))
+    meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
+
+    model_arms = model_call_arms(tracer_provider, meter_provider)
+    model_samples: dict[str, list[float]] = {name: [] for name in model_arms}
+    tool_arms = agent_arms(tracer_provider, meter_provider)
+    tool_samples: dict[str, list[float]] = {name: [] for name in tool_arms}
+    for setup, call, teardown in model_arms.values():  # warm-up: imports, caches, price lookup
+        setup()
+        _time(call, 50)
+        teardown()
+    for _round in range(args.rounds):
+        for name, (setup, call, teardown) in model_arms.items():
+            setup()
+            try:
+                model_samples[name].append(_time(call, args.calls))
+            finally:
+                teardown()
+        for name, func in tool_arms.items():
+            tool_samples[name].append(_time(func, args.calls * 4))
+
+    model = {name: _best(samples) * 1e6 for name, samples in model_samples.items()}
+    tools = {name: _best(samples) * 1e6 for name, samples in tool_samples.items()}
+    bare, upstream = model["bare"], model["upstream genai-openai"] - model["bare"]
+    print(f"# GenAI overhead ({platform.python_version()}, {args.calls} calls x {args.rounds} rounds)")
+    if args.markdown:
+        print("\n| model call arm | µs per call | above bare | x upstream |\n|---|---|---|---|")
+    for name, value in model.items():
+        above = value - bare
+        ratio = above / upstream if upstream > 0 and name != "bare" else float("nan")
+        if args.markdown:
+            print(f"| {name} | {value:.0f} | {above:+.0f} | {ratio:.2f} |")
+        else:
+            print(f"{name:28s} {value:8.1f} µs  above bare {above:+7.1f} µs  x upstream {ratio:.2f}")
+    floor = tools["bare function"]
+    if args.markdown:
+        print("\n| tool/agent arm | µs per call | above bare function |\n|---|---|---|")
+    for name, value in tools.items():
+        if args.markdown:
+            print(f"| {name} | {value:.1f} | {value - floor:+.1f} |")
+        else:
+            print(f"{name:40s} {value:8.2f} µs  above bare {value - floor:+7.2f} µs")
+    tracer_provider.shutdown()
+    meter_provider.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
