@@ -58,6 +58,14 @@ RUN_INLINE = {
 }
 #: Documented exit codes other than 0.
 EXIT_CODES: dict[str, int] = {}
+#: Commands that write generated files run in a fresh empty folder, where they must write, and only there
+#: (so `rules render --service NAME` cannot leave the scratch folder's rules stale for `rules check`).
+WRITERS = (
+    "otel-secretary rules render",
+    "otel-secretary rules alertmanager",
+    "otel-secretary dashboards render",
+    "otel-secretary pii collector-config",
+)
 #: Runs last: it stops the stack the other commands use.
 LAST = ("otel-secretary stack down",)
 
@@ -282,6 +290,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         "--pagerduty-routing-key …": "--pagerduty-routing-key TESTKEY00000000000000000000000000",
         '"$PAGERDUTY_ROUTING_KEY" …': '"$PAGERDUTY_ROUTING_KEY"',
         "[-o json]": "-o json",
+        "[-o table|json]": "-o table",
         '"text"': '"call +1 202-555-0143 or write to docs.reader@example.com"',
     }
     rendered = subprocess.run(
@@ -357,7 +366,9 @@ def test_the_local_stacks_jaeger_serves_a_placeholder_not_the_ui(world: World, s
 @pytest.mark.parametrize(
     "command", COMMANDS, ids=[f"{c.where.split(',')[0]} {c.text[:60]}" for c in COMMANDS]
 )
-def test_documented_command(command: DocCommand, world: World, request: pytest.FixtureRequest) -> None:
+def test_documented_command(
+    command: DocCommand, world: World, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     if command.needs_stack and command.mode == "run":
         request.getfixturevalue("stack")
     if "| jq" in command.text and shutil.which("jq") is None:
@@ -368,13 +379,17 @@ def test_documented_command(command: DocCommand, world: World, request: pytest.F
         # `errors summary --window` names an option in prose: check it exists in the command's help.
         text, _, option = text.rpartition(" ") if text.split(" ")[-1].startswith("-") else (text, "", None)
         text = f"{text} --help"
+    writer = command.mode == "run" and command.text.startswith(WRITERS)
+    cwd = tmp_path if writer else world.folder
     result = subprocess.run(
-        ["bash", "-c", text], cwd=world.folder, env=world.env, capture_output=True, text=True, timeout=300
+        ["bash", "-c", text], cwd=cwd, env=world.env, capture_output=True, text=True, timeout=300
     )
     shown = f"{command.where}: `{text}` exited {result.returncode}\n"
     shown += f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert result.returncode == EXIT_CODES.get(command.text, 0), shown
     assert "Traceback" not in result.stderr, shown
+    if writer:  # the output lands under the folder the command ran in
+        assert [p for p in tmp_path.rglob("*") if p.is_file()], shown
     if command.mode == "help":
         assert "Usage: otel-secretary" in result.stdout, shown
         assert option is None or option in result.stdout, shown
