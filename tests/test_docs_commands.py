@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -57,6 +58,14 @@ RUN_INLINE = {
 }
 #: Documented exit codes other than 0.
 EXIT_CODES: dict[str, int] = {}
+#: Commands that write generated files run in a fresh empty folder, where they must write, and only there
+#: (so `rules render --service NAME` cannot leave the scratch folder's rules stale for `rules check`).
+WRITERS = (
+    "otel-secretary rules render",
+    "otel-secretary rules alertmanager",
+    "otel-secretary dashboards render",
+    "otel-secretary pii collector-config",
+)
 #: Runs last: it stops the stack the other commands use.
 LAST = ("otel-secretary stack down",)
 
@@ -129,7 +138,7 @@ def test_the_docs_document_commands() -> None:
     texts = {c.text for c in COMMANDS}
     assert 'otel-secretary alerts silence alertname=<name> --duration 1h --comment "working on it"' in texts
     assert "otel-secretary stack logs otelcol -n 100" in texts
-    assert any(t.startswith('curl -s "http://127.0.0.1:16686/api/traces?service=ai-secretary') for t in texts)
+    assert any("api/traces?service=ai-secretary&tags=%7B%22app.error.fingerprint" in t for t in texts)
     assert len(COMMANDS) > 30
 
 
@@ -148,8 +157,8 @@ class World:
 EMIT = textwrap.dedent(
     """
     from opentelemetry import trace
-    from opentelemetry.trace import Status, StatusCode
     from otel_secretary import configure
+    from otel_secretary.errors import record_exception
 
     handle = configure()
     tracer = trace.get_tracer("docs")
@@ -158,15 +167,15 @@ EMIT = textwrap.dedent(
         try:
             raise TimeoutError("upstream timed out for docs.reader@example.com")
         except TimeoutError as exc:
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, str(exc)))
-        print(format(span.get_span_context().trace_id, "032x"))
+            info = record_exception(span, exc, system="docs-upstream")
+        print(format(span.get_span_context().trace_id, "032x"), info.fingerprint)
     handle.shutdown()
     """
 )
 
 
-def _emit(folder: Path, **env: str) -> str:
+def _emit(folder: Path, **env: str) -> tuple[str, str]:
+    """Run a small instrumented process that fails one request; its trace id and error fingerprint."""
     result = subprocess.run(
         [sys.executable, "-c", EMIT],
         cwd=folder,
@@ -176,7 +185,8 @@ def _emit(folder: Path, **env: str) -> str:
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1]
+    trace_id, fingerprint = result.stdout.split()
+    return trace_id, fingerprint
 
 
 def _alertmanager(folder: Path) -> Iterator[str]:
@@ -237,7 +247,9 @@ def _stack_binaries() -> bool:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("docs-world")
-    _emit(folder)  # the embedded default: .otel-secretary/traces.jsonl, as the app writes it
+    _, error_fingerprint = _emit(
+        folder
+    )  # the embedded default: .otel-secretary/traces.jsonl, as the app writes it
     assert (folder / ".otel-secretary" / "traces.jsonl").is_file()
     alertmanager = _alertmanager(folder)
     am_url = next(alertmanager)
@@ -251,7 +263,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     }
     httpx.post(f"{am_url}/api/v2/alerts", json=[alert], timeout=5).raise_for_status()
     assert wait_for(lambda: httpx.get(f"{am_url}/api/v2/alerts", timeout=5).json(), 10)
-    fingerprint = httpx.get(f"{am_url}/api/v2/alerts", timeout=5).json()[0]["fingerprint"]
+    alert_fingerprint = httpx.get(f"{am_url}/api/v2/alerts", timeout=5).json()[0]["fingerprint"]
     silence = {
         "matchers": [{"name": "alertname", "value": "DocsSilenced", "isRegex": False, "isEqual": True}],
         "startsAt": _iso(now),
@@ -264,17 +276,21 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         OTEL_SECRETARY_ALERTMANAGER_URL=am_url,
         PAGERDUTY_ROUTING_KEY="TESTKEY00000000000000000000000000",
         PYTHONDONTWRITEBYTECODE="1",
+        COLUMNS="250",  # a wide terminal: tables keep a fingerprint on one line
     )
     env["PATH"] = f"{env['PATH']}{os.pathsep}/usr/local/go/bin"
     values = {
-        "<fingerprint>": fingerprint,
+        "<fingerprint>": alert_fingerprint,
         "<silence-id>": silence_id,
+        "<error-fingerprint>": error_fingerprint,
+        "embedded error fingerprint": error_fingerprint,  # not a placeholder: what `errors summary` must list
         "<name>": "DocsExample",
         "--out …": "--out am.yml",
         "--slack-url …": f"--slack-url http://127.0.0.1:{free_port()}/slack",
         "--pagerduty-routing-key …": "--pagerduty-routing-key TESTKEY00000000000000000000000000",
         '"$PAGERDUTY_ROUTING_KEY" …': '"$PAGERDUTY_ROUTING_KEY"',
         "[-o json]": "-o json",
+        "[-o table|json]": "-o table",
         '"text"': '"call +1 202-555-0143 or write to docs.reader@example.com"',
     }
     rendered = subprocess.run(
@@ -316,7 +332,7 @@ def stack(world: World) -> Iterator[Stack]:
         running.up(build=False, timeout=90)
         app_folder = world.folder / "stack-app"
         app_folder.mkdir()
-        trace_id = _emit(
+        trace_id, fingerprint = _emit(
             app_folder,
             OTEL_EXPORTER_OTLP_ENDPOINT=running.otlp_http_endpoint,
             OTEL_EXPORTER_OTLP_PROTOCOL="http/protobuf",
@@ -327,6 +343,7 @@ def stack(world: World) -> Iterator[Stack]:
         )
         world.jaeger_url, world.error_trace_id = jaeger_url, trace_id
         world.values["<trace-id>"] = trace_id
+        world.values["<error-fingerprint>"] = fingerprint
         world.values[JAEGER_DEFAULT] = jaeger_url
         yield running
     finally:
@@ -349,22 +366,30 @@ def test_the_local_stacks_jaeger_serves_a_placeholder_not_the_ui(world: World, s
 @pytest.mark.parametrize(
     "command", COMMANDS, ids=[f"{c.where.split(',')[0]} {c.text[:60]}" for c in COMMANDS]
 )
-def test_documented_command(command: DocCommand, world: World, request: pytest.FixtureRequest) -> None:
+def test_documented_command(
+    command: DocCommand, world: World, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     if command.needs_stack and command.mode == "run":
         request.getfixturevalue("stack")
+    if "| jq" in command.text and shutil.which("jq") is None:
+        pytest.skip("jq (apt: jq) not installed")
     text = _fill(command.text, world.values)
     option = None
     if command.mode == "help":
         # `errors summary --window` names an option in prose: check it exists in the command's help.
         text, _, option = text.rpartition(" ") if text.split(" ")[-1].startswith("-") else (text, "", None)
         text = f"{text} --help"
+    writer = command.mode == "run" and command.text.startswith(WRITERS)
+    cwd = tmp_path if writer else world.folder
     result = subprocess.run(
-        ["bash", "-c", text], cwd=world.folder, env=world.env, capture_output=True, text=True, timeout=300
+        ["bash", "-c", text], cwd=cwd, env=world.env, capture_output=True, text=True, timeout=300
     )
     shown = f"{command.where}: `{text}` exited {result.returncode}\n"
     shown += f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert result.returncode == EXIT_CODES.get(command.text, 0), shown
     assert "Traceback" not in result.stderr, shown
+    if writer:  # the output lands under the folder the command ran in
+        assert [p for p in tmp_path.rglob("*") if p.is_file()], shown
     if command.mode == "help":
         assert "Usage: otel-secretary" in result.stdout, shown
         assert option is None or option in result.stdout, shown
@@ -384,6 +409,10 @@ def _check_output(text: str, stdout: str, world: World) -> None:
         assert stdout.count("running") >= 4, stdout
     elif text.startswith("otel-secretary pii mask"):
         assert "example.com" not in stdout and "555" not in stdout and "<email>" in stdout
+    elif text.startswith("otel-secretary errors summary"):
+        assert world.values["embedded error fingerprint"] in stdout, stdout
+    elif text.startswith("curl") and "| jq" in text:
+        assert world.error_trace_id in stdout.split(), stdout
     elif text.startswith("curl") and text.endswith("/api/services'"):
         assert "ai-secretary" in json.loads(stdout)["data"], stdout[:2000]
     elif text.startswith("curl") and "/api/traces" in text:
