@@ -9,9 +9,8 @@ What the hooks guarantee, whatever the app's Celery settings:
 * **every finished task's spans and logs leave a pool child before it exits** — billiard ends a child
   with ``os._exit()`` (``--max-tasks-per-child``, ``--max-memory-per-child``, shutdown), which skips the
   SDK's ``atexit`` flush; ``worker_process_shutdown`` flushes, bounded by ``FLUSH_SECONDS``;
-* **a SIGTERM sent to a pool child** (``kill`` on the process group, systemd's default) flushes before
-  the child dies: Celery resets SIGTERM to the default in each child, so the handler is put back in
-  ``worker_process_init``;
+* **a SIGTERM sent to a pool child** (``kill`` on the process group, systemd's default) flushes too:
+  billiard's handler turns it into that same exit path;
 * **worker logging stays exported and masked**: Celery's default ``worker_hijack_root_logger`` replaces
   the root logger's handlers, and a ``setup_logging`` receiver replaces Celery's whole set-up. Neither
   can remove our export or masking, because neither is a handler: see
@@ -26,7 +25,7 @@ import threading
 from typing import Any
 
 from otel_secretary._configure import configure, current_handle
-from otel_secretary._internal.flush_on_exit import flush_within, install_signal_flush
+from otel_secretary._internal.flush_on_exit import flush_within
 
 _connected = False
 _connect_lock = threading.Lock()
@@ -41,25 +40,19 @@ def _init_worker(**_: Any) -> None:
         instrumentor.instrument()
 
 
-def _child_started(**_: Any) -> None:
-    """Celery has just reset SIGTERM to the default in this pool child: flush before dying of it."""
-    install_signal_flush(current_handle)
-
-
 def _flush(**_: Any) -> None:
     flush_within(current_handle)
 
 
 def connect_worker_hooks() -> None:
-    """Bounded flushes on a pool child's exit and on its SIGTERM, and on the worker's shutdown."""
+    """Bounded flushes on a pool child's exit (however it was asked to leave) and the worker's shutdown."""
     global _connected
-    from celery.signals import worker_process_init, worker_process_shutdown, worker_shutdown
+    from celery.signals import worker_process_shutdown, worker_shutdown
 
     with _connect_lock:
         if _connected:
             return
         _connected = True
-    worker_process_init.connect(_child_started, weak=False)
     worker_process_shutdown.connect(_flush, weak=False)
     worker_shutdown.connect(_flush, weak=False)
 

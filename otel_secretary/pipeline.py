@@ -93,7 +93,12 @@ class Pipeline:
         # traces, and a bounded caller (``shutdown_within`` at exit) would leave them unshut for the
         # SDK's own atexit hooks to wait on again, up to 30 s each.
         threads = [
-            threading.Thread(target=provider.shutdown, name=f"otel-secretary-shutdown-{name}", daemon=True)
+            threading.Thread(
+                target=_shutdown_quietly,
+                args=(name, provider),
+                name=f"otel-secretary-shutdown-{name}",
+                daemon=True,
+            )
             for name, provider in (
                 ("traces", self.tracer_provider),
                 ("metrics", self.meter_provider),
@@ -106,6 +111,13 @@ class Pipeline:
             thread.join()
         if self.prometheus is not None:
             self.prometheus.stop()
+
+
+def _shutdown_quietly(name: str, provider: TracerProvider | MeterProvider | LoggerProvider) -> None:
+    try:
+        provider.shutdown()
+    except Exception as exc:
+        report_internal_error(f"pipeline.shutdown.{name}", exc)
 
 
 def build_resource(settings: Settings, extra: dict[str, Any] | None = None) -> Resource:

@@ -177,3 +177,26 @@ def test_celery_worker_flushes_on_sigterm(tmp_path: Path) -> None:
     assert done > 0
     # Warm shutdown lets running tasks finish; each finished task's span left before its child did.
     assert len(spans) == done, (len(spans), done)
+
+
+def test_a_celery_pool_child_flushes_on_its_own_sigterm(tmp_path: Path) -> None:
+    """SIGTERM straight to a pool child (a process-group kill, systemd's default): the child's finished
+    task spans leave before it dies. The batch delay is set far beyond the test so that only a flush
+    can export them."""
+    import psutil
+
+    with run_celery_worker(tmp_path, "--concurrency=1", OTEL_BSP_SCHEDULE_DELAY="600000") as worker:
+        results = [worker.client.send_task("celery_app.noop", args=[n]) for n in range(4)]
+        assert [r.get(timeout=60) for r in results] == [0, 1, 2, 3]
+        (child,) = psutil.Process(worker.proc.popen.pid).children()
+        os.kill(child.pid, signal.SIGTERM)
+        child.wait(30)
+        path = tmp_path / ".otel-secretary" / "traces.jsonl"
+        deadline = time.monotonic() + 30
+        spans: list[JsonSpan] = []
+        while time.monotonic() < deadline and len(spans) < 4:
+            spans = [s for s in read_spans(path) if s.kind == CONSUMER and "celery_app.noop" in s.name]
+            time.sleep(0.2)
+        assert worker.proc.popen.poll() is None, "the worker itself runs on (it replaces the child)"
+    assert len(spans) == 4, len(spans)
+    assert {s.resource.get("process.pid") for s in spans} == {child.pid}
