@@ -55,6 +55,7 @@ from otel_secretary.sdk._logs import stdlib_bridge
 from otel_secretary.sdk.metrics import cardinality as metric_cardinality
 from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
 from otel_secretary.sdk.trace.context_processor import RequestContextSpanProcessor
+from otel_secretary.sdk.trace.limits_counter import AttributeLimitsCounter
 from otel_secretary.sdk.trace.span_names import UnroutedSpanNameProcessor
 from otel_secretary.settings import Settings
 from otel_secretary.version import __version__
@@ -150,7 +151,11 @@ def build(
     engine = _embedded_rules(settings, strict)
 
     install_baggage_policy()  # inbound baggage filtered, none to third parties (otel_secretary.context)
-    span_processors: list[SpanProcessor] = [UnroutedSpanNameProcessor(), RequestContextSpanProcessor()]
+    span_processors: list[SpanProcessor] = [
+        UnroutedSpanNameProcessor(),
+        RequestContextSpanProcessor(),
+        AttributeLimitsCounter(),
+    ]
     if engine is not None:
         span_processors.append(engine.span_processor)
     tracer_provider = TracerProvider(

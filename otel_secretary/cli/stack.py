@@ -61,6 +61,8 @@ def _print_status(stack: Stack) -> bool:
             for what, where in item.endpoints.items():
                 typer.echo(f"    {what:<32} {where}")
     losses, unavailable = _losses(stack)
+    if unavailable == ["otelcol", "prometheus"]:
+        return all_running  # nothing to ask: a stopped stack shows its components only
     typer.echo("\nTelemetry lost (since each process started):")
     for loss in losses:
         typer.echo(f"    {loss.where:<20} {loss.what:<48} {loss.count:.0f}")

@@ -4,6 +4,7 @@ the real collector into the real Prometheus."""
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -58,3 +59,12 @@ def test_status_lists_what_an_app_could_not_write(running_stack: RunningStack, t
     assert lost["what"] == "spans unwritable"
     text = CliRunner().invoke(cli, ["stack", "status", *state]).output
     assert "Telemetry lost" in text and "e2e-fault-status" in text and "spans unwritable" in text
+
+
+def test_the_running_stack_keeps_its_state_owner_only(running_stack: RunningStack) -> None:
+    state = running_stack.stack.state_dir
+    for folder in (state, state / "config", state / "logs", state / "run", state / "data"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for config in (state / "config").glob("*.y*ml"):
+        assert stat.S_IMODE(config.stat().st_mode) == 0o600, config
+    assert "local-stack-routing-key" in (state / "config" / "alertmanager.yml").read_text()

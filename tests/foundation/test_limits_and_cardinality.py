@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import flask
 import pytest
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
@@ -14,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_secretary.distro import apply_env_defaults
 from otel_secretary.sdk.metrics import cardinality
 from otel_secretary.sdk.trace.span_names import UnroutedSpanNameProcessor
+from tests.foundation.test_disk_faults import SPANS, run_driver
 
 
 def test_an_unrouted_request_is_named_by_its_method_only() -> None:
@@ -99,3 +103,31 @@ def test_bad_cardinality_setting_is_named_in_one_line(capsys: pytest.CaptureFixt
     assert cardinality.limit_from_env({cardinality.ENV: "lots"}) == cardinality.DEFAULT_LIMIT
     assert f"{cardinality.ENV}='lots'" in capsys.readouterr().err
     assert cardinality.limit_from_env({cardinality.ENV: "0"}) == 0
+
+
+def test_a_cut_span_is_counted_and_its_neighbours_kept(tmp_path: Path) -> None:
+    """Through configure() (distro defaults): the 10 MB value is cut to 8 KiB, the span and the 200
+    others are written, and otel_secretary_telemetry_limited_total says what was cut."""
+    done, _ = run_driver(tmp_path / "data", FAULT_BIG="1")
+    metrics = json.loads(done.stdout.splitlines()[-1])["metrics"]
+
+    def limited(kind: str) -> float:
+        values = [
+            float(line.rsplit(" ", 1)[1])
+            for line in metrics.splitlines()
+            if line.startswith("otel_secretary_telemetry_limited_total{") and f'limit="{kind}"' in line
+        ]
+        return max(values, default=0.0)
+
+    assert limited("attribute_length") == 1 and limited("attribute_count") == 1
+    spans = [
+        span
+        for line in (tmp_path / "data" / "traces.jsonl").read_text().splitlines()
+        for rs in json.loads(line)["resourceSpans"]
+        for ss in rs["scopeSpans"]
+        for span in ss["spans"]
+    ]
+    assert len(spans) == SPANS + 1
+    (huge,) = [s for s in spans if s["name"] == "huge"]
+    document = next(a["value"]["stringValue"] for a in huge["attributes"] if a["key"] == "synthetic.document")
+    assert len(document) == 8192 and huge["droppedAttributesCount"] == 73

@@ -3,6 +3,7 @@ log line per batch, then the app's own ``/metrics``. Run as a subprocess so file
 and stderr are those of a real process. Prints one JSON line: {"metrics": <text of /metrics>}.
 
 Environment: FAULT_SPANS, FAULT_BATCH (spans per flush), FAULT_FSIZE (optional RLIMIT_FSIZE in bytes),
+FAULT_BIG (add one span with 200 extra attributes and a 10 MB value),
 plus the usual OTEL_* / OTEL_SECRETARY_* settings.
 """
 
@@ -35,6 +36,12 @@ for i in range(spans):
     if (i + 1) % batch == 0:
         log.warning("batch %d done", i // batch)
         handle.force_flush(20_000)
+if os.environ.get("FAULT_BIG"):
+    # One oversized span: 200 extra attributes and a 10 MB value (what a pasted document can be).
+    with tracer.start_as_current_span("huge") as span:
+        for i in range(200):
+            span.set_attribute(f"extra.{i}", i)
+        span.set_attribute("synthetic.document", "z" * 10_000_000)
 handle.force_flush(20_000)
 metrics = ""
 if os.environ.get("OTEL_METRICS_EXPORTER", "prometheus") == "prometheus":
