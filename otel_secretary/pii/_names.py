@@ -191,6 +191,37 @@ STOPWORDS = frozenset(
         "managers",
         "director",
         "directors",
+        "world",
+        "redis",
+        "celery",
+        "postgres",
+        "postgresql",
+        "mysql",
+        "docker",
+        "kubernetes",
+        "nginx",
+        "gunicorn",
+        "flask",
+        "django",
+        "python",
+        "sentry",
+        "jaeger",
+        "prometheus",
+        "grafana",
+        "twilio",
+        "salesforce",
+        "hubspot",
+        "notion",
+        "figma",
+        "aws",
+        "azure",
+        "heroku",
+        "corp",
+        "inc",
+        "ltd",
+        "gmbh",
+        "llc",
+        "plc",
         "mr",
         "mrs",
         "ms",
@@ -412,7 +443,9 @@ def _cue_patterns() -> list[str]:
     """Every cue with the character that ends it; a name must start right after (blanks skipped)."""
     patterns: list[str] = []
     for word in _GREETINGS.split("|"):
-        patterns += [f"{word}{end}" for end in (" ", ",", "!", "\n", ":")]
+        # A bare "Best" before a capital is "Best Practices" or "Best Buy"; as a sign-off it has a comma.
+        ends = (",", "\n") if word == "Best" else (" ", ",", "!", "\n", ":")
+        patterns += [f"{word}{end}" for end in ends]
     for word in _TITLES.split("|"):
         patterns += [f"{word}. ", f"{word} "]
     patterns += [f"{word} with " for word in _ACTIVITIES.split("|")]
@@ -428,6 +461,8 @@ _AUTOMATON = AhoCorasick(_cue_patterns(), matchkind=MatchKind.LeftmostLongest)
 _HONORIFIC = re.compile(
     "[\u30a0-\u30ff\u3400-\u9fff\uac00-\ud7af]{1,5}(?= ?(?:さん|様|さま|先生|くん|ちゃん|女士|小姐|님|씨))"
 )
+# "Acme Corp", "Globex GmbH": the capitalised words before these name a company, not a person.
+_ORG_SUFFIX = re.compile(r" (?:Corp|Inc|Ltd|GmbH|LLC|PLC|AG|SA|SAS|BV|NV|SpA|Srl|Co|Group|Labs)\b")
 # "Jane Doe <jane@…>" or '"Jane Doe" <jane@…>' anywhere (headers are covered by the detectors).
 _ADDRESSED = re.compile(r"<[^<>\s@]{1,64}@")
 
@@ -442,7 +477,7 @@ def find_names(text: str) -> Iterator[tuple[int, int]]:
             end += 1
         if end < length and text[end].isalpha() and not text[end].islower():
             name = name_end(text, end, 4)
-            if name > end:
+            if name > end and not _ORG_SUFFIX.match(text, name):
                 yield end, name
     if "@" in text:
         for address in _ADDRESSED.finditer(text):
