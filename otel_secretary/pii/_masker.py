@@ -41,13 +41,19 @@ _PLACEHOLDER = re.compile(PLACEHOLDER)
 # Neighbours that can neither glue a placeholder into a new match ("1<card>", "x@<email>") nor have
 # vetoed a detection next to the replaced text ("x@example.com(555) 010-0199": the phone was glued to a
 # word; once that word is "<email>" it is not). Any other neighbour triggers one more pass.
-_INERT = frozenset(" \t\n\r,;\"'<>[]{}|")
+_INERT = frozenset(" \t\n\r,;\"'<>[]{}|.!?:)")
+_DIGITS = frozenset("0123456789")
 
 
 def _touches_joiner(text: str, hits: list[Hit]) -> bool:
-    """Two characters each side: "+44 20 7946 0958…" was vetoed by the digits one blank away."""
+    """The characters next to each hit, and a digit one blank away ("+44 20 7946 0958192.0.2.33": the
+    phone was vetoed as the head of a longer number that is now a placeholder)."""
+    length = len(text)
     for hit in hits:
-        if not _INERT.issuperset(text[max(0, hit.start - 2) : hit.start] + text[hit.end : hit.end + 2]):
+        start, end = hit.start, hit.end
+        if start and (text[start - 1] not in _INERT or (start > 1 and text[start - 2] in _DIGITS)):
+            return True
+        if end < length and (text[end] not in _INERT or (end + 1 < length and text[end + 1] in _DIGITS)):
             return True
     return False
 
