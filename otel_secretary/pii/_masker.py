@@ -38,6 +38,8 @@ FAILED = "<redaction-failed>"
 _PREFILTERED = 256
 _CACHEABLE = 1024
 _PLACEHOLDER = re.compile(PLACEHOLDER)
+_LOCAL_PART = re.compile(r"([A-Za-z0-9._%+-]{1,64})@[A-Za-z0-9-]{1,63}\.[A-Za-z]")
+_JSON_NAME_KEY = re.compile(r"(?i)name\"|attendee|organi[sz]er|sender|recipient|customer")
 # Neighbours that can neither glue a placeholder into a new match ("1<card>", "x@<email>") nor have
 # vetoed a detection next to the replaced text ("x@example.com(555) 010-0199": the phone was glued to a
 # word; once that word is "<email>" it is not). Any other neighbour triggers one more pass.
@@ -163,14 +165,16 @@ class Masker:
             return
 
     def _collect_names(self, key: str | None, value: Any, names: list[str], depth: int) -> None:
+        """Structured places only (cheap): name and role keys, e-mail local parts, JSON carrying a name
+        key. Names after cues in free text are learned while that text is masked."""
         if isinstance(value, str):
             kind = key_kind(key) if key is not None else None
-            if kind in ("name", "person"):
-                if looks_like_name(value):
-                    names.extend(name_parts(value))
-                elif "@" in value and len(value) <= _CACHEABLE:
-                    names.extend(self._cached_scan(value)[2])
-            elif ("@" in value or '":' in value or " " in value) and len(value) <= _CACHEABLE:
+            if kind in ("name", "person") and looks_like_name(value):
+                names.extend(name_parts(value))
+            elif "@" in value:
+                for local in _LOCAL_PART.findall(value[:_CACHEABLE]):
+                    names.extend(local_part_names(local))
+            if '":' in value and _JSON_NAME_KEY.search(value) is not None and len(value) <= _CACHEABLE:
                 names.extend(self._cached_scan(value)[2])  # cached: masking the value next is free
         elif depth < 4 and isinstance(value, Mapping):
             for child_key, child in value.items():

@@ -155,7 +155,7 @@ class Scanner:
             self._scan_digits(text, hits)
         if "@" in text or "%40" in text:
             self._scan_emails(text, hits)
-        if self._names and _may_name(text):
+        if decode and self._names and _may_name(text):  # names are never URL-encoded cues
             hits.extend(Hit(start, end, "name", 2) for start, end in find_names(text))
         for detector, regex, trigger in self._extra:
             if not trigger or trigger in text:
