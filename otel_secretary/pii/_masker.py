@@ -60,6 +60,12 @@ def _touches_joiner(text: str, hits: list[Hit]) -> bool:
     return False
 
 
+class _TraceLocal(threading.local):
+    """The trace a thread is masking for; a class default, so reading it never raises AttributeError."""
+
+    trace: int | None = None
+
+
 @dataclass
 class Redactions:
     """What one span/record lost to masking: counts and kinds only, never a value."""
@@ -101,7 +107,7 @@ class Masker:
         self._scanner = Scanner(self.detectors, names=names)
         # Names learned from structured places, per trace (see :meth:`trace_scope`); never exported.
         self.names = NameMemory()
-        self._local = threading.local()
+        self._local = _TraceLocal()
         self._may_match = self._scanner.may_match
         self._cache_size = cache_size
         self._cached_scan = functools.lru_cache(maxsize=cache_size)(self._scan)
@@ -122,7 +128,7 @@ class Masker:
     # ---------------------------------------------------------------- public API
     def mask_text(self, text: str, redactions: Redactions | None = None) -> str:
         """Replace each PII substring with a typed placeholder; the rest of the text is kept."""
-        trace = getattr(self._local, "trace", None)
+        trace = self._local.trace
         if len(text) <= _CACHEABLE:
             if len(text) <= _PREFILTERED and not self._may_match(text):
                 # the common case: one regex search, no scan, no cache lookup
@@ -142,7 +148,7 @@ class Masker:
     def trace_scope(self, trace_id: int | None) -> Iterator[None]:
         """Within this block (on this thread) names are learned for ``trace_id`` and every name learned
         for it so far is masked wherever it recurs. The span and log exporters open one per item."""
-        previous = getattr(self._local, "trace", None)
+        previous = self._local.trace
         self._local.trace = trace_id or None
         try:
             yield
@@ -190,7 +196,7 @@ class Masker:
                 if key is not None and (kind := key_kind(key)) is not None:
                     return self._redact_whole(value, kind, redactions)
                 if len(value) <= _PREFILTERED and not self._may_match(value):
-                    trace = getattr(self._local, "trace", None)
+                    trace = self._local.trace
                     return value if trace is None else self._mask_learned(trace, value, redactions)
                 return self.mask_text(value, redactions)
             return self._mask_value(key, value, redactions)
@@ -249,7 +255,7 @@ class Masker:
             if not looks_like_name(value):
                 return self.mask_text(value, redactions)
             kind = "name"
-        if kind == "name" and (trace := getattr(self._local, "trace", None)) is not None:
+        if kind == "name" and (trace := self._local.trace) is not None:
             self.names.learn(trace, name_parts(value))
         if redactions is not None:
             redactions.add((kind,))

@@ -461,6 +461,7 @@ _AUTOMATON = AhoCorasick(_cue_patterns(), matchkind=MatchKind.LeftmostLongest)
 _HONORIFIC = re.compile(
     "[\u30a0-\u30ff\u3400-\u9fff\uac00-\ud7af]{1,5}(?= ?(?:さん|様|さま|先生|くん|ちゃん|女士|小姐|님|씨))"
 )
+_NAME_AFTER_BLANK = re.compile("[ \t\n][A-Z\u00c0-\u00de]|[^\x00-\x7f]")
 # "Acme Corp", "Globex GmbH": the capitalised words before these name a company, not a person.
 _ORG_SUFFIX = re.compile(r" (?:Corp|Inc|Ltd|GmbH|LLC|PLC|AG|SA|SAS|BV|NV|SpA|Srl|Co|Group|Labs)\b")
 # "Jane Doe <jane@…>" or '"Jane Doe" <jane@…>' anywhere (headers are covered by the detectors).
@@ -470,7 +471,9 @@ _ADDRESSED = re.compile(r"<[^<>\s@]{1,64}@")
 def find_names(text: str) -> Iterator[tuple[int, int]]:
     """Spans of person names that a cue in ``text`` announces (no cue, no name)."""
     length = len(text)
-    for _, start, end in _AUTOMATON.find_matches_as_indexes(text):
+    # Every cue is followed by a blank and a capital or non-ASCII letter; without one, skip the automaton.
+    matches = _AUTOMATON.find_matches_as_indexes(text) if _NAME_AFTER_BLANK.search(text) is not None else ()
+    for _, start, end in matches:
         if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
             continue  # inside a word: "Chi " in "Zucchi "
         while end < length and text[end] in " \t\n" and end - start < 80:

@@ -75,6 +75,8 @@ class Hit(NamedTuple):
 class Scanner:
     def __init__(self, detectors: Sequence[Detector], names: bool = True) -> None:
         self._names = names
+        # The prefilter's name search, reused by the scan of the same string (identity, not equality).
+        self._found_names: tuple[str, list[tuple[int, int]]] = ("", [])
         # "123.456.789-09" (CPF) would pass for a version "187.244.670-14": tried before the allow-list.
         digit_detectors = [d for d in detectors if d.family == "digits"]
         self._early = [(d, re.compile(d.pattern)) for d in digit_detectors if d.name == "cpf"]
@@ -136,14 +138,14 @@ class Scanner:
             if any(word in text for word in self._rare_words):
                 return True
             # A cue needs a blank after it ("Hi Priya"); one automaton pass decides.
-            return self._names and _may_name(text) and next(find_names(text), None) is not None
+            return self._names and _may_name(text) and bool(self._names_in(text))
         if "@" in text or "%" in text or _next_interesting_digit(text, 0) >= 0:
             return True
         if "+" in text and "=" in text:
             return True  # a form body: '+' is a blank ("4539+1488+0343+6467")
         if self._trigger_literals.search(text) is not None:
             return True
-        return self._names and _may_name(text) and next(find_names(text), None) is not None
+        return self._names and _may_name(text) and bool(self._names_in(text))
 
     def scan(self, text: str, decode: bool = True) -> list[Hit]:
         hits: list[Hit] = []
@@ -156,7 +158,7 @@ class Scanner:
         if "@" in text or "%40" in text:
             self._scan_emails(text, hits)
         if decode and self._names and _may_name(text):  # names are never URL-encoded cues
-            hits.extend(Hit(start, end, "name", 2) for start, end in find_names(text))
+            hits.extend(Hit(start, end, "name", 2) for start, end in self._names_in(text))
         for detector, regex, trigger in self._extra:
             if not trigger or trigger in text:
                 hits.extend(
@@ -167,6 +169,14 @@ class Scanner:
         if len(hits) > 1:
             hits = _non_overlapping(hits)
         return hits
+
+    def _names_in(self, text: str) -> list[tuple[int, int]]:
+        cached_text, spans = self._found_names
+        if cached_text is text:
+            return spans
+        spans = list(find_names(text))
+        self._found_names = (text, spans)
+        return spans
 
     # ------------------------------------------------------------------------------------ URL encoding
     def _scan_decoded(self, text: str, hits: list[Hit]) -> None:
