@@ -330,7 +330,7 @@ class Scanner:
 
     def _try_token(self, text: str, start: int, hits: list[Hit]) -> int:
         """Match at ``start``; returns where scanning continues, or -1 when nothing matched."""
-        if self._early and text.startswith(".", start + 3):
+        if self._early and text[start + 3 : start + 4] == "." and text[start : start + 3].isdigit():
             for detector, regex in self._early:
                 early = regex.match(text, start)
                 if early is not None and (accepted := _accept(detector, early.group(), text, start)):
