@@ -107,6 +107,7 @@ class Masker:
         self._scanner = Scanner(self.detectors, names=names)
         # Names learned from structured places, per trace (see :meth:`trace_scope`); never exported.
         self.names = NameMemory()
+        self._learned = self.names.traces  # membership test in C on the hot path
         self._local = _TraceLocal()
         self._may_match = self._scanner.may_match
         self._cache_size = cache_size
@@ -132,7 +133,9 @@ class Masker:
         if len(text) <= _CACHEABLE:
             if len(text) <= _PREFILTERED and not self._may_match(text):
                 # the common case: one regex search, no scan, no cache lookup
-                return text if trace is None else self._mask_learned(trace, text, redactions)
+                if trace is None or trace not in self._learned:
+                    return text
+                return self._mask_learned(trace, text, redactions)
             masked, kinds, names = self._cached_scan(text) if self._cache_size else self._scan(text)
         else:
             masked, kinds, names = self._scan(text)
@@ -141,7 +144,8 @@ class Masker:
         if trace is not None:
             if names:
                 self.names.learn(trace, names)
-            masked = self._mask_learned(trace, masked, redactions)
+            if trace in self._learned:
+                masked = self._mask_learned(trace, masked, redactions)
         return masked
 
     @contextlib.contextmanager
@@ -197,7 +201,9 @@ class Masker:
                     return self._redact_whole(value, kind, redactions)
                 if len(value) <= _PREFILTERED and not self._may_match(value):
                     trace = self._local.trace
-                    return value if trace is None else self._mask_learned(trace, value, redactions)
+                    if trace is None or trace not in self._learned:
+                        return value
+                    return self._mask_learned(trace, value, redactions)
                 return self.mask_text(value, redactions)
             return self._mask_value(key, value, redactions)
         except Exception:

@@ -345,31 +345,31 @@ class NameMemory:
     exported, never logged. Thread-safe: span and log exporters run on different threads."""
 
     def __init__(self, max_traces: int = 2048, max_names: int = 64) -> None:
-        self._traces: OrderedDict[int, _TraceNames] = OrderedDict()
+        self.traces: OrderedDict[int, _TraceNames] = OrderedDict()
         self._max_traces = max_traces
         self._max_names = max_names
         self._lock = threading.Lock()
 
     def learn(self, trace_id: int, names: Iterable[str]) -> None:
         with self._lock:
-            known = self._traces.get(trace_id)
+            known = self.traces.get(trace_id)
             if known is None:
-                known = self._traces[trace_id] = _TraceNames()
-                if len(self._traces) > self._max_traces:
-                    self._traces.popitem(last=False)
+                known = self.traces[trace_id] = _TraceNames()
+                if len(self.traces) > self._max_traces:
+                    self.traces.popitem(last=False)
             else:
-                self._traces.move_to_end(trace_id)
+                self.traces.move_to_end(trace_id)
             for name in names:
                 if len(known.names) >= self._max_names:
                     break
                 known.add(name)
 
     def pattern(self, trace_id: int) -> re.Pattern[str] | None:
-        known = self._traces.get(trace_id)
+        known = self.traces.get(trace_id)
         return known.compiled() if known is not None else None
 
     def __len__(self) -> int:
-        return len(self._traces)
+        return len(self.traces)
 
 
 class _TraceNames:
