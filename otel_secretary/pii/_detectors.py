@@ -136,8 +136,9 @@ _NAME_HEADERS = (
 )
 # Capitalised, up to 64 characters, no address punctuation, not ending in a blank.
 _DISPLAY_NAME = r"(?P<secret>[A-Z][^<>\n,;:\"@]{0,62}[^<>\n,;:\"@ \t])"
-# What follows a display name: an address ("<jane@") or our own e-mail placeholder ("<email>").
-_ADDRESS_OPENS = r"<(?:[^<>\s@]{1,64}@|email[:>])"
+# What follows a display name: an address ("<jane@") or a masked one ("<<email>>"; a bare "<email>" is
+# a placeholder where no angle brackets were, so it must not make "…, Word <email>" a name list).
+_ADDRESS_OPENS = r"<(?:[^<>\s@]{1,64}@|<email[:>])"
 _GITHUB_ANCHORS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
 _SCHEMES = ("Bearer", "Basic", "Token", "bearer", "basic", "token")
 

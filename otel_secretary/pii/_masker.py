@@ -43,6 +43,7 @@ _JSON_NAME_KEY = re.compile(r"(?i)name\"|attendee|organi[sz]er|sender|recipient|
 # Neighbours that can neither glue a placeholder into a new match ("1<card>", "x@<email>") nor have
 # vetoed a detection next to the replaced text ("x@example.com(555) 010-0199": the phone was glued to a
 # word; once that word is "<email>" it is not). Any other neighbour triggers one more pass.
+_MAX_PASSES = 16
 _INERT = frozenset(" \t\n\r,;\"'<>[]{}|.!?:)")
 _DIGITS = frozenset("0123456789")
 
@@ -290,11 +291,12 @@ class Masker:
         (names found, e-mail local parts), so a cached result still teaches the trace its names.
 
         A replacement can only create a new match when it touches a character that could join it to a
-        neighbour ("1<card>", "x@<email>"); only then is the result scanned again (at most twice more).
+        neighbour ("1<card>", "x@<email>"); only then is the result scanned again. Every pass replaces
+        at least one value, so a chain of glued values ("…@example.com+44 20 7946 0958+44 …") converges.
         """
         all_kinds: list[str] = []
         names: list[str] = []
-        for _ in range(3):
+        for _ in range(_MAX_PASSES):
             hits = self._scanner.scan(text)
             if not hits:
                 break

@@ -392,12 +392,13 @@ _PHONE_CUES = (
     r"phone|telephone|tel|mobile|cell|call|ring|text|sms|whatsapp|fax|móvil|movil|telefone|"
     r"telefon|telefono|téléphone|portable|handy|celular|cellulare"
 )
+# Not preceded by '<': our own "<phone>" or "<ssn>" placeholder is no cue for the number after it.
 _CUE = re.compile(
-    r"(?i)\b(?:(?P<ssn>ssn|social security(?: number| no\.?)?)|(?P<tax>tax[ _-]?id|tin|taxpayer id)"
+    r"(?i)(?<![<\w])(?:(?P<ssn>ssn|social security(?: number| no\.?)?)|(?P<tax>tax[ _-]?id|tin|taxpayer id)"
     r"|(?P<cpf>cpf)|(?P<bsn>bsn|burgerservicenummer)|(?P<aadhaar>aadhaar|aadhar|uidai)"
     r"|(?P<steuer>steuer-?id|steuer-?idnr|idnr|steueridentifikationsnummer|tax identification number)"
     r"|(?P<nir>nir|insee|sécurité sociale|securite sociale)|(?P<nif>nif|nie|dni)"
-    r"|(?P<phone>" + _PHONE_CUES + r"))\b[^0-9\n]{0,24}$"
+    r"|(?P<phone>" + _PHONE_CUES + r"))\b[^0-9\n<>]{0,24}$"
 )
 
 
@@ -490,10 +491,11 @@ def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
     """
     guard = detector.guard
     if guard == "address":
-        # ">, Name <": the '>' must close an address ("<jane@…>") or our "<email>" placeholder.
+        # ">, Name <": the '>' must close an address ("<jane@…>") or a masked one ("<<email>>").
         opened = text.rfind("<", max(0, start - 256), start)
         inside = text[opened + 1 : start] if opened >= 0 else ""
-        return len(candidate) if "@" in inside or inside.startswith("email") else 0
+        masked_address = inside.startswith("email") and opened > 0 and text[opened - 1] == "<"
+        return len(candidate) if "@" in inside or masked_address else 0
     before = text[start - 1] if start else " "
     joins = "." if guard == "ipv4" else "./-"
     if guard:
