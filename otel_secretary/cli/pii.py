@@ -71,15 +71,23 @@ def check_patterns(path: Annotated[Path, typer.Argument(help="Extra patterns YAM
 
 @app.command("audit")
 def audit_command(
-    paths: Annotated[list[Path], typer.Argument(help="OTLP-JSON files or folders (e.g. .otel-secretary)")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            help="Folders (e.g. .otel-secretary), OTLP-JSON/JSON/Prometheus-text files, or /metrics URLs",
+            metavar="PATHS_OR_URLS",
+        ),
+    ],
 ) -> None:
     """Scan exported telemetry for values the masker would still change; exit 1 if any (never shows them)."""
     from rich.console import Console
     from rich.table import Table
 
-    from otel_secretary.pii.audit import audit_files
+    from otel_secretary.pii.audit import audit_files, audit_url
     from otel_secretary.settings import SettingsError, load_settings
 
+    urls = [source for source in sources if source.startswith(("http://", "https://"))]
+    paths = [Path(source) for source in sources if source not in urls]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         typer.echo(f"error: no such file or folder: {', '.join(missing)}", err=True)
@@ -92,6 +100,12 @@ def audit_command(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     report = audit_files(paths, masker)
+    for url in urls:
+        try:
+            audit_url(url, masker, report)
+        except Exception as exc:
+            typer.echo(f"error: cannot read {url}: {type(exc).__name__}", err=True)
+            raise typer.Exit(2) from None
     findings = report.findings or []
     console = Console()
     if findings:

@@ -136,8 +136,9 @@ _NAME_HEADERS = (
 )
 # Capitalised, up to 64 characters, no address punctuation, not ending in a blank.
 _DISPLAY_NAME = r"(?P<secret>[A-Z][^<>\n,;:\"@]{0,62}[^<>\n,;:\"@ \t])"
-# What follows a display name: an address ("<jane@") or our own e-mail placeholder ("<email>").
-_ADDRESS_OPENS = r"<(?:[^<>\s@]{1,64}@|email[:>])"
+# What follows a display name: an address ("<jane@") or a masked one ("<<email>>"; a bare "<email>" is
+# a placeholder where no angle brackets were, so it must not make "…, Word <email>" a name list).
+_ADDRESS_OPENS = r"<(?:[^<>\s@]{1,64}@|<email[:>])"
 _GITHUB_ANCHORS = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
 _SCHEMES = ("Bearer", "Basic", "Token", "bearer", "basic", "token")
 
@@ -233,13 +234,13 @@ DETECTORS: tuple[Detector, ...] = (
     Detector("phone_idd", "phone", r"\b00[1-9]\d{0,3}[ .()/-][0-9 .()/-]{5,20}[0-9]" + _EXT,
              _with_extension(_longest_prefix(lambda c: v.is_phone("+" + c[2:]))),
              guard="digits", family="digits", collector_pattern=r"\b00[1-9](?:[ .-]?\d{1,4}){2,6}\d"),
-    Detector("phone_nanp", "phone", r"(?:\(\d{3}\) ?|\b(?:1[ .-])?\d{3}[ .-])\d{3}[ .-]\d{4}\b" + _EXT,
+    Detector("phone_nanp", "phone", r"(?:\(\d{3}\) ?|\b(?:1[ .-])?\d{3}[ .-])\d{3}[ .-]\d{4}" + _EXT + r"\b",
              guard="digits", family="digits",
              collector_pattern=r"(?:\(\d{3}\) ?|\b(?:1[ .-])?\d{3}[ .-])\d{3}[ .-]\d{4}\b"),
-    Detector("phone_bracketed", "phone", r"\(\d{2,5}\) ?\d{2,5}(?:[ .-]?\d{2,4}){1,2}\b" + _EXT,
+    Detector("phone_bracketed", "phone", r"\(\d{2,5}\) ?\d{2,5}(?:[ .-]?\d{2,4}){1,2}" + _EXT + r"\b",
              _with_extension(_whole(_national_phone)), guard="digits", family="digits",
              collector_pattern=r"\(0\d{2,4}\) ?\d{3,4}[ .-]?\d{3,4}\b"),
-    Detector("phone_national", "phone", r"\b0[1-9][0-9 ./-]{7,16}[0-9]\b" + _EXT,
+    Detector("phone_national", "phone", r"\b0[1-9][0-9 ./-]{7,16}[0-9]" + _EXT + r"\b",
              _with_extension(_longest_prefix(_national_phone)),
              guard="digits", family="digits",
              collector_pattern=r"\b0[1-9](?:[ .-]?\d{2}){4}\b|\b0\d{2,4}[ /-]\d{3,4}[ -]?\d{3,4}\b"),

@@ -11,6 +11,8 @@ import logging
 import traceback
 from typing import Any
 
+from opentelemetry import trace
+
 from otel_secretary.pii._masker import FAILED, Masker
 
 # Attributes every LogRecord has; anything else came from ``extra=`` and is user data.
@@ -33,7 +35,10 @@ class MaskingLoggingFilter(logging.Filter):
         if getattr(record, "_otel_secretary_masked", False):
             return True
         try:
-            self._mask(record)
+            # Names learned from this trace's structured places are masked on the console too.
+            trace_id = trace.get_current_span().get_span_context().trace_id
+            with self._masker.trace_scope(trace_id):
+                self._mask(record)
         except Exception:
             record.msg, record.args, record.exc_text = FAILED, None, FAILED
             self._masker.note_failure("logging")

@@ -38,18 +38,33 @@ FAILED = "<redaction-failed>"
 _PREFILTERED = 256
 _CACHEABLE = 1024
 _PLACEHOLDER = re.compile(PLACEHOLDER)
+_LOCAL_PART = re.compile(r"([A-Za-z0-9._%+-]{1,64})@[A-Za-z0-9-]{1,63}\.[A-Za-z]")
+_JSON_NAME_KEY = re.compile(r"(?i)name\"|attendee|organi[sz]er|sender|recipient|customer")
 # Neighbours that can neither glue a placeholder into a new match ("1<card>", "x@<email>") nor have
 # vetoed a detection next to the replaced text ("x@example.com(555) 010-0199": the phone was glued to a
 # word; once that word is "<email>" it is not). Any other neighbour triggers one more pass.
-_INERT = frozenset(" \t\n\r,;\"'<>[]{}|")
+_MAX_PASSES = 16
+_INERT = frozenset(" \t\n\r,;\"'<>[]{}|.!?:)")
+_DIGITS = frozenset("0123456789")
 
 
 def _touches_joiner(text: str, hits: list[Hit]) -> bool:
-    """Two characters each side: "+44 20 7946 0958…" was vetoed by the digits one blank away."""
+    """The characters next to each hit, and a digit one blank away ("+44 20 7946 0958192.0.2.33": the
+    phone was vetoed as the head of a longer number that is now a placeholder)."""
+    length = len(text)
     for hit in hits:
-        if not _INERT.issuperset(text[max(0, hit.start - 2) : hit.start] + text[hit.end : hit.end + 2]):
+        start, end = hit.start, hit.end
+        if start and (text[start - 1] not in _INERT or (start > 1 and text[start - 2] in _DIGITS)):
+            return True
+        if end < length and (text[end] not in _INERT or (end + 1 < length and text[end + 1] in _DIGITS)):
             return True
     return False
+
+
+class _TraceLocal(threading.local):
+    """The trace a thread is masking for; a class default, so reading it never raises AttributeError."""
+
+    trace: int | None = None
 
 
 @dataclass
@@ -93,7 +108,8 @@ class Masker:
         self._scanner = Scanner(self.detectors, names=names)
         # Names learned from structured places, per trace (see :meth:`trace_scope`); never exported.
         self.names = NameMemory()
-        self._local = threading.local()
+        self._learned = self.names.traces  # membership test in C on the hot path
+        self._local = _TraceLocal()
         self._may_match = self._scanner.may_match
         self._cache_size = cache_size
         self._cached_scan = functools.lru_cache(maxsize=cache_size)(self._scan)
@@ -114,11 +130,13 @@ class Masker:
     # ---------------------------------------------------------------- public API
     def mask_text(self, text: str, redactions: Redactions | None = None) -> str:
         """Replace each PII substring with a typed placeholder; the rest of the text is kept."""
-        trace = getattr(self._local, "trace", None)
+        trace = self._local.trace
         if len(text) <= _CACHEABLE:
             if len(text) <= _PREFILTERED and not self._may_match(text):
                 # the common case: one regex search, no scan, no cache lookup
-                return text if trace is None else self._mask_learned(trace, text, redactions)
+                if trace is None or trace not in self._learned:
+                    return text
+                return self._mask_learned(trace, text, redactions)
             masked, kinds, names = self._cached_scan(text) if self._cache_size else self._scan(text)
         else:
             masked, kinds, names = self._scan(text)
@@ -127,14 +145,15 @@ class Masker:
         if trace is not None:
             if names:
                 self.names.learn(trace, names)
-            masked = self._mask_learned(trace, masked, redactions)
+            if trace in self._learned:
+                masked = self._mask_learned(trace, masked, redactions)
         return masked
 
     @contextlib.contextmanager
     def trace_scope(self, trace_id: int | None) -> Iterator[None]:
         """Within this block (on this thread) names are learned for ``trace_id`` and every name learned
         for it so far is masked wherever it recurs. The span and log exporters open one per item."""
-        previous = getattr(self._local, "trace", None)
+        previous = self._local.trace
         self._local.trace = trace_id or None
         try:
             yield
@@ -157,14 +176,16 @@ class Masker:
             return
 
     def _collect_names(self, key: str | None, value: Any, names: list[str], depth: int) -> None:
+        """Structured places only (cheap): name and role keys, e-mail local parts, JSON carrying a name
+        key. Names after cues in free text are learned while that text is masked."""
         if isinstance(value, str):
             kind = key_kind(key) if key is not None else None
-            if kind in ("name", "person"):
-                if looks_like_name(value):
-                    names.extend(name_parts(value))
-                elif "@" in value and len(value) <= _CACHEABLE:
-                    names.extend(self._cached_scan(value)[2])
-            elif ("@" in value or '":' in value or " " in value) and len(value) <= _CACHEABLE:
+            if kind in ("name", "person") and looks_like_name(value):
+                names.extend(name_parts(value))
+            elif "@" in value:
+                for local in _LOCAL_PART.findall(value[:_CACHEABLE]):
+                    names.extend(local_part_names(local))
+            if '":' in value and _JSON_NAME_KEY.search(value) is not None and len(value) <= _CACHEABLE:
                 names.extend(self._cached_scan(value)[2])  # cached: masking the value next is free
         elif depth < 4 and isinstance(value, Mapping):
             for child_key, child in value.items():
@@ -180,8 +201,10 @@ class Masker:
                 if key is not None and (kind := key_kind(key)) is not None:
                     return self._redact_whole(value, kind, redactions)
                 if len(value) <= _PREFILTERED and not self._may_match(value):
-                    trace = getattr(self._local, "trace", None)
-                    return value if trace is None else self._mask_learned(trace, value, redactions)
+                    trace = self._local.trace
+                    if trace is None or trace not in self._learned:
+                        return value
+                    return self._mask_learned(trace, value, redactions)
                 return self.mask_text(value, redactions)
             return self._mask_value(key, value, redactions)
         except Exception:
@@ -239,7 +262,7 @@ class Masker:
             if not looks_like_name(value):
                 return self.mask_text(value, redactions)
             kind = "name"
-        if kind == "name" and (trace := getattr(self._local, "trace", None)) is not None:
+        if kind == "name" and (trace := self._local.trace) is not None:
             self.names.learn(trace, name_parts(value))
         if redactions is not None:
             redactions.add((kind,))
@@ -268,11 +291,12 @@ class Masker:
         (names found, e-mail local parts), so a cached result still teaches the trace its names.
 
         A replacement can only create a new match when it touches a character that could join it to a
-        neighbour ("1<card>", "x@<email>"); only then is the result scanned again (at most twice more).
+        neighbour ("1<card>", "x@<email>"); only then is the result scanned again. Every pass replaces
+        at least one value, so a chain of glued values ("…@example.com+44 20 7946 0958+44 …") converges.
         """
         all_kinds: list[str] = []
         names: list[str] = []
-        for _ in range(3):
+        for _ in range(_MAX_PASSES):
             hits = self._scanner.scan(text)
             if not hits:
                 break

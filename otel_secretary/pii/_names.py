@@ -191,6 +191,37 @@ STOPWORDS = frozenset(
         "managers",
         "director",
         "directors",
+        "world",
+        "redis",
+        "celery",
+        "postgres",
+        "postgresql",
+        "mysql",
+        "docker",
+        "kubernetes",
+        "nginx",
+        "gunicorn",
+        "flask",
+        "django",
+        "python",
+        "sentry",
+        "jaeger",
+        "prometheus",
+        "grafana",
+        "twilio",
+        "salesforce",
+        "hubspot",
+        "notion",
+        "figma",
+        "aws",
+        "azure",
+        "heroku",
+        "corp",
+        "inc",
+        "ltd",
+        "gmbh",
+        "llc",
+        "plc",
         "mr",
         "mrs",
         "ms",
@@ -314,31 +345,31 @@ class NameMemory:
     exported, never logged. Thread-safe: span and log exporters run on different threads."""
 
     def __init__(self, max_traces: int = 2048, max_names: int = 64) -> None:
-        self._traces: OrderedDict[int, _TraceNames] = OrderedDict()
+        self.traces: OrderedDict[int, _TraceNames] = OrderedDict()
         self._max_traces = max_traces
         self._max_names = max_names
         self._lock = threading.Lock()
 
     def learn(self, trace_id: int, names: Iterable[str]) -> None:
         with self._lock:
-            known = self._traces.get(trace_id)
+            known = self.traces.get(trace_id)
             if known is None:
-                known = self._traces[trace_id] = _TraceNames()
-                if len(self._traces) > self._max_traces:
-                    self._traces.popitem(last=False)
+                known = self.traces[trace_id] = _TraceNames()
+                if len(self.traces) > self._max_traces:
+                    self.traces.popitem(last=False)
             else:
-                self._traces.move_to_end(trace_id)
+                self.traces.move_to_end(trace_id)
             for name in names:
                 if len(known.names) >= self._max_names:
                     break
                 known.add(name)
 
     def pattern(self, trace_id: int) -> re.Pattern[str] | None:
-        known = self._traces.get(trace_id)
+        known = self.traces.get(trace_id)
         return known.compiled() if known is not None else None
 
     def __len__(self) -> int:
-        return len(self._traces)
+        return len(self.traces)
 
 
 class _TraceNames:
@@ -412,7 +443,9 @@ def _cue_patterns() -> list[str]:
     """Every cue with the character that ends it; a name must start right after (blanks skipped)."""
     patterns: list[str] = []
     for word in _GREETINGS.split("|"):
-        patterns += [f"{word}{end}" for end in (" ", ",", "!", "\n", ":")]
+        # A bare "Best" before a capital is "Best Practices" or "Best Buy"; as a sign-off it has a comma.
+        ends = (",", "\n") if word == "Best" else (" ", ",", "!", "\n", ":")
+        patterns += [f"{word}{end}" for end in ends]
     for word in _TITLES.split("|"):
         patterns += [f"{word}. ", f"{word} "]
     patterns += [f"{word} with " for word in _ACTIVITIES.split("|")]
@@ -428,6 +461,9 @@ _AUTOMATON = AhoCorasick(_cue_patterns(), matchkind=MatchKind.LeftmostLongest)
 _HONORIFIC = re.compile(
     "[\u30a0-\u30ff\u3400-\u9fff\uac00-\ud7af]{1,5}(?= ?(?:さん|様|さま|先生|くん|ちゃん|女士|小姐|님|씨))"
 )
+_NAME_AFTER_BLANK = re.compile("[ \t\n][A-Z\u00c0-\u00de]|[^\x00-\x7f]")
+# "Acme Corp", "Globex GmbH": the capitalised words before these name a company, not a person.
+_ORG_SUFFIX = re.compile(r" (?:Corp|Inc|Ltd|GmbH|LLC|PLC|AG|SA|SAS|BV|NV|SpA|Srl|Co|Group|Labs)\b")
 # "Jane Doe <jane@…>" or '"Jane Doe" <jane@…>' anywhere (headers are covered by the detectors).
 _ADDRESSED = re.compile(r"<[^<>\s@]{1,64}@")
 
@@ -435,14 +471,16 @@ _ADDRESSED = re.compile(r"<[^<>\s@]{1,64}@")
 def find_names(text: str) -> Iterator[tuple[int, int]]:
     """Spans of person names that a cue in ``text`` announces (no cue, no name)."""
     length = len(text)
-    for _, start, end in _AUTOMATON.find_matches_as_indexes(text):
+    # Every cue is followed by a blank and a capital or non-ASCII letter; without one, skip the automaton.
+    matches = _AUTOMATON.find_matches_as_indexes(text) if _NAME_AFTER_BLANK.search(text) is not None else ()
+    for _, start, end in matches:
         if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
             continue  # inside a word: "Chi " in "Zucchi "
         while end < length and text[end] in " \t\n" and end - start < 80:
             end += 1
         if end < length and text[end].isalpha() and not text[end].islower():
             name = name_end(text, end, 4)
-            if name > end:
+            if name > end and not _ORG_SUFFIX.match(text, name):
                 yield end, name
     if "@" in text:
         for address in _ADDRESSED.finditer(text):

@@ -75,6 +75,8 @@ class Hit(NamedTuple):
 class Scanner:
     def __init__(self, detectors: Sequence[Detector], names: bool = True) -> None:
         self._names = names
+        # The prefilter's name search, reused by the scan of the same string (identity, not equality).
+        self._found_names: tuple[str, list[tuple[int, int]]] = ("", [])
         # "123.456.789-09" (CPF) would pass for a version "187.244.670-14": tried before the allow-list.
         digit_detectors = [d for d in detectors if d.family == "digits"]
         self._early = [(d, re.compile(d.pattern)) for d in digit_detectors if d.name == "cpf"]
@@ -136,14 +138,14 @@ class Scanner:
             if any(word in text for word in self._rare_words):
                 return True
             # A cue needs a blank after it ("Hi Priya"); one automaton pass decides.
-            return self._names and _may_name(text) and next(find_names(text), None) is not None
+            return self._names and _may_name(text) and bool(self._names_in(text))
         if "@" in text or "%" in text or _next_interesting_digit(text, 0) >= 0:
             return True
         if "+" in text and "=" in text:
             return True  # a form body: '+' is a blank ("4539+1488+0343+6467")
         if self._trigger_literals.search(text) is not None:
             return True
-        return self._names and _may_name(text) and next(find_names(text), None) is not None
+        return self._names and _may_name(text) and bool(self._names_in(text))
 
     def scan(self, text: str, decode: bool = True) -> list[Hit]:
         hits: list[Hit] = []
@@ -155,8 +157,8 @@ class Scanner:
             self._scan_digits(text, hits)
         if "@" in text or "%40" in text:
             self._scan_emails(text, hits)
-        if self._names and _may_name(text):
-            hits.extend(Hit(start, end, "name", 2) for start, end in find_names(text))
+        if decode and self._names and _may_name(text):  # names are never URL-encoded cues
+            hits.extend(Hit(start, end, "name", 2) for start, end in self._names_in(text))
         for detector, regex, trigger in self._extra:
             if not trigger or trigger in text:
                 hits.extend(
@@ -167,6 +169,14 @@ class Scanner:
         if len(hits) > 1:
             hits = _non_overlapping(hits)
         return hits
+
+    def _names_in(self, text: str) -> list[tuple[int, int]]:
+        cached_text, spans = self._found_names
+        if cached_text is text:
+            return spans
+        spans = list(find_names(text))
+        self._found_names = (text, spans)
+        return spans
 
     # ------------------------------------------------------------------------------------ URL encoding
     def _scan_decoded(self, text: str, hits: list[Hit]) -> None:
@@ -320,7 +330,7 @@ class Scanner:
 
     def _try_token(self, text: str, start: int, hits: list[Hit]) -> int:
         """Match at ``start``; returns where scanning continues, or -1 when nothing matched."""
-        if self._early and text.startswith(".", start + 3):
+        if self._early and text[start + 3 : start + 4] == "." and text[start : start + 3].isdigit():
             for detector, regex in self._early:
                 early = regex.match(text, start)
                 if early is not None and (accepted := _accept(detector, early.group(), text, start)):
@@ -382,12 +392,13 @@ _PHONE_CUES = (
     r"phone|telephone|tel|mobile|cell|call|ring|text|sms|whatsapp|fax|móvil|movil|telefone|"
     r"telefon|telefono|téléphone|portable|handy|celular|cellulare"
 )
+# Not preceded by '<': our own "<phone>" or "<ssn>" placeholder is no cue for the number after it.
 _CUE = re.compile(
-    r"(?i)\b(?:(?P<ssn>ssn|social security(?: number| no\.?)?)|(?P<tax>tax[ _-]?id|tin|taxpayer id)"
+    r"(?i)(?<![<\w])(?:(?P<ssn>ssn|social security(?: number| no\.?)?)|(?P<tax>tax[ _-]?id|tin|taxpayer id)"
     r"|(?P<cpf>cpf)|(?P<bsn>bsn|burgerservicenummer)|(?P<aadhaar>aadhaar|aadhar|uidai)"
     r"|(?P<steuer>steuer-?id|steuer-?idnr|idnr|steueridentifikationsnummer|tax identification number)"
     r"|(?P<nir>nir|insee|sécurité sociale|securite sociale)|(?P<nif>nif|nie|dni)"
-    r"|(?P<phone>" + _PHONE_CUES + r"))\b[^0-9\n]{0,24}$"
+    r"|(?P<phone>" + _PHONE_CUES + r"))\b[^0-9\n<>]{0,24}$"
 )
 
 
@@ -480,10 +491,11 @@ def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
     """
     guard = detector.guard
     if guard == "address":
-        # ">, Name <": the '>' must close an address ("<jane@…>") or our "<email>" placeholder.
+        # ">, Name <": the '>' must close an address ("<jane@…>") or a masked one ("<<email>>").
         opened = text.rfind("<", max(0, start - 256), start)
         inside = text[opened + 1 : start] if opened >= 0 else ""
-        return len(candidate) if "@" in inside or inside.startswith("email") else 0
+        masked_address = inside.startswith("email") and opened > 0 and text[opened - 1] == "<"
+        return len(candidate) if "@" in inside or masked_address else 0
     before = text[start - 1] if start else " "
     joins = "." if guard == "ipv4" else "./-"
     if guard:

@@ -92,9 +92,12 @@ def is_ssn(candidate: str) -> bool:
 # National identifiers: python-stdnum's checksums validate the candidates the scanner found (imported on
 # first use, so a process that never sees one never pays for the import).
 def _stdnum(module: str) -> Callable[[str], bool]:
+    loaded: list[Callable[[str], bool]] = []
+
     def check(candidate: str) -> bool:
-        validator = importlib.import_module(f"stdnum.{module}")
-        return bool(validator.is_valid(candidate))
+        if not loaded:
+            loaded.append(importlib.import_module(f"stdnum.{module}").is_valid)
+        return bool(loaded[0](candidate))
 
     return check
 

@@ -84,3 +84,27 @@ def test_text_made_of_placeholders_and_cue_words_is_left_alone(
 )
 def test_clean_output_is_unchanged(clean: str) -> None:
     assert MASKER.mask_text(clean) == clean
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a chain of glued values: each pass frees the next one
+        "jane.doe@example.com+44 20 7946 0958+44 20 7946 0958+44 20 7946 0958",
+        # our "<email>" must not turn ", Word <email>" into a list of display names
+        "<card>jane.doe@example.com, SSN4242 4242 4242 4242AKIAIOSFODNN7EXAMPLE jane.doe@example.com",
+        "jane.doe@example.com(555) 010-0199",
+        "+44 20 7946 0958192.0.2.33",
+    ],
+)
+def test_found_regressions_reach_a_fixed_point(text: str) -> None:
+    for masker in (MASKER, PSEUDONYMS):
+        once = masker.mask_text(text)
+        assert masker.mask_text(once) == once
+
+
+def test_a_placeholder_is_no_cue_for_the_number_after_it() -> None:
+    text = "Join by phone: +1 555 010 0199 Invoice #2024-000123 total"
+    once = MASKER.mask_text(text)
+    assert once == "Join by phone: <phone> Invoice #2024-000123 total"
+    assert MASKER.mask_text(once) == once

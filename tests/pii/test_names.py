@@ -152,3 +152,18 @@ def test_name_memory_is_bounded() -> None:
     assert memory.pattern(0) is None
     pattern = memory.pattern(9)
     assert pattern is not None and pattern.search("Jane") is None and pattern.search("priya") is not None
+
+
+def test_console_logging_masks_names_learned_for_the_current_trace() -> None:
+    from otel_secretary.pii import MaskingLoggingFilter
+
+    masker = _masker()
+    tracer = TracerProvider().get_tracer("t")
+    with tracer.start_as_current_span("calendar.events.insert") as span:
+        masker.learn(span.get_span_context().trace_id, {"calendar.attendee.display_name": "Priya Natarajan"})
+        record = logging.LogRecord("app", logging.INFO, __file__, 1, "%s accepted", ("Priya",), None)
+        MaskingLoggingFilter(masker).filter(record)
+    assert record.getMessage() == "<name> accepted"
+    outside = logging.LogRecord("app", logging.INFO, __file__, 1, "%s accepted", ("Priya",), None)
+    MaskingLoggingFilter(masker).filter(outside)
+    assert outside.getMessage() == "Priya accepted"
