@@ -95,7 +95,6 @@ class _State:
         self.our_dsn = ""
         self.our_client_id: int | None = None
         self.creating_ours = False
-        self.app_client_seen = False
         self.hook: Literal["client-init", "global-processor", "not-installed"] = "not-installed"
         self.said: dict[str, str] = {}
         self.default_masker: Any = None
@@ -289,7 +288,6 @@ def adopt(client: Any) -> None:
                 experiments[name] = options[name]
         _wrap_transport(client)
         if not _state.creating_ours and id(client) != _state.our_client_id and options.get("dsn"):
-            _state.app_client_seen = True
             _report_conflicts(client)
     except Exception as failure:
         report_internal_error("errors.sentry_adopt", failure)
@@ -485,5 +483,4 @@ def reset_for_tests() -> None:
         _state.processor = None
         _state.our_dsn = ""
         _state.our_client_id = None
-        _state.app_client_seen = False
         _state.said.clear()
