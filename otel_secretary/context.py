@@ -10,9 +10,10 @@ every span.
 user.email=…``), and outbound baggage goes wherever the app calls. :class:`BaggagePolicyPropagator`
 wraps the global propagator:
 
-- *in* (extract): only ``app.tenant.id`` (identifier-shaped), ``enduser.id`` and our signature of it
-  are accepted; every other key is dropped. An ``enduser.id`` without a valid signature (it did not
-  come from :func:`request_context` in one of our services) is replaced by its pseudonym, then signed;
+- *in* (extract): only ``app.tenant.id`` and ``gen_ai.conversation.id`` (identifier-shaped),
+  ``enduser.id`` and our signature of it are accepted; every other key is dropped. An ``enduser.id``
+  without a valid signature (it did not come from :func:`request_context` in one of our services) is
+  replaced by its pseudonym, then signed;
 - *out* (inject): baggage goes only to our own queue (a message published under a PRODUCER span:
   Celery, Kafka …), and only the accepted keys. HTTP, gRPC and anything else is treated as a third
   party and gets no baggage at all (``traceparent`` still goes, so traces still join).
@@ -39,16 +40,18 @@ from opentelemetry.trace import SpanKind
 
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.sdk.trace.context_processor import (
+    CONVERSATION_BAGGAGE_KEY,
     TENANT_KEY,
     USER_KEY,
     USER_SIGNATURE_KEY,
+    valid_opaque_id,
     valid_tenant,
 )
 from otel_secretary.settings import load_settings
 
 _SIGNATURE_DOMAIN: Final = "otel-secretary/baggage-signature/v1:"
 _MAX_RAW_ID: Final = 256
-ACCEPTED_BAGGAGE_KEYS: Final = frozenset({TENANT_KEY, USER_KEY, USER_SIGNATURE_KEY})
+ACCEPTED_BAGGAGE_KEYS: Final = frozenset({TENANT_KEY, USER_KEY, USER_SIGNATURE_KEY, CONVERSATION_BAGGAGE_KEY})
 
 
 def pseudonymize(user_id: str, key: str | None = None) -> str:
@@ -72,6 +75,12 @@ def sign_user_id(pseudonym: str) -> str:
 @functools.lru_cache(maxsize=2048)
 def _pseudonym_of_untrusted(raw: str) -> str:
     return pseudonymize(raw[:_MAX_RAW_ID])
+
+
+def clear_pseudonym_caches() -> None:
+    """Forget cached pseudonyms and signatures (tests that change the key within one process)."""
+    sign_user_id.cache_clear()
+    _pseudonym_of_untrusted.cache_clear()
 
 
 def trusted_user_id(value: object, signature: object = None) -> str | None:
@@ -130,6 +139,9 @@ def _accepted(entries: dict[str, object]) -> dict[str, str]:
     tenant = valid_tenant(entries.get(TENANT_KEY))
     if tenant:
         kept[TENANT_KEY] = tenant
+    conversation = valid_opaque_id(entries.get(CONVERSATION_BAGGAGE_KEY))
+    if conversation:
+        kept[CONVERSATION_BAGGAGE_KEY] = conversation
     user = trusted_user_id(entries.get(USER_KEY), entries.get(USER_SIGNATURE_KEY))
     if user:
         kept[USER_KEY] = user

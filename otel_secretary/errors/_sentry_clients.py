@@ -21,6 +21,8 @@ builds a new client with the app's options, which used to replace everything we 
   client reports) and the envelope's headers are masked again right before the HTTP send, so items
   that pass no hook (sessions carry ``ip_address`` and a distinct id; attachments) are covered too.
   Binary attachments cannot be masked and are dropped.
+- **Sentry's own transactions** (the app's tracing) keep Sentry's trace ids; Flask ones are tagged
+  with the OTel trace and span id of the same request.
 - **Conflicts are said once** on stderr, with what wins (a different DSN, Sentry's propagator
   replacing W3C propagation, Sentry's OTLP span exporter, Sentry's legacy OTel integration, Sentry
   tracing next to ours).
@@ -95,7 +97,6 @@ class _State:
         self.our_dsn = ""
         self.our_client_id: int | None = None
         self.creating_ours = False
-        self.app_client_seen = False
         self.hook: Literal["client-init", "global-processor", "not-installed"] = "not-installed"
         self.said: dict[str, str] = {}
         self.default_masker: Any = None
@@ -288,11 +289,47 @@ def adopt(client: Any) -> None:
             if name in experiments:
                 experiments[name] = options[name]
         _wrap_transport(client)
+        if options.get("traces_sample_rate") is not None or options.get("traces_sampler"):
+            _link_flask_transactions()
         if not _state.creating_ours and id(client) != _state.our_client_id and options.get("dsn"):
-            _state.app_client_seen = True
             _report_conflicts(client)
     except Exception as failure:
         report_internal_error("errors.sentry_adopt", failure)
+
+
+_transactions_linked = False
+
+
+def _link_flask_transactions() -> None:
+    """Sentry's own tracing (the app's choice) makes transactions with Sentry's trace ids; tag each
+    Flask one with the OTel trace and span id of the same request, at ``request_finished`` (the OTel
+    server span is still current then; Sentry's transaction ends later, when the response closes)."""
+    global _transactions_linked
+    if _transactions_linked:
+        return
+    try:
+        from flask.signals import request_finished
+    except ImportError:
+        return
+    request_finished.connect(_tag_sentry_transaction, weak=False)
+    _transactions_linked = True
+
+
+def _tag_sentry_transaction(sender: Any, **_extra: Any) -> None:
+    try:
+        from ._sentry import active_trace_ids
+
+        ids = active_trace_ids()
+        if ids is None:
+            return
+        import sentry_sdk
+
+        transaction = sentry_sdk.get_current_scope().transaction
+        if transaction is not None:
+            transaction.set_tag("otel.trace_id", ids[0])
+            transaction.set_tag("otel.span_id", ids[1])
+    except Exception as failure:
+        report_internal_error("errors.sentry_transaction_link", failure)
 
 
 def _masker() -> Any:
@@ -485,5 +522,4 @@ def reset_for_tests() -> None:
         _state.processor = None
         _state.our_dsn = ""
         _state.our_client_id = None
-        _state.app_client_seen = False
         _state.said.clear()

@@ -8,13 +8,14 @@ with the same text masker as values, and then the value is masked with the *orig
 Two keys that mask to the same text (``rsvp.<email>`` twice) keep both values: the later one gets a
 ``~2``, ``~3`` … suffix, so a masked mapping never silently loses an entry.
 
-Almost every key is a constant string from source code, so clean keys are remembered (bounded) and
-cost one dict lookup; keys that held PII are not remembered here (the masker's own scan cache covers
-their repeats, and each occurrence must still be counted as a redaction).
+Almost every key is a constant string from source code, so clean lower-case keys are remembered
+(bounded) and cost one dict lookup; keys that held PII are not remembered here (the masker's own scan
+cache covers their repeats, and each occurrence must still be counted as a redaction).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
@@ -23,6 +24,9 @@ from otel_secretary.pii._masker import Masker, Redactions
 _MAX_CLEAN: Final = 8192
 _MAX_DEPTH: Final = 16
 _CACHE_ATTR: Final = "_otel_secretary_clean_keys"
+# Only lower-case dotted keys (every semantic-convention key) are remembered as clean: a key with
+# capitals or spaces may hold a name the masker learns later in a trace, so it is scanned each time.
+_CACHEABLE_KEY: Final = re.compile(r"[a-z0-9._\-]{1,128}")
 _SCALARS: Final = frozenset({int, float, bool, bytes, type(None)})
 
 
@@ -41,7 +45,7 @@ def mask_key(masker: Masker, key: str, redactions: Redactions | None) -> str:
     if key in clean:
         return key
     masked = masker.mask_text(key, redactions)
-    if masked == key:
+    if masked == key and _CACHEABLE_KEY.fullmatch(key):
         if len(clean) >= _MAX_CLEAN:
             clean.clear()
         clean[key] = None

@@ -13,6 +13,7 @@ from typing import Any
 
 from opentelemetry import trace
 
+from otel_secretary.pii._keyed import mask_key, mask_keyed
 from otel_secretary.pii._masker import FAILED, Masker
 
 # Attributes every LogRecord has; anything else came from ``extra=`` and is user data.
@@ -59,5 +60,11 @@ class MaskingLoggingFilter(logging.Filter):
             record.stack_info = mask(record.stack_info)
         for key, value in list(vars(record).items()):
             if key not in _STANDARD and not key.startswith("_"):
-                masked_value: Any = self._masker.mask_value(key, value)
-                setattr(record, key, masked_value)
+                # ``extra=`` keys can hold PII too (JSON formatters print every key): mask them as well.
+                masked_value: Any = mask_keyed(self._masker, key, value, None)
+                masked_key = mask_key(self._masker, key, None)
+                if masked_key != key:
+                    delattr(record, key)
+                    while hasattr(record, masked_key):
+                        masked_key += "~"
+                setattr(record, masked_key, masked_value)

@@ -95,7 +95,7 @@ def _walk(
             name = str(raw_key)
             if name in _DROPPED:
                 continue
-            if name in _VERBATIM and not secret and isinstance(inner, Mapping):
+            if name in _VERBATIM and depth == 0 and isinstance(inner, Mapping):  # the event's own
                 result[name] = inner
                 continue
             if name in _STRUCTURAL and not secret and isinstance(inner, str | bool | int | float | None):

@@ -12,6 +12,18 @@ import pytest
 
 from examples.ai_secretary.local_services import calendar_api, openai_api, stripe_errors
 from examples.ai_secretary.local_services._server import LocalService
+from otel_secretary.context import clear_pseudonym_caches
+
+#: Pseudonyms need a key; without one a key file would be created in the current folder (the checkout).
+TEST_PII_KEY = "errors-tests-pseudonym-key-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def pii_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    monkeypatch.setenv("OTEL_SECRETARY_PII_KEY", TEST_PII_KEY)
+    clear_pseudonym_caches()
+    yield TEST_PII_KEY
+    clear_pseudonym_caches()
 
 
 @pytest.fixture(scope="session")

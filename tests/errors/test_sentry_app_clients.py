@@ -98,8 +98,9 @@ def _check(sink: EnvelopeSink, tmp_path: Path) -> None:
         crumbs = [c for c in event["breadcrumbs"]["values"] if c.get("category") == "careless.invites"]
         assert crumbs and crumbs[0]["message"] == "inviting <email> (<phone>)"
         assert any(key.endswith("<email>") for key in crumbs[0]["data"])  # a key holding an e-mail
-    transactions = sink.of_type("transaction")
-    assert transactions, "the app's Sentry tracing sends transactions"
+    transactions = [t for t in sink.of_type("transaction") if t.get("transaction") == "invite"]
+    assert len(transactions) == 2, "the app's Sentry tracing sends a transaction per request"
+    assert sorted(t["tags"]["otel.trace_id"] for t in transactions) == sorted(s.trace_id for s in servers)
     logs = [log for item in sink.of_type("log") for log in item["items"]]
     bodies = [log["body"] for log in logs]
     assert "sending invite 0 to <email>" in bodies

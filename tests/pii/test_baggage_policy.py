@@ -26,6 +26,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 from otel_secretary.context import (
     BaggagePolicyPropagator,
+    clear_pseudonym_caches,
     pseudonymize,
     request_context,
     sign_user_id,
@@ -46,6 +47,18 @@ HOSTILE_BAGGAGE = (
 )
 
 
+#: Pseudonyms need a key; without one a key file would be created in the current folder (the checkout).
+PII_KEY = "baggage-tests-pseudonym-key-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def pii_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("OTEL_SECRETARY_PII_KEY", PII_KEY)
+    clear_pseudonym_caches()
+    yield
+    clear_pseudonym_caches()
+
+
 def _policy() -> BaggagePolicyPropagator:
     return BaggagePolicyPropagator(
         CompositePropagator([TraceContextTextMapPropagator(), W3CBaggagePropagator()])
@@ -61,6 +74,12 @@ def test_inbound_baggage_keeps_only_accepted_keys_and_pseudonymises_the_user() -
         "enduser.id": expected_user,
         USER_SIGNATURE_KEY: sign_user_id(expected_user),
     }
+
+
+def test_an_opaque_conversation_id_travels_to_our_queue_only() -> None:
+    ctx = _policy().extract({"baggage": "gen_ai.conversation.id=conv_8f2a91,x=1"})
+    assert dict(baggage.get_all(ctx)) == {"gen_ai.conversation.id": "conv_8f2a91"}
+    assert dict(baggage.get_all(_policy().extract({"baggage": "gen_ai.conversation.id=Jane%20Doe"}))) == {}
 
 
 def test_a_tenant_that_is_not_an_identifier_is_dropped() -> None:
@@ -176,6 +195,7 @@ def test_a_real_flask_app_forwards_no_client_baggage_and_exports_no_raw_user_id(
             OTEL_SECRETARY_RULES_ENABLED="false",
             OTEL_SECRETARY_SYSTEM_METRICS="false",
             OTEL_SERVICE_NAME="baggage-app",
+            OTEL_SECRETARY_PII_KEY=PII_KEY,
         )
         argv = [
             venv_tool("opentelemetry-instrument"),
@@ -215,8 +235,8 @@ def test_a_real_flask_app_forwards_no_client_baggage_and_exports_no_raw_user_id(
     servers = [s for s in spans if s.kind == 2]
     assert len(servers) == 2
     forward, mine = sorted(servers, key=lambda s: str(s.attributes.get("http.route")))
-    assert forward.attributes["enduser.id"] == pseudonymize(EMAIL)
-    assert mine.attributes["enduser.id"] == pseudonymize("user-42")
+    assert forward.attributes["enduser.id"] == pseudonymize(EMAIL, key=PII_KEY)
+    assert mine.attributes["enduser.id"] == pseudonymize("user-42", key=PII_KEY)
     traces_text = (tmp_path / "data" / "traces.jsonl").read_text()
     assert leaks(traces_text, [EMAIL, NAME, "jane.doe"]) == []
     assert leaks(sentry_text, [EMAIL, NAME, "jane.doe"]) == []

@@ -151,3 +151,31 @@ def test_sentry_extra_contexts_and_breadcrumb_data_keys_are_masked(masker: Maske
     assert scrubbed["extra"]["attendees"] == {"<email>": {"phone": "<phone>"}}
     assert scrubbed["breadcrumbs"]["values"][0]["data"] == {"<email>": "declined"}
     assert scrubbed["tags"] == {"customer:<email>": "vip"}
+
+
+def test_console_logging_masks_extra_keys_too(masker: Masker) -> None:
+    """A JSON formatter prints every ``extra=`` key: the stdlib filter masks keys, flat and nested."""
+    import io
+
+    from otel_secretary.pii import MaskingLoggingFilter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+
+    class JsonExtras(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            standard = set(vars(logging.makeLogRecord({}))) | {"message"}
+            extras = {k: v for k, v in vars(record).items() if k not in standard and not k.startswith("_")}
+            return json.dumps({"msg": record.getMessage(), **extras}, default=str)
+
+    handler.setFormatter(JsonExtras())
+    handler.addFilter(MaskingLoggingFilter(masker))
+    logger = logging.getLogger("tests.keys.console")
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        logger.warning("rsvp", extra={EMAIL: "accepted", "attendees": {OTHER: PHONE}})
+    finally:
+        logger.removeHandler(handler)
+    line = json.loads(stream.getvalue())
+    assert line == {"msg": "rsvp", "<email>": "accepted", "attendees": {"<email>": "<phone>"}}

@@ -25,12 +25,20 @@ TENANT_KEY: Final = "app.tenant.id"
 USER_KEY: Final = "enduser.id"
 #: Our signature over ``enduser.id``: proves the value is a pseudonym one of our services made.
 USER_SIGNATURE_KEY: Final = "otel_secretary.enduser.sig"
+#: An opaque conversation id (``request_context(conversation_id=…)``) that Celery tasks inherit.
+CONVERSATION_BAGGAGE_KEY: Final = "gen_ai.conversation.id"
 _TENANT_SHAPE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}")
+_OPAQUE_ID_SHAPE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 
 
 def valid_tenant(value: object) -> str | None:
     """The tenant id when it is identifier-shaped (no ``@``, spaces, or free text), else ``None``."""
     return value if isinstance(value, str) and _TENANT_SHAPE.fullmatch(value) else None
+
+
+def valid_opaque_id(value: object) -> str | None:
+    """An opaque id (uuid, ``conv_…``) when identifier-shaped, else ``None``."""
+    return value if isinstance(value, str) and _OPAQUE_ID_SHAPE.fullmatch(value) else None
 
 
 class RequestContextSpanProcessor(SpanProcessor):
