@@ -204,6 +204,9 @@ class _Series:
 class EngineOptions:
     bucket_seconds: float = 60.0
     max_series: int = 2000
+    # Memory of the windows: a 3-day SLO series holds 4,322 one-minute slots (~104 kB), so 2,000 of them
+    # would take 210 MB; the byte budget evicts (lowest volume first) before that.
+    max_series_bytes: int = 64 * 1024 * 1024
     repeat_interval: float = 4 * 3600.0
     resolved_retention: float = 15 * 60.0
     # Flap guard (Nagios/Kibana style): this many state changes within the window mutes changes
@@ -252,6 +255,7 @@ class RuleEngine:
         self.silences: dict[str, Silence] = {}
         self.evicted_series = 0
         self.refused_series = 0
+        self._series_bytes = 0
         self._identities: dict[
             tuple[str, str, str, tuple[tuple[str, str], ...]], tuple[dict[str, str], str]
         ] = {}
@@ -373,13 +377,19 @@ class RuleEngine:
         series = self._series.get(series_key)
         if series is not None:
             return series
-        if len(self._series) >= self.options.max_series and not self._evict_for(incoming):
-            self.refused_series += 1
-            return None
         width = len(LATENCY_BOUNDS) + 1 if spec.kind == "latency" and spec.quantile is not None else 2
+        size = CountRing.size_bytes(self.options.bucket_seconds, max(spec.windows), width)
+        while (
+            len(self._series) >= self.options.max_series
+            or self._series_bytes + size > self.options.max_series_bytes
+        ):
+            if not self._evict_for(incoming):
+                self.refused_series += 1
+                return None
         ring = CountRing(self.options.bucket_seconds, max(spec.windows), width)
         series = _Series(ring, dict(zip(spec.by, key, strict=True)), next(self._created))
         self._series[series_key] = series
+        self._series_bytes += size
         heapq.heappush(self._volumes, (0.0, -series.created, series_key))
         return series
 
@@ -399,6 +409,7 @@ class RuleEngine:
                 return False
             heapq.heappop(self._volumes)
             del self._series[series_key]
+            self._series_bytes -= series.ring.nbytes
             self.evicted_series += 1
             return True
         return False
@@ -832,6 +843,7 @@ class RuleEngine:
                 "series": len(self._series),
                 "evictedSeries": self.evicted_series,
                 "refusedSeries": self.refused_series,
+                "seriesBytes": self._series_bytes,
             }
 
 
