@@ -14,7 +14,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +116,11 @@ class EngineMetricReader(MetricReader):
         )
         self.engine = engine
         self.names = {spec.metric for spec in engine.specs if spec.kind == "threshold"}
+        #: Where points go: straight into the engine, or (EmbeddedRules) to the data folder first.
+        self.on_point: Callable[[str, dict[str, Any], float, float, bool], None] = self._to_engine
+
+    def _to_engine(self, name: str, attributes: dict[str, Any], value: float, ts: float, mono: bool) -> None:
+        self.engine.observe_metric(name, attributes, value, ts, monotonic=mono)
 
     def _receive_metrics(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
@@ -133,12 +138,8 @@ class EngineMetricReader(MetricReader):
                         attributes = dict(point.attributes or {})
                         if service is not None:
                             attributes.setdefault("service.name", service)
-                        self.engine.observe_metric(
-                            metric.name,
-                            attributes,
-                            float(point.value),
-                            point.time_unix_nano / 1e9,
-                            monotonic=monotonic,
+                        self.on_point(
+                            metric.name, attributes, float(point.value), point.time_unix_nano / 1e9, monotonic
                         )
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
@@ -176,6 +177,13 @@ class EmbeddedRules:
         longest = max((w for spec in specs for w in spec.windows), default=3600)
         self._counts_reader = store.CountReader(data_dir, keep=longest + 2 * 3600)
         self.restored = self._restore()
+        self._points: list[store.MetricRow] = []
+        self.metric_reader.on_point = self._keep_point
+        # Whole-service evaluation: one process per data folder (the flock holder) evaluates everyone's
+        # counts and notifies; the others only write their counts.
+        self._election = store.EvaluatorLock(data_dir)
+        self.is_evaluator = False
+        self.takeovers = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = False
@@ -248,13 +256,55 @@ class EmbeddedRules:
         alerts = data.get("alerts", [])
         return self.engine.restore_alerts(alerts) if isinstance(alerts, list) else 0
 
+    def _keep_point(self, name: str, attributes: dict[str, Any], value: float, ts: float, mono: bool) -> None:
+        """A metric point of this process, masked now: it is written to the data folder."""
+        masked = {}
+        for key, raw in attributes.items():
+            try:
+                masked[key] = str(
+                    self.masker.mask_value(key, str(raw))
+                    if self.masker is not None
+                    else pii.mask_attributes({key: str(raw)})[key]
+                )
+            except Exception:
+                masked[key] = "<redacted>"
+        self._points.append((name, masked, value, ts, mono))
+
     def share_counts(self) -> None:
-        """Write this process's counts since the last call to its file in the data folder."""
-        self._counts_writer.write(self.engine.drain())
+        """Write this process's span counts and metric points since the last call to its own file."""
+        try:
+            self.metric_reader.collect()
+        except Exception:
+            _log.debug("metric collection failed", exc_info=True)
+        points, self._points = self._points, []
+        self._counts_writer.write(self.engine.drain(), points)
 
     def read_counts(self) -> int:
-        """Fold every process's new counts (this one's included) into the windows."""
-        return self.engine.ingest(self._counts_reader.read())
+        """Fold every process's new counts and points (this one's included) into the windows."""
+        rows, points = self._counts_reader.read_all()
+        for writer, (name, attributes, value, ts, mono) in points:
+            # The writer keeps each process's counters apart: `sum`/`avg` then aggregate across them.
+            tagged = {**attributes, "otel_secretary.writer": writer}
+            self.engine.observe_metric(name, tagged, value, ts, monotonic=mono)
+        return self.engine.ingest(rows)
+
+    def _take_over(self) -> None:
+        """Become the evaluator: start from the durable state and rebuild the windows from every
+        process's count files, whatever this process held before (it was only writing counts)."""
+        engine = self.engine
+        with engine._lock:
+            engine.alerts.clear()
+            engine._series.clear()
+            engine._volumes.clear()
+            engine._series_bytes = 0
+            engine._gauges.clear()
+            engine._counters.clear()
+        self._applied_acks.clear()
+        longest = max((w for spec in engine.specs for w in spec.windows), default=3600)
+        self._counts_reader = store.CountReader(self.data_dir, keep=longest + 2 * 3600)
+        self.restored = self._restore()
+        self.is_evaluator = True
+        self.takeovers += 1
 
     def persist(self) -> None:
         """The durable state (write-then-rename, fsynced) and the snapshot ``alerts list`` reads."""
@@ -270,22 +320,33 @@ class EmbeddedRules:
         store.write_json(self._state_path, {**self.engine.snapshot(), "pid": os.getpid()})
 
     def evaluate_now(self, now: float | None = None) -> list[Notification]:
+        """One tick: write this process's counts; if it is (or becomes) the evaluator, evaluate the
+        whole service from everyone's counts, notify and persist. Returns what was sent."""
         now = time.time() if now is None else now
-        self.apply_control(now)
-        try:
-            self.metric_reader.collect()
-        except Exception:
-            _log.debug("metric collection failed", exc_info=True)
         self.share_counts()
+        if not self._election.try_acquire():
+            self.is_evaluator = False
+            return []
+        if not self.is_evaluator:
+            self._take_over()
+        self.apply_control(now)
         self.read_counts()
         sent = self.engine.evaluate(now)
         self.persist()
         return sent
 
+    @property
+    def grace(self) -> float:
+        """How long after a boundary the evaluator waits for the other processes' counts."""
+        return min(2.0, self.interval * 0.05)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            # Evaluate on interval boundaries, as Prometheus does, so windows line up with wall-clock minutes.
+            # Evaluate on interval boundaries, as Prometheus does, so windows line up with wall-clock minutes;
+            # the evaluator a little later, once the workers wrote the minute that ended.
             delay = self.interval - (time.time() % self.interval)
+            if self._election.held:
+                delay = (delay + self.grace) % self.interval
             if self._stop.wait(delay):
                 return
             try:
@@ -310,17 +371,23 @@ class EmbeddedRules:
             self._thread.join(timeout)
         with contextlib.suppress(OSError):
             self.share_counts()  # the counts of the last, unfinished interval survive a clean restart
-        with contextlib.suppress(OSError):
-            self.persist()
+        if self.is_evaluator:
+            with contextlib.suppress(OSError):
+                self.persist()
         if self.dispatcher is not None:
             self.dispatcher.flush(timeout)
             self.dispatcher.close(timeout)
+        self._election.release()  # after delivery: a successor then reads the final durable state
+        self.is_evaluator = False
 
     def _after_fork_in_child(self) -> None:
         # Locks may have been held by a parent thread at fork time; threads did not survive.
         self.engine._lock = threading.Lock()
         self.engine._staged, self.engine._drained = {}, []  # the parent writes the counts it saw
         self._counts_writer = store.CountWriter(self.data_dir)
+        self._points = []
+        self._election.forget()  # the parent keeps evaluating; this child competes with its own lock
+        self.is_evaluator = False
         self._state_path = store.state_path(self.data_dir, pid_suffix=True)
         self.dispatcher = self._load_dispatcher()
         self._thread = None
