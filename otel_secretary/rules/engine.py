@@ -711,7 +711,8 @@ class RuleEngine:
             alert.keep_firing_since = None
             if alert.state == "inactive":
                 alert.state, alert.active_at, alert.resolved_at = "pending", now, None
-            if alert.state == "pending" and now - alert.active_at >= spec.for_:
+            for_ = 0 if alertname.endswith("NoData") else spec.for_  # as rendered: NoData takes no for
+            if alert.state == "pending" and now - alert.active_at >= for_:
                 alert.state, alert.fired_at = "firing", now
                 alert.transitions.append(now)
             return
@@ -908,6 +909,8 @@ def tier_state(
         return None, None
     if long_ratio <= threshold or (spec.min_rate > 0 and long_rate < spec.min_rate):
         return False, long_ratio
+    if tier.min_events > 0 and long_rate * tier.long < tier.min_events - 1e-9:
+        return False, long_ratio  # too few events in this tier's long window to judge it
     short_ratio, _ = short
     if short_ratio is None:
         return None, long_ratio

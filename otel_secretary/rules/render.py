@@ -67,6 +67,15 @@ def _guard(spec: RuleSpec, source: str, window: int) -> str:
     return f" and {RECORD_TOTAL}{format_duration(window)}{_selector(spec, source)} >= {num(spec.min_rate)}"
 
 
+def _tier_guard(spec: RuleSpec, source: str, tier: BurnTier) -> str:
+    """The rule's rate guard plus the tier's own minimum of events in its long window."""
+    guard = _guard(spec, source, tier.long)
+    if tier.min_events > 0:
+        total = f"{RECORD_TOTAL}{format_duration(tier.long)}{_selector(spec, source)}"
+        guard += f" and {total} >= {num(tier.min_events / tier.long)}"
+    return guard
+
+
 def _had_volume(spec: RuleSpec, source: str) -> str:
     """A series that never carried traffic (or less than the guard) never raises no-data."""
     longest = f"{RECORD_TOTAL}{format_duration(max(spec.windows))}{_selector(spec, source)}"
@@ -102,7 +111,7 @@ def _hold(
         threshold = num(tier_threshold(tier, spec))
         undefined.append(f"({long} != {long})")
         undefined.append(
-            f"(({long} > {threshold}{_guard(spec, source, tier.long)}) unless ({short} == {short}))"
+            f"(({long} > {threshold}{_tier_guard(spec, source, tier)}) unless ({short} == {short}))"
         )
     on = ", ".join(("rule", "source", *by))
     alerts = promql.matchers(
@@ -153,12 +162,12 @@ def rules_for(spec: RuleSpec, source: str) -> list[dict[str, Any]]:
         # Long window on the left of `and`, so $value is the long-window ratio (Prometheus takes A's value).
         terms = [
             f"({_over(spec, source, t.long, tier_threshold(t, spec))}"
-            f" and {_over(spec, source, t.short, tier_threshold(t, spec))}{_guard(spec, source, t.long)})"
+            f" and {_over(spec, source, t.short, tier_threshold(t, spec))}{_tier_guard(spec, source, t)})"
             for t in tiers
         ]
         alertname = f"{spec.name}BudgetBurn"
         terms.append(_hold(spec, source, tiers, alertname, severity, queries.by))
-        rules.append(_alert(spec, alertname, "\nor\n".join(terms), severity))
+        rules.append(_alert(spec, alertname, "\nor\n".join(terms), severity, for_=spec.for_))
     if spec.no_data_for:
         expr = (
             f"{RECORD_TOTAL}{format_duration(spec.no_data_for)}{_selector(spec, source)} == 0"
@@ -339,6 +348,8 @@ def _volume(spec: RuleSpec, eval_minutes: int) -> float:
     """Events per minute that clear the minimum-traffic guard in every window twice over."""
     longest = max(spec.windows)
     needed = 2 * spec.min_rate * longest / max(1, min(eval_minutes, longest // 60))
+    for tier in spec.tiers:  # and every tier's own minimum of events in its long window
+        needed = max(needed, 2 * tier.min_events / max(1, min(eval_minutes, tier.long // 60)))
     return float(max(60, math.ceil(needed)))
 
 

@@ -125,6 +125,8 @@ class BurnTier:
     long: int
     short: int
     factor: float
+    #: Minimum events in the long window for the tier to fire (Workbook: low-traffic services).
+    min_events: float = 0.0
 
 
 # (name, severity, share of the budget spent, long window, short window) for a 30-day period; the
@@ -402,11 +404,26 @@ def _sdk(reader: _Reader) -> SdkSource | None:
     return source
 
 
-def _tiers(reader: _Reader, period: int, budget: float) -> tuple[BurnTier, ...]:
+def _tier_options(sub: _Reader | None, name: str, min_events: float) -> tuple[bool, float]:
+    """``page_fast: false`` or ``page_fast: {enabled: true, min_events: 50}``."""
+    if sub is None or not sub.has(name):
+        return True, min_events
+    node = sub.node.value[name]
+    if isinstance(node.value, dict):
+        tier = sub.mapping(name)
+        assert tier is not None
+        enabled = tier.boolean("enabled", True)
+        events = tier.number("min_events", min_events, low=0.0, high=1e12)
+        tier.reject_unknown()
+        return enabled, events
+    return sub.boolean(name, True), min_events
+
+
+def _tiers(reader: _Reader, period: int, budget: float, min_events: float) -> tuple[BurnTier, ...]:
     sub = reader.mapping("tiers")
     chosen: list[BurnTier] = []
     for name, severity, share, long, short in TIER_TABLE:
-        enabled = sub.boolean(name, True) if sub else True
+        enabled, events = _tier_options(sub, name, min_events)
         if not enabled:
             continue
         factor = round(share * period / long, 4)
@@ -417,7 +434,7 @@ def _tiers(reader: _Reader, period: int, budget: float) -> tuple[BurnTier, ...]:
                 f"tier {name} needs an error ratio of {factor * budget:.3g} (> 100%) and can never fire; "
                 f"disable it under tiers or raise the objective",
             )
-        chosen.append(BurnTier(name, severity, long, short, factor))
+        chosen.append(BurnTier(name, severity, long, short, factor, events))
     if sub:
         sub.reject_unknown()
     return tuple(chosen)
@@ -481,7 +498,8 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         if common["sli"] == "latency":
             common["latency_threshold"] = _seconds(reader, "latency_threshold")
         budget = 1.0 - common["objective"] / 100.0
-        common["tiers"] = _tiers(reader, common["period"], budget)
+        min_events = reader.number("min_events", 0.0, low=0.0, high=1e12)
+        common["tiers"] = _tiers(reader, common["period"], budget, min_events)
         no_data = reader.raw("no_data")
         if no_data is None or no_data.value is True:
             common["no_data_for"] = NO_DATA_FOR
@@ -493,10 +511,6 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         if not common["tiers"] and not common["no_data_for"]:
             raise reader.error(
                 "tiers", "every tier is disabled and no_data is off: the SLO alerts on nothing"
-            )
-        if common["for_"]:
-            raise reader.error(
-                "for", "burn-rate alerts take no for: (SRE Workbook ch. 5); use keep_firing_for"
             )
     elif kind == "threshold":
         common["metric"] = reader.text("metric")
