@@ -10,7 +10,15 @@ from typing import Annotated, TypeAlias
 import typer
 
 from otel_secretary.rules import render
-from otel_secretary.rules.spec import RuleSpec, SpecError, bind_service, default_rules_dir, load_dir
+from otel_secretary.rules.spec import (
+    Routing,
+    RuleSpec,
+    SpecError,
+    bind_service,
+    default_rules_dir,
+    load_dir,
+    load_routing,
+)
 
 app = typer.Typer(help="Alert rule specs: validate, render to Prometheus rules and promtool tests, check.")
 
@@ -34,6 +42,14 @@ ServiceOption: TypeAlias = Annotated[
 
 def _default_specs() -> Path:
     return REPO_RULES if REPO_RULES.is_dir() else default_rules_dir()
+
+
+def _routing(specs: Path) -> Routing | None:
+    try:
+        return load_routing(specs, relative_to=specs.parent)
+    except SpecError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _load(specs: Path, service: str | None = None) -> list[RuleSpec]:
@@ -60,6 +76,7 @@ def sync_package_specs(specs: Path) -> None:
 def validate(specs: SpecsOption = None) -> None:
     """Parse every spec; errors name file, line and field."""
     loaded = _load(specs or _default_specs())
+    _routing(specs or _default_specs())
     typer.echo(f"{len(loaded)} rules OK")
 
 
@@ -68,7 +85,7 @@ def render_command(specs: SpecsOption = None, out: OutOption = None, service: Se
     """Write recording+alerting rules and promtool tests per source, and alertmanager.yml."""
     specs = specs or _default_specs()
     out = out or specs / "generated"
-    written = render.write_all(_load(specs, service), out)
+    written = render.write_all(_load(specs, service), out, routing=_routing(specs))
     if specs.resolve() == REPO_RULES:
         sync_package_specs(specs)
     bound = f"; rules without a service selector watch {service!r}" if service else ""
@@ -77,7 +94,7 @@ def render_command(specs: SpecsOption = None, out: OutOption = None, service: Se
 
 def drift(specs: Path, out: Path, service: str | None = None) -> list[str]:
     """Generated files that differ from what the specs render to now."""
-    expected = render.render_all(_load(specs, service))
+    expected = render.render_all(_load(specs, service), routing=_routing(specs))
     problems = [name for name, content in expected.items() if _read(out / name) != content]
     problems += [
         str(p.relative_to(out)) for p in out.glob("*/*.yml") if str(p.relative_to(out)) not in expected

@@ -42,7 +42,7 @@ from otel_secretary.notify.config import load_dispatcher
 from otel_secretary.notify.dispatcher import Dispatcher
 from otel_secretary.rules import store
 from otel_secretary.rules.engine import EngineOptions, Matcher, Notification, RuleEngine, Silence
-from otel_secretary.rules.spec import RuleSpec, default_rules_dir, load_dir
+from otel_secretary.rules.spec import Routing, RuleSpec, default_rules_dir, load_dir, load_routing
 from otel_secretary.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -159,13 +159,14 @@ class EmbeddedRules:
         options: EngineOptions | None = None,
         dispatcher: Dispatcher | None = None,
         masker: pii.Masker | None = None,
+        routing: Routing | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.masker = masker
         self.notify_config = notify_config
         self.interval = interval
         self.dispatcher = dispatcher if dispatcher is not None else self._load_dispatcher()
-        self.engine = RuleEngine(specs, options, sink=self._deliver, masker=masker)
+        self.engine = RuleEngine(specs, options, sink=self._deliver, masker=masker, routing=routing)
         self.span_processor = EngineSpanProcessor(self.engine)
         self.metric_reader = EngineMetricReader(self.engine)
         self._state_path = store.state_path(data_dir, pid_suffix=False)
@@ -199,6 +200,7 @@ class EmbeddedRules:
             settings.data_dir,
             notify_config=settings.notify_config,
             masker=pii.build_masker(settings),
+            routing=load_routing(rules_dir),
         )
 
     def _load_dispatcher(self) -> Dispatcher | None:

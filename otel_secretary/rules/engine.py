@@ -25,7 +25,7 @@ from typing import Any
 from otel_secretary import pii
 from otel_secretary.pii import Masker
 from otel_secretary.rules import promql, regex
-from otel_secretary.rules.spec import BurnTier, RuleSpec
+from otel_secretary.rules.spec import BurnTier, Routing, RuleSpec
 from otel_secretary.rules.windows import CountRing, histogram_quantile
 
 LATENCY_BOUNDS = tuple(b / 1000 for b in promql.SPANMETRICS_BUCKETS_MS)
@@ -227,14 +227,17 @@ class RuleEngine:
         options: EngineOptions | None = None,
         sink: _Sink | None = None,
         masker: Masker | None = None,
+        routing: Routing | None = None,
     ):
         self.specs = list(specs)
+        self.routing = routing
         # Label values come from raw span names and metric attributes (the engine sees spans before the
         # exporters mask them): they are masked once, when a route or a metric series is first seen.
         self.masker = masker
         self.options = options or EngineOptions()
         self.sink: _Sink = sink or (lambda _n: None)
         self._lock = threading.Lock()
+        self._spec_by_name = {s.name: s for s in self.specs}
         self._span_specs = [s for s in self.specs if s.kind != "threshold"]
         self._metric_specs = [s for s in self.specs if s.kind == "threshold"]
         self._route_cache: dict[tuple[str, str, str], list[tuple[int, tuple[str, ...]]]] = {}
@@ -733,6 +736,16 @@ class RuleEngine:
         return sorted(self.alerts.values(), key=lambda a: (a.severity != "page", a.fingerprint))
 
     def _inhibitor(self, alert: AlertInstance) -> AlertInstance | None:
+        if self.routing is not None and self.routing.inhibit is not None:
+            for rule in self.routing.inhibit:
+                if alert.severity != rule.target:
+                    continue
+                key = tuple(alert.labels.get(name, "") for name in rule.equal)
+                for other in self.alerts.values():
+                    same = tuple(other.labels.get(name, "") for name in rule.equal) == key
+                    if other.severity == rule.source and other.state == "firing" and same:
+                        return other
+            return None
         if alert.severity != "ticket":
             return None
         same = _without_severity(alert.labels)
@@ -762,12 +775,18 @@ class RuleEngine:
             if alert.notified != "firing":
                 alert.notified, alert.last_sent = "firing", now
                 return [self._notification("trigger", alert, now)]
-            if not alert.acked and now - alert.last_sent >= options.repeat_interval:
+            repeat = options.repeat_interval
+            if self.routing is not None:
+                repeat = self.routing.repeat_interval.get(alert.severity, repeat)
+            if not alert.acked and now - alert.last_sent >= repeat:
                 alert.last_sent = now
                 return [self._notification("reminder", alert, now)]
             return []
         if alert.state == "inactive" and alert.notified == "firing":
             alert.notified, alert.last_sent, alert.acked = "resolved", now, False
+            spec = self._spec_by_name.get(alert.labels.get("rule", ""))
+            if spec is not None and not spec.send_resolved:
+                return []  # the rule asked for no resolve message (the alert is still closed)
             return [self._notification("resolve", alert, now)]
         return []
 

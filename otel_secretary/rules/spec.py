@@ -178,6 +178,8 @@ class RuleSpec:
     # common
     for_: int = 0
     keep_firing_for: int = 0
+    #: False: no resolve notification for this rule's alerts (engine; Alertmanager via a label route).
+    send_resolved: bool = True
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
 
@@ -472,12 +474,13 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         "line": node.line,
         "for_": reader.duration("for", 0),
         "keep_firing_for": reader.duration("keep_firing_for", 0),
+        "send_resolved": reader.boolean("send_resolved", True),
         "labels": labels,
         "annotations": annotations,
     }
     if kind in ("error_rate", "latency", "slo"):
         common["selector"] = _selector(reader)
-        common["by"] = reader.string_list("by", ("service_name", "span_name"))
+        common["by"] = _by(reader, ("service_name", "span_name"))
         common["sdk"] = _sdk(reader)
         common["min_rate"] = reader.number("min_rate", 0.0, low=0.0, high=1e9)
     if kind != "slo":
@@ -518,7 +521,7 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         common["metric_type"] = reader.text("type", "gauge", choices=("gauge", "counter"))
         common["match"] = reader.string_map("match")
         common["aggregate"] = reader.text("aggregate", "avg", choices=AGGREGATES)
-        common["by"] = reader.string_list("by", ())
+        common["by"] = _by(reader, ())
         common["function"] = reader.text("function", "value", choices=FUNCTIONS)
         common["invert"] = reader.boolean("invert", False)
         common["op"] = reader.text("op", ">", choices=OPERATORS)
@@ -531,6 +534,23 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
             raise reader.error("function", "rate and increase apply to counters only")
     reader.reject_unknown()
     return RuleSpec(**common)
+
+
+#: Labels that name one copy of the pipeline (a collector replica, a process), never what is measured:
+#: series differing only in them are summed (PromQL ``sum by`` drops them; the engine aggregates them).
+INSTANCE_LABELS = ("collector_instance_id", "service_instance_id", "instance", "process_pid")
+
+
+def _by(reader: _Reader, default: tuple[str, ...]) -> tuple[str, ...]:
+    names = reader.string_list("by", default)
+    for name in names:
+        if name in INSTANCE_LABELS:
+            raise reader.error(
+                "by",
+                f"{name!r} is a per-instance label: it is never part of an alert's identity "
+                "(series from two collectors or processes are summed)",
+            )
+    return names
 
 
 def _seconds(reader: _Reader, key: str) -> float:
@@ -570,6 +590,7 @@ def load_file(path: Path, *, display_name: str | None = None) -> list[RuleSpec]:
         defaults["labels"] = default_reader.string_map("labels")
         defaults["annotations"] = default_reader.string_map("annotations", label_keys=False)
         default_reader.reject_unknown()
+    top.raw("routing")  # parsed by load_routing
     rules_node = top.raw("rules")
     if rules_node is None or not isinstance(rules_node.value, list):
         raise top.error("rules", "must be a list of rules")
@@ -592,6 +613,82 @@ def load_dir(directory: Path, *, relative_to: Path | None = None) -> list[RuleSp
             seen[spec.name] = spec
             specs.append(spec)
     return specs
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    """While an alert of ``source`` severity fires, alerts of ``target`` severity that have the same
+    values for every label in ``equal`` (a missing label counts as empty, as in Alertmanager) are muted."""
+
+    source: str
+    target: str
+    equal: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Notification routing shared by the engine and the generated ``alertmanager.yml``.
+
+    Set in any one spec file under ``routing:``; absent, the engine mutes a ticket while a page with the
+    same labels fires, reminds every 4 h, and ``alertmanager.yml`` keeps its shipped routes.
+    """
+
+    repeat_interval: Mapping[str, int] = field(default_factory=dict)
+    inhibit: tuple[InhibitRule, ...] | None = None
+    file: str = ""
+
+
+def _routing(file: str, node: _Node) -> Routing:
+    reader = _Reader(file, node, "routing")
+    repeat: dict[str, int] = {}
+    sub = reader.mapping("repeat_interval")
+    if sub is not None:
+        for severity in list(sub.node.value):
+            if severity not in SEVERITIES:
+                raise sub.error(severity, f"{severity!r} is not one of {', '.join(SEVERITIES)}")
+            repeat[severity] = sub.duration(severity)
+            if repeat[severity] < 60:
+                raise sub.error(severity, "must be at least 1m (one evaluation)")
+    inhibit: tuple[InhibitRule, ...] | None = None
+    raw = reader.raw("inhibit")
+    if raw is not None:
+        if not isinstance(raw.value, list):
+            raise reader.error("inhibit", "must be a list of {source, target, equal}")
+        rules = []
+        for index, item in enumerate(raw.value):
+            entry = _Reader(file, item, f"routing.inhibit[{index}]")
+            rule = InhibitRule(
+                source=entry.text("source", choices=SEVERITIES),
+                target=entry.text("target", choices=SEVERITIES),
+                equal=entry.string_list("equal", ("alertname", "rule")),
+            )
+            if rule.source == rule.target:
+                raise entry.error("target", "a severity cannot inhibit itself")
+            entry.reject_unknown()
+            rules.append(rule)
+        inhibit = tuple(rules)
+    reader.reject_unknown()
+    return Routing(repeat, inhibit, file)
+
+
+def load_routing(directory: Path, *, relative_to: Path | None = None) -> Routing | None:
+    """The ``routing:`` block of the folder's spec files (at most one file may have one), or None."""
+    found: Routing | None = None
+    for path in sorted(directory.glob("*.yaml")):
+        shown = str(path.relative_to(relative_to)) if relative_to else str(path)
+        try:
+            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError:
+            continue  # load_dir reports it
+        if root is None:
+            continue
+        top = _convert(root)
+        if not isinstance(top.value, dict) or "routing" not in top.value:
+            continue
+        if found is not None:
+            raise SpecError(shown, top.key_lines["routing"], "routing", f"already set in {found.file}")
+        found = _routing(shown, top.value["routing"])
+    return found
 
 
 def bind_service(specs: Iterable[RuleSpec], service: str | None) -> list[RuleSpec]:

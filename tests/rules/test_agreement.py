@@ -76,6 +76,7 @@ rules:
     for: 2m
     min_events: 500
     tiers: {page_fast: {min_events: 3000}, page_slow: false}
+    send_resolved: false
     no_data: false
 """
     + SELECTOR
