@@ -742,8 +742,8 @@ class RuleEngine:
                     continue
                 key = tuple(alert.labels.get(name, "") for name in rule.equal)
                 for other in self.alerts.values():
-                    same = tuple(other.labels.get(name, "") for name in rule.equal) == key
-                    if other.severity == rule.source and other.state == "firing" and same:
+                    equal = tuple(other.labels.get(name, "") for name in rule.equal) == key
+                    if other.severity == rule.source and other.state == "firing" and equal:
                         return other
             return None
         if alert.severity != "ticket":
