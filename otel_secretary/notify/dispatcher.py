@@ -22,7 +22,7 @@ from typing import Any
 from otel_secretary import pii
 from otel_secretary.notify.channels import Channel, ChannelError
 from otel_secretary.notify.masking import mask_notification, untraced
-from otel_secretary.rules.engine import Notification
+from otel_secretary.rules.model import Notification
 
 _log = logging.getLogger(__name__)
 

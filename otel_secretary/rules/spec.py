@@ -11,13 +11,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from otel_secretary.rules import regex
 
-KINDS = ("error_rate", "latency", "slo", "threshold")
+#: The closed set of rule kinds (``RuleSpec.kind``); validated against ``KINDS`` when parsed.
+RuleKind = Literal["error_rate", "latency", "slo", "threshold"]
+KINDS: tuple[RuleKind, ...] = ("error_rate", "latency", "slo", "threshold")
 SPAN_KINDS = ("server", "client", "internal", "producer", "consumer")
 SEVERITIES = ("page", "ticket", "info")
 OPERATORS = (">", ">=", "<", "<=")
@@ -144,7 +146,7 @@ class RuleSpec:
     """One validated rule. Fields not used by a kind keep their defaults."""
 
     name: str
-    kind: str
+    kind: RuleKind
     file: str
     line: int
     severity: str = "page"
