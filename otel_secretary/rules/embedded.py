@@ -15,6 +15,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,11 @@ class EmbeddedRules:
         self.masker = masker
         self.notify_config = notify_config
         self.interval = interval
+        self._persist_lock = threading.Lock()
+        self.is_evaluator = False
         self.dispatcher = dispatcher if dispatcher is not None else self._load_dispatcher()
+        if self.dispatcher is not None:
+            self.dispatcher.on_settled = self._delivered
         self.engine = RuleEngine(specs, options, sink=self._deliver, masker=masker, routing=routing)
         self.span_processor = EngineSpanProcessor(self.engine)
         self.metric_reader = EngineMetricReader(self.engine)
@@ -185,6 +190,7 @@ class EmbeddedRules:
         self._election = store.EvaluatorLock(data_dir)
         self.is_evaluator = False
         self.takeovers = 0
+        self.resent = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = False
@@ -205,7 +211,12 @@ class EmbeddedRules:
 
     def _load_dispatcher(self) -> Dispatcher | None:
         try:
-            return load_dispatcher(self.notify_config, self.data_dir / "notify-failed.json", self.masker)
+            dispatcher = load_dispatcher(
+                self.notify_config, self.data_dir / "notify-failed.json", self.masker
+            )
+            if dispatcher is not None:
+                dispatcher.on_settled = self._delivered
+            return dispatcher
         except Exception:
             _log.exception("otel-secretary rules: cannot load notification config %s", self.notify_config)
             return None
@@ -307,15 +318,46 @@ class EmbeddedRules:
         self.restored = self._restore()
         self.is_evaluator = True
         self.takeovers += 1
+        self._resend_outbox()
+
+    def _resend_outbox(self) -> None:
+        """Send what the previous evaluator had queued and not delivered when it stopped (at least once:
+        a channel that had already received it before the death receives it again)."""
+        data = store.read_json(self.data_dir / store.ALERTS, {})
+        outbox = data.get("outbox", []) if isinstance(data, dict) else []
+        own = isinstance(data, dict) and data.get("writer") == self._counts_writer.writer_id
+        if self.dispatcher is None or not isinstance(outbox, list) or own:
+            return
+        for item in outbox:
+            try:
+                notification = Notification(**item)
+            except TypeError:
+                continue
+            self.resent += 1
+            self.dispatcher.submit(notification)
+
+    def _delivered(self) -> None:
+        """A notification left the outbox: rewrite the durable state now, so a successor taking over
+        later does not send it again."""
+        if self.is_evaluator:
+            with contextlib.suppress(OSError):
+                self.persist()
 
     def persist(self) -> None:
         """The durable state (write-then-rename, fsynced) and the snapshot ``alerts list`` reads."""
+        with self._persist_lock:
+            self._persist()
+
+    def _persist(self) -> None:
         store.write_json(
             self.data_dir / store.ALERTS,
             {
                 "pid": os.getpid(),
+                "writer": self._counts_writer.writer_id,
                 "alerts": self.engine.export_alerts(),
                 "appliedAcks": sorted(self._applied_acks)[-1000:],
+                # Queued but not yet delivered: a successor sends them if this process dies first.
+                "outbox": [asdict(n) for n in self.dispatcher.pending()] if self.dispatcher else [],
             },
             durable=True,
         )
@@ -373,11 +415,12 @@ class EmbeddedRules:
             self._thread.join(timeout)
         with contextlib.suppress(OSError):
             self.share_counts()  # the counts of the last, unfinished interval survive a clean restart
+        if self.dispatcher is not None:
+            self.dispatcher.flush(timeout)  # before the final persist: what was delivered leaves the outbox
         if self.is_evaluator:
             with contextlib.suppress(OSError):
                 self.persist()
         if self.dispatcher is not None:
-            self.dispatcher.flush(timeout)
             self.dispatcher.close(timeout)
         self._election.release()  # after delivery: a successor then reads the final durable state
         self.is_evaluator = False
@@ -391,6 +434,7 @@ class EmbeddedRules:
         self._election.forget()  # the parent keeps evaluating; this child competes with its own lock
         self.is_evaluator = False
         self._state_path = store.state_path(self.data_dir, pid_suffix=True)
+        self._persist_lock = threading.Lock()
         self.dispatcher = self._load_dispatcher()
         self._thread = None
         if self._started:

@@ -389,3 +389,53 @@ rules:
     finally:
         rules.shutdown()
         tracer_provider.shutdown()
+
+
+class _Stuck:
+    """A channel whose process 'dies' mid-delivery: it never returns (until the test ends)."""
+
+    name = "stuck"
+    severities: frozenset[str] = frozenset()
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    def send(self, notification: object) -> None:
+        self.release.wait(30)
+
+
+def test_a_notification_queued_when_the_evaluator_dies_is_sent_by_its_successor(
+    make_specs: Specs, tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver]
+) -> None:
+    """Issue 12 item 2, handover without lost notifications: the evaluator decides a trigger and dies
+    before delivering it; the next evaluator sends it (once) from the persisted outbox and no second one."""
+    from otel_secretary.notify.dispatcher import Dispatcher
+
+    slack, pd = receivers
+    stuck = _Stuck()
+    first = EmbeddedRules(make_specs(SPEC), tmp_path / "data", dispatcher=Dispatcher([stuck]))
+    second = _embedded(make_specs(SPEC), tmp_path, slack, pd)
+    providers = [_providers(first), _providers(second)]
+    base = 29_000_000
+    try:
+        for minute in range(base, base + 70):
+            _traffic(providers[0][0], minute, 20, failing=minute >= base + 60)
+            first.evaluate_now((minute + 1) * 60)
+            second.evaluate_now((minute + 1) * 60)
+        assert first.is_evaluator and first.dispatcher is not None and first.dispatcher.pending()
+        first._election.release()  # dies with the trigger still queued
+        for minute in range(base + 70, base + 200):
+            _traffic(providers[1][0], minute, 20, failing=minute < base + 80)
+            second.evaluate_now((minute + 1) * 60)
+        assert second.is_evaluator and second.resent >= 1
+        assert second.dispatcher is not None and second.dispatcher.flush(10)
+        assert [b["event_action"] for b in pd.bodies()] == ["trigger", "resolve"]
+        assert [b["text"].split("]")[0] for b in slack.bodies()] == ["[FIRING", "[RESOLVED"]
+    finally:
+        stuck.release.set()
+        for (tracer_provider, meter_provider), rules in zip(providers, (first, second), strict=True):
+            rules.shutdown(timeout=2)
+            tracer_provider.shutdown()
+            meter_provider.shutdown()
