@@ -19,7 +19,7 @@ import httpx
 import typer
 
 from otel_secretary.rules import store
-from otel_secretary.rules.engine import Matcher, Notification, Silence
+from otel_secretary.rules.model import Matcher, Notification, Silence
 from otel_secretary.rules.spec import parse_duration
 from otel_secretary.settings import load_settings
 

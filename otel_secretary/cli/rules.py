@@ -13,11 +13,13 @@ from otel_secretary.cli import _paths
 from otel_secretary.rules import render
 from otel_secretary.rules.spec import (
     SPEC_PATTERNS,
+    Routing,
     RuleSpec,
     SpecError,
     SpecFolderError,
     bind_service,
     default_rules_dir,
+    load_routing,
 )
 
 app = typer.Typer(help="Alert rule specs: validate, render to Prometheus rules and promtool tests, check.")
@@ -49,6 +51,15 @@ def _source(specs: Path | None) -> _paths.SpecSource:
     if source.shipped:
         typer.echo(f"note: no ./{_paths.LOCAL_SPECS} folder here, using {source.describe()}", err=True)
     return source
+
+
+def _routing(specs: Path | _paths.SpecSource) -> Routing | None:
+    folder = specs.folder if isinstance(specs, _paths.SpecSource) else specs
+    try:
+        return load_routing(folder, relative_to=folder.parent)
+    except SpecError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _out(source: _paths.SpecSource, out: Path | None) -> Path:
@@ -86,6 +97,7 @@ def validate(specs: SpecsOption = None) -> None:
     """Parse every spec; errors name file, line and field."""
     source = _source(specs)
     loaded = _load(source)
+    _routing(source)
     typer.echo(f"{len(loaded)} rules OK in {source.folder}")
 
 
@@ -94,7 +106,7 @@ def render_command(specs: SpecsOption = None, out: OutOption = None, service: Se
     """Write recording+alerting rules and promtool tests per source, and alertmanager.yml."""
     source = _source(specs)
     out = _out(source, out)
-    written = render.write_all(_load(source, service), out)
+    written = render.write_all(_load(source, service), out, routing=_routing(source))
     if source.folder.resolve() == REPO_RULES:
         sync_package_specs(source.folder)
     bound = f"; rules without a service selector watch {service!r}" if service else ""
@@ -103,7 +115,7 @@ def render_command(specs: SpecsOption = None, out: OutOption = None, service: Se
 
 def drift(specs: Path | _paths.SpecSource, out: Path, service: str | None = None) -> list[str]:
     """Generated files that differ from what the specs render to now."""
-    expected = render.render_all(_load(specs, service))
+    expected = render.render_all(_load(specs, service), routing=_routing(specs))
     problems = [name for name, content in expected.items() if _read(out / name) != content]
     problems += [
         str(p.relative_to(out)) for p in out.glob("*/*.yml") if str(p.relative_to(out)) not in expected

@@ -22,7 +22,7 @@ import httpx
 import jinja2
 
 from otel_secretary.notify.masking import scrub
-from otel_secretary.rules.engine import Notification
+from otel_secretary.rules.model import Notification
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 SIGNATURE_HEADER = "X-Otel-Secretary-Signature"

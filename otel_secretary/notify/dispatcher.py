@@ -14,7 +14,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from otel_secretary import pii
 from otel_secretary._internal.self_monitoring import report_dropped
 from otel_secretary.notify.channels import Channel, ChannelError
 from otel_secretary.notify.masking import mask_notification, untraced
-from otel_secretary.rules.engine import Notification
+from otel_secretary.rules.model import Notification
 
 _log = logging.getLogger(__name__)
 
@@ -86,6 +86,9 @@ class Dispatcher:
         self._sleep = sleep
         self._lock = threading.Lock()
         self.failed: deque[Delivery] = deque(maxlen=self.policy.max_failed)
+        self._in_flight: dict[int, list[Any]] = {}
+        #: Called (on a worker thread) when a notification is settled on every channel.
+        self.on_settled: Callable[[], None] | None = None
         self.delivered = 0
         self.dropped = 0
         self._load_failed()
@@ -113,12 +116,37 @@ class Dispatcher:
             if not self.wants(worker.channel, notification):
                 continue
             try:
+                with self._lock:
+                    self._in_flight.setdefault(id(notification), [notification, 0])[1] += 1
                 worker.queue.put_nowait(Delivery(name, notification))
             except queue.Full:
+                self._settle(notification)
                 with self._lock:
                     self.dropped += 1
                 _log.warning("notification queue of channel %s is full; delivery dropped", name)
                 report_dropped("notifications", "queue_full", 1, f"channel {name}: delivery queue full")
+
+    def pending(self) -> list[Notification]:
+        """Notifications queued and not yet settled (delivered, or kept as failed) on every channel.
+
+        The embedded engine persists them: if the process dies, the next evaluator sends them."""
+        with self._lock:
+            return [entry[0] for entry in self._in_flight.values()]
+
+    def _settle(self, notification: Notification) -> None:
+        done = False
+        with self._lock:
+            entry = self._in_flight.get(id(notification))
+            if entry is not None:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    del self._in_flight[id(notification)]
+                    done = True
+        if done and self.on_settled is not None:
+            try:
+                self.on_settled()
+            except Exception:
+                _log.debug("on_settled hook failed", exc_info=True)
 
     __call__ = submit
 
@@ -140,6 +168,7 @@ class Dispatcher:
             else:
                 with self._lock:
                     self.delivered += 1
+                self._settle(delivery.notification)
                 return
             delivery.failed_at = time.time()
             with self._lock:
@@ -156,6 +185,7 @@ class Dispatcher:
                 delivery.last_error,
             )
             self._save_failed()
+            self._settle(delivery.notification)  # kept in notify-failed.json, retried from there
             return
 
     def retry_failed(self) -> int:

@@ -14,7 +14,8 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,15 @@ from otel_secretary.notify.config import load_dispatcher
 from otel_secretary.notify.dispatcher import Dispatcher
 from otel_secretary.rules import store
 from otel_secretary.rules.engine import EngineOptions, Matcher, Notification, RuleEngine, Silence
-from otel_secretary.rules.spec import RuleSpec, SpecFolderError, default_rules_dir, load_dir, spec_files
+from otel_secretary.rules.spec import (
+    Routing,
+    RuleSpec,
+    SpecFolderError,
+    default_rules_dir,
+    load_dir,
+    load_routing,
+    spec_files,
+)
 from otel_secretary.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -118,6 +127,11 @@ class EngineMetricReader(MetricReader):
         )
         self.engine = engine
         self.names = {spec.metric for spec in engine.specs if spec.kind == "threshold"}
+        #: Where points go: straight into the engine, or (EmbeddedRules) to the data folder first.
+        self.on_point: Callable[[str, dict[str, Any], float, float, bool], None] = self._to_engine
+
+    def _to_engine(self, name: str, attributes: dict[str, Any], value: float, ts: float, mono: bool) -> None:
+        self.engine.observe_metric(name, attributes, value, ts, monotonic=mono)
 
     def _receive_metrics(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
@@ -135,12 +149,8 @@ class EngineMetricReader(MetricReader):
                         attributes = dict(point.attributes or {})
                         if service is not None:
                             attributes.setdefault("service.name", service)
-                        self.engine.observe_metric(
-                            metric.name,
-                            attributes,
-                            float(point.value),
-                            point.time_unix_nano / 1e9,
-                            monotonic=monotonic,
+                        self.on_point(
+                            metric.name, attributes, float(point.value), point.time_unix_nano / 1e9, monotonic
                         )
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
@@ -160,13 +170,18 @@ class EmbeddedRules:
         options: EngineOptions | None = None,
         dispatcher: Dispatcher | None = None,
         masker: pii.Masker | None = None,
+        routing: Routing | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.masker = masker
         self.notify_config = notify_config
         self.interval = interval
+        self._persist_lock = threading.Lock()
+        self.is_evaluator = False
         self.dispatcher = dispatcher if dispatcher is not None else self._load_dispatcher()
-        self.engine = RuleEngine(specs, options, sink=self._deliver, masker=masker)
+        if self.dispatcher is not None:
+            self.dispatcher.on_settled = self._delivered
+        self.engine = RuleEngine(specs, options, sink=self._deliver, masker=masker, routing=routing)
         self.span_processor = EngineSpanProcessor(self.engine)
         self.metric_reader = EngineMetricReader(self.engine)
         self._state_path = store.state_path(data_dir, pid_suffix=False)
@@ -178,6 +193,14 @@ class EmbeddedRules:
         longest = max((w for spec in specs for w in spec.windows), default=3600)
         self._counts_reader = store.CountReader(data_dir, keep=longest + 2 * 3600)
         self.restored = self._restore()
+        self._points: list[store.MetricRow] = []
+        self.metric_reader.on_point = self._keep_point
+        # Whole-service evaluation: one process per data folder (the flock holder) evaluates everyone's
+        # counts and notifies; the others only write their counts.
+        self._election = store.EvaluatorLock(data_dir)
+        self.is_evaluator = False
+        self.takeovers = 0
+        self.resent = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = False
@@ -197,12 +220,18 @@ class EmbeddedRules:
             settings.data_dir,
             notify_config=settings.notify_config,
             masker=pii.build_masker(settings),
+            routing=load_routing(rules_dir),
         )
 
     def _load_dispatcher(self) -> Dispatcher | None:
         global _said_no_notifications
         try:
-            return load_dispatcher(self.notify_config, self.data_dir / "notify-failed.json", self.masker)
+            dispatcher = load_dispatcher(
+                self.notify_config, self.data_dir / "notify-failed.json", self.masker
+            )
+            if dispatcher is not None:
+                dispatcher.on_settled = self._delivered
+            return dispatcher
         except Exception as exc:
             if not is_bad_input(exc):
                 report_internal_error("rules.notify_config", exc)
@@ -259,44 +288,128 @@ class EmbeddedRules:
         alerts = data.get("alerts", [])
         return self.engine.restore_alerts(alerts) if isinstance(alerts, list) else 0
 
+    def _keep_point(self, name: str, attributes: dict[str, Any], value: float, ts: float, mono: bool) -> None:
+        """A metric point of this process, masked now: it is written to the data folder."""
+        masked = {}
+        for key, raw in attributes.items():
+            try:
+                masked[key] = str(
+                    self.masker.mask_value(key, str(raw))
+                    if self.masker is not None
+                    else pii.mask_attributes({key: str(raw)})[key]
+                )
+            except Exception:
+                masked[key] = "<redacted>"
+        self._points.append((name, masked, value, ts, mono))
+
     def share_counts(self) -> None:
-        """Write this process's counts since the last call to its file in the data folder."""
-        self._counts_writer.write(self.engine.drain())
+        """Write this process's span counts and metric points since the last call to its own file."""
+        try:
+            self.metric_reader.collect()
+        except Exception:
+            _log.debug("metric collection failed", exc_info=True)
+        points, self._points = self._points, []
+        self._counts_writer.write(self.engine.drain(), points)
 
     def read_counts(self) -> int:
-        """Fold every process's new counts (this one's included) into the windows."""
-        return self.engine.ingest(self._counts_reader.read())
+        """Fold every process's new counts and points (this one's included) into the windows."""
+        rows, points = self._counts_reader.read_all()
+        for writer, (name, attributes, value, ts, mono) in points:
+            # The writer keeps each process's counters apart: `sum`/`avg` then aggregate across them.
+            tagged = {**attributes, "otel_secretary.writer": writer}
+            self.engine.observe_metric(name, tagged, value, ts, monotonic=mono)
+        return self.engine.ingest(rows)
+
+    def _take_over(self) -> None:
+        """Become the evaluator: start from the durable state and rebuild the windows from every
+        process's count files, whatever this process held before (it was only writing counts)."""
+        engine = self.engine
+        with engine._lock:
+            engine.alerts.clear()
+            engine._series.clear()
+            engine._volumes.clear()
+            engine._series_bytes = 0
+            engine._gauges.clear()
+            engine._counters.clear()
+        self._applied_acks.clear()
+        longest = max((w for spec in engine.specs for w in spec.windows), default=3600)
+        self._counts_reader = store.CountReader(self.data_dir, keep=longest + 2 * 3600)
+        self.restored = self._restore()
+        self.is_evaluator = True
+        self.takeovers += 1
+        self._resend_outbox()
+
+    def _resend_outbox(self) -> None:
+        """Send what the previous evaluator had queued and not delivered when it stopped (at least once:
+        a channel that had already received it before the death receives it again)."""
+        data = store.read_json(self.data_dir / store.ALERTS, {})
+        outbox = data.get("outbox", []) if isinstance(data, dict) else []
+        own = isinstance(data, dict) and data.get("writer") == self._counts_writer.writer_id
+        if self.dispatcher is None or not isinstance(outbox, list) or own:
+            return
+        for item in outbox:
+            try:
+                notification = Notification(**item)
+            except TypeError:
+                continue
+            self.resent += 1
+            self.dispatcher.submit(notification)
+
+    def _delivered(self) -> None:
+        """A notification left the outbox: rewrite the durable state now, so a successor taking over
+        later does not send it again."""
+        if self.is_evaluator:
+            with contextlib.suppress(OSError):
+                self.persist()
 
     def persist(self) -> None:
         """The durable state (write-then-rename, fsynced) and the snapshot ``alerts list`` reads."""
+        with self._persist_lock:
+            self._persist()
+
+    def _persist(self) -> None:
         store.write_json(
             self.data_dir / store.ALERTS,
             {
                 "pid": os.getpid(),
+                "writer": self._counts_writer.writer_id,
                 "alerts": self.engine.export_alerts(),
                 "appliedAcks": sorted(self._applied_acks)[-1000:],
+                # Queued but not yet delivered: a successor sends them if this process dies first.
+                "outbox": [asdict(n) for n in self.dispatcher.pending()] if self.dispatcher else [],
             },
             durable=True,
         )
         store.write_json(self._state_path, {**self.engine.snapshot(), "pid": os.getpid()})
 
     def evaluate_now(self, now: float | None = None) -> list[Notification]:
+        """One tick: write this process's counts; if it is (or becomes) the evaluator, evaluate the
+        whole service from everyone's counts, notify and persist. Returns what was sent."""
         now = time.time() if now is None else now
-        self.apply_control(now)
-        try:
-            self.metric_reader.collect()
-        except Exception:
-            _log.debug("metric collection failed", exc_info=True)
         self.share_counts()
+        if not self._election.try_acquire():
+            self.is_evaluator = False
+            return []
+        if not self.is_evaluator:
+            self._take_over()
+        self.apply_control(now)
         self.read_counts()
         sent = self.engine.evaluate(now)
         self.persist()
         return sent
 
+    @property
+    def grace(self) -> float:
+        """How long after a boundary the evaluator waits for the other processes' counts."""
+        return min(2.0, self.interval * 0.05)
+
     def _run(self) -> None:
         while not self._stop.is_set():
-            # Evaluate on interval boundaries, as Prometheus does, so windows line up with wall-clock minutes.
+            # Evaluate on interval boundaries, as Prometheus does, so windows line up with wall-clock minutes;
+            # the evaluator a little later, once the workers wrote the minute that ended.
             delay = self.interval - (time.time() % self.interval)
+            if self._election.held:
+                delay = (delay + self.grace) % self.interval
             if self._stop.wait(delay):
                 return
             try:
@@ -321,18 +434,26 @@ class EmbeddedRules:
             self._thread.join(timeout)
         with contextlib.suppress(OSError):
             self.share_counts()  # the counts of the last, unfinished interval survive a clean restart
-        with contextlib.suppress(OSError):
-            self.persist()
         if self.dispatcher is not None:
-            self.dispatcher.flush(timeout)
+            self.dispatcher.flush(timeout)  # before the final persist: what was delivered leaves the outbox
+        if self.is_evaluator:
+            with contextlib.suppress(OSError):
+                self.persist()
+        if self.dispatcher is not None:
             self.dispatcher.close(timeout)
+        self._election.release()  # after delivery: a successor then reads the final durable state
+        self.is_evaluator = False
 
     def _after_fork_in_child(self) -> None:
         # Locks may have been held by a parent thread at fork time; threads did not survive.
         self.engine._lock = threading.Lock()
         self.engine._staged, self.engine._drained = {}, []  # the parent writes the counts it saw
         self._counts_writer = store.CountWriter(self.data_dir)
+        self._points = []
+        self._election.forget()  # the parent keeps evaluating; this child competes with its own lock
+        self.is_evaluator = False
         self._state_path = store.state_path(self.data_dir, pid_suffix=True)
+        self._persist_lock = threading.Lock()
         self.dispatcher = self._load_dispatcher()
         self._thread = None
         if self._started:

@@ -9,7 +9,6 @@ It never does I/O and never raises into the caller's hot path.
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 import itertools
 import math
@@ -19,177 +18,40 @@ import uuid
 from bisect import bisect_left
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from otel_secretary import pii
 from otel_secretary.pii import Masker
-from otel_secretary.rules import promql, regex
-from otel_secretary.rules.spec import BurnTier, RuleSpec
+from otel_secretary.rules import promql
+from otel_secretary.rules.model import (
+    AlertInstance,
+    AlertState,
+    Matcher,
+    Notification,
+    NotificationKind,
+    Silence,
+    fingerprint,
+)
+from otel_secretary.rules.spec import BurnTier, Routing, RuleSpec
 from otel_secretary.rules.windows import CountRing, histogram_quantile
+
+__all__ = [
+    "AlertInstance",
+    "AlertState",
+    "EngineOptions",
+    "Matcher",
+    "Notification",
+    "NotificationKind",
+    "RuleEngine",
+    "Silence",
+    "fingerprint",
+    "severity_state",
+    "tier_state",
+]
 
 LATENCY_BOUNDS = tuple(b / 1000 for b in promql.SPANMETRICS_BUCKETS_MS)
 SOURCE = "embedded"
-
-
-def fingerprint(labels: Mapping[str, str]) -> str:
-    """16 hex digits over the sorted label set (as Alertmanager); shared by trigger, reminder, resolve."""
-    text = "\x00".join(f"{k}\x01{v}" for k, v in sorted(labels.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Matcher:
-    name: str
-    value: str
-    is_regex: bool = False
-    is_equal: bool = True
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        actual = labels.get(self.name, "")
-        try:
-            hit = regex.fullmatch(self.value, actual) if self.is_regex else actual == self.value
-        except regex.RegexError:
-            return False  # a silence with a pattern RE2 refuses (hand-edited file) matches nothing
-        return hit == self.is_equal
-
-    @classmethod
-    def parse(cls, text: str) -> Matcher:
-        """``name=value``, ``name!=value``, ``name=~regex``, ``name!~regex`` (quotes optional)."""
-        match = re.fullmatch(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*', text)
-        if not match:
-            raise ValueError(f'{text!r} is not a matcher like severity=page or span_name=~"stripe.*"')
-        name, op, value = match.groups()
-        if "~" in op:
-            regex.compile_re2(value)  # RegexError is a ValueError: the CLI reports it as bad input
-        return cls(name, value, is_regex="~" in op, is_equal=not op.startswith("!"))
-
-
-@dataclass
-class Silence:
-    id: str
-    matchers: tuple[Matcher, ...]
-    starts_at: float
-    ends_at: float
-    created_by: str = ""
-    comment: str = ""
-
-    def active(self, now: float) -> bool:
-        return self.starts_at <= now < self.ends_at
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        return all(m.matches(labels) for m in self.matchers)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "matchers": [m.__dict__ for m in self.matchers],
-            "startsAt": self.starts_at,
-            "endsAt": self.ends_at,
-            "createdBy": self.created_by,
-            "comment": self.comment,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Silence:
-        return cls(
-            id=str(data["id"]),
-            matchers=tuple(Matcher(**m) for m in data["matchers"]),
-            starts_at=float(data["startsAt"]),
-            ends_at=float(data["endsAt"]),
-            created_by=str(data.get("createdBy", "")),
-            comment=str(data.get("comment", "")),
-        )
-
-
-@dataclass(frozen=True)
-class Notification:
-    """One message for the channels: ``kind`` is trigger, reminder, resolve, acknowledge or test."""
-
-    kind: str
-    alertname: str
-    severity: str
-    fingerprint: str
-    labels: Mapping[str, str]
-    annotations: Mapping[str, str]
-    value: float | None
-    starts_at: float
-    at: float
-    ends_at: float | None = None
-
-
-@dataclass
-class AlertInstance:
-    alertname: str
-    labels: dict[str, str]
-    annotations: dict[str, str]
-    fingerprint: str
-    severity: str
-    state: str = "inactive"
-    active_at: float = 0.0
-    fired_at: float = 0.0
-    resolved_at: float | None = None
-    keep_firing_since: float | None = None
-    value: float | None = None
-    acked: bool = False
-    acked_by: str = ""
-    notified: str = "none"  # none | firing | resolved
-    last_sent: float = 0.0
-    transitions: deque[float] = field(default_factory=lambda: deque(maxlen=32))
-    flapping: bool = False
-    suppressed_by: str = ""
-    no_data: bool = False
-    held_since: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "alertname": self.alertname,
-            "labels": self.labels,
-            "annotations": self.annotations,
-            "fingerprint": self.fingerprint,
-            "severity": self.severity,
-            "state": self.state,
-            "activeAt": self.active_at,
-            "firedAt": self.fired_at,
-            "resolvedAt": self.resolved_at,
-            "value": None if self.value is None or math.isnan(self.value) else self.value,
-            "acked": self.acked,
-            "ackedBy": self.acked_by,
-            "notified": self.notified,
-            "flapping": self.flapping,
-            "suppressedBy": self.suppressed_by,
-            "noData": self.no_data,
-            "keepFiringSince": self.keep_firing_since,
-            "heldSince": self.held_since,
-            "lastSent": self.last_sent,
-            "transitions": list(self.transitions),
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> AlertInstance:
-        """The inverse of :meth:`to_json`: what a restart needs to continue an alert where it was."""
-        alert = cls(
-            alertname=str(data["alertname"]),
-            labels={str(k): str(v) for k, v in data["labels"].items()},
-            annotations={str(k): str(v) for k, v in data["annotations"].items()},
-            fingerprint=str(data["fingerprint"]),
-            severity=str(data["severity"]),
-            state=str(data["state"]),
-            active_at=float(data.get("activeAt") or 0.0),
-            fired_at=float(data.get("firedAt") or 0.0),
-            resolved_at=None if data.get("resolvedAt") is None else float(data["resolvedAt"]),
-            keep_firing_since=None if data.get("keepFiringSince") is None else float(data["keepFiringSince"]),
-            value=None if data.get("value") is None else float(data["value"]),
-            acked=bool(data.get("acked", False)),
-            acked_by=str(data.get("ackedBy", "")),
-            notified=str(data.get("notified", "none")),
-            last_sent=float(data.get("lastSent") or 0.0),
-            flapping=bool(data.get("flapping", False)),
-            no_data=bool(data.get("noData", False)),
-            held_since=None if data.get("heldSince") is None else float(data["heldSince"]),
-        )
-        alert.transitions.extend(float(t) for t in data.get("transitions", []))
-        return alert
 
 
 @dataclass
@@ -204,6 +66,9 @@ class _Series:
 class EngineOptions:
     bucket_seconds: float = 60.0
     max_series: int = 2000
+    # Memory of the windows: a 3-day SLO series holds 4,322 one-minute slots (~104 kB), so 2,000 of them
+    # would take 210 MB; the byte budget evicts (lowest volume first) before that.
+    max_series_bytes: int = 64 * 1024 * 1024
     repeat_interval: float = 4 * 3600.0
     resolved_retention: float = 15 * 60.0
     # Flap guard (Nagios/Kibana style): this many state changes within the window mutes changes
@@ -224,14 +89,17 @@ class RuleEngine:
         options: EngineOptions | None = None,
         sink: _Sink | None = None,
         masker: Masker | None = None,
+        routing: Routing | None = None,
     ):
         self.specs = list(specs)
+        self.routing = routing
         # Label values come from raw span names and metric attributes (the engine sees spans before the
         # exporters mask them): they are masked once, when a route or a metric series is first seen.
         self.masker = masker
         self.options = options or EngineOptions()
         self.sink: _Sink = sink or (lambda _n: None)
         self._lock = threading.Lock()
+        self._spec_by_name = {s.name: s for s in self.specs}
         self._span_specs = [s for s in self.specs if s.kind != "threshold"]
         self._metric_specs = [s for s in self.specs if s.kind == "threshold"]
         self._route_cache: dict[tuple[str, str, str], list[tuple[int, tuple[str, ...]]]] = {}
@@ -252,6 +120,7 @@ class RuleEngine:
         self.silences: dict[str, Silence] = {}
         self.evicted_series = 0
         self.refused_series = 0
+        self._series_bytes = 0
         self._identities: dict[
             tuple[str, str, str, tuple[tuple[str, str], ...]], tuple[dict[str, str], str]
         ] = {}
@@ -373,13 +242,19 @@ class RuleEngine:
         series = self._series.get(series_key)
         if series is not None:
             return series
-        if len(self._series) >= self.options.max_series and not self._evict_for(incoming):
-            self.refused_series += 1
-            return None
         width = len(LATENCY_BOUNDS) + 1 if spec.kind == "latency" and spec.quantile is not None else 2
+        size = CountRing.size_bytes(self.options.bucket_seconds, max(spec.windows), width)
+        while (
+            len(self._series) >= self.options.max_series
+            or self._series_bytes + size > self.options.max_series_bytes
+        ):
+            if not self._evict_for(incoming):
+                self.refused_series += 1
+                return None
         ring = CountRing(self.options.bucket_seconds, max(spec.windows), width)
         series = _Series(ring, dict(zip(spec.by, key, strict=True)), next(self._created))
         self._series[series_key] = series
+        self._series_bytes += size
         heapq.heappush(self._volumes, (0.0, -series.created, series_key))
         return series
 
@@ -399,6 +274,7 @@ class RuleEngine:
                 return False
             heapq.heappop(self._volumes)
             del self._series[series_key]
+            self._series_bytes -= series.ring.nbytes
             self.evicted_series += 1
             return True
         return False
@@ -700,7 +576,8 @@ class RuleEngine:
             alert.keep_firing_since = None
             if alert.state == "inactive":
                 alert.state, alert.active_at, alert.resolved_at = "pending", now, None
-            if alert.state == "pending" and now - alert.active_at >= spec.for_:
+            for_ = 0 if alertname.endswith("NoData") else spec.for_  # as rendered: NoData takes no for
+            if alert.state == "pending" and now - alert.active_at >= for_:
                 alert.state, alert.fired_at = "firing", now
                 alert.transitions.append(now)
             return
@@ -721,6 +598,16 @@ class RuleEngine:
         return sorted(self.alerts.values(), key=lambda a: (a.severity != "page", a.fingerprint))
 
     def _inhibitor(self, alert: AlertInstance) -> AlertInstance | None:
+        if self.routing is not None and self.routing.inhibit is not None:
+            for rule in self.routing.inhibit:
+                if alert.severity != rule.target:
+                    continue
+                key = tuple(alert.labels.get(name, "") for name in rule.equal)
+                for other in self.alerts.values():
+                    equal = tuple(other.labels.get(name, "") for name in rule.equal) == key
+                    if other.severity == rule.source and other.state == "firing" and equal:
+                        return other
+            return None
         if alert.severity != "ticket":
             return None
         same = _without_severity(alert.labels)
@@ -750,16 +637,22 @@ class RuleEngine:
             if alert.notified != "firing":
                 alert.notified, alert.last_sent = "firing", now
                 return [self._notification("trigger", alert, now)]
-            if not alert.acked and now - alert.last_sent >= options.repeat_interval:
+            repeat = options.repeat_interval
+            if self.routing is not None:
+                repeat = self.routing.repeat_interval.get(alert.severity, repeat)
+            if not alert.acked and now - alert.last_sent >= repeat:
                 alert.last_sent = now
                 return [self._notification("reminder", alert, now)]
             return []
         if alert.state == "inactive" and alert.notified == "firing":
             alert.notified, alert.last_sent, alert.acked = "resolved", now, False
+            spec = self._spec_by_name.get(alert.labels.get("rule", ""))
+            if spec is not None and not spec.send_resolved:
+                return []  # the rule asked for no resolve message (the alert is still closed)
             return [self._notification("resolve", alert, now)]
         return []
 
-    def _notification(self, kind: str, alert: AlertInstance, now: float) -> Notification:
+    def _notification(self, kind: NotificationKind, alert: AlertInstance, now: float) -> Notification:
         return Notification(
             kind=kind,
             alertname=alert.alertname,
@@ -832,6 +725,7 @@ class RuleEngine:
                 "series": len(self._series),
                 "evictedSeries": self.evicted_series,
                 "refusedSeries": self.refused_series,
+                "seriesBytes": self._series_bytes,
             }
 
 
@@ -896,6 +790,8 @@ def tier_state(
         return None, None
     if long_ratio <= threshold or (spec.min_rate > 0 and long_rate < spec.min_rate):
         return False, long_ratio
+    if tier.min_events > 0 and long_rate * tier.long < tier.min_events - 1e-9:
+        return False, long_ratio  # too few events in this tier's long window to judge it
     short_ratio, _ = short
     if short_ratio is None:
         return None, long_ratio

@@ -11,13 +11,15 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
 from otel_secretary.rules import regex
 
-KINDS = ("error_rate", "latency", "slo", "threshold")
+#: The closed set of rule kinds (``RuleSpec.kind``); validated against ``KINDS`` when parsed.
+RuleKind = Literal["error_rate", "latency", "slo", "threshold"]
+KINDS: tuple[RuleKind, ...] = ("error_rate", "latency", "slo", "threshold")
 SPAN_KINDS = ("server", "client", "internal", "producer", "consumer")
 SEVERITIES = ("page", "ticket", "info")
 OPERATORS = (">", ">=", "<", "<=")
@@ -125,6 +127,8 @@ class BurnTier:
     long: int
     short: int
     factor: float
+    #: Minimum events in the long window for the tier to fire (Workbook: low-traffic services).
+    min_events: float = 0.0
 
 
 # (name, severity, share of the budget spent, long window, short window) for a 30-day period; the
@@ -142,7 +146,7 @@ class RuleSpec:
     """One validated rule. Fields not used by a kind keep their defaults."""
 
     name: str
-    kind: str
+    kind: RuleKind
     file: str
     line: int
     severity: str = "page"
@@ -176,6 +180,8 @@ class RuleSpec:
     # common
     for_: int = 0
     keep_firing_for: int = 0
+    #: False: no resolve notification for this rule's alerts (engine; Alertmanager via a label route).
+    send_resolved: bool = True
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
 
@@ -402,11 +408,26 @@ def _sdk(reader: _Reader) -> SdkSource | None:
     return source
 
 
-def _tiers(reader: _Reader, period: int, budget: float) -> tuple[BurnTier, ...]:
+def _tier_options(sub: _Reader | None, name: str, min_events: float) -> tuple[bool, float]:
+    """``page_fast: false`` or ``page_fast: {enabled: true, min_events: 50}``."""
+    if sub is None or not sub.has(name):
+        return True, min_events
+    node = sub.node.value[name]
+    if isinstance(node.value, dict):
+        tier = sub.mapping(name)
+        assert tier is not None
+        enabled = tier.boolean("enabled", True)
+        events = tier.number("min_events", min_events, low=0.0, high=1e12)
+        tier.reject_unknown()
+        return enabled, events
+    return sub.boolean(name, True), min_events
+
+
+def _tiers(reader: _Reader, period: int, budget: float, min_events: float) -> tuple[BurnTier, ...]:
     sub = reader.mapping("tiers")
     chosen: list[BurnTier] = []
     for name, severity, share, long, short in TIER_TABLE:
-        enabled = sub.boolean(name, True) if sub else True
+        enabled, events = _tier_options(sub, name, min_events)
         if not enabled:
             continue
         factor = round(share * period / long, 4)
@@ -417,7 +438,7 @@ def _tiers(reader: _Reader, period: int, budget: float) -> tuple[BurnTier, ...]:
                 f"tier {name} needs an error ratio of {factor * budget:.3g} (> 100%) and can never fire; "
                 f"disable it under tiers or raise the objective",
             )
-        chosen.append(BurnTier(name, severity, long, short, factor))
+        chosen.append(BurnTier(name, severity, long, short, factor, events))
     if sub:
         sub.reject_unknown()
     return tuple(chosen)
@@ -455,12 +476,13 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         "line": node.line,
         "for_": reader.duration("for", 0),
         "keep_firing_for": reader.duration("keep_firing_for", 0),
+        "send_resolved": reader.boolean("send_resolved", True),
         "labels": labels,
         "annotations": annotations,
     }
     if kind in ("error_rate", "latency", "slo"):
         common["selector"] = _selector(reader)
-        common["by"] = reader.string_list("by", ("service_name", "span_name"))
+        common["by"] = _by(reader, ("service_name", "span_name"))
         common["sdk"] = _sdk(reader)
         common["min_rate"] = reader.number("min_rate", 0.0, low=0.0, high=1e9)
     if kind != "slo":
@@ -481,7 +503,8 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         if common["sli"] == "latency":
             common["latency_threshold"] = _seconds(reader, "latency_threshold")
         budget = 1.0 - common["objective"] / 100.0
-        common["tiers"] = _tiers(reader, common["period"], budget)
+        min_events = reader.number("min_events", 0.0, low=0.0, high=1e12)
+        common["tiers"] = _tiers(reader, common["period"], budget, min_events)
         no_data = reader.raw("no_data")
         if no_data is None or no_data.value is True:
             common["no_data_for"] = NO_DATA_FOR
@@ -494,17 +517,13 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
             raise reader.error(
                 "tiers", "every tier is disabled and no_data is off: the SLO alerts on nothing"
             )
-        if common["for_"]:
-            raise reader.error(
-                "for", "burn-rate alerts take no for: (SRE Workbook ch. 5); use keep_firing_for"
-            )
     elif kind == "threshold":
         common["metric"] = reader.text("metric")
         common["unit"] = reader.text("unit", "")
         common["metric_type"] = reader.text("type", "gauge", choices=("gauge", "counter"))
         common["match"] = reader.string_map("match")
         common["aggregate"] = reader.text("aggregate", "avg", choices=AGGREGATES)
-        common["by"] = reader.string_list("by", ())
+        common["by"] = _by(reader, ())
         common["function"] = reader.text("function", "value", choices=FUNCTIONS)
         common["invert"] = reader.boolean("invert", False)
         common["op"] = reader.text("op", ">", choices=OPERATORS)
@@ -517,6 +536,23 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
             raise reader.error("function", "rate and increase apply to counters only")
     reader.reject_unknown()
     return RuleSpec(**common)
+
+
+#: Labels that name one copy of the pipeline (a collector replica, a process), never what is measured:
+#: series differing only in them are summed (PromQL ``sum by`` drops them; the engine aggregates them).
+INSTANCE_LABELS = ("collector_instance_id", "service_instance_id", "instance", "process_pid")
+
+
+def _by(reader: _Reader, default: tuple[str, ...]) -> tuple[str, ...]:
+    names = reader.string_list("by", default)
+    for name in names:
+        if name in INSTANCE_LABELS:
+            raise reader.error(
+                "by",
+                f"{name!r} is a per-instance label: it is never part of an alert's identity "
+                "(series from two collectors or processes are summed)",
+            )
+    return names
 
 
 def _seconds(reader: _Reader, key: str) -> float:
@@ -556,6 +592,7 @@ def load_file(path: Path, *, display_name: str | None = None) -> list[RuleSpec]:
         defaults["labels"] = default_reader.string_map("labels")
         defaults["annotations"] = default_reader.string_map("annotations", label_keys=False)
         default_reader.reject_unknown()
+    top.raw("routing")  # parsed by load_routing
     rules_node = top.raw("rules")
     if rules_node is None or not isinstance(rules_node.value, list):
         raise top.error("rules", "must be a list of rules")
@@ -598,6 +635,82 @@ def spec_files(folder: Path) -> list[Path]:
     if not files:
         raise SpecFolderError(f"{folder}: no rule specs here (expected {' or '.join(SPEC_PATTERNS)} files)")
     return files
+
+
+@dataclass(frozen=True)
+class InhibitRule:
+    """While an alert of ``source`` severity fires, alerts of ``target`` severity that have the same
+    values for every label in ``equal`` (a missing label counts as empty, as in Alertmanager) are muted."""
+
+    source: str
+    target: str
+    equal: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Notification routing shared by the engine and the generated ``alertmanager.yml``.
+
+    Set in any one spec file under ``routing:``; absent, the engine mutes a ticket while a page with the
+    same labels fires, reminds every 4 h, and ``alertmanager.yml`` keeps its shipped routes.
+    """
+
+    repeat_interval: Mapping[str, int] = field(default_factory=dict)
+    inhibit: tuple[InhibitRule, ...] | None = None
+    file: str = ""
+
+
+def _routing(file: str, node: _Node) -> Routing:
+    reader = _Reader(file, node, "routing")
+    repeat: dict[str, int] = {}
+    sub = reader.mapping("repeat_interval")
+    if sub is not None:
+        for severity in list(sub.node.value):
+            if severity not in SEVERITIES:
+                raise sub.error(severity, f"{severity!r} is not one of {', '.join(SEVERITIES)}")
+            repeat[severity] = sub.duration(severity)
+            if repeat[severity] < 60:
+                raise sub.error(severity, "must be at least 1m (one evaluation)")
+    inhibit: tuple[InhibitRule, ...] | None = None
+    raw = reader.raw("inhibit")
+    if raw is not None:
+        if not isinstance(raw.value, list):
+            raise reader.error("inhibit", "must be a list of {source, target, equal}")
+        rules = []
+        for index, item in enumerate(raw.value):
+            entry = _Reader(file, item, f"routing.inhibit[{index}]")
+            rule = InhibitRule(
+                source=entry.text("source", choices=SEVERITIES),
+                target=entry.text("target", choices=SEVERITIES),
+                equal=entry.string_list("equal", ("alertname", "rule")),
+            )
+            if rule.source == rule.target:
+                raise entry.error("target", "a severity cannot inhibit itself")
+            entry.reject_unknown()
+            rules.append(rule)
+        inhibit = tuple(rules)
+    reader.reject_unknown()
+    return Routing(repeat, inhibit, file)
+
+
+def load_routing(directory: Path, *, relative_to: Path | None = None) -> Routing | None:
+    """The ``routing:`` block of the folder's spec files (at most one file may have one), or None."""
+    found: Routing | None = None
+    for path in sorted(directory.glob("*.yaml")):
+        shown = str(path.relative_to(relative_to)) if relative_to else str(path)
+        try:
+            root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)
+        except yaml.MarkedYAMLError:
+            continue  # load_dir reports it
+        if root is None:
+            continue
+        top = _convert(root)
+        if not isinstance(top.value, dict) or "routing" not in top.value:
+            continue
+        if found is not None:
+            raise SpecError(shown, top.key_lines["routing"], "routing", f"already set in {found.file}")
+        found = _routing(shown, top.value["routing"])
+    return found
 
 
 def bind_service(specs: Iterable[RuleSpec], service: str | None) -> list[RuleSpec]:

@@ -163,6 +163,8 @@ def claim_notification(data_dir: Path, fingerprint: str, kind: str, now: float, 
 
 
 CountRow = tuple[int, str, Sequence[str], Sequence[float]]
+#: One metric point as a process saw it: (name, masked attributes, value, timestamp, monotonic).
+MetricRow = tuple[str, dict[str, str], float, float, bool]
 
 
 class CountWriter:
@@ -181,8 +183,15 @@ class CountWriter:
     def _path(self) -> Path:
         return self.folder / f"{self._id}-{self._seq:06d}.jsonl"
 
-    def write(self, rows: Iterable[CountRow]) -> None:
-        data = [[minute, rule, list(key), list(values)] for minute, rule, key, values in rows]
+    @property
+    def writer_id(self) -> str:
+        return self._id
+
+    def write(self, rows: Iterable[CountRow], metrics: Iterable[MetricRow] = ()) -> None:
+        data: list[Any] = [[minute, rule, list(key), list(values)] for minute, rule, key, values in rows]
+        data += [
+            ["m", self._id, name, dict(attrs), value, ts, mono] for name, attrs, value, ts, mono in metrics
+        ]
         if not data:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -212,11 +221,17 @@ class CountReader:
         self.bad_lines = 0
 
     def read(self) -> list[CountRow]:
+        """Span counts only (see :meth:`read_all`)."""
+        return self.read_all()[0]
+
+    def read_all(self) -> tuple[list[CountRow], list[tuple[str, MetricRow]]]:
+        """New span counts, and new metric points tagged with the id of the process that wrote them."""
         rows: list[CountRow] = []
+        metrics: list[tuple[str, MetricRow]] = []
         try:
             paths = sorted(self.folder.glob("*.jsonl"))
         except OSError:
-            return rows
+            return rows, metrics
         wall = time.time()
         for path in paths:
             try:
@@ -233,10 +248,67 @@ class CountReader:
             self._offsets[path.name] = self._offsets.get(path.name, 0) + end
             for line in chunk[:end].splitlines():
                 try:
-                    for minute, rule, key, values in json.loads(line):
+                    for item in json.loads(line):
+                        if item and item[0] == "m":
+                            _m, writer, name, attrs, value, ts, mono = item
+                            point = (str(name), {str(k): str(v) for k, v in attrs.items()}, float(value))
+                            metrics.append((str(writer), (*point, float(ts), bool(mono))))
+                            continue
+                        minute, rule, key, values = item
                         rows.append(
                             (int(minute), str(rule), [str(k) for k in key], [float(v) for v in values])
                         )
-                except (ValueError, TypeError):
+                except (ValueError, TypeError, AttributeError):
                     self.bad_lines += 1
-        return rows
+        return rows, metrics
+
+
+class EvaluatorLock:
+    """One evaluating process per data folder: whoever holds ``rules-evaluator.lock`` (an flock).
+
+    The kernel releases the lock when its holder dies, however it dies, so the next process to try takes
+    over. A forked child must :meth:`forget` the descriptor it inherited (flock locks are shared by
+    the copies of one open file), then try with its own.
+    """
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "rules-evaluator.lock"
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+    def forget(self) -> None:
+        """In a forked child: drop the inherited descriptor without unlocking the parent's lock."""
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None

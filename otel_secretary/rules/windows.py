@@ -26,6 +26,16 @@ class CountRing:
         self._head = -1
         self._first = -1
 
+    @staticmethod
+    def size_bytes(bucket_seconds: float, longest_window: float, width: int = 2) -> int:
+        """Bytes of the arrays of a ring (cumulative doubles plus the slot index)."""
+        slots = math.ceil(longest_window / bucket_seconds) + 2
+        return slots * (8 * width + 8)
+
+    @property
+    def nbytes(self) -> int:
+        return self._slots * (8 * self.width + 8)
+
     def _advance(self, index: int) -> None:
         # Fill skipped buckets with the running totals: a bucket without events adds nothing.
         start = max(self._head + 1, index - self._slots + 1)

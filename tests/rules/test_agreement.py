@@ -65,6 +65,34 @@ rules:
 PLAN = [(60, 100.0, 0.0), (20, 100.0, 1.0), (60, 100.0, 0.0), (60, 100.0, 0.3), (40, 100.0, 0.0)]
 
 
+# Issue 12 item 4: `for` on SLO tiers, a rule-level minimum of events per tier and a per-tier override.
+# page_fast needs 3,000 events in its hour, which ten healthy minutes and the outage reach at minute 30.
+OPTIONS_SPEC = (
+    """
+rules:
+  - name: Opts
+    kind: slo
+    objective: 99
+    for: 2m
+    min_events: 500
+    tiers: {page_fast: {min_events: 3000}, page_slow: false}
+    send_resolved: false
+    no_data: false
+"""
+    + SELECTOR
+)
+LOW_PLAN = [(10, 100.0, 0.0), (30, 100.0, 1.0), (60, 100.0, 0.0)]
+
+
+def test_spec_options_agree_for_on_slo_and_per_tier_minimum_events(
+    make_specs: Callable[[str], list[RuleSpec]], tmp_path: Path
+) -> None:
+    (spec,) = make_specs(OPTIONS_SPEC + ANNOTATIONS)
+    replay = _agree(spec, LOW_PLAN, tmp_path)
+    first_page = min(m for m, fired in replay.firing.items() if ("OptsBudgetBurn", "page") in fired)
+    assert first_page >= 30 + 2, "the page waits for 3,000 events in its long window, then for 2m"
+
+
 # A traffic gap right after an outage (issue 12 item 1): six healthy hours keep page_slow below its
 # threshold while page_fast burns; then no events at all for 15 minutes (page_fast's short window is 0/0,
 # NaN in Prometheus), then healthy traffic. Neither side may resolve during the gap; both resolve after.

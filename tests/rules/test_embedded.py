@@ -253,25 +253,56 @@ rules:
 def test_prefork_workers_sharing_a_data_dir_notify_once_per_transition(
     make_specs: Specs, tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver]
 ) -> None:
-    """Two engines on one data folder, each seeing half the traffic, as two gunicorn workers do: the
-    outage fires in both, but each channel gets one trigger and one resolve."""
+    """Two engines on one data folder, each seeing half the traffic, as two gunicorn workers do: one is
+    elected (flock) and evaluates the whole service from both workers' counts; mid-incident it dies and
+    the other takes over from the durable state: one trigger and one resolve per channel."""
     slack, pd = receivers
     workers = [_embedded(make_specs(SPEC), tmp_path, slack, pd) for _ in range(2)]
     providers = [_providers(rules) for rules in workers]
     base = 29_000_000
+    alive = [True, True]
     try:
         for minute in range(base, base + 180):
             failing = base + 60 <= minute < base + 80
-            for (tracer_provider, _), rules in zip(providers, workers, strict=True):
-                _traffic(tracer_provider, minute, 10, failing)
-                rules.evaluate_now((minute + 1) * 60)
+            if minute == base + 70:  # the evaluator dies mid-incident (its lock is released by the kernel)
+                assert workers[0].is_evaluator and not workers[1].is_evaluator
+                assert workers[0].dispatcher is not None and workers[0].dispatcher.flush(10)
+                workers[0]._election.release()
+                alive[0] = False
+            for index, ((tracer_provider, _), rules) in enumerate(zip(providers, workers, strict=True)):
+                if alive[index]:
+                    _traffic(tracer_provider, minute, 10 if alive[0] else 20, failing)
+                    rules.evaluate_now((minute + 1) * 60)
+            if minute == base + 69:
+                (page,) = [a for a in workers[0].engine.alerts.values() if a.severity == "page"]
+                assert page.state == "firing" and workers[1].engine.alerts == {}  # the follower only writes
+        assert workers[1].is_evaluator and workers[1].takeovers == 1
         for rules in workers:
             assert rules.dispatcher is not None and rules.dispatcher.flush(10)
-        fired = [a for rules in workers for a in rules.engine.alerts.values()]
-        assert len({a.fingerprint for a in fired}) == 1 and len(fired) == 2, "both workers saw the outage"
         assert [b["text"].split("]")[0] for b in slack.bodies()] == ["[FIRING", "[RESOLVED"]
         assert [b["event_action"] for b in pd.bodies()] == ["trigger", "resolve"]
-        assert sum(rules.deduplicated for rules in workers) >= 2  # (ticket-tier twins are deduplicated too)
+    finally:
+        for (tracer_provider, meter_provider), rules in zip(providers, workers, strict=True):
+            rules.shutdown()
+            tracer_provider.shutdown()
+            meter_provider.shutdown()
+
+
+def test_the_evaluator_sees_the_whole_service_not_its_share(make_specs: Specs, tmp_path: Path) -> None:
+    """Four workers, each a quarter of the traffic; the elected one's windows hold all of it."""
+    workers = [EmbeddedRules(make_specs(SPEC), tmp_path) for _ in range(4)]
+    providers = [_providers(rules) for rules in workers]
+    base = 29_000_000
+    try:
+        for minute in range(base, base + 5):
+            for (tracer_provider, _), rules in zip(providers, workers, strict=True):
+                _traffic(tracer_provider, minute, 5, failing=False)
+                rules.evaluate_now((minute + 1) * 60)
+        evaluators = [rules for rules in workers if rules.is_evaluator]
+        assert len(evaluators) == 1
+        evaluators[0].read_counts()  # the workers after it in this round wrote their last minute since
+        (series,) = evaluators[0].engine._series.values()
+        assert series.ring.window((base + 5) * 60, 300) == [0.0, 4 * 5 * 5.0]
     finally:
         for (tracer_provider, meter_provider), rules in zip(providers, workers, strict=True):
             rules.shutdown()
@@ -358,3 +389,53 @@ rules:
     finally:
         rules.shutdown()
         tracer_provider.shutdown()
+
+
+class _Stuck:
+    """A channel whose process 'dies' mid-delivery: it never returns (until the test ends)."""
+
+    name = "stuck"
+    severities: frozenset[str] = frozenset()
+
+    def __init__(self) -> None:
+        import threading
+
+        self.release = threading.Event()
+
+    def send(self, notification: object) -> None:
+        self.release.wait(30)
+
+
+def test_a_notification_queued_when_the_evaluator_dies_is_sent_by_its_successor(
+    make_specs: Specs, tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver]
+) -> None:
+    """Issue 12 item 2, handover without lost notifications: the evaluator decides a trigger and dies
+    before delivering it; the next evaluator sends it (once) from the persisted outbox and no second one."""
+    from otel_secretary.notify.dispatcher import Dispatcher
+
+    slack, pd = receivers
+    stuck = _Stuck()
+    first = EmbeddedRules(make_specs(SPEC), tmp_path / "data", dispatcher=Dispatcher([stuck]))
+    second = _embedded(make_specs(SPEC), tmp_path, slack, pd)
+    providers = [_providers(first), _providers(second)]
+    base = 29_000_000
+    try:
+        for minute in range(base, base + 70):
+            _traffic(providers[0][0], minute, 20, failing=minute >= base + 60)
+            first.evaluate_now((minute + 1) * 60)
+            second.evaluate_now((minute + 1) * 60)
+        assert first.is_evaluator and first.dispatcher is not None and first.dispatcher.pending()
+        first._election.release()  # dies with the trigger still queued
+        for minute in range(base + 70, base + 200):
+            _traffic(providers[1][0], minute, 20, failing=minute < base + 80)
+            second.evaluate_now((minute + 1) * 60)
+        assert second.is_evaluator and second.resent >= 1
+        assert second.dispatcher is not None and second.dispatcher.flush(10)
+        assert [b["event_action"] for b in pd.bodies()] == ["trigger", "resolve"]
+        assert [b["text"].split("]")[0] for b in slack.bodies()] == ["[FIRING", "[RESOLVED"]
+    finally:
+        stuck.release.set()
+        for (tracer_provider, meter_provider), rules in zip(providers, (first, second), strict=True):
+            rules.shutdown(timeout=2)
+            tracer_provider.shutdown()
+            meter_provider.shutdown()

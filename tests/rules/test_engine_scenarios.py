@@ -213,7 +213,7 @@ def test_no_data_is_never_raised_for_a_series_that_never_had_volume(make_specs: 
 def test_a_scan_of_junk_paths_never_evicts_a_real_route_nor_raises_no_data(make_specs: Specs) -> None:
     """Issue 12 item 5: 10,000 unrouted one-hit paths against a 2,000-series cap, a real route beside."""
     spec = SLO_NO_DATA.replace("by: [service_name]", "by: [service_name, span_name]")
-    engine = RuleEngine(make_specs(spec), EngineOptions(max_series=2000))
+    engine = RuleEngine(make_specs(spec), EngineOptions(max_series=2000, max_series_bytes=1 << 40))
     real = Replay(engine, span="GET /api/v1/messages")
     real.run(60, 10)  # 600 events in the last hour
     for i in range(10_000):
@@ -242,3 +242,14 @@ def test_selector_regex_uses_re2_and_refuses_backtracking_and_lookahead(make_spe
     assert spec.selector.matches("api", "GET /abc", "server") and not spec.selector.matches(
         "api", "GET /1", "server"
     )
+
+
+def test_series_memory_budget_evicts_before_the_count_cap(make_specs: Specs) -> None:
+    spec = SLO_99.replace("by: [service_name]", "by: [service_name, span_name]")
+    engine = RuleEngine(make_specs(spec), EngineOptions(max_series=2000, max_series_bytes=8 * 1024 * 1024))
+    engine.observe_span("api", "GET /real", "server", False, 0.01, 30.0, count=600)
+    for i in range(2000):
+        engine.observe_span("api", f"GET /scan/{i}", "server", False, 0.01, 30.0)
+    snapshot = engine.snapshot()
+    assert snapshot["seriesBytes"] <= 8 * 1024 * 1024 and 0 < snapshot["series"] < 2000
+    assert any(s.labels["span_name"] == "GET /real" for s in engine._series.values())

@@ -88,9 +88,11 @@ channels:
             self.rules.evaluate_now((minute + 1) * 60)
 
     def crash(self) -> None:
-        """Stop delivery threads only: no final persist, no final count flush."""
+        """Stop delivery threads only: no final persist, no final count flush; the kernel releases a dead
+        process's flock, which is all that is left of it."""
         assert self.rules.dispatcher is not None and self.rules.dispatcher.flush(10)
         self.rules.dispatcher.close()
+        self.rules._election.release()
         self.provider.shutdown()
 
     def stop(self) -> None:

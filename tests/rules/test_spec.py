@@ -47,10 +47,21 @@ def test_tiers_scale_with_the_period_and_switch_off(make_specs: Specs) -> None:
         ("    keep_firing_for: 5 minutes\n", "rules[0].keep_firing_for", "not a duration"),
         ("    colour: blue\n", "rules[0].colour", "unknown field"),
         ("    tiers: {page_fast: maybe}\n", "rules[0].tiers.page_fast", "true or false"),
-        ("    for: 5m\n", "rules[0].for", "burn-rate alerts take no for"),
+        ("    tiers: {page_fast: {min_events: -1}}\n", "rules[0].tiers.page_fast.min_events", "outside"),
+        ("    tiers: {page_fast: {burst: 2}}\n", "rules[0].tiers.page_fast.burst", "unknown field"),
+        ("    min_events: many\n", "rules[0].min_events", "not a number"),
         ("    labels: {severity: page}\n", "rules[0].labels", "severity field"),
     ],
-    ids=["objective-range", "duration", "unknown-field", "tier-bool", "for-on-slo", "severity-label"],
+    ids=[
+        "objective-range",
+        "duration",
+        "unknown-field",
+        "tier-bool",
+        "tier-min-events",
+        "tier-unknown",
+        "min-events",
+        "severity-label",
+    ],
 )
 def test_errors_name_file_line_and_field(make_specs: Specs, extra: str, field: str, message: str) -> None:
     head = BASE.replace("    objective: 99.9\n", "") if "objective" in extra else BASE
@@ -116,3 +127,15 @@ def test_shipped_specs_cover_the_seed_alert_set() -> None:
     } <= names
     for spec in load_dir(REPO / "rules"):
         assert (REPO / spec.annotations["runbook_url"]).exists(), spec.annotations["runbook_url"]
+
+
+def test_for_on_slo_tiers_and_per_tier_minimum_events_are_parsed(make_specs: Specs) -> None:
+    body = BASE + ANNOTATIONS.lstrip("\n") + "    for: 2m\n    min_events: 50\n"
+    body += "    tiers: {page_fast: {min_events: 300}, ticket_slow: {enabled: false}}\n"
+    (spec,) = make_specs(body)
+    assert spec.for_ == 120
+    assert [(t.name, t.min_events) for t in spec.tiers] == [
+        ("page_fast", 300.0),
+        ("page_slow", 50.0),
+        ("ticket_fast", 50.0),
+    ]
