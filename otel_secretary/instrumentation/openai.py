@@ -28,6 +28,7 @@ upstream instrumentor is only turned on if nobody has done so, so nothing is ins
 from __future__ import annotations
 
 import contextvars
+import functools
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -198,7 +199,7 @@ class _AttemptTracer:
 
     def _end(self, attempt: _Attempt, response: Any, error: BaseException | None) -> None:
         attempt.end_ns = time.time_ns()
-        host, port, _path = server_of(attempt.url)
+        host, port, _path = _server_of(attempt.url)
         if response is not None:
             attempt.status = int(response.status_code)
             attempt.header_attributes = response_header_attributes(response.headers, _RECORDED_HEADERS)
@@ -227,7 +228,7 @@ class _AttemptTracer:
         self._close(self.open(attempt), attempt)
 
     def open(self, attempt: _Attempt) -> Any:
-        host, port, path = server_of(attempt.url)
+        host, port, path = _server_of(attempt.url)
         template = template_path(path)
         attributes: dict[str, Any] = {
             http_attributes.HTTP_REQUEST_METHOD: attempt.method,
@@ -329,6 +330,12 @@ class _only_this_attempt:
         self._suppress.__exit__(*exc_info)
         if self._token is not None:
             context_api.detach(self._token)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=256)
+def _server_of(url: str) -> tuple[str | None, int | None, str]:
+    """``server_of`` cached: a client calls the same few endpoint URLs over and over."""
+    return server_of(url)
 
 
 def _int(value: Any) -> int:
