@@ -158,7 +158,7 @@ class _Attempt:
     end_ns: int = 0
     status: int | None = None
     error_type: str | None = None
-    header_attributes: dict[str, Any] | None = None
+    headers: Any = None  # the response's; read only if the attempt becomes a span
     span: Any = None  # a retry's own span, started live so the server sees it as the parent
 
 
@@ -202,7 +202,7 @@ class _AttemptTracer:
         host, port, _path = _server_of(attempt.url)
         if response is not None:
             attempt.status = int(response.status_code)
-            attempt.header_attributes = response_header_attributes(response.headers, _RECORDED_HEADERS)
+            attempt.headers = response.headers
             self.gauges.record("openai", host, response.headers)
             if attempt.status >= 400:
                 attempt.error_type = str(attempt.status)
@@ -255,8 +255,8 @@ class _AttemptTracer:
         if attempt.error_type is not None:
             span.set_attribute(error_attributes.ERROR_TYPE, attempt.error_type)
             span.set_status(Status(StatusCode.ERROR))
-        if attempt.header_attributes:
-            span.set_attributes(attempt.header_attributes)
+        if attempt.headers is not None:
+            span.set_attributes(response_header_attributes(attempt.headers, _RECORDED_HEADERS))
         span.end(end_time=attempt.end_ns or None)
 
     def sync(self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -396,7 +396,16 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             # cost and ignore OTEL_SECRETARY_CAPTURE_CONTENT. Take it over; put it back on uninstrument.
             upstream.uninstrument()
             type(self)._restore_upstream = True
-        upstream.instrument(**forwarded, completion_hook=hook)
+        import opentelemetry.instrumentation.genai.openai as upstream_module
+
+        # genai-openai builds its handler inside instrument(); for that call only, it gets our subclass.
+        namespace = vars(upstream_module)
+        original = namespace["TelemetryHandler"]
+        namespace["TelemetryHandler"] = _handler_class(original)
+        try:
+            upstream.instrument(**forwarded, completion_hook=hook)
+        finally:
+            namespace["TelemetryHandler"] = original
         type(self)._owns_upstream = True
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -451,6 +460,29 @@ def _completion_hook(kwargs: dict[str, Any]) -> Any:
                 forwarded.get("logger_provider"),
             )
     return SecretaryCompletionHook(telemetry, inner)
+
+
+def _handler_class(base: Any) -> Any:
+    """util-genai's handler, minus content work whose result would be thrown away.
+
+    Our hook makes util-genai report "capture content" for every call (a hook may want it), so
+    genai-openai converts every prompt and answer into message objects. Inside ``@traced_ai_call``
+    its invocation is suppressed and publishes content only if the outer one asked for it, which
+    ours never does (the decorator reads the response itself): skip the conversion there.
+    """
+    from opentelemetry.context import get_value
+    from opentelemetry.util.genai.invocation import CLIENT_INFERENCE_CONTEXT_KEY, InferenceData
+
+    class SecretaryTelemetryHandler(base):  # type: ignore[misc,valid-type]
+        def should_capture_content(self) -> bool:
+            if not super().should_capture_content():
+                return False
+            outer = get_value(CLIENT_INFERENCE_CONTEXT_KEY)
+            if isinstance(outer, InferenceData):
+                return bool(outer.capture_content or outer.upload_completion)
+            return True
+
+    return SecretaryTelemetryHandler
 
 
 class _EmbeddingCost:
