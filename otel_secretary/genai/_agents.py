@@ -232,7 +232,15 @@ def dispatch_tool_calls(
     """
     messages: list[dict[str, Any]] = []
     for call in tool_calls:
-        call_id, name, arguments = _call_parts(call)
+        try:
+            call_id, name, arguments = _call_parts(call)
+        except ValueError:  # the model sent arguments that are not JSON: tell it, as the API docs advise
+            if raise_errors:
+                raise
+            messages.append(
+                _tool_message(get(call, "id") or get(call, "call_id"), {"error": "invalid arguments"})
+            )
+            continue
         tool = tools.get(name)
         if tool is None:
             messages.append(_tool_message(call_id, {"error": f"unknown tool {name}"}))
@@ -258,7 +266,15 @@ async def adispatch_tool_calls(
     """Async twin of :func:`dispatch_tool_calls`; tools may be sync or async."""
     messages: list[dict[str, Any]] = []
     for call in tool_calls:
-        call_id, name, arguments = _call_parts(call)
+        try:
+            call_id, name, arguments = _call_parts(call)
+        except ValueError:  # the model sent arguments that are not JSON: tell it, as the API docs advise
+            if raise_errors:
+                raise
+            messages.append(
+                _tool_message(get(call, "id") or get(call, "call_id"), {"error": "invalid arguments"})
+            )
+            continue
         tool = tools.get(name)
         if tool is None:
             messages.append(_tool_message(call_id, {"error": f"unknown tool {name}"}))

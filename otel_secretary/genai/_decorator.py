@@ -94,9 +94,10 @@ def _function_wrapper(spec: CallSpec, func: Callable[..., Any]) -> Callable[...,
         if _is_async_stream(result):
             call.suspend()
             return TracedAsyncStream(result, call)
-        if inspect.isawaitable(result):
+        if inspect.iscoroutine(result):
             # A plain function returning a coroutine (e.g. a decorated bound method of AsyncOpenAI,
-            # whose wrappers hide that it is async): the call ends when the result is awaited.
+            # whose wrappers hide that it is async): the call ends when the result is awaited. Only
+            # bare coroutines: a returned Task or Future keeps its own type (and gets a span as is).
             call.suspend()
             return _finish_when_awaited(result, call)
         call.on_result(result)

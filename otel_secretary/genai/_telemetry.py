@@ -17,6 +17,7 @@ from opentelemetry import baggage
 from opentelemetry.metrics import MeterProvider, get_meter
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.trace import TracerProvider
+from opentelemetry.util.genai._conversation_context import get_ambient_conversation_id
 from opentelemetry.util.genai.handler import TelemetryHandler
 
 from otel_secretary._internal.self_monitoring import report_internal_error
@@ -152,8 +153,6 @@ def tenant_from_baggage() -> str | None:
 def conversation_from_baggage() -> str | None:
     """The conversation id in scope: util-genai's context key (set by request_context() and by agents and
     workflows given one), else the baggage entry request_context() also sets so it reaches Celery tasks."""
-    from opentelemetry.util.genai._conversation_context import get_ambient_conversation_id
-
     ambient = get_ambient_conversation_id()
     if ambient:
         return ambient

@@ -28,6 +28,7 @@ upstream instrumentor is only turned on if nobody has done so, so nothing is ins
 from __future__ import annotations
 
 import contextvars
+import functools
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -157,7 +158,7 @@ class _Attempt:
     end_ns: int = 0
     status: int | None = None
     error_type: str | None = None
-    header_attributes: dict[str, Any] | None = None
+    headers: Any = None  # the response's; read only if the attempt becomes a span
     span: Any = None  # a retry's own span, started live so the server sees it as the parent
 
 
@@ -198,10 +199,10 @@ class _AttemptTracer:
 
     def _end(self, attempt: _Attempt, response: Any, error: BaseException | None) -> None:
         attempt.end_ns = time.time_ns()
-        host, port, _path = server_of(attempt.url)
+        host, port, _path = _server_of(attempt.url)
         if response is not None:
             attempt.status = int(response.status_code)
-            attempt.header_attributes = response_header_attributes(response.headers, _RECORDED_HEADERS)
+            attempt.headers = response.headers
             self.gauges.record("openai", host, response.headers)
             if attempt.status >= 400:
                 attempt.error_type = str(attempt.status)
@@ -227,7 +228,7 @@ class _AttemptTracer:
         self._close(self.open(attempt), attempt)
 
     def open(self, attempt: _Attempt) -> Any:
-        host, port, path = server_of(attempt.url)
+        host, port, path = _server_of(attempt.url)
         template = template_path(path)
         attributes: dict[str, Any] = {
             http_attributes.HTTP_REQUEST_METHOD: attempt.method,
@@ -254,8 +255,8 @@ class _AttemptTracer:
         if attempt.error_type is not None:
             span.set_attribute(error_attributes.ERROR_TYPE, attempt.error_type)
             span.set_status(Status(StatusCode.ERROR))
-        if attempt.header_attributes:
-            span.set_attributes(attempt.header_attributes)
+        if attempt.headers is not None:
+            span.set_attributes(response_header_attributes(attempt.headers, _RECORDED_HEADERS))
         span.end(end_time=attempt.end_ns or None)
 
     def sync(self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -331,6 +332,12 @@ class _only_this_attempt:
             context_api.detach(self._token)  # type: ignore[arg-type]
 
 
+@functools.lru_cache(maxsize=256)
+def _server_of(url: str) -> tuple[str | None, int | None, str]:
+    """``server_of`` cached: a client calls the same few endpoint URLs over and over."""
+    return server_of(url)
+
+
 def _int(value: Any) -> int:
     try:
         return int(value)
@@ -389,7 +396,16 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             # cost and ignore OTEL_SECRETARY_CAPTURE_CONTENT. Take it over; put it back on uninstrument.
             upstream.uninstrument()
             type(self)._restore_upstream = True
-        upstream.instrument(**forwarded, completion_hook=hook)
+        import opentelemetry.instrumentation.genai.openai as upstream_module
+
+        # genai-openai builds its handler inside instrument(); for that call only, it gets our subclass.
+        namespace = vars(upstream_module)
+        original = namespace["TelemetryHandler"]
+        namespace["TelemetryHandler"] = _handler_class(original)
+        try:
+            upstream.instrument(**forwarded, completion_hook=hook)
+        finally:
+            namespace["TelemetryHandler"] = original
         type(self)._owns_upstream = True
 
     def _uninstrument(self, **kwargs: Any) -> None:
@@ -444,6 +460,29 @@ def _completion_hook(kwargs: dict[str, Any]) -> Any:
                 forwarded.get("logger_provider"),
             )
     return SecretaryCompletionHook(telemetry, inner)
+
+
+def _handler_class(base: Any) -> Any:
+    """util-genai's handler, minus content work whose result would be thrown away.
+
+    Our hook makes util-genai report "capture content" for every call (a hook may want it), so
+    genai-openai converts every prompt and answer into message objects. Inside ``@traced_ai_call``
+    its invocation is suppressed and publishes content only if the outer one asked for it, which
+    ours never does (the decorator reads the response itself): skip the conversion there.
+    """
+    from opentelemetry.context import get_value
+    from opentelemetry.util.genai.invocation import CLIENT_INFERENCE_CONTEXT_KEY, InferenceData
+
+    class SecretaryTelemetryHandler(base):  # type: ignore[misc,valid-type]
+        def should_capture_content(self) -> bool:
+            if not super().should_capture_content():
+                return False
+            outer = get_value(CLIENT_INFERENCE_CONTEXT_KEY)
+            if isinstance(outer, InferenceData):
+                return bool(outer.capture_content or outer.upload_completion)
+            return True
+
+    return SecretaryTelemetryHandler
 
 
 class _EmbeddingCost:

@@ -348,3 +348,17 @@ def test_async_tools_agent_and_dispatch(otel: Harness, async_client: openai.Asyn
     assert all(_parent(span) == agent.context.span_id for span in (chat, *tools))
     assert [t.attributes[GenAI.GEN_AI_TOOL_CALL_ID] for t in tools] == list(chat.attributes[TOOL_CALL_IDS])
     assert [r["tool_call_id"] for r in results] == list(chat.attributes[TOOL_CALL_IDS])
+
+
+def test_dispatch_answers_unknown_tools_and_bad_arguments_without_raising() -> None:
+    calls = [
+        {"id": "call_1", "type": "function", "function": {"name": "nope", "arguments": "{}"}},
+        {"id": "call_2", "type": "function", "function": {"name": "echo", "arguments": "{not json"}},
+        {"type": "function_call", "call_id": "call_3", "name": "echo", "arguments": '{"text": "hi"}'},
+    ]
+    results = dispatch_tool_calls(calls, {"echo": lambda text: text})
+    assert [r["tool_call_id"] for r in results] == ["call_1", "call_2", "call_3"]
+    assert "unknown tool" in results[0]["content"] and "invalid arguments" in results[1]["content"]
+    assert results[2]["content"] == "hi"
+    with pytest.raises(ValueError):
+        dispatch_tool_calls(calls[1:2], {"echo": lambda text: text}, raise_errors=True)

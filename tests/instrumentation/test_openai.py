@@ -461,3 +461,32 @@ def test_auto_path_embeddings_get_cost_once(otel: Harness, client: openai.OpenAI
     assert decorated.instrumentation_scope.name == "otel_secretary.genai"
     (point,) = otel.points(COST_METRIC)
     assert point.value == pytest.approx(expected + decorated.attributes[COST_ATTRIBUTE])
+
+
+def test_auto_path_responses_conversation_and_tool_calls(otel: Harness, client: openai.OpenAI) -> None:
+    from otel_secretary.genai import TOOL_CALL_IDS, TOOL_CALL_NAMES
+
+    tool = {
+        "type": "function",
+        "name": "lookup_subscription",
+        "parameters": {"type": "object", "properties": {"email": {"type": "string"}}},
+    }
+    instrumentor = _instrument_with(otel)
+    try:
+        answer = client.responses.create(
+            model="gpt-4o-mini", input="Look up erin@example.com", tools=[tool], conversation="conv_auto_1"
+        )
+        with client.responses.stream(
+            model="gpt-4o", input="Look up erin@example.com", tools=[tool]
+        ) as stream:
+            for _event in stream:
+                pass
+            streamed = stream.get_final_response()
+    finally:
+        instrumentor.uninstrument()
+    (span,) = otel.spans("chat gpt-4o-mini")
+    assert span.attributes[GenAI.GEN_AI_CONVERSATION_ID] == "conv_auto_1"
+    assert list(span.attributes[TOOL_CALL_NAMES]) == ["lookup_subscription"]
+    assert list(span.attributes[TOOL_CALL_IDS]) == [answer.output[0].call_id]
+    (streamed_span,) = otel.spans("chat gpt-4o")
+    assert list(streamed_span.attributes[TOOL_CALL_IDS]) == [streamed.output[0].call_id]
