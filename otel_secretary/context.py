@@ -1,6 +1,6 @@
 """Tenant and user context that travels with the trace, without disclosing who the user is.
 
-``enduser.id`` is a keyed pseudonym (HMAC-BLAKE2b with ``OTEL_SECRETARY_PII_KEY``): stable, so one
+``enduser.id`` is a keyed pseudonym (HMAC-SHA256 with ``OTEL_SECRETARY_PII_KEY``): stable, so one
 user's requests correlate across services and days, but not reversible without the key. Both
 values ride in W3C baggage, so Celery tasks enqueued by the request inherit them, and the
 :class:`~otel_secretary.sdk.trace.context_processor.RequestContextSpanProcessor` copies them onto

@@ -121,6 +121,11 @@ def _shutdown_quietly(name: str, provider: TracerProvider | MeterProvider | Logg
         report_internal_error(f"pipeline.shutdown.{name}", exc)
 
 
+def _batch_size(settings: Settings) -> int:
+    """The SDK refuses a batch larger than its queue: a small OTEL_SECRETARY_MAX_QUEUE_SIZE shrinks it."""
+    return min(512, settings.max_queue_size)
+
+
 def build_resource(settings: Settings, extra: dict[str, Any] | None = None) -> Resource:
     """Upstream detectors and OTEL_RESOURCE_ATTRIBUTES win over our defaults."""
     base: dict[str, Any] = {
@@ -171,6 +176,7 @@ def build(
             BatchSpanProcessor(
                 delivery_reporting.for_spans(pii.MaskingSpanExporter(exporter, masker), exporter_class),
                 max_queue_size=settings.max_queue_size,
+                max_export_batch_size=_batch_size(settings),
             )
         )
 
@@ -192,6 +198,7 @@ def build(
                     pii.MaskingLogRecordExporter(log_exporter, masker), log_exporter_class
                 ),
                 max_queue_size=settings.max_queue_size,
+                max_export_batch_size=_batch_size(settings),
             )
         )
 

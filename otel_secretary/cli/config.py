@@ -40,6 +40,7 @@ def preflight(env: Mapping[str, str]) -> Preflight:
     settings = _settings(env, result)
     _data_dir(settings, env, result)
     _sentry(settings, env, result)
+    _pseudonym_key(settings, result)
     _file(
         "OTEL_SECRETARY_PII_EXTRA_PATTERNS",
         settings.pii_extra_patterns,
@@ -111,6 +112,16 @@ def _data_dir(settings: Settings, env: Mapping[str, str], result: Preflight) -> 
         return
     created = "" if folder.exists() else " (created at start)"
     result.notes.append(f"data folder: {folder} is writable{created}")
+
+
+def _pseudonym_key(settings: Settings, result: Preflight) -> None:
+    """``enduser.id`` is always a keyed pseudonym: not a problem when the key is unset (one is created in
+    the data folder), but every process and host of a deployment must share one for ids to correlate."""
+    from otel_secretary.pii import key_status
+
+    status = key_status(settings)
+    advice = "" if status.configured else " (set it to one shared secret per deployment in production)"
+    result.notes.append(f"pseudonym key: {status.message}{advice}")
 
 
 def _sentry(settings: Settings, env: Mapping[str, str], result: Preflight) -> None:
