@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
-from otel_secretary.rules import regex
+from otel_secretary.alerting import regex
 
 #: The closed set of rule kinds (``RuleSpec.kind``); validated against ``KINDS`` when parsed.
 RuleKind = Literal["error_rate", "latency", "slo", "threshold"]
