@@ -89,7 +89,7 @@ class RuleEngine:
         routing: Routing | None = None,
     ):
         self.specs = list(specs)
-        self.routing = routing
+        self._routing = routing
         # Label values come from raw span names and metric attributes (the engine sees spans before the
         # exporters mask them): they are masked once, when a route or a metric series is first seen.
         self.masker = masker
@@ -121,6 +121,16 @@ class RuleEngine:
     @property
     def _series(self) -> OrderedDict[SeriesKey, SpanSeries]:
         return self._store.series
+
+    @property
+    def routing(self) -> Routing | None:
+        """Repeat intervals, routes and inhibition (``routing:`` of the specs); replaceable at run time."""
+        return self._routing
+
+    @routing.setter
+    def routing(self, routing: Routing | None) -> None:
+        self._routing = routing
+        self._policy = NotificationPolicy(self.options.repeat_interval, routing, self._spec_by_name)
 
     @property
     def silences(self) -> dict[str, Silence]:
@@ -357,7 +367,7 @@ class RuleEngine:
         options = self.options
         lifecycle.update_flapping(alert, now, options.flap_changes, options.flap_window)
         alert.suppressed_by = suppression.suppressed_by(
-            alert, self.alerts.values(), self._silences, self.routing, now
+            alert, self.alerts.values(), self._silences, self._routing, now
         )
         if alert.suppressed_by:
             return []
