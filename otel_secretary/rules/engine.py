@@ -35,7 +35,7 @@ from otel_secretary.alerting.model import (
 )
 from otel_secretary.pii import Masker
 from otel_secretary.rules import conditions, lifecycle, suppression
-from otel_secretary.rules.conditions import Result, severity_state, tier_state
+from otel_secretary.rules.conditions import severity_state, tier_state
 from otel_secretary.rules.metric_samples import MetricSamples
 from otel_secretary.rules.notifications import NotificationPolicy, build
 from otel_secretary.rules.series import LATENCY_BOUNDS, CountRow, SeriesKey, SeriesStore, SpanSeries
@@ -106,6 +106,7 @@ class RuleEngine:
             max_series_bytes=self.options.max_series_bytes,
             mask=self._mask,
         )
+        self._plans = [conditions.plan(spec) for spec in self._span_specs]
         self._metrics = MetricSamples(self._metric_specs, self.options.max_series, self._masked_labels)
         self._silences = suppression.Silences()
         self._policy = NotificationPolicy(self.options.repeat_interval, routing, self._spec_by_name)
@@ -282,26 +283,39 @@ class RuleEngine:
         sent: list[Notification] = []
         with self._lock:
             self._store.flush()
-            results: list[Result] = []
-            span_specs = self._span_specs
-            for (index, _key), series in list(self._store.series.items()):
-                spec = span_specs[index]
-                if self._quiet(spec, series, now):
-                    continue
-                results.extend(conditions.evaluate_span(spec, series, now))
-            for index, spec in enumerate(self._metric_specs):
-                results.extend(self._metrics.evaluate(index, spec, now))
             seen: set[str] = set()
-            for spec, alertname, severity, labels, condition, value in results:
-                full, fp = self._identity(spec, alertname, severity, labels)
-                seen.add(fp)
-                self._step(spec, fp, alertname, severity, full, condition, value, now)
+            alerts = self.alerts
+            plans = self._plans
+            for (index, _key), series in list(self._store.series.items()):
+                plan = plans[index]
+                spec = plan.spec
+                if series.fingerprints is None:
+                    names = [(n, s) for n in spec.alert_names for s in conditions.severities(spec, n)]
+                    series.fingerprints = tuple(
+                        self._series_identity(series, spec, n, s)[1] for n, s in names
+                    )
+                has_alert = not alerts.keys().isdisjoint(series.fingerprints)
+                found = conditions.evaluate_plan(plan, series, now, quiet_ok=not has_alert)
+                for alertname, severity, condition, value in found or ():
+                    full, fp = self._series_identity(series, spec, alertname, severity)
+                    if not condition and fp not in alerts:
+                        continue  # nothing to start, nothing to hold or resolve
+                    seen.add(fp)
+                    self._step(spec, fp, alertname, severity, full, condition, value, now)
+            for index, metric_spec in enumerate(self._metric_specs):
+                for spec, alertname, severity, labels, condition, value in self._metrics.evaluate(
+                    index, metric_spec, now
+                ):
+                    full, fp = self._identity(spec, alertname, severity, labels)
+                    seen.add(fp)
+                    self._step(spec, fp, alertname, severity, full, condition, value, now)
             for fp, alert in list(self.alerts.items()):
                 if fp not in seen and alert.state != "inactive":
                     spec = self._spec_by_name[alert.labels["rule"]]
                     lifecycle.advance(alert, spec, lifecycle.unseen_condition(alert, spec, now), None, now)
+            inhibition = suppression.Inhibition(self.alerts.values(), self._routing)
             for alert in self._ordered_alerts():
-                sent.extend(self._reconcile(alert, now))
+                sent.extend(self._reconcile(alert, inhibition, now))
             self._forget(now)
             self.last_evaluation = now
         for notification in sent:
@@ -325,19 +339,15 @@ class RuleEngine:
             cached = self._identities[key] = (full, fingerprint(full))
         return cached
 
-    def _quiet(self, spec: RuleSpec, series: SpanSeries, now: float) -> bool:
-        """True when this series cannot change any alert now, so evaluating it can be skipped.
-
-        That is: no alert of the series exists (nothing to hold or resolve) and nothing can start (see
-        :func:`conditions.may_change`). Most series of a healthy service are quiet: evaluation then costs
-        one window read per series.
-        """
-        if conditions.may_change(spec, series, now):
-            return False
-        if series.fingerprints is None:
-            names = [(n, s) for n in spec.alert_names for s in conditions.severities(spec, n)]
-            series.fingerprints = tuple(self._identity(spec, n, s, series.labels)[1] for n, s in names)
-        return not any(fp in self.alerts for fp in series.fingerprints)
+    def _series_identity(
+        self, series: SpanSeries, spec: RuleSpec, alertname: str, severity: str
+    ) -> tuple[dict[str, str], str]:
+        identity = series.identities.get((alertname, severity))
+        if identity is None:
+            identity = series.identities[(alertname, severity)] = self._identity(
+                spec, alertname, severity, series.labels
+            )
+        return identity
 
     def _step(
         self,
@@ -363,12 +373,12 @@ class RuleEngine:
         # Pages first, so inhibition of tickets sees this evaluation's pages.
         return sorted(self.alerts.values(), key=lambda a: (a.severity != "page", a.fingerprint))
 
-    def _reconcile(self, alert: AlertInstance, now: float) -> list[Notification]:
+    def _reconcile(
+        self, alert: AlertInstance, inhibition: suppression.Inhibition, now: float
+    ) -> list[Notification]:
         options = self.options
         lifecycle.update_flapping(alert, now, options.flap_changes, options.flap_window)
-        alert.suppressed_by = suppression.suppressed_by(
-            alert, self.alerts.values(), self._silences, self._routing, now
-        )
+        alert.suppressed_by = suppression.suppressed_by(alert, inhibition, self._silences, now)
         if alert.suppressed_by:
             return []
         notification = self._policy.decide(alert, now)

@@ -18,7 +18,7 @@ import math
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from otel_secretary.rules import promql
 from otel_secretary.rules.spec import RuleSpec
@@ -43,6 +43,8 @@ class SpanSeries:
     created: int = 0
     #: Fingerprints of every alert this series can raise (filled on first use; labels never change).
     fingerprints: tuple[str, ...] | None = None
+    #: (alertname, severity) → full label set and fingerprint, filled on first use.
+    identities: dict[tuple[str, str], tuple[dict[str, str], str]] = field(default_factory=dict)
 
 
 class SeriesStore:

@@ -45,51 +45,57 @@ class Silences:
                 del self.by_id[sid]
 
 
-def inhibitor(
-    alert: AlertInstance, alerts: Iterable[AlertInstance], routing: Routing | None
-) -> AlertInstance | None:
-    """The firing alert that inhibits ``alert``, if any.
+class Inhibition:
+    """Which firing alert inhibits which, indexed once per evaluation.
 
     With ``routing.inhibit`` set: an alert of a rule's ``source`` severity inhibits one of its ``target``
     severity when every ``equal`` label matches (missing counts as empty, as in Alertmanager). Without it:
-    a firing page inhibits a ticket with the same labels apart from severity.
+    a firing page inhibits a ticket with the same labels apart from severity. The firing sources are
+    indexed by those label values, so each lookup is one dict access (a scan of every alert per alert
+    cost 21 s per evaluation with 3,400 firing tickets).
     """
-    if routing is not None and routing.inhibit is not None:
-        for rule in routing.inhibit:
-            if alert.severity != rule.target:
-                continue
-            key = tuple(alert.labels.get(name, "") for name in rule.equal)
-            for other in alerts:
-                equal = tuple(other.labels.get(name, "") for name in rule.equal) == key
-                if other.severity == rule.source and other.state == "firing" and equal:
-                    return other
-        return None
-    if alert.severity != "ticket":
-        return None
-    same = _without_severity(alert.labels)
-    for other in alerts:
-        is_page = other.severity == "page" and other.state == "firing"
-        if is_page and _without_severity(other.labels) == same:
-            return other
-    return None
+
+    def __init__(self, alerts: Iterable[AlertInstance], routing: Routing | None) -> None:
+        firing = [a for a in alerts if a.state == "firing"]
+        self._rules = routing.inhibit if routing is not None else None
+        self._by_rule: list[dict[tuple[str, ...], AlertInstance]] = []
+        self._pages: dict[frozenset[tuple[str, str]], AlertInstance] = {}
+        if self._rules is not None:
+            for rule in self._rules:
+                index: dict[tuple[str, ...], AlertInstance] = {}
+                for other in firing:
+                    if other.severity == rule.source:
+                        index.setdefault(tuple(other.labels.get(name, "") for name in rule.equal), other)
+                self._by_rule.append(index)
+        else:
+            for other in firing:
+                if other.severity == "page":
+                    self._pages.setdefault(_without_severity(other.labels), other)
+
+    def inhibitor(self, alert: AlertInstance) -> AlertInstance | None:
+        """The first firing alert (in the engine's order) that inhibits ``alert``, if any."""
+        if self._rules is not None:
+            for rule, index in zip(self._rules, self._by_rule, strict=True):
+                if alert.severity == rule.target:
+                    hit = index.get(tuple(alert.labels.get(name, "") for name in rule.equal))
+                    if hit is not None:
+                        return hit
+            return None
+        if alert.severity != "ticket":
+            return None
+        return self._pages.get(_without_severity(alert.labels))
 
 
-def suppressed_by(
-    alert: AlertInstance,
-    alerts: Iterable[AlertInstance],
-    silences: Silences,
-    routing: Routing | None,
-    now: float,
-) -> str:
+def suppressed_by(alert: AlertInstance, inhibition: Inhibition, silences: Silences, now: float) -> str:
     """``silence:<id>``, ``inhibited:<fingerprint>``, ``flapping`` or empty (notify)."""
-    silence = silences.muting(alert.labels, now)
+    silence = silences.muting(alert.labels, now) if silences.by_id else None
     if silence is not None:
         return f"silence:{silence.id}"
-    other = inhibitor(alert, alerts, routing)
+    other = inhibition.inhibitor(alert)
     if other is not None:
         return f"inhibited:{other.fingerprint}"
     return "flapping" if alert.flapping else ""
 
 
-def _without_severity(labels: Mapping[str, str]) -> dict[str, str]:
-    return {k: v for k, v in labels.items() if k != "severity"}
+def _without_severity(labels: Mapping[str, str]) -> frozenset[tuple[str, str]]:
+    return frozenset((k, v) for k, v in labels.items() if k != "severity")
