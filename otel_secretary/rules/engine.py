@@ -111,6 +111,7 @@ class RuleEngine:
         self._silences = suppression.Silences()
         self._policy = NotificationPolicy(self.options.repeat_interval, routing, self._spec_by_name)
         self.alerts: dict[str, AlertInstance] = {}
+        self._inhibit_keys: dict[str, frozenset[tuple[str, str]]] = {}
         self._identities: dict[
             tuple[str, str, str, tuple[tuple[str, str], ...]], tuple[dict[str, str], str]
         ] = {}
@@ -313,7 +314,7 @@ class RuleEngine:
                 if fp not in seen and alert.state != "inactive":
                     spec = self._spec_by_name[alert.labels["rule"]]
                     lifecycle.advance(alert, spec, lifecycle.unseen_condition(alert, spec, now), None, now)
-            inhibition = suppression.Inhibition(self.alerts.values(), self._routing)
+            inhibition = suppression.Inhibition(self.alerts.values(), self._routing, self._inhibit_keys)
             for alert in self._ordered_alerts():
                 sent.extend(self._reconcile(alert, inhibition, now))
             self._forget(now)

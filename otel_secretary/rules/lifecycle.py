@@ -63,11 +63,15 @@ def unseen_condition(alert: AlertInstance, spec: RuleSpec, now: float) -> bool |
 
 def update_flapping(alert: AlertInstance, now: float, changes: int, window: float) -> None:
     """Flap guard (Nagios/Kibana style): ``changes`` state changes within ``window`` mark the alert
-    flapping until it has been stable for a whole window."""
-    recent = [t for t in alert.transitions if now - t < window]
-    if len(recent) >= changes:
+    flapping until it has been stable for a whole window.
+
+    Transitions are appended in time order, so "``changes`` of them within the window" is "the
+    ``changes``-th latest is within it", and "none within it" is "the latest is not" (no scan).
+    """
+    transitions = alert.transitions
+    if len(transitions) >= changes and now - transitions[-changes] < window:
         alert.flapping = True
-    elif alert.flapping and not recent:
+    elif alert.flapping and (not transitions or now - transitions[-1] >= window):
         alert.flapping = False
 
 

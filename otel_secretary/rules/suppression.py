@@ -55,7 +55,17 @@ class Inhibition:
     cost 21 s per evaluation with 3,400 firing tickets).
     """
 
-    def __init__(self, alerts: Iterable[AlertInstance], routing: Routing | None) -> None:
+    def __init__(
+        self,
+        alerts: Iterable[AlertInstance],
+        routing: Routing | None,
+        keys: dict[str, frozenset[tuple[str, str]]] | None = None,
+    ) -> None:
+        # ``keys``: label sets without severity by fingerprint, kept by the caller across evaluations
+        # (the labels of a fingerprint never change).
+        self._keys = {} if keys is None else keys
+        if len(self._keys) > 100_000:
+            self._keys.clear()
         firing = [a for a in alerts if a.state == "firing"]
         self._rules = routing.inhibit if routing is not None else None
         self._by_rule: list[dict[tuple[str, ...], AlertInstance]] = []
@@ -70,7 +80,7 @@ class Inhibition:
         else:
             for other in firing:
                 if other.severity == "page":
-                    self._pages.setdefault(_without_severity(other.labels), other)
+                    self._pages.setdefault(self._key(other), other)
 
     def inhibitor(self, alert: AlertInstance) -> AlertInstance | None:
         """The first firing alert (in the engine's order) that inhibits ``alert``, if any."""
@@ -83,7 +93,13 @@ class Inhibition:
             return None
         if alert.severity != "ticket":
             return None
-        return self._pages.get(_without_severity(alert.labels))
+        return self._pages.get(self._key(alert)) if self._pages else None
+
+    def _key(self, alert: AlertInstance) -> frozenset[tuple[str, str]]:
+        key = self._keys.get(alert.fingerprint)
+        if key is None:
+            key = self._keys[alert.fingerprint] = _without_severity(alert.labels)
+        return key
 
 
 def suppressed_by(alert: AlertInstance, inhibition: Inhibition, silences: Silences, now: float) -> str:
