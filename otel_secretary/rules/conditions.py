@@ -82,7 +82,8 @@ def evaluate_plan(
         slow = None if seconds is None else seconds > spec.latency_threshold
         return [(spec.name, spec.severity, slow, seconds)]
     windows = plan.windows
-    pairs = ring.pairs(now, windows[:1])
+    # A series with an alert reads every window at once; one without first reads the longest only.
+    pairs = ring.pairs(now, windows[:1] if quiet_ok else windows)
     if quiet_ok and pairs[0][0] <= 0:
         if plan.no_data < 0:
             return None
@@ -97,7 +98,7 @@ def evaluate_plan(
         ratio = bad / total
         condition = ratio > spec.threshold and (min_rate <= 0 or total / windows[0] >= min_rate)
         return None if quiet_ok and not condition else [(spec.name, spec.severity, condition, ratio)]
-    if len(windows) > 1:
+    if len(pairs) < len(windows):
         pairs += ring.pairs(now, windows[1:])
     out: list[Condition] = []
     for severity, tiers in plan.tiers:

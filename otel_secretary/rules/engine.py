@@ -287,7 +287,7 @@ class RuleEngine:
             seen: set[str] = set()
             alerts = self.alerts
             plans = self._plans
-            for (index, _key), series in list(self._store.series.items()):
+            for (index, _key), series in self._store.series.items():  # evaluation adds no series
                 plan = plans[index]
                 spec = plan.spec
                 if series.fingerprints is None:
