@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import threading
+from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -200,9 +201,20 @@ class RuleEngine:
         store = self._store
         if not store.routes(service, name, kind):
             return
-        key = store.stage_key(service, name, kind, error, duration, timestamp)
+        # SeriesStore.stage_key and .stage, inlined: this runs for every ended span.
+        key = (
+            service,
+            name,
+            kind,
+            error,
+            bisect_left(store.bounds, duration - 1e-12),
+            int(timestamp // store.bucket),
+        )
         with self._lock:
-            store.stage(key, count)
+            staged = store.staged
+            staged[key] = staged.get(key, 0.0) + count
+            if len(staged) >= 4096:
+                store.stage_full()
 
     def _flush(self) -> None:
         self._store.flush()

@@ -121,10 +121,14 @@ class SeriesStore:
         """Add to the staged counts; a full stage is folded in (or set aside for the data folder)."""
         self.staged[key] = self.staged.get(key, 0.0) + count
         if len(self.staged) >= 4096:
-            if self.fold_staged:
-                self.flush()
-            else:
-                self.drained.extend(self._drain_staged())
+            self.stage_full()
+
+    def stage_full(self) -> None:
+        """The stage is full: fold it in, or set it aside for the data folder."""
+        if self.fold_staged:
+            self.flush()
+        else:
+            self.drained.extend(self._drain_staged())
 
     def flush(self) -> None:
         """Fold the staged counts into the windows (nothing when counts go through the data folder)."""
