@@ -18,8 +18,8 @@ from typing import Annotated, Any, TypeAlias
 import httpx
 import typer
 
+from otel_secretary.alerting.model import Matcher, Notification, Silence
 from otel_secretary.rules import store
-from otel_secretary.rules.model import Matcher, Notification, Silence
 from otel_secretary.rules.spec import parse_duration
 from otel_secretary.settings import load_settings
 

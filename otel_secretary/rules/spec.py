@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 import yaml
 
-from otel_secretary.rules import regex
+from otel_secretary.alerting import regex
+from otel_secretary.alerting.model import Matcher
 
 #: The closed set of rule kinds (``RuleSpec.kind``); validated against ``KINDS`` when parsed.
 RuleKind = Literal["error_rate", "latency", "slo", "threshold"]
@@ -648,6 +649,21 @@ class InhibitRule:
 
 
 @dataclass(frozen=True)
+class Route:
+    """A notification route: alerts whose labels match every matcher take its repeat interval and its
+    resolve setting. The first matching route wins (Alertmanager routes without ``continue``); an unset
+    field falls back to the severity's repeat interval and to the rule's ``send_resolved``."""
+
+    matchers: tuple[Matcher, ...]
+    repeat_interval: int | None = None
+    send_resolved: bool | None = None
+    line: int = 0
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(m.matches(labels) for m in self.matchers)
+
+
+@dataclass(frozen=True)
 class Routing:
     """Notification routing shared by the engine and the generated ``alertmanager.yml``.
 
@@ -658,6 +674,11 @@ class Routing:
     repeat_interval: Mapping[str, int] = field(default_factory=dict)
     inhibit: tuple[InhibitRule, ...] | None = None
     file: str = ""
+    routes: tuple[Route, ...] = ()
+
+    def route(self, labels: Mapping[str, str]) -> Route | None:
+        """The first route whose matchers all match ``labels``."""
+        return next((r for r in self.routes if r.matches(labels)), None)
 
 
 def _routing(file: str, node: _Node) -> Routing:
@@ -689,8 +710,45 @@ def _routing(file: str, node: _Node) -> Routing:
             entry.reject_unknown()
             rules.append(rule)
         inhibit = tuple(rules)
+    routes = _routes(file, reader)
     reader.reject_unknown()
-    return Routing(repeat, inhibit, file)
+    return Routing(repeat, inhibit, file, routes)
+
+
+def _routes(file: str, reader: _Reader) -> tuple[Route, ...]:
+    """``routes: [{matchers: ['rule="Checkout"'], repeat_interval: 30m, send_resolved: false}]``."""
+    raw = reader.raw("routes")
+    if raw is None:
+        return ()
+    if not isinstance(raw.value, list):
+        raise reader.error("routes", "must be a list of {matchers, repeat_interval, send_resolved}")
+    routes = []
+    for index, item in enumerate(raw.value):
+        entry = _Reader(file, item, f"routing.routes[{index}]")
+        node = entry.raw("matchers")
+        if node is None or not isinstance(node.value, list) or not node.value:
+            raise entry.error("matchers", "must be a non-empty list like ['rule=\"Checkout\"']")
+        matchers = []
+        for position, matcher in enumerate(node.value):
+            where = f"{entry.path}.matchers[{position}]"
+            if not isinstance(matcher.value, str):
+                raise SpecError(file, matcher.line, where, 'must be a string like severity="page"')
+            try:
+                parsed = Matcher.parse(matcher.value)
+            except ValueError as exc:
+                raise SpecError(file, matcher.line, where, str(exc)) from None
+            if '"' in parsed.value or "\n" in parsed.value:
+                raise SpecError(file, matcher.line, where, "a quote or newline in a matcher value")
+            matchers.append(parsed)
+        repeat = entry.duration("repeat_interval", 0) or None
+        if repeat is not None and repeat < 60:
+            raise entry.error("repeat_interval", "must be at least 1m (one evaluation)")
+        send_resolved = entry.boolean("send_resolved", True) if entry.has("send_resolved") else None
+        if repeat is None and send_resolved is None:
+            raise entry.error(None, "sets neither repeat_interval nor send_resolved")
+        entry.reject_unknown()
+        routes.append(Route(tuple(matchers), repeat, send_resolved, item.line))
+    return tuple(routes)
 
 
 def load_routing(directory: Path, *, relative_to: Path | None = None) -> Routing | None:
