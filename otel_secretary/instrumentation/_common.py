@@ -23,36 +23,19 @@ from opentelemetry.semconv.attributes import (
     http_attributes,
     server_attributes,
 )
-from opentelemetry.semconv.metrics import http_metrics
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider, get_tracer
 from opentelemetry.util.types import AttributeValue
 
+from otel_secretary import semconv
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
 SCOPE: Final = "otel_secretary.instrumentation"
-ATTR_SYSTEM: Final = "otel_secretary.external.system"
-ATTR_OPERATION: Final = "otel_secretary.external.operation"
-DURATION_METRIC: Final = "otel_secretary.external.duration"
-ERRORS_METRIC: Final = "otel_secretary.external.errors"
-# HTTP semconv advice for http.client.request.duration; reused for our logical-call histogram.
-HTTP_DURATION_BUCKETS: Final = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.075,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    7.5,
-    10.0,
-)
-CALL_DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# Declared in otel_secretary.semconv; re-exported under the names the instrumentations use.
+ATTR_SYSTEM: Final = semconv.EXTERNAL_SYSTEM
+ATTR_OPERATION: Final = semconv.EXTERNAL_OPERATION
+DURATION_METRIC: Final = semconv.EXTERNAL_DURATION.name
+ERRORS_METRIC: Final = semconv.EXTERNAL_ERRORS.name
 
 # A path segment that is an object id rather than a resource name: Stripe/OpenAI prefixed ids
 # (cus_N2b…, pi_3Mt…, file-abc…, resp_…), numbers, UUIDs, hex digests and anything with an '@'.
@@ -88,23 +71,9 @@ class Instruments:
 
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
-        self.duration: Histogram = meter.create_histogram(
-            DURATION_METRIC,
-            unit="s",
-            description="Duration of logical outbound calls (retries and backoff included).",
-            explicit_bucket_boundaries_advisory=list(CALL_DURATION_BUCKETS),
-        )
-        self.errors: Counter = meter.create_counter(
-            ERRORS_METRIC,
-            unit="{error}",
-            description="Failed logical outbound calls, by system, operation and error.type.",
-        )
-        self.http_duration: Histogram = meter.create_histogram(
-            http_metrics.HTTP_CLIENT_REQUEST_DURATION,
-            unit="s",
-            description="Duration of each physical HTTP attempt.",
-            explicit_bucket_boundaries_advisory=list(HTTP_DURATION_BUCKETS),
-        )
+        self.duration: Histogram = semconv.histogram(meter, semconv.EXTERNAL_DURATION)
+        self.errors: Counter = semconv.counter(meter, semconv.EXTERNAL_ERRORS)
+        self.http_duration: Histogram = semconv.histogram(meter, semconv.HTTP_CLIENT_DURATION)
 
     def record_call(self, system: str, operation: str, seconds: float, error_type: str | None) -> None:
         attributes: dict[str, AttributeValue] = {ATTR_SYSTEM: system, ATTR_OPERATION: operation}

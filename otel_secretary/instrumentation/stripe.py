@@ -33,6 +33,7 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from opentelemetry.util.types import AttributeValue
 from wrapt import wrap_function_wrapper
 
+from otel_secretary import semconv
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
@@ -50,7 +51,7 @@ from ._common import (
 )
 
 SYSTEM: Final = "stripe"
-WEBHOOK_METRIC: Final = "otel_secretary.stripe.webhook.events"
+WEBHOOK_METRIC: Final = semconv.STRIPE_WEBHOOK_EVENTS.name
 _SDK_KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 R = TypeVar("R")
@@ -406,11 +407,7 @@ def _record_exception(span: Span, exc: BaseException) -> None:
 class _WebhookMetrics:
     def __init__(self, meter_provider: MeterProvider | None) -> None:
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
-        self.events = meter.create_counter(
-            WEBHOOK_METRIC,
-            unit="{event}",
-            description="Stripe webhook deliveries by event type and outcome (processed, invalid_signature).",
-        )
+        self.events = semconv.counter(meter, semconv.STRIPE_WEBHOOK_EVENTS)
 
 
 def traced_stripe_webhook(
@@ -458,11 +455,11 @@ def traced_stripe_webhook(
                     raise
                 finally:
                     if outcome != "processed":
-                        metrics.events.add(1, {"stripe.event.type": event_type, "outcome": outcome})
+                        metrics.events.add(1, {semconv.STRIPE_EVENT_TYPE: event_type, "outcome": outcome})
                 event_type = str(getattr(event, "type", None) or "unknown")
                 span.set_attributes(
                     {
-                        "stripe.event.type": event_type,
+                        semconv.STRIPE_EVENT_TYPE: event_type,
                         "stripe.event.id": str(getattr(event, "id", "")),
                         "stripe.event.livemode": bool(getattr(event, "livemode", False)),
                     }
@@ -475,7 +472,7 @@ def traced_stripe_webhook(
                     _fail(span, exc, qualified_name(exc))
                     raise
                 finally:
-                    metrics.events.add(1, {"stripe.event.type": event_type, "outcome": outcome})
+                    metrics.events.add(1, {semconv.STRIPE_EVENT_TYPE: event_type, "outcome": outcome})
                 return result
 
         return wrapper

@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from otel_secretary import dashboards
 from otel_secretary.cli import app
-from otel_secretary.dashboards import _queries as q
 from tests.dashboards.conftest import COMMITTED
 from tests.support.processes import REPO
 
@@ -116,24 +115,6 @@ def test_an_unknown_rule_still_gets_a_panel_on_the_overview() -> None:
     extra = type(spec)(**{**spec.__dict__, "name": "BrandNewRule"})
     files = dashboards.render_all([*base, extra])
     assert '"title": "BrandNewRule: system.cpu.utilization"' in files["otel-secretary-overview.json"]
-
-
-@pytest.mark.parametrize(
-    ("metric", "module"),
-    [
-        (q.CELERY_QUEUE, "otel_secretary/celery.py"),
-        (q.MESSAGES_PROCESSED, "examples/ai_secretary/tasks.py"),
-        (q.SUBSCRIPTIONS, "examples/ai_secretary/app.py"),
-        (q.PII_REDACTIONS, "otel_secretary/pii/_masker.py"),
-        (q.PII_FAILURES, "otel_secretary/pii/_masker.py"),
-        (q.INTERNAL_ERRORS, "otel_secretary/_internal/self_monitoring.py"),
-    ],
-    ids=lambda v: v.otel_name if isinstance(v, q.Metric) else "",
-)
-def test_inline_instrument_names_still_exist_where_they_are_created(metric: q.Metric, module: str) -> None:
-    source = (REPO / module).read_text(encoding="utf-8")
-    assert f'"{metric.otel_name}"' in source
-    assert f'unit="{metric.unit}"' in source
 
 
 def test_cli_render_then_check(tmp_path: Path) -> None:
