@@ -25,6 +25,8 @@ SEVERITIES = ("page", "ticket", "info")
 OPERATORS = (">", ">=", "<", "<=")
 AGGREGATES = ("avg", "max", "min", "sum")
 FUNCTIONS = ("value", "rate", "increase")
+#: The Grafana dashboards a rule's panel can live on (``dashboard.board``).
+DASHBOARDS = ("overview", "performance", "errors", "external", "business")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _DURATION_RE = re.compile(r"^(\d+)(s|m|h|d|w)$")
@@ -142,6 +144,20 @@ TIER_TABLE: tuple[tuple[str, str, float, int, int], ...] = (
 
 
 @dataclass(frozen=True)
+class DashboardHome:
+    """Where the dashboards show a rule: the board of its panel, and the seed panels drawing its threshold.
+
+    Named here, next to the threshold, so moving a rule or changing its threshold is one edit.
+    """
+
+    board: str = "overview"
+    #: Ids of overview panels (dashboards code) that draw this rule's threshold as their red line.
+    panels: tuple[str, ...] = ()
+    #: An early-warning level (orange) for those panels that show one; None: red line only.
+    warn: float | None = None
+
+
+@dataclass(frozen=True)
 class RuleSpec:
     """One validated rule. Fields not used by a kind keep their defaults."""
 
@@ -184,6 +200,7 @@ class RuleSpec:
     send_resolved: bool = True
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    dashboard: DashboardHome = field(default_factory=DashboardHome)
 
     @property
     def budget(self) -> float:
@@ -389,6 +406,21 @@ def _selector(reader: _Reader) -> Selector:
     return selector
 
 
+def _dashboard(reader: _Reader) -> DashboardHome:
+    sub = reader.mapping("dashboard")
+    if sub is None:
+        return DashboardHome()
+    if not isinstance(sub.node.value, dict):
+        raise reader.error("dashboard", "must be a mapping (board, panels, warn)")
+    home = DashboardHome(
+        board=sub.text("board", "overview", choices=DASHBOARDS),
+        panels=sub.string_list("panels", ()),
+        warn=sub.number("warn", low=-1e18, high=1e18) if sub.has("warn") else None,
+    )
+    sub.reject_unknown()
+    return home
+
+
 def _sdk(reader: _Reader) -> SdkSource | None:
     sub = reader.mapping("sdk")
     if sub is None:
@@ -479,6 +511,7 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         "send_resolved": reader.boolean("send_resolved", True),
         "labels": labels,
         "annotations": annotations,
+        "dashboard": _dashboard(reader),
     }
     if kind in ("error_rate", "latency", "slo"):
         common["selector"] = _selector(reader)
