@@ -18,7 +18,7 @@ import yaml
 from otel_secretary.pii._detectors import DETECTORS, EMAIL_PATTERN, Detector, to_re2
 from otel_secretary.pii._keys import collector_key_pattern
 
-DEFAULT_PATH = Path("collector-config/generated/pii-redaction.yaml")
+DEFAULT_PATH = Path("generated/pii-redaction.yaml")
 PROCESSOR = "redaction/pii"
 _RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\(\?>|\\[1-9]|[*+?}]\+|\(\?P=")
 

@@ -25,9 +25,9 @@ def panels(board: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_committed_files_are_byte_identical_to_a_fresh_render(rendered: dict[str, str]) -> None:
     committed = {p.name: p.read_text(encoding="utf-8") for p in COMMITTED.glob("*.json")}
-    assert sorted(committed) == sorted(rendered), "run `otel-secretary dashboards render`"
+    assert sorted(committed) == sorted(rendered), "run `make generate` (otel-secretary generate)"
     stale = [name for name in rendered if committed[name] != rendered[name]]
-    assert not stale, f"stale: {stale}; run `otel-secretary dashboards render`"
+    assert not stale, f"stale: {stale}; run `make generate` (otel-secretary generate)"
 
 
 def test_rendering_twice_gives_the_same_bytes(rendered: dict[str, str]) -> None:
@@ -156,6 +156,6 @@ def test_provisioning_points_grafana_at_prometheus_and_the_dashboards_folder() -
     readme = (GRAFANA / "README.md").read_text(encoding="utf-8")
     snippet = yaml.safe_load(readme.split("```yaml\n", 1)[1].split("```", 1)[0])
     mounts = dict(v.removesuffix(":ro").split(":", 1) for v in snippet["grafana"]["volumes"])
-    assert mounts["./dashboards"] == provider["options"]["path"]
+    assert mounts["../generated/dashboards"] == provider["options"]["path"]
     assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
-    assert (REPO / "collector-config" / "dashboards").resolve() == COMMITTED.resolve()
+    assert (GRAFANA.parent / "../generated/dashboards").resolve() == COMMITTED.resolve()
