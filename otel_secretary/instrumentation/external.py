@@ -20,6 +20,8 @@ from opentelemetry.metrics import MeterProvider
 from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
 
+from otel_secretary.errors import record_exception
+
 from ._common import ATTR_OPERATION, ATTR_SYSTEM, Instruments, make_tracer, qualified_name
 
 P = ParamSpec("P")
@@ -45,7 +47,7 @@ def traced_external_call(
         error_type = None
         if exc is not None:
             error_type = qualified_name(exc)
-            _record_exception(span, exc, system)
+            record_exception(span, exc, system=system)
             span.set_attribute(error_attributes.ERROR_TYPE, error_type)
             span.set_status(Status(StatusCode.ERROR, error_type))
         instruments.record_call(system, operation, timeit.default_timer() - started, error_type)
@@ -93,11 +95,3 @@ def traced_external_call(
         return cast(Callable[P, R], functools.wraps(func)(wrapper))
 
     return decorate
-
-
-def _record_exception(span: trace.Span, exc: BaseException, system: str) -> None:
-    try:
-        from otel_secretary.errors import record_exception
-    except ImportError:
-        return
-    record_exception(span, exc, system=system)
