@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from opentelemetry import metrics
 
 from otel_secretary import semconv
+from otel_secretary.config_error import ConfigError
 
 _logger = logging.getLogger("otel_secretary")
 _lock = threading.Lock()
@@ -82,10 +83,11 @@ def internal_error_counts() -> dict[str, int]:
 def is_bad_input(exc: BaseException) -> bool:
     """A user's file or setting is wrong (settings, PII patterns, rule specs, prices, channels).
 
-    Each of those raises a ``ValueError`` subclass of ours whose message names the variable or the
-    file, line and field; such an error deserves that one line, not a traceback of our internals.
+    Each of those raises a :class:`~otel_secretary.config_error.ConfigError` whose message names the
+    variable or the file, line and field; such an error deserves that one line, not a traceback of our
+    internals.
     """
-    return isinstance(exc, ValueError) and type(exc).__module__.startswith("otel_secretary.")
+    return isinstance(exc, ConfigError)
 
 
 def say_disabled(what: str, exc: BaseException) -> None:

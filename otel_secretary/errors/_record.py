@@ -28,6 +28,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from otel_secretary import semconv
+from otel_secretary._internal.lazy_default import LazyDefault
 from otel_secretary._internal.self_monitoring import report_internal_error
 
 from ._classify import Classification, classify_exception
@@ -196,24 +197,16 @@ def _safe_str(exc: BaseException) -> str:
         return ""
 
 
-_default: ErrorRecorder | None = None
-_default_lock = threading.Lock()
+_default: LazyDefault[ErrorRecorder] = LazyDefault(lambda: ErrorRecorder())
 
 
 def default_recorder() -> ErrorRecorder:
     """The process-wide recorder: the one :func:`install` configured, else one on the global meter."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = ErrorRecorder()
-    return _default
+    return _default.get()
 
 
 def set_default_recorder(recorder: ErrorRecorder) -> None:
-    global _default
-    with _default_lock:
-        _default = recorder
+    _default.set(recorder)
 
 
 def record_exception(

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import yaml
 
+from otel_secretary.config_error import ConfigError
 from otel_secretary.rules import regex
 
 #: The closed set of rule kinds (``RuleSpec.kind``); validated against ``KINDS`` when parsed.
@@ -37,7 +38,7 @@ NO_DATA_FOR = 300
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """A spec problem, located: ``file:line: field: message``."""
 
     def __init__(self, file: str, line: int, field_path: str, message: str) -> None:
@@ -654,7 +655,7 @@ def load_dir(directory: Path, *, relative_to: Path | None = None) -> list[RuleSp
     return specs
 
 
-class SpecFolderError(ValueError):
+class SpecFolderError(ConfigError):
     """A spec folder that cannot be used: missing, not a folder, or holding no specs."""
 
 
