@@ -9,10 +9,11 @@ status ERROR and the errors module's classification; ``otel_secretary.external.d
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar, cast
 
 from opentelemetry import trace
@@ -52,6 +53,21 @@ def traced_external_call(
             span.set_status(Status(StatusCode.ERROR, error_type))
         instruments.record_call(system, operation, timeit.default_timer() - started, error_type)
 
+    @contextlib.contextmanager
+    def call() -> Iterator[None]:
+        """The span around one call, the same for sync and async functions (``with`` around ``await``)."""
+        started = timeit.default_timer()
+        with tracer.start_as_current_span(
+            name, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False,
+            set_status_on_exception=False,
+        ) as span:  # fmt: skip
+            try:
+                yield
+            except BaseException as exc:
+                finish(span, started, exc)
+                raise
+            finish(span, started, None)
+
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         if not callable(func):
             raise TypeError(f"@traced_external_call can only decorate a callable, not {type(func).__name__}")
@@ -63,34 +79,14 @@ def traced_external_call(
         if inspect.iscoroutinefunction(func):
 
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                started = timeit.default_timer()
-                with tracer.start_as_current_span(
-                    name, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False,
-                    set_status_on_exception=False,
-                ) as span:  # fmt: skip
-                    try:
-                        result = await func(*args, **kwargs)
-                    except BaseException as exc:
-                        finish(span, started, exc)
-                        raise
-                    finish(span, started, None)
-                    return result
+                with call():
+                    return await func(*args, **kwargs)
 
             return cast(Callable[P, R], functools.wraps(func)(async_wrapper))
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = timeit.default_timer()
-            with tracer.start_as_current_span(
-                name, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False,
-                set_status_on_exception=False,
-            ) as span:  # fmt: skip
-                try:
-                    result = func(*args, **kwargs)
-                except BaseException as exc:
-                    finish(span, started, exc)
-                    raise
-                finish(span, started, None)
-                return result
+            with call():
+                return func(*args, **kwargs)
 
         return cast(Callable[P, R], functools.wraps(func)(wrapper))
 
