@@ -1,5 +1,5 @@
 # The few verbs a maintainer needs; README and CI call these.
-.PHONY: setup demo test lint bench stack-up stack-down constraints update-constraints
+.PHONY: setup demo test lint bench generate stack-up stack-down constraints update-constraints
 
 setup:
 	bash scripts/setup.sh test
@@ -16,6 +16,11 @@ lint:
 bench:
 	bash scripts/setup.sh test && .venv/bin/pip install -q -e '.[bench]' -c constraints.txt && \
 	for b in benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b; done
+
+# Every generated file (Prometheus rules + promtool tests, alertmanager.yml, Grafana dashboards, the
+# Collector's PII redaction config) from the shipped specs, the telemetry registry and the PII patterns.
+generate:
+	.venv/bin/otel-secretary generate --out generated
 
 stack-up:
 	.venv/bin/otel-secretary stack up

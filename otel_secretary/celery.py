@@ -24,6 +24,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from otel_secretary import semconv
 from otel_secretary._configure import configure, current_handle
 from otel_secretary._internal.flush_on_exit import flush_within
 
@@ -88,9 +89,6 @@ def observe_queue_lengths(celery_app: Any, queues: tuple[str, ...] = ("celery",)
             report_internal_error("celery.queue_length", exc)
             return []
 
-    metrics.get_meter("otel_secretary.celery").create_observable_gauge(
-        "messaging.celery.queue.length",
-        callbacks=[observe],
-        unit="{message}",
-        description="Messages waiting in the Celery broker queue.",
+    semconv.observable_gauge(
+        metrics.get_meter("otel_secretary.celery"), semconv.CELERY_QUEUE_LENGTH, [observe]
     )

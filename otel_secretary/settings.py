@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from otel_secretary.config_error import ConfigError
+
 T = TypeVar("T")
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError):
     """An environment value that cannot be used; the message names variable, value and what is allowed."""
 
     def __init__(self, variable: str, value: str, allowed: str) -> None:

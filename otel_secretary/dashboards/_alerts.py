@@ -38,7 +38,7 @@ def _describe(spec: RuleSpec, what: str, note: str = _SPANS_NOTE) -> str:
     summary = spec.annotations.get("description") or spec.annotations.get("summary", "")
     return (
         f"Alert {spec.name} ({spec.severity}): {what}{wait}. {summary} "
-        f"Same expression as rules/generated/<source>/{spec.name}.rules.yml. {note}"
+        f"Same expression as generated/<source>/{spec.name}.rules.yml. {note}"
     )
 
 

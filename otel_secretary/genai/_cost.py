@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
+from otel_secretary.config_error import ConfigError
+
 from ._extract import Usage
 
 _RESOLVE_TTL_S: Final = 3600.0
@@ -62,7 +64,7 @@ class Rates:
         return total / _PER_MTOK
 
 
-class PriceFileError(ValueError):
+class PriceFileError(ConfigError):
     """The override file cannot be used; the message says which entry and why."""
 
 

@@ -44,6 +44,7 @@ from opentelemetry.semconv.attributes import error_attributes, http_attributes, 
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProvider
 from wrapt import wrap_function_wrapper
 
+from otel_secretary import semconv
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
@@ -57,10 +58,10 @@ from ._common import (
     template_path,
 )
 
-RATELIMIT_REMAINING: Final = "otel_secretary.ratelimit.remaining"
-RATELIMIT_LIMIT: Final = "otel_secretary.ratelimit.limit"
-RATELIMIT_UTILIZATION: Final = "otel_secretary.ratelimit.utilization"
-ATTR_RATELIMIT_RESOURCE: Final = "otel_secretary.ratelimit.resource"
+RATELIMIT_REMAINING: Final = semconv.RATELIMIT_REMAINING.name
+RATELIMIT_LIMIT: Final = semconv.RATELIMIT_LIMIT.name
+RATELIMIT_UTILIZATION: Final = semconv.RATELIMIT_UTILIZATION.name
+ATTR_RATELIMIT_RESOURCE: Final = semconv.RATELIMIT_RESOURCE
 _RECORDED_HEADERS: Final = (
     "retry-after",
     "retry-after-ms",
@@ -84,21 +85,16 @@ class RateLimitGauges:
         # (provider, host, resource) -> (remaining, limit); written by calls, read by collection.
         self._last: dict[tuple[str, str | None, str], tuple[float | None, float | None]] = {}
         self._attributes: dict[tuple[str, str | None, str], dict[str, str]] = {}
-        meter.create_observable_gauge(
-            RATELIMIT_REMAINING,
-            callbacks=[self._observe(lambda remaining, limit: remaining)],
-            unit="1",
-            description="Requests or tokens left in the provider's rate-limit window.",
+        semconv.observable_gauge(
+            meter, semconv.RATELIMIT_REMAINING, [self._observe(lambda remaining, limit: remaining)]
         )
-        meter.create_observable_gauge(
-            RATELIMIT_LIMIT,
-            callbacks=[self._observe(lambda remaining, limit: limit)],
-            unit="1",
-            description="The provider's rate limit for requests or tokens.",
+        semconv.observable_gauge(
+            meter, semconv.RATELIMIT_LIMIT, [self._observe(lambda remaining, limit: limit)]
         )
-        meter.create_observable_gauge(
-            RATELIMIT_UTILIZATION,
-            callbacks=[
+        semconv.observable_gauge(
+            meter,
+            semconv.RATELIMIT_UTILIZATION,
+            [
                 self._observe(
                     lambda remaining, limit: (
                         max(0.0, min(1.0, 1.0 - remaining / limit))
@@ -107,8 +103,6 @@ class RateLimitGauges:
                     )
                 )
             ],
-            unit="1",
-            description="Share of the rate-limit window used (0..1); near 1 means 429s are imminent.",
         )
 
     def _observe(self, value_of: Callable[[float | None, float | None], float | None]) -> Callable[..., Any]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from opentelemetry.metrics import Counter, MeterProvider, get_meter_provider
 
+from otel_secretary import semconv
 from otel_secretary.pii._detectors import DETECTORS, PLACEHOLDER, Detector
 from otel_secretary.pii._keys import key_kind
 from otel_secretary.pii._names import NameMemory, local_part_names, looks_like_name, name_parts
@@ -115,16 +116,8 @@ class Masker:
         self._cached_scan = functools.lru_cache(maxsize=cache_size)(self._scan)
         provider = meter_provider or get_meter_provider()
         meter = provider.get_meter("otel_secretary.pii")
-        self._redaction_counter: Counter = meter.create_counter(
-            "otel_secretary.pii.redactions",
-            unit="{redaction}",
-            description="Values masked, by kind and signal",
-        )
-        self._failure_counter: Counter = meter.create_counter(
-            "otel_secretary.pii.failures",
-            unit="{value}",
-            description="Values dropped because masking raised (fail-closed), by signal",
-        )
+        self._redaction_counter: Counter = semconv.counter(meter, semconv.PII_REDACTIONS)
+        self._failure_counter: Counter = semconv.counter(meter, semconv.PII_FAILURES)
         self._failure_logged = False
 
     # ---------------------------------------------------------------- public API

@@ -640,7 +640,7 @@ def _render_alertmanager(options: AlertmanagerOptions | None = None) -> dict[str
 def render_all(
     specs: Sequence[RuleSpec], options: AlertmanagerOptions | None = None, routing: Routing | None = None
 ) -> dict[str, str]:
-    """Relative path → content for everything under rules/generated/.
+    """Relative path → content of the rule files and ``alertmanager.yml`` (the repository's ``generated/``).
 
     One rule file and one test file per spec and source: promtool evaluates every rule of a file for every
     test step, so small files keep ``rules check`` fast. Prometheus loads ``<source>/*.rules.yml``.

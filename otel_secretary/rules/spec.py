@@ -17,6 +17,7 @@ import yaml
 
 from otel_secretary.alerting import regex
 from otel_secretary.alerting.model import Matcher
+from otel_secretary.config_error import ConfigError
 
 #: The closed set of rule kinds (``RuleSpec.kind``); validated against ``KINDS`` when parsed.
 RuleKind = Literal["error_rate", "latency", "slo", "threshold"]
@@ -26,6 +27,8 @@ SEVERITIES = ("page", "ticket", "info")
 OPERATORS = (">", ">=", "<", "<=")
 AGGREGATES = ("avg", "max", "min", "sum")
 FUNCTIONS = ("value", "rate", "increase")
+#: The Grafana dashboards a rule's panel can live on (``dashboard.board``).
+DASHBOARDS = ("overview", "performance", "errors", "external", "business")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _DURATION_RE = re.compile(r"^(\d+)(s|m|h|d|w)$")
@@ -36,7 +39,7 @@ NO_DATA_FOR = 300
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """A spec problem, located: ``file:line: field: message``."""
 
     def __init__(self, file: str, line: int, field_path: str, message: str) -> None:
@@ -143,6 +146,20 @@ TIER_TABLE: tuple[tuple[str, str, float, int, int], ...] = (
 
 
 @dataclass(frozen=True)
+class DashboardHome:
+    """Where the dashboards show a rule: the board of its panel, and the seed panels drawing its threshold.
+
+    Named here, next to the threshold, so moving a rule or changing its threshold is one edit.
+    """
+
+    board: str = "overview"
+    #: Ids of overview panels (dashboards code) that draw this rule's threshold as their red line.
+    panels: tuple[str, ...] = ()
+    #: An early-warning level (orange) for those panels that show one; None: red line only.
+    warn: float | None = None
+
+
+@dataclass(frozen=True)
 class RuleSpec:
     """One validated rule. Fields not used by a kind keep their defaults."""
 
@@ -185,6 +202,7 @@ class RuleSpec:
     send_resolved: bool = True
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    dashboard: DashboardHome = field(default_factory=DashboardHome)
 
     @property
     def budget(self) -> float:
@@ -390,6 +408,21 @@ def _selector(reader: _Reader) -> Selector:
     return selector
 
 
+def _dashboard(reader: _Reader) -> DashboardHome:
+    sub = reader.mapping("dashboard")
+    if sub is None:
+        return DashboardHome()
+    if not isinstance(sub.node.value, dict):
+        raise reader.error("dashboard", "must be a mapping (board, panels, warn)")
+    home = DashboardHome(
+        board=sub.text("board", "overview", choices=DASHBOARDS),
+        panels=sub.string_list("panels", ()),
+        warn=sub.number("warn", low=-1e18, high=1e18) if sub.has("warn") else None,
+    )
+    sub.reject_unknown()
+    return home
+
+
 def _sdk(reader: _Reader) -> SdkSource | None:
     sub = reader.mapping("sdk")
     if sub is None:
@@ -480,6 +513,7 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         "send_resolved": reader.boolean("send_resolved", True),
         "labels": labels,
         "annotations": annotations,
+        "dashboard": _dashboard(reader),
     }
     if kind in ("error_rate", "latency", "slo"):
         common["selector"] = _selector(reader)
@@ -622,7 +656,7 @@ def load_dir(directory: Path, *, relative_to: Path | None = None) -> list[RuleSp
     return specs
 
 
-class SpecFolderError(ValueError):
+class SpecFolderError(ConfigError):
     """A spec folder that cannot be used: missing, not a folder, or holding no specs."""
 
 
