@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import threading
 import weakref
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from otel_secretary._internal.self_monitoring import report_dropped, report_recovered
+from otel_secretary.sdk._otlp_json import dumps_line
 from otel_secretary.settings import Settings, load_settings
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -93,7 +93,11 @@ class RotatingLineStream:
 
     def write(self, text: str) -> int:
         """Append ``text`` whole, or raise ``OSError`` with the file as it was before the call."""
-        data = text.encode("utf-8")
+        self.write_bytes(text.encode("utf-8"))
+        return len(text)
+
+    def write_bytes(self, data: bytes) -> None:
+        """:meth:`write` for text already encoded as UTF-8."""
         with self._lock:
             if self.closed:
                 raise ValueError("write to closed stream")
@@ -108,7 +112,6 @@ class RotatingLineStream:
                 self._write_all_or_nothing(data, size)
             finally:
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
-        return len(text)
 
     def _write_all_or_nothing(self, data: bytes, start: int) -> None:
         # Under the flock nobody else appends, so ``start`` is where this batch begins. os.write may
@@ -165,14 +168,14 @@ def _reason(exc: OSError) -> str:
 def write_batch(stream: RotatingLineStream, signal: str, body: dict[str, Any] | None, count: int) -> bool:
     """Write one OTLP-JSON batch as one line; on failure count and report the ``count`` items lost.
 
-    The line is what an OTLP/HTTP JSON request body would be (compact JSON, as upstream's file
+    The line is what an OTLP/HTTP JSON request body would be (compact UTF-8 JSON, as upstream's file
     exporters write). Returns whether the batch was kept."""
     if body is None:
         return True
     if stream.closed:
         return False
     try:
-        stream.write(json.dumps(body, separators=(",", ":")) + "\n")
+        stream.write_bytes(dumps_line(body) + b"\n")
     except OSError as exc:
         report_dropped(signal, _reason(exc), count, f"cannot write {stream.path}: {exc.strerror or exc}")
         return False
