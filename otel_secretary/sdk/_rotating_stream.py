@@ -21,6 +21,7 @@ import errno
 import fcntl
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,12 +37,21 @@ _REASONS = ("disk_full", "unwritable", "write_failed")
 
 
 class RotatingLineStream:
-    """Append-only line sink that rotates ``path`` → ``path.1`` … ``path.N`` past ``max_bytes``."""
+    """Append-only line sink that rotates ``path`` → ``path.1`` … ``path.N`` past ``max_bytes``.
 
-    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+    With ``max_age`` (seconds, ``OTEL_SECRETARY_FILE_MAX_AGE``) nothing older than that is kept either:
+    the current file is also rotated once it has collected for half of ``max_age`` and a rotated file
+    is deleted once its newest line is half of ``max_age`` old, so a line lives between ``max_age / 2``
+    and ``max_age``. When the current file began collecting is the mtime of ``<path>.lock``, touched at
+    every rotation (shared by every process writing the path). Checked as lines are written, at most
+    once a minute: a process that writes nothing deletes nothing."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int, max_age: float = 0.0) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.backups = backups
+        self.max_age = max_age
+        self._next_age_check = 0.0
         self._lock = threading.Lock()
         # The parent's export thread may hold the lock mid-write at fork; it does not exist in the child.
         weak_self = weakref.ref(self)
@@ -90,6 +100,24 @@ class RotatingLineStream:
         os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
         self._close_fd()
         self._open()
+        if self.max_age:
+            os.utime(self._process_lock_fd())  # the new current file begins collecting now
+
+    def _expire(self, lock_fd: int) -> None:
+        """Under the flock: rotate a current file that has collected for ``max_age / 2`` and delete
+        rotated files whose newest line is older than that."""
+        now = time.time()
+        self._next_age_check = now + min(60.0, self.max_age / 10)
+        window = self.max_age / 2
+        if os.fstat(self._fd).st_size == 0:
+            os.utime(lock_fd)  # nothing collected yet: the window starts with the first line
+        elif now - os.fstat(lock_fd).st_mtime > window:
+            self._rotate()
+        for index in range(1, self.backups + 1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            with contextlib.suppress(FileNotFoundError):
+                if now - older.stat().st_mtime > window:
+                    older.unlink()
 
     def write(self, text: str) -> int:
         """Append ``text`` whole, or raise ``OSError`` with the file as it was before the call."""
@@ -105,6 +133,8 @@ class RotatingLineStream:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             try:
                 self._reopen_if_moved()
+                if self.max_age and time.time() >= self._next_age_check:
+                    self._expire(lock_fd)
                 size = os.fstat(self._fd).st_size
                 if size and size + len(data) > self.max_bytes:
                     self._rotate()
@@ -153,7 +183,10 @@ def stream_for(
     """The rotating stream for one embedded-default file, sized by the settings."""
     settings = settings or load_settings()
     return RotatingLineStream(
-        path or settings.data_dir / filename, settings.file_max_bytes, settings.file_backups
+        path or settings.data_dir / filename,
+        settings.file_max_bytes,
+        settings.file_backups,
+        settings.file_max_age,
     )
 
 
