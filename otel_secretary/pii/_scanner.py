@@ -89,6 +89,7 @@ class Scanner:
         ]
         parts.append(f"(?P<s99>{SAFE_HEX})")
         self._digit_scanner = re.compile("|".join(parts))
+        self._by_group = {f"d{i}": (i, d) for i, d in enumerate(self._digit_detectors)}
         self._digit_tails = [
             re.compile("|".join(parts[1 + len(SAFE_PATTERNS) + i : -1]))
             for i in range(len(self._digit_detectors))
@@ -338,16 +339,16 @@ class Scanner:
         match = self._digit_scanner.match(text, start)
         if match is None:
             return -1
-        group = match.lastgroup or "s"
-        if group[0] == "s":
-            return match.end()
-        index = int(group[1:])
+        found = self._by_group.get(match.lastgroup or "")
+        if found is None:
+            return match.end()  # an allow-listed identifier or our own placeholder: skipped whole
         candidate: re.Match[str] | None = match
         # The first alternative that matched may be rejected by its validator; the later ones get a chance,
         # found by one match of the alternation of all later detectors (not one match per detector).
+        # The matched alternative is the whole match: each is a top-level group of the alternation.
         while candidate is not None:
-            detector = self._digit_detectors[index]
-            accepted = _accept(detector, candidate.group(f"d{index}"), text, start)
+            index, detector = found
+            accepted = _accept(detector, candidate.group(), text, start)
             if accepted:
                 hits.append(Hit(start, start + accepted, detector.kind, 1))
                 return start + accepted
@@ -355,7 +356,7 @@ class Scanner:
                 return -1
             candidate = self._digit_tails[index + 1].match(text, start)
             if candidate is not None:
-                index = int((candidate.lastgroup or "d0")[1:])
+                found = self._by_group[candidate.lastgroup or ""]
         return -1
 
     # ------------------------------------------------------------------------------------ e-mail
