@@ -44,7 +44,7 @@ _JSON_NAME_KEY = re.compile(r"(?i)name\"|attendee|organi[sz]er|sender|recipient|
 # vetoed a detection next to the replaced text ("x@example.com(555) 010-0199": the phone was glued to a
 # word; once that word is "<email>" it is not). Any other neighbour triggers one more pass.
 _MAX_PASSES = 16
-_INERT = frozenset(" \t\n\r,;\"'<>[]{}|.!?:)")
+_INERT = frozenset(" \t\n\r,;\"'<>[]{}|.!?:)=&")
 _DIGITS = frozenset("0123456789")
 
 
@@ -130,9 +130,13 @@ class Masker:
     # ---------------------------------------------------------------- public API
     def mask_text(self, text: str, redactions: Redactions | None = None) -> str:
         """Replace each PII substring with a typed placeholder; the rest of the text is kept."""
+        return self._mask_text(text, redactions, False)
+
+    def _mask_text(self, text: str, redactions: Redactions | None, prefiltered: bool) -> str:
+        """``prefiltered``: the caller already ran the prefilter on ``text`` and it may match."""
         trace = self._local.trace
         if len(text) <= _CACHEABLE:
-            if len(text) <= _PREFILTERED and not self._may_match(text):
+            if not prefiltered and len(text) <= _PREFILTERED and not self._may_match(text):
                 # the common case: one regex search, no scan, no cache lookup
                 if trace is None or trace not in self._learned:
                     return text
@@ -200,12 +204,14 @@ class Masker:
             if type(value) is str:  # the hot path, inlined: most attribute values are short strings
                 if key is not None and (kind := key_kind(key)) is not None:
                     return self._redact_whole(value, kind, redactions)
-                if len(value) <= _PREFILTERED and not self._may_match(value):
-                    trace = self._local.trace
-                    if trace is None or trace not in self._learned:
-                        return value
-                    return self._mask_learned(trace, value, redactions)
-                return self.mask_text(value, redactions)
+                if len(value) > _PREFILTERED:
+                    return self._mask_text(value, redactions, False)
+                if self._may_match(value):
+                    return self._mask_text(value, redactions, True)
+                trace = self._local.trace
+                if trace is None or trace not in self._learned:
+                    return value
+                return self._mask_learned(trace, value, redactions)
             return self._mask_value(key, value, redactions)
         except Exception:
             self._record_failure(redactions, "value")
