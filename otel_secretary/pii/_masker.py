@@ -141,14 +141,14 @@ class Masker:
                 if trace is None or trace not in self._learned:
                     return text
                 return self._mask_learned(trace, text, redactions)
-            masked, kinds, names = self._cached_scan(text) if self._cache_size else self._scan(text)
+            masked, kinds, found = self._cached_scan(text) if self._cache_size else self._scan(text)
         else:
-            masked, kinds, names = self._scan(text)
+            masked, kinds, found = self._scan(text)
         if kinds and redactions is not None:
             redactions.add(kinds)
         if trace is not None:
-            if names:
-                self.names.learn(trace, names)
+            if found:
+                self.names.learn(trace, _learnable(found))
             if trace in self._learned:
                 masked = self._mask_learned(trace, masked, redactions)
         return masked
@@ -190,7 +190,7 @@ class Masker:
                 for local in _LOCAL_PART.findall(value[:_CACHEABLE]):
                     names.extend(local_part_names(local))
             if '":' in value and _JSON_NAME_KEY.search(value) is not None and len(value) <= _CACHEABLE:
-                names.extend(self._cached_scan(value)[2])  # cached: masking the value next is free
+                names.extend(_learnable(self._cached_scan(value)[2]))  # cached: masking it next is free
         elif depth < 4 and isinstance(value, Mapping):
             for child_key, child in value.items():
                 self._collect_names(str(child_key), child, names, depth + 1)
@@ -292,27 +292,26 @@ class Masker:
             )
 
     # ---------------------------------------------------------------- scanning
-    def _scan(self, text: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-        """Mask to a fixed point, so mask(mask(x)) == mask(x); also returns the names worth learning
-        (names found, e-mail local parts), so a cached result still teaches the trace its names.
+    def _scan(self, text: str) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]:
+        """Mask to a fixed point, so mask(mask(x)) == mask(x); also returns what names can be learned
+        from (names found, e-mail local parts: see :func:`_learnable`), so a cached result still teaches
+        the trace its names. They are split into names only when a trace learns them.
 
         A replacement can only create a new match when it touches a character that could join it to a
         neighbour ("1<card>", "x@<email>"); only then is the result scanned again. Every pass replaces
         at least one value, so a chain of glued values ("…@example.com+44 20 7946 0958+44 …") converges.
         """
         all_kinds: list[str] = []
-        names: list[str] = []
+        names: list[tuple[str, str]] = []
         for _ in range(_MAX_PASSES):
             hits = self._scanner.scan(text)
             if not hits:
                 break
             for hit in hits:
-                all_kinds.append(hit.kind)
-                if hit.kind == "name":
-                    names.extend(name_parts(text[hit.start : hit.end]))
-                elif hit.kind == "email":
-                    address = text[hit.start : hit.end]
-                    names.extend(local_part_names(address.split("@", 1)[0].split("%40", 1)[0]))
+                kind = hit.kind
+                all_kinds.append(kind)
+                if kind == "name" or kind == "email":
+                    names.append((kind, text[hit.start : hit.end]))
             rescan = _touches_joiner(text, hits)
             text = self._replace(text, hits)
             if not rescan:
@@ -353,6 +352,18 @@ class Masker:
             normal = raw.lower() if kind in ("email", "name") else "".join(ch for ch in raw if ch.isalnum())
             return f"<{kind}:{pseudonym_digest(self._key, kind, normal)}>"
         return f"<{kind}>"
+
+
+def _learnable(found: Iterable[tuple[str, str]]) -> list[str]:
+    """The names worth remembering in what a scan found: each name and its words, the words of each
+    e-mail's local part ("priya.natarajan@…" → "priya", "natarajan")."""
+    names: list[str] = []
+    for kind, raw in found:
+        if kind == "name":
+            names.extend(name_parts(raw))
+        else:
+            names.extend(local_part_names(raw.split("@", 1)[0].split("%40", 1)[0]))
+    return names
 
 
 def pseudonym_digest(key: bytes, kind: str, value: str, length: int = 8) -> str:
