@@ -296,18 +296,27 @@ def name_end(text: str, start: int, limit: int = 4) -> int:
     pos = start
     words = 0
     length = len(text)
+    match_word = _WORD.match
     while words < limit and pos < length:
-        match = _WORD.match(text, pos)
+        match = match_word(text, pos)
         if match is None:
             break
         word = match.group()
-        if word.lower() in PARTICLES and words:
+        lower = word.lower()
+        if words and lower in PARTICLES:
             after = match.end()
             if after < length and text[after] == " ":
                 pos = after + 1
                 continue
             break
-        if not is_name_word(word):
+        # is_name_word, inlined (this walk runs after every cue): capitalised, or an uncased script.
+        first = word[0]
+        if first.isupper():
+            if len(word) > 1 and not any(map(str.islower, word[1:])):
+                break
+        elif first.islower() or not first.isalpha():
+            break
+        if lower in STOPWORDS:
             break
         end = match.end()
         words += 1
