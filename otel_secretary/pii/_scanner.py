@@ -5,8 +5,8 @@ family is driven by cheap anchors found at C speed, and the detector regexes are
 
 * digits: each number-bearing token (a digit in a long token or joined to the next group) is tried
   against the allow-list and the digit detectors (cards, phones, IBAN, SSN, IPs);
-* secrets: literal anchors (``sk-``, ``AKIA``, ``Bearer``, ``=``, ``://``, ``": `` …): one alternation on
-  short text, one ``str.find`` per needle on long text (skipped when the needle's rarest char is absent);
+* secrets: literal anchors (``sk-``, ``AKIA``, ``Bearer``, ``=``, ``://``, ``": `` …), all found by one
+  Aho-Corasick pass (ahocorasick-rs), then only the detectors of each anchor are ``match``-ed there;
 * e-mail: from each ``@`` outward (bounded), so ``'a' * 10**6`` never starts a local-part scan.
 
 Every detector pattern is bounded, so each ``match`` is O(1) in the input size; rejected candidates skip
@@ -41,19 +41,6 @@ _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 # "AB 12 34 56 C": a national id whose letters stand apart from its first digit group.
 _LETTER_PREFIX = re.compile(r"[A-Z]{2} ")
 _PLACEHOLDER = re.compile(PLACEHOLDER)
-# English letters from most to least frequent; any other character counts as rarer than all of them.
-_FREQUENT = " etaoinshrdlcumwfgypbvkjxqz"
-
-
-def _rarest(needle: str) -> str:
-    def rarity(char: str) -> int:
-        if char.isupper():  # capitals are rarer than their lower case, but not rare
-            return _FREQUENT.find(char.lower()) + 5
-        return _FREQUENT.find(char) if char in _FREQUENT else 2 * len(_FREQUENT)
-
-    return max(needle, key=rarity)
-
-
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.([A-Za-z]{2,24})\b")
 _EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 # "logo@2x.png" is an asset name, not an address.
@@ -103,24 +90,15 @@ class Scanner:
                     self._anchored.setdefault(anchor, []).append((detector, compiled))
         # Longest first so "github_pat_" wins over a shorter overlapping anchor at the same place.
         ordered = sorted(self._anchored, key=len, reverse=True)
-        # Long texts: one literal search per needle. "Bearer"/"bearer" share the needle "earer" (fewer
-        # passes over the text); the full anchor is checked where the needle is found.
-        needles: dict[str, list[str]] = {}
-        for anchor in ordered:
-            twin = anchor[0].swapcase() + anchor[1:]
-            needle = anchor[1:] if anchor[0].isalpha() and twin in self._anchored else anchor
-            needles.setdefault(needle, []).append(anchor)
-        self._needles = tuple(
-            (needle, _rarest(needle), len(anchors[0]) - len(needle), tuple(anchors))
-            for needle, anchors in needles.items()
-        )
-        # Short texts: one Aho-Corasick pass over every anchor (~0.3 µs for a 50-character value, where a
+        # Short texts: one Aho-Corasick pass over the anchors (~0.3 µs for a 50-character value, where a
         # regex alternation of the same literals costs 1-2 µs: its first characters s, t, e, b … stop it
         # on most letters). Leftmost-longest, like the longest-first alternation it replaces.
         self._anchor_list = tuple(ordered)
         self._anchor_automaton = (
             AhoCorasick(ordered, matchkind=MatchKind.LeftmostLongest) if ordered else None
         )
+        # Long texts: all occurrences (about 3x faster on 4 KB than one str.find loop per anchor).
+        self._all_anchors = AhoCorasick(ordered or ["\x00"])
 
         extra = [d for d in detectors if d.family.startswith("extra")]
         self._extra = [(d, re.compile(d.pattern), d.family.removeprefix("extra:")) for d in extra]
@@ -196,20 +174,12 @@ class Scanner:
                 (start, anchors[index])
                 for index, start, _ in self._anchor_automaton.find_matches_as_indexes(text)
             ]
-        # On long text a literal search per anchor (C two-way search) beats the alternation, whose first
-        # characters (s, e, t, b …) stop it on almost every letter.
-        found: list[tuple[int, str]] = []
-        for needle, gate, back, anchors in self._needles:
-            if gate not in text:  # one memchr, far cheaper than the substring search it saves
-                continue
-            index = text.find(needle)
-            while index != -1:
-                start = index - back
-                if start >= 0:
-                    for anchor in anchors:
-                        if text.startswith(anchor, start):
-                            found.append((start, anchor))
-                index = text.find(needle, index + 1)
+        # Long text: every occurrence, overlapping ones too ('":' and ': ' in '"k": "v"'), in one pass.
+        anchors = self._anchor_list
+        found = [
+            (start, anchors[index])
+            for index, start, _ in self._all_anchors.find_matches_as_indexes(text, overlapping=True)
+        ]
         found.sort(key=lambda item: (item[0], -len(item[1])))
         return found
 
