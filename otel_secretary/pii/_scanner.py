@@ -224,15 +224,19 @@ class Scanner:
     def _scan_digits(self, text: str, hits: list[Hit]) -> None:
         pos = 0
         length = len(text)
+        search = _INTERESTING.search  # this loop runs for every value with a digit: no helper calls
+        token_end_at = _TOKEN_END.match
         while pos < length:
-            digit = _next_interesting_digit(text, pos)
-            if digit < 0:
+            found = search(text, pos)
+            if found is None:
                 return
+            digit = found.start()
             token = digit
             floor = max(0, digit - _MAX_PREFIX)
             while token > floor and text[token - 1] in _ALNUM:
                 token -= 1
-            token_end = _token_end(text, digit)
+            word = token_end_at(text, digit)
+            token_end = word.end() if word is not None else digit
             if token > 0 and text[token - 1] in _ALNUM:
                 # The digit sits deep inside a longer word (an id, a hash, a key): never PII on its own.
                 pos = token_end
@@ -404,11 +408,6 @@ def _may_name(text: str) -> bool:
     return not text[1:].islower() or "@" in text
 
 
-def _next_interesting_digit(text: str, pos: int) -> int:
-    found = _INTERESTING.search(text, pos)
-    return -1 if found is None else found.start()
-
-
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})|\+")
 
 
@@ -439,11 +438,6 @@ def _url_decoded(text: str) -> tuple[str, list[int]]:
     pieces.append(text[last:])
     starts.extend(range(last, len(text) + 1))
     return "".join(pieces), starts
-
-
-def _token_end(text: str, index: int) -> int:
-    match = _TOKEN_END.match(text, index)
-    return match.end() if match is not None else index
 
 
 def _start(text: str, index: int, mode: str) -> int:
