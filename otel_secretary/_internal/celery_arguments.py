@@ -1,0 +1,126 @@
+"""Celery task arguments, masked under their parameter names before Celery or Sentry report them.
+
+A task's positional arguments travel without names: ``remind.delay(email, phone, "Ada Lovelace")``.
+Celery logs them (``argsrepr``: the "received" and "raised unexpected" records carry them in their
+``data``), and Sentry's Celery integration attaches them to error events (``extra["celery-job"]``). An
+e-mail or a phone is masked there by its content, but a bare person's name is only recognisable by
+*where* it is, and a positional argument has no key. The task's signature has one: ``attendee``,
+``customer``, ``organizer`` … So the arguments are masked as a mapping from parameter name to value,
+the way the masker treats any structured place.
+
+* ``before_task_publish`` (the producer, our process): Celery's own privacy mechanism, the message's
+  ``argsrepr``/``kwargsrepr`` headers (documented for hiding sensitive arguments in logs), is rewritten
+  from the masked arguments, so every worker, Flower and event consumer sees the masked form;
+* Sentry's ``celery-job`` extra (the worker): its ``args`` list becomes ``{parameter: value}`` before
+  our scrubber masks the event.
+
+A task that is not registered here, or whose signature cannot be read, keeps positional masking.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+from typing import Any
+
+from otel_secretary._internal.self_monitoring import report_internal_error
+
+_MAX_CACHED = 4096
+_parameters: dict[str, tuple[str, ...] | None] = {}
+
+
+def parameter_names(task_name: str) -> tuple[str, ...] | None:
+    """Positional parameter names of a registered task (``*args`` collects under its own name)."""
+    if task_name in _parameters:
+        return _parameters[task_name]
+    names: tuple[str, ...] | None = None
+    try:
+        from celery import current_app
+
+        task = current_app.tasks.get(task_name)
+        if task is not None:
+            names = tuple(
+                p.name
+                for p in inspect.signature(task.run).parameters.values()
+                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)
+            )
+    except Exception:
+        names = None  # an unreadable signature: arguments stay positional (still masked by content)
+    if len(_parameters) >= _MAX_CACHED:
+        _parameters.clear()
+    _parameters[task_name] = names
+    return names
+
+
+def named(task_name: str, args: Sequence[Any]) -> dict[str, Any] | None:
+    """``{parameter: value}`` for positional ``args``; values beyond the signature go under ``args``."""
+    names = parameter_names(task_name)
+    if not names:
+        return None
+    result: dict[str, Any] = {}
+    for index, value in enumerate(args):
+        key = names[index] if index < len(names) else f"args~{index}"
+        result[key] = value
+    return result
+
+
+def _masker() -> Any:
+    from otel_secretary import _configure, pii
+
+    masker = getattr(_configure._handle, "masker", None)
+    return masker if isinstance(masker, pii.Masker) else pii.Masker()
+
+
+def masked_reprs(task_name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[str, str]:
+    """``argsrepr`` and ``kwargsrepr`` of masked arguments (positional ones under their names)."""
+    from celery.utils.saferepr import saferepr
+
+    from otel_secretary.pii._keyed import mask_key, mask_keyed
+
+    masker = _masker()
+    names = parameter_names(task_name) or ()
+    masked_args = [
+        mask_keyed(masker, names[i] if i < len(names) else "args", value, None)
+        for i, value in enumerate(args)
+    ]
+    masked_kwargs = {
+        mask_key(masker, str(key), None): mask_keyed(masker, str(key), value, None)
+        for key, value in kwargs.items()
+    }
+    return saferepr(tuple(masked_args)), saferepr(masked_kwargs)
+
+
+def _on_publish(sender: Any = None, body: Any = None, headers: Any = None, **_: Any) -> None:
+    try:
+        if not isinstance(headers, dict) or "argsrepr" not in headers:
+            return  # protocol 1 (no repr headers): nothing Celery would log from the message
+        if not (isinstance(body, tuple | list) and len(body) >= 2):
+            return
+        args, kwargs = body[0], body[1]
+        if not isinstance(args, list | tuple) or not isinstance(kwargs, dict):
+            return
+        task_name = str(headers.get("task") or sender or "")
+        headers["argsrepr"], headers["kwargsrepr"] = masked_reprs(task_name, args, kwargs)
+    except Exception as exc:
+        if isinstance(headers, dict):
+            headers["argsrepr"], headers["kwargsrepr"] = "<redacted>", "<redacted>"  # fail closed
+        report_internal_error("celery.argsrepr", exc)
+
+
+def connect() -> None:
+    from celery.signals import before_task_publish
+
+    before_task_publish.connect(_on_publish, weak=False, dispatch_uid="otel_secretary.argsrepr")
+
+
+def name_sentry_celery_job(event: Any) -> dict[str, Any] | None:
+    """Sentry's ``extra["celery-job"]["args"]`` as ``{parameter: value}``, so names are masked by key;
+    returns that mapping (the caller lets the masker learn from it), or None."""
+    extra = event.get("extra") if isinstance(event, dict) else None
+    job = extra.get("celery-job") if isinstance(extra, dict) else None
+    if not isinstance(job, dict) or not isinstance(job.get("args"), list | tuple):
+        return None
+    mapped = named(str(job.get("task_name") or ""), job["args"])
+    if mapped is not None:
+        job["args"] = mapped
+    return mapped
