@@ -190,6 +190,10 @@ def test_careless_stack_leaks_no_personal_data_into_any_sink(stack: Stack, tmp_p
             "OTEL_METRIC_EXPORT_INTERVAL": "1000",
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "OTEL_BLRP_SCHEDULE_DELAY": "200",
+            # Another distro (opentelemetry-distro) is installed in the test venv: choose ours, as the
+            # README says to.
+            "OTEL_PYTHON_DISTRO": "secretary",
+            "OTEL_PYTHON_CONFIGURATOR": "secretary",
         }
         worker_env = clean_env(
             **common,
