@@ -71,6 +71,14 @@ def _masker() -> Any:
     return masker if isinstance(masker, pii.Masker) else pii.Masker()
 
 
+_REPR_MAXSIZE = 1024  # Celery's argsrepr_maxsize / kwargsrepr_maxsize
+
+
+def _cut(value: Any) -> Any:
+    """What saferepr would show of a long string anyway: masking more costs time and shows nothing."""
+    return value[: _REPR_MAXSIZE + 1] if isinstance(value, str) else value
+
+
 def masked_reprs(task_name: str, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[str, str]:
     """``argsrepr`` and ``kwargsrepr`` of masked arguments (positional ones under their names)."""
     from celery.utils.saferepr import saferepr
@@ -80,14 +88,15 @@ def masked_reprs(task_name: str, args: Sequence[Any], kwargs: dict[str, Any]) ->
     masker = _masker()
     names = parameter_names(task_name) or ()
     masked_args = [
-        mask_keyed(masker, names[i] if i < len(names) else "args", value, None)
+        mask_keyed(masker, names[i] if i < len(names) else "args", _cut(value), None)
         for i, value in enumerate(args)
     ]
     masked_kwargs = {
-        mask_key(masker, str(key), None): mask_keyed(masker, str(key), value, None)
+        mask_key(masker, str(key), None): mask_keyed(masker, str(key), _cut(value), None)
         for key, value in kwargs.items()
     }
-    return saferepr(tuple(masked_args)), saferepr(masked_kwargs)
+    shown = masked_args if isinstance(args, list) else tuple(masked_args)
+    return saferepr(shown, _REPR_MAXSIZE), saferepr(masked_kwargs, _REPR_MAXSIZE)
 
 
 def _on_publish(sender: Any = None, body: Any = None, headers: Any = None, **_: Any) -> None:
@@ -99,8 +108,18 @@ def _on_publish(sender: Any = None, body: Any = None, headers: Any = None, **_: 
         args, kwargs = body[0], body[1]
         if not isinstance(args, list | tuple) or not isinstance(kwargs, dict):
             return
+        from celery.utils.saferepr import saferepr
+
         task_name = str(headers.get("task") or sender or "")
-        headers["argsrepr"], headers["kwargsrepr"] = masked_reprs(task_name, args, kwargs)
+        args_repr, kwargs_repr = masked_reprs(task_name, args, kwargs)
+        # An app that wrote its own argsrepr (Celery's documented way to hide arguments) keeps it,
+        # masked as text; only Celery's default repr of the raw arguments is replaced.
+        for header, raw, ours in (("argsrepr", args, args_repr), ("kwargsrepr", kwargs, kwargs_repr)):
+            given = headers.get(header)
+            if given is None or given == saferepr(raw, _REPR_MAXSIZE):
+                headers[header] = ours
+            elif isinstance(given, str):
+                headers[header] = _masker().mask_text(given)
     except Exception as exc:
         if isinstance(headers, dict):
             headers["argsrepr"], headers["kwargsrepr"] = "<redacted>", "<redacted>"  # fail closed

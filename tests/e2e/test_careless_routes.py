@@ -93,14 +93,25 @@ def test_the_published_argsrepr_is_masked_under_parameter_names(celery_app: Cele
         message = connection.SimpleQueue("careless").get(timeout=5)
         headers = dict(message.headers)
         message.ack()
-    assert headers["argsrepr"] == "('<email>', '<phone>', '<name>', 'Hi there')"
+    assert headers["argsrepr"] == "['<email>', '<phone>', '<name>', 'Hi there']"  # as Celery shows a list
     assert headers["kwargsrepr"] == "{}"
     assert message.payload[0] == [EMAIL, PHONE, NAME, "Hi there"]  # the task still gets its arguments
 
 
+def test_an_argsrepr_the_app_wrote_itself_is_kept_and_masked(celery_app: Celery) -> None:
+    celery_app.tasks["careless_routes.remind"].apply_async(
+        args=[EMAIL, PHONE, NAME], argsrepr=f"(hidden, {EMAIL})", queue="careless"
+    )
+    with celery_app.connection_for_read() as connection:
+        message = connection.SimpleQueue("careless").get(timeout=5)
+        headers = dict(message.headers)
+        message.ack()
+    assert headers["argsrepr"] == "(hidden, <email>)"
+
+
 def test_an_unknown_task_keeps_content_masking(celery_app: Celery) -> None:
     argsrepr, _ = celery_arguments.masked_reprs("not.registered", [EMAIL, NAME], {"customer": NAME})
-    assert argsrepr == f"('<email>', '{NAME}')"  # a bare positional name has no key to go by
+    assert argsrepr == f"['<email>', '{NAME}']"  # a bare positional name has no key to go by
     assert (
         celery_arguments.masked_reprs("not.registered", [], {"customer": NAME})[1] == "{'customer': '<name>'}"
     )
