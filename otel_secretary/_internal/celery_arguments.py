@@ -11,6 +11,8 @@ the way the masker treats any structured place.
 * ``before_task_publish`` (the producer, our process): Celery's own privacy mechanism, the message's
   ``argsrepr``/``kwargsrepr`` headers (documented for hiding sensitive arguments in logs), is rewritten
   from the masked arguments, so every worker, Flower and event consumer sees the masked form;
+* the worker's own "received", "succeeded" and "raised" records (a producer without otel-secretary
+  sent the raw ``argsrepr``): a filter on Celery's worker loggers re-masks it the same way;
 * Sentry's ``celery-job`` extra (the worker): its ``args`` list becomes ``{parameter: value}`` before
   our scrubber masks the event.
 
@@ -19,7 +21,9 @@ A task that is not registered here, or whose signature cannot be read, keeps pos
 
 from __future__ import annotations
 
+import ast
 import inspect
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -126,10 +130,53 @@ def _on_publish(sender: Any = None, body: Any = None, headers: Any = None, **_: 
         report_internal_error("celery.argsrepr", exc)
 
 
+def remask_repr(task_name: str, text: str) -> str:
+    """A repr Celery is about to log (``argsrepr`` from any producer), its values masked under their
+    parameter names; unchanged when it is not a literal (a truncated or object repr: content masking
+    still applies to it downstream)."""
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return text
+    if isinstance(value, list | tuple):
+        return masked_reprs(task_name, value, {})[0]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return masked_reprs(task_name, (), value)[1]
+    return text
+
+
+class TaskArgumentsFilter(logging.Filter):
+    """On Celery's worker loggers: the "received", "succeeded" and "raised" records carry the message's
+    ``argsrepr``, which a producer without otel-secretary made from the raw arguments."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            seen: set[int] = set()
+            for context in (getattr(record, "data", None), record.args):
+                if not isinstance(context, dict) or id(context) in seen:
+                    continue
+                seen.add(id(context))
+                name = str(context.get("name") or "")
+                for key in ("args", "kwargs"):
+                    if isinstance(context.get(key), str):
+                        context[key] = remask_repr(name, context[key])
+        except Exception as exc:
+            report_internal_error("celery.log_arguments", exc)
+        return True
+
+
+_WORKER_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "celery.worker.request")
+_FILTER = TaskArgumentsFilter()
+
+
 def connect() -> None:
     from celery.signals import before_task_publish
 
     before_task_publish.connect(_on_publish, weak=False, dispatch_uid="otel_secretary.argsrepr")
+    for name in _WORKER_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
 
 
 def name_sentry_celery_job(event: Any) -> dict[str, Any] | None:

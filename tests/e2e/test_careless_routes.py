@@ -13,6 +13,7 @@ Sentry event processor, a real SDK span for the trace scope.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -115,6 +116,34 @@ def test_an_unknown_task_keeps_content_masking(celery_app: Celery) -> None:
     assert (
         celery_arguments.masked_reprs("not.registered", [], {"customer": NAME})[1] == "{'customer': '<name>'}"
     )
+
+
+def test_the_worker_remasks_an_argsrepr_a_foreign_producer_sent(celery_app: Celery) -> None:
+    """Celery's "received" record, as celery.worker.strategy logs it, with a raw argsrepr."""
+    kept: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            kept.append(record)
+
+    logger = logging.getLogger("celery.worker.strategy")
+    handler, level = Keep(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        context = {
+            "id": "1",
+            "name": "careless_routes.remind",
+            "args": repr((EMAIL, PHONE, NAME)),
+            "kwargs": "{}",
+        }
+        logger.info("Task %(name)s[%(id)s] received", context, extra={"data": context})
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    [record] = kept
+    assert record.data["args"] == "('<email>', '<phone>', '<name>')"  # type: ignore[attr-defined]
+    assert record.getMessage() == "Task careless_routes.remind[1] received"
 
 
 def _processor(masker: pii.Masker) -> SentryEventProcessor:
