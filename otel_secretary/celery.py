@@ -17,6 +17,9 @@ What the hooks guarantee, whatever the app's Celery settings:
   ``otel_secretary.sdk._logs.stdlib_bridge``. So ``setup_logging``/``after_setup_logger``/
   ``after_setup_task_logger`` need no receiver of ours, and connecting none leaves the app's own
   receivers in charge of its console format.
+* **task arguments are masked under their parameter names** wherever Celery or Sentry report them (the
+  message's ``argsrepr``/``kwargsrepr``, Sentry's ``celery-job``): a bare name passed as ``attendee``
+  is masked like a name under that key (``otel_secretary._internal.celery_arguments``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 from otel_secretary import semconv
 from otel_secretary._configure import configure, current_handle
+from otel_secretary._internal import celery_arguments
 from otel_secretary._internal.flush_on_exit import flush_within
 
 _connected = False
@@ -56,6 +60,7 @@ def connect_worker_hooks() -> None:
         _connected = True
     worker_process_shutdown.connect(_flush, weak=False)
     worker_shutdown.connect(_flush, weak=False)
+    celery_arguments.connect()
 
 
 def instrument_celery_workers() -> None:

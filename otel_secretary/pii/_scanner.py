@@ -24,7 +24,7 @@ from ahocorasick_rs import AhoCorasick, MatchKind
 from otel_secretary.pii import _validators as v
 from otel_secretary.pii._detectors import PLACEHOLDER, SAFE_HEX, SAFE_PATTERNS, Detector
 from otel_secretary.pii._keys import key_kind
-from otel_secretary.pii._names import find_names, looks_like_name
+from otel_secretary.pii._names import find_names, looks_like_name, name_end
 
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _WORD = _ALNUM | {"_"}
@@ -213,8 +213,12 @@ class Scanner:
                 if "(?P<secret>" in detector.pattern:
                     inner_start, inner_end = match.span("secret")
                     if inner_start >= 0 and inner_end <= end:
+                        if kind == "name":
+                            # "name=Ada Lovelace" (a decoded query, a log line): the value stops at the
+                            # blank, the name does not.
+                            inner_end = max(inner_end, name_end(text, inner_start))
                         hits.append(Hit(inner_start, inner_end, kind))
-                        covered = end
+                        covered = max(end, inner_end)
                         break
                 hits.append(Hit(start, end, kind))
                 covered = end
