@@ -1,0 +1,188 @@
+"""The decorator's direct inference path emits what util-genai's ``handler.inference()`` path emits.
+
+Each scenario runs twice against the local OpenAI stand-in with the real client: once on the direct
+path (the default) and once with it turned off, so util-genai builds the span. Span names, kinds,
+status, parents, attribute keys and (non-volatile) values, and every metric point's attributes and
+count must match.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import openai
+import pytest
+from opentelemetry.context import attach, detach
+from opentelemetry.util.genai._conversation_context import with_conversation_id
+
+from otel_secretary.genai import GenAITelemetry, traced_ai_call
+from otel_secretary.genai import _call as call_module
+from otel_secretary.genai._direct import DirectInference
+from otel_secretary.instrumentation.openai import SecretaryOpenAIInstrumentor
+
+from .otel_harness import Harness, make_harness
+
+MESSAGES = [{"role": "user", "content": "Summarise the meeting notes."}]
+# Values that differ from run to run (ids, timings, cost of different token counts is not expected).
+VOLATILE = {"gen_ai.response.id", "gen_ai.response.time_to_first_chunk"}
+
+
+def _plain(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
+    @traced_ai_call(telemetry=telemetry)
+    def summarize(model: str, temperature: float) -> Any:
+        return client.chat.completions.create(model=model, messages=MESSAGES, temperature=temperature)
+
+    summarize(model="gpt-4o-mini", temperature=0.2)
+
+
+def _stream(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
+    @traced_ai_call(model="gpt-4o-mini", telemetry=telemetry)
+    def stream() -> Any:
+        return client.chat.completions.create(
+            model="gpt-4o-mini", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+
+    for _chunk in stream():
+        pass
+
+
+def _generator(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
+    @traced_ai_call(model="gpt-4o-mini", telemetry=telemetry)
+    def words(messages: Any) -> Any:
+        yield from ("one ", "two ", "three")
+
+    assert "".join(words(MESSAGES)) == "one two three"
+
+
+def _failure(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
+    @traced_ai_call(model="gpt-4o-mini", telemetry=telemetry)
+    def broken(messages: Any) -> Any:
+        raise TimeoutError("model did not answer")
+
+    with pytest.raises(TimeoutError):
+        broken(MESSAGES)
+
+
+def _conversation(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
+    @traced_ai_call(telemetry=telemetry)
+    def ask(model: str) -> Any:
+        return client.chat.completions.create(model=model, messages=MESSAGES, seed=7, stop=["\n"], n=2)
+
+    token = attach(with_conversation_id("conv-synthetic-1"))
+    try:
+        ask(model="gpt-4o-mini")
+    finally:
+        detach(token)
+
+
+def _async(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
+    aclient = openai.AsyncOpenAI(base_url=str(client.base_url), api_key="sk-fake-test")
+
+    @traced_ai_call(telemetry=telemetry)
+    async def ask(model: str) -> Any:
+        return await aclient.chat.completions.create(model=model, messages=MESSAGES, top_p=0.5)
+
+    asyncio.run(ask(model="gpt-4o-mini"))
+
+
+SCENARIOS: dict[str, Callable[[openai.OpenAI, GenAITelemetry], None]] = {
+    "plain": _plain,
+    "stream": _stream,
+    "generator": _generator,
+    "failure": _failure,
+    "conversation": _conversation,
+    "async": _async,
+}
+
+
+def _run(
+    scenario: Callable[[openai.OpenAI, GenAITelemetry], None],
+    client: openai.OpenAI,
+    direct: bool,
+    instrumented: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[list[Any], list[Any], int]:
+    used: list[DirectInference] = []
+    original = DirectInference.__init__
+
+    def counting_init(self: DirectInference, *args: Any, **kwargs: Any) -> None:
+        used.append(self)
+        original(self, *args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(DirectInference, "__init__", counting_init)
+        if not direct:
+            patch.setattr(call_module, "direct_inference_possible", lambda handler: False)
+        harness_iter = make_harness()
+        otel: Harness = next(harness_iter)
+        instrumentor = SecretaryOpenAIInstrumentor()
+        if instrumented:
+            instrumentor.instrument(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider)
+        try:
+            scenario(client, GenAITelemetry(otel.tracer_provider, otel.meter_provider))
+        finally:
+            if instrumented:
+                instrumentor.uninstrument()
+        spans = sorted(
+            (
+                s.name,
+                str(s.kind),
+                s.instrumentation_scope.name,
+                s.status.status_code.name,
+                s.status.description,
+                s.parent is not None,
+                sorted(s.attributes.items() if s.attributes else (), key=lambda kv: kv[0]),
+                [e.name for e in s.events],
+            )
+            for s in otel.spans()
+        )
+        spans = [
+            (*head, [(k, None if k in VOLATILE else v) for k, v in attributes], events)
+            for (*head, attributes, events) in spans
+        ]
+        points = []
+        data = otel.reader.get_metrics_data()
+        for resource_metrics in data.resource_metrics if data else ():
+            for scope_metrics in resource_metrics.scope_metrics:
+                for metric in scope_metrics.metrics:
+                    for point in metric.data.data_points:
+                        count = getattr(point, "count", None)
+                        points.append(
+                            (scope_metrics.scope.name, metric.name, sorted(point.attributes.items()), count)
+                        )
+        for _rest in harness_iter:  # shut the providers down
+            pass
+    return spans, sorted(points, key=repr), len(used)
+
+
+@pytest.mark.parametrize("instrumented", [False, True], ids=["decorator", "decorator+instrumentor"])
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_direct_path_matches_util_genai(
+    name: str, instrumented: bool, client: openai.OpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario = SCENARIOS[name]
+    direct_spans, direct_points, direct_used = _run(scenario, client, True, instrumented, monkeypatch)
+    genai_spans, genai_points, genai_used = _run(scenario, client, False, instrumented, monkeypatch)
+    assert direct_used == 1 and genai_used == 0  # each path really ran
+    assert direct_spans == genai_spans
+    assert direct_points == genai_points
+    assert any(metric == "gen_ai.client.operation.duration" for _scope, metric, _a, _c in direct_points)
+
+
+def test_nested_decorated_calls_fall_back_to_util_genai(
+    client: openai.OpenAI, otel: Harness, telemetry: GenAITelemetry
+) -> None:
+    @traced_ai_call(model="gpt-4o-mini", telemetry=telemetry)
+    def inner(messages: Any) -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=messages)
+
+    @traced_ai_call(model="gpt-4o-mini", telemetry=telemetry)
+    def outer(messages: Any) -> Any:
+        return inner(messages)
+
+    outer(MESSAGES)
+    # util-genai suppresses the inner invocation into the outer one: one span, as before.
+    (span,) = otel.spans()
+    assert span.attributes is not None and span.attributes["gen_ai.usage.input_tokens"] > 0
