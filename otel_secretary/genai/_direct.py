@@ -61,6 +61,14 @@ def direct_inference_possible(handler: Any) -> bool:
     return not _should_emit_event(handler._content_capturing_mode)
 
 
+class DecoratorSlot(InferenceData):
+    """The context slot of a :class:`DirectInference`: util-genai's type, so inner calls publish into it.
+
+    Its own class so our OpenAI instrumentor can tell that the decorator's direct path is the outer
+    invocation (see ``otel_secretary.instrumentation.openai_inside_decorator``).
+    """
+
+
 class DirectInference:
     """One root inference invocation: the subset of ``InferenceInvocation`` the decorator uses."""
 
@@ -122,7 +130,7 @@ class DirectInference:
             context=context,
         )
         ctx = set_span_in_context(self.span, context)
-        ctx = set_value(CLIENT_INFERENCE_CONTEXT_KEY, InferenceData(), ctx)
+        ctx = set_value(CLIENT_INFERENCE_CONTEXT_KEY, DecoratorSlot(), ctx)
         self._span_context: Context = ctx
         self._context_token: object | None = attach(ctx) if attach_context else None
         self._start = default_timer()

@@ -355,6 +355,7 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _owns_upstream: bool = False
     _restore_upstream: bool = False
     _wraps_embeddings: bool = False
+    _wraps_inside_decorator: bool = False
     _held_back: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -407,6 +408,19 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         finally:
             namespace["TelemetryHandler"] = original
         type(self)._owns_upstream = True
+        try:
+            from .openai_inside_decorator import ChatInsideDecorator
+
+            inside = ChatInsideDecorator()
+        except Exception as exc:  # an upstream version without the helpers: the ordinary path only
+            report_internal_error("openai.inside_decorator", exc)
+            return
+        # Outside genai-openai's wrappers: under @traced_ai_call it calls the method beneath them.
+        wrap_function_wrapper("openai.resources.chat.completions", "Completions.create", inside.sync)
+        wrap_function_wrapper(
+            "openai.resources.chat.completions", "AsyncCompletions.create", inside.asynchronous
+        )
+        type(self)._wraps_inside_decorator = True
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import openai._base_client as base
@@ -414,6 +428,12 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         unwrap(base.SyncAPIClient, "_send_request")
         unwrap(base.AsyncAPIClient, "_send_request")
         cls = type(self)
+        if cls._wraps_inside_decorator:  # outermost: unwrapped before genai-openai pops its own
+            import openai.resources.chat.completions as chat
+
+            unwrap(chat.Completions, "create")
+            unwrap(chat.AsyncCompletions, "create")
+            cls._wraps_inside_decorator = False
         if cls._owns_upstream:
             from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 

@@ -3,7 +3,8 @@
 Each scenario runs twice against the local OpenAI stand-in with the real client: once on the direct
 path (the default) and once with it turned off, so util-genai builds the span. Span names, kinds,
 status, parents, attribute keys and (non-volatile) values, and every metric point's attributes and
-count must match.
+count must match. Under our OpenAI instrumentor that also compares genai-openai's suppressed inner
+invocation (util-genai path) with ``openai_inside_decorator`` publishing the same facts (direct path).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from otel_secretary.genai import GenAITelemetry, traced_ai_call
 from otel_secretary.genai import _call as call_module
 from otel_secretary.genai._direct import DirectInference
 from otel_secretary.instrumentation.openai import SecretaryOpenAIInstrumentor
+from otel_secretary.instrumentation.openai_inside_decorator import ChatInsideDecorator
 
 from .otel_harness import Harness, make_harness
 
@@ -68,7 +70,18 @@ def _failure(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
 def _conversation(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
     @traced_ai_call(telemetry=telemetry)
     def ask(model: str) -> Any:
-        return client.chat.completions.create(model=model, messages=MESSAGES, seed=7, stop=["\n"], n=2)
+        return client.chat.completions.create(
+            model=model,
+            messages=MESSAGES,
+            seed=7,
+            stop=["\n"],
+            n=2,
+            max_completion_tokens=50,
+            frequency_penalty=0.1,
+            presence_penalty=0.2,
+            response_format={"type": "json_object"},
+            service_tier="default",
+        )
 
     token = attach(with_conversation_id("conv-synthetic-1"))
     try:
@@ -87,6 +100,7 @@ def _async(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
     asyncio.run(ask(model="gpt-4o-mini"))
 
 
+BYPASSED = {"plain", "conversation", "async"}
 SCENARIOS: dict[str, Callable[[openai.OpenAI, GenAITelemetry], None]] = {
     "plain": _plain,
     "stream": _stream,
@@ -103,16 +117,23 @@ def _run(
     direct: bool,
     instrumented: bool,
     monkeypatch: pytest.MonkeyPatch,
-) -> tuple[list[Any], list[Any], int]:
-    used: list[DirectInference] = []
+) -> tuple[list[Any], list[Any], tuple[int, int]]:
+    used: list[object] = []
+    bypassed: list[object] = []
     original = DirectInference.__init__
+    original_request = ChatInsideDecorator._request
 
     def counting_init(self: DirectInference, *args: Any, **kwargs: Any) -> None:
         used.append(self)
         original(self, *args, **kwargs)
 
+    def counting_request(self: ChatInsideDecorator, *args: Any) -> Any:
+        bypassed.append(self)
+        return original_request(self, *args)
+
     with monkeypatch.context() as patch:
         patch.setattr(DirectInference, "__init__", counting_init)
+        patch.setattr(ChatInsideDecorator, "_request", counting_request)
         if not direct:
             patch.setattr(call_module, "direct_inference_possible", lambda handler: False)
         harness_iter = make_harness()
@@ -154,7 +175,7 @@ def _run(
                         )
         for _rest in harness_iter:  # shut the providers down
             pass
-    return spans, sorted(points, key=repr), len(used)
+    return spans, sorted(points, key=repr), (len(used), len(bypassed))
 
 
 @pytest.mark.parametrize("instrumented", [False, True], ids=["decorator", "decorator+instrumentor"])
@@ -165,7 +186,9 @@ def test_direct_path_matches_util_genai(
     scenario = SCENARIOS[name]
     direct_spans, direct_points, direct_used = _run(scenario, client, True, instrumented, monkeypatch)
     genai_spans, genai_points, genai_used = _run(scenario, client, False, instrumented, monkeypatch)
-    assert direct_used == 1 and genai_used == 0  # each path really ran
+    # Each path really ran; under the instrumentor a non-streaming client call skips genai-openai.
+    assert direct_used[0] == 1 and genai_used == (0, 0)
+    assert direct_used[1] == (1 if instrumented and name in BYPASSED else 0)
     assert direct_spans == genai_spans
     assert direct_points == genai_points
     assert any(metric == "gen_ai.client.operation.duration" for _scope, metric, _a, _c in direct_points)
