@@ -276,3 +276,106 @@ class DirectInference:
                 attributes={**attributes, GenAI.GEN_AI_TOKEN_TYPE: _OUTPUT},
                 context=context,
             )
+
+
+_EXECUTE_TOOL: Final = GenAI.GenAiOperationNameValues.EXECUTE_TOOL.value
+
+
+def direct_tool_possible(handler: Any) -> bool:
+    """Whether :class:`DirectTool` can stand in for ``handler.tool()``: it needs the handler's instruments."""
+    return hasattr(handler, "_tracer") and hasattr(handler, "_instruments")
+
+
+class DirectTool:
+    """One ``execute_tool`` invocation: what util-genai's ``ToolInvocation`` emits, for ``@traced_tool``.
+
+    Arguments and results are never set on the invocation by us (we write them, masked, into
+    ``attributes``), so util-genai's content branch never applies; everything else is its output.
+    """
+
+    __slots__ = (
+        "_context_token",
+        "_finished",
+        "_instruments",
+        "_metric_attributes",
+        "_span_context",
+        "_start",
+        "_tail",
+        "attributes",
+        "metric_attributes",
+        "span",
+    )
+
+    def __init__(
+        self,
+        handler: Any,
+        name: str,
+        tool_type: str | None,
+        agent_name: str | None,
+        tool_call_id: str | None,
+        description: str | None,
+    ) -> None:
+        self._instruments = handler._instruments
+        conversation_id = get_ambient_conversation_id()
+        context = with_conversation_id(conversation_id) if conversation_id else None
+        start: dict[str, AttributeValue] = {
+            GenAI.GEN_AI_OPERATION_NAME: _EXECUTE_TOOL,
+            GenAI.GEN_AI_TOOL_NAME: name,
+        }
+        metric: dict[str, AttributeValue] = {GenAI.GEN_AI_TOOL_NAME: name}
+        # Set at the end, in util-genai's order: type, call id, description, agent.
+        tail: dict[str, AttributeValue] = {}
+        if tool_type is not None:
+            start[GenAI.GEN_AI_TOOL_TYPE] = metric[GenAI.GEN_AI_TOOL_TYPE] = tail[GenAI.GEN_AI_TOOL_TYPE] = (
+                tool_type
+            )
+        if tool_call_id is not None:
+            tail[GenAI.GEN_AI_TOOL_CALL_ID] = tool_call_id
+        if description is not None:
+            tail[GenAI.GEN_AI_TOOL_DESCRIPTION] = description
+        if agent_name is not None:
+            metric[GenAI.GEN_AI_AGENT_NAME] = tail[GenAI.GEN_AI_AGENT_NAME] = agent_name
+        self._metric_attributes = metric
+        self._tail = tail
+        self.attributes: dict[str, AttributeValue] = {}
+        self.metric_attributes: dict[str, AttributeValue] = {}
+        self.span: Any = handler._tracer.start_span(
+            name=f"{_EXECUTE_TOOL} {name}" if name else _EXECUTE_TOOL,
+            kind=SpanKind.INTERNAL,
+            attributes=start,
+            context=context,
+        )
+        self._span_context: Context = set_span_in_context(self.span, context)
+        self._context_token: object | None = attach(self._span_context)
+        self._start = default_timer()
+        self._finished = False
+
+    def stop(self) -> None:
+        self._finish(None)
+
+    def fail(self, error: Error) -> None:
+        self._finish(error)
+
+    def _finish(self, error: Error | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            if error is not None:
+                self.span.set_status(Status(StatusCode.ERROR, error.message))
+                self.attributes[error_attributes.ERROR_TYPE] = error.type
+                self.metric_attributes[error_attributes.ERROR_TYPE] = error.type
+            attributes = dict(self._tail)
+            attributes.update(self.attributes)
+            self.span.set_attributes(attributes)
+            metric = self._metric_attributes
+            if self.metric_attributes:
+                metric = {**metric, **self.metric_attributes}
+            self._instruments.execute_tool_duration.record(
+                max(default_timer() - self._start, 0.0), attributes=metric, context=self._span_context
+            )
+        finally:
+            token, self._context_token = self._context_token, None
+            if token is not None:
+                detach(token)  # type: ignore[arg-type]
+            self.span.end()

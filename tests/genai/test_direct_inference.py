@@ -1,4 +1,4 @@
-"""The decorator's direct inference path emits what util-genai's ``handler.inference()`` path emits.
+"""The direct paths (decorator inference, @traced_tool) emit what util-genai's handlers emit.
 
 Each scenario runs twice against the local OpenAI stand-in with the real client: once on the direct
 path (the default) and once with it turned off, so util-genai builds the span. Span names, kinds,
@@ -209,3 +209,75 @@ def test_nested_decorated_calls_fall_back_to_util_genai(
     # util-genai suppresses the inner invocation into the outer one: one span, as before.
     (span,) = otel.spans()
     assert span.attributes is not None and span.attributes["gen_ai.usage.input_tokens"] > 0
+
+
+# -- @traced_tool: DirectTool against util-genai's ToolInvocation ------------------------------------
+
+
+def _tool_run(direct: bool, capture: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[Any], list[Any]]:
+    from otel_secretary.genai import _agents as agents_module
+    from otel_secretary.genai import dispatch_tool_calls, traced_agent, traced_tool
+
+    with monkeypatch.context() as patch:
+        if not direct:
+            patch.setattr(agents_module, "direct_tool_possible", lambda handler: False)
+        harness_iter = make_harness()
+        otel: Harness = next(harness_iter)
+        telemetry = GenAITelemetry(
+            otel.tracer_provider, otel.meter_provider, capture_content=capture, mask=lambda text: text.upper()
+        )
+
+        @traced_tool(description="Find the sender's subscription.", telemetry=telemetry)
+        def lookup_subscription(email: str) -> dict[str, str]:
+            return {"plan": "pro", "email": email}
+
+        @traced_tool(name="draft_reply", type="extension", telemetry=telemetry)
+        def draft(text: str) -> str:
+            raise RuntimeError("drafting service down")
+
+        lookup_subscription("erin@example.com")
+        calls = [
+            {
+                "id": "call_1",
+                "function": {"name": "lookup_subscription", "arguments": '{"email": "a@example.com"}'},
+            },
+            {"id": "call_2", "function": {"name": "draft_reply", "arguments": '{"text": "hello"}'}},
+        ]
+        token = attach(with_conversation_id("conv-synthetic-2"))
+        try:
+            with traced_agent("secretary", telemetry=telemetry):
+                dispatch_tool_calls(calls, {"lookup_subscription": lookup_subscription, "draft_reply": draft})
+        finally:
+            detach(token)
+        spans = sorted(
+            (
+                s.name,
+                str(s.kind),
+                s.status.status_code.name,
+                s.status.description,
+                s.parent is not None,
+                sorted(s.attributes.items() if s.attributes else ()),
+                [(e.name, sorted((e.attributes or {}).keys())) for e in s.events],
+            )
+            for s in otel.spans()
+        )
+        points = sorted(
+            (metric, sorted(p.attributes.items()), p.count)
+            for metric in ("gen_ai.execute_tool.duration",)
+            for p in otel.points(metric)
+        )
+        for _rest in harness_iter:
+            pass
+    return spans, points
+
+
+@pytest.mark.parametrize("capture", [False, True], ids=["no-content", "content"])
+def test_direct_tool_matches_util_genai(capture: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    direct_spans, direct_points = _tool_run(True, capture, monkeypatch)
+    genai_spans, genai_points = _tool_run(False, capture, monkeypatch)
+    assert direct_spans == genai_spans
+    assert direct_points == genai_points
+    assert len(direct_points) == 3  # lookup alone, lookup under the agent, the failing draft
+    assert any(
+        name == "execute_tool draft_reply" and status == "ERROR" for name, _k, status, *_ in direct_spans
+    )
