@@ -41,6 +41,11 @@ _CONTENT_FIELDS: Final = (
 )
 _INPUT: Final = GenAI.GenAiTokenTypeValues.INPUT.value
 _OUTPUT: Final = GenAI.GenAiTokenTypeValues.OUTPUT.value
+# Metric attribute sets per (operation, models, server): built and hashed once, not per call. The
+# SDK copies what it is given, so sharing them is safe. Bounded: models and servers are few.
+_MetricSets = tuple[dict[str, AttributeValue], dict[str, AttributeValue], dict[str, AttributeValue]]
+_METRIC_SETS: dict[Any, _MetricSets] = {}
+_MAX_METRIC_SETS: Final = 1024
 # util-genai's attribute assembly, reused so the span's attributes stay util-genai's by construction.
 _get_attributes: Any = InferenceInvocation._get_attributes
 _get_finish_reasons: Any = InferenceInvocation._get_finish_reasons
@@ -259,23 +264,36 @@ class DirectInference:
         return attributes
 
     def _record_client_metrics(self) -> None:
-        attributes = self._metric_attributes()
         instruments, context, data = self._instruments, self._span_context, self.data
+        key = None
+        if not self.metric_attributes:  # the usual case: the three attribute sets are reused per model
+            start = self._start_attributes
+            key = (
+                start.get(GenAI.GEN_AI_OPERATION_NAME),
+                start.get(GenAI.GEN_AI_REQUEST_MODEL),
+                data.provider_name,
+                data.request_model,
+                data.response_model,
+                data.server_address,
+                data.server_port,
+            )
+        sets = _METRIC_SETS.get(key) if key is not None else None
+        if sets is None:
+            attributes = self._metric_attributes()
+            sets = (
+                attributes,
+                {**attributes, GenAI.GEN_AI_TOKEN_TYPE: _INPUT},
+                {**attributes, GenAI.GEN_AI_TOKEN_TYPE: _OUTPUT},
+            )
+            if key is not None and len(_METRIC_SETS) < _MAX_METRIC_SETS:
+                _METRIC_SETS[key] = sets
         instruments.operation_duration.record(
-            max(default_timer() - self._start, 0.0), attributes=attributes, context=context
+            max(default_timer() - self._start, 0.0), attributes=sets[0], context=context
         )
         if data.usage_input_tokens is not None:
-            instruments.token_usage.record(
-                data.usage_input_tokens,
-                attributes={**attributes, GenAI.GEN_AI_TOKEN_TYPE: _INPUT},
-                context=context,
-            )
+            instruments.token_usage.record(data.usage_input_tokens, attributes=sets[1], context=context)
         if data.usage_output_tokens is not None:
-            instruments.token_usage.record(
-                data.usage_output_tokens,
-                attributes={**attributes, GenAI.GEN_AI_TOKEN_TYPE: _OUTPUT},
-                context=context,
-            )
+            instruments.token_usage.record(data.usage_output_tokens, attributes=sets[2], context=context)
 
 
 _EXECUTE_TOOL: Final = GenAI.GenAiOperationNameValues.EXECUTE_TOOL.value
