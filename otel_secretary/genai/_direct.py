@@ -1,4 +1,4 @@
-"""The decorator's inference span without util-genai's per-call machinery, same output.
+"""The decorator's inference span and ``@traced_tool``'s span without util-genai's per-call machinery.
 
 util-genai's ``handler.inference()`` … ``stop()`` costs about twice the SDK floor for one span and its
 metric points: two 48-field dataclasses, env lookups, property indirection and a field-by-field merge
@@ -9,6 +9,7 @@ under ``CLIENT_INFERENCE_CONTEXT_KEY`` (so an instrumented client call inside is
 publishes into ours, S17), util-genai's ``_get_attributes`` to turn the data into span attributes, and
 the same metric points with the same attributes. :func:`direct_inference_possible` says when that
 holds; otherwise the decorator uses util-genai itself (nested calls, embeddings, events on).
+:class:`DirectTool` does the same for util-genai's ``ToolInvocation`` (``@traced_tool``).
 
 tests/genai and tests/instrumentation compare the two paths' output through the decorator's tests,
 which were written against util-genai.
@@ -63,7 +64,7 @@ def direct_inference_possible(handler: Any) -> bool:
         return False
     if not isinstance(getattr(handler, "_completion_hook", None), _NoOpCompletionHook):
         return False
-    return not _should_emit_event(handler._content_capturing_mode)
+    return not _should_emit_event(getattr(handler, "_content_capturing_mode", None))
 
 
 class DecoratorSlot(InferenceData):
