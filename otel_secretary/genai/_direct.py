@@ -64,7 +64,8 @@ def direct_inference_possible(handler: Any) -> bool:
         return False
     if not isinstance(getattr(handler, "_completion_hook", None), _NoOpCompletionHook):
         return False
-    return not _should_emit_event(getattr(handler, "_content_capturing_mode", None))
+    mode: Any = getattr(handler, "_content_capturing_mode", None)
+    return not _should_emit_event(mode)
 
 
 class DecoratorSlot(InferenceData):
