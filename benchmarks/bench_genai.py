@@ -196,6 +196,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument(
+        "--arms", help="comma-separated model-call arms to run (bare and upstream always run); default all"
+    )
+    parser.add_argument("--no-tools", action="store_true", help="skip the tool and agent arms")
+    parser.add_argument(
         "--json", metavar="PATH", help="also write the figures as JSON (for before/after runs)"
     )
     args = parser.parse_args()
@@ -206,8 +210,14 @@ def main() -> int:
     meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
 
     model_arms = model_call_arms(tracer_provider, meter_provider)
+    if args.arms:
+        wanted = {"bare", "upstream genai-openai", *(a.strip() for a in args.arms.split(","))}
+        unknown = wanted - set(model_arms)
+        if unknown:
+            parser.error(f"--arms: unknown arm(s) {sorted(unknown)}; known: {sorted(model_arms)}")
+        model_arms = {name: arm for name, arm in model_arms.items() if name in wanted}
     model_samples: dict[str, list[float]] = {name: [] for name in model_arms}
-    tool_arms = agent_arms(tracer_provider, meter_provider)
+    tool_arms = {} if args.no_tools else agent_arms(tracer_provider, meter_provider)
     tool_samples: dict[str, list[float]] = {name: [] for name in tool_arms}
     for setup, call, teardown in model_arms.values():  # warm-up: imports, caches, price lookup
         setup()
@@ -248,7 +258,7 @@ def main() -> int:
                 f"{name:28s} {value:8.1f} µs  above bare {above:+7.1f} µs  x upstream {ratio:.2f}"
                 f"  spans/call {spans:.2f}"
             )
-    floor = tools["bare function"]
+    floor = tools.get("bare function", 0.0)
     if args.markdown:
         print("\n| tool/agent arm | µs per call | above bare function |\n|---|---|---|")
     for name, value in tools.items():
