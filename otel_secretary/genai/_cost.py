@@ -127,9 +127,10 @@ class PriceBook:
         """USD for ``usage`` on ``model``; None when the model is unknown or usage is missing."""
         if not model or not usage.known:
             return None
-        override = self._overrides.get(f"{provider}/{model}") or self._overrides.get(model)
-        if override is not None:
-            return override.cost(usage)
+        if self._overrides:
+            override = self._overrides.get(f"{provider}/{model}") or self._overrides.get(model)
+            if override is not None:
+                return override.cost(usage)
         resolved = self._resolve(provider or "", model)
         if resolved.rates is not None:
             return resolved.rates.cost(usage)
