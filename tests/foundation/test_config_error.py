@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from otel_secretary._internal.self_monitoring import is_bad_input
+from otel_secretary.alerting import regex
 from otel_secretary.config_error import ConfigError
 from otel_secretary.genai._cost import PriceBook
 from otel_secretary.notify import InvalidSignature
 from otel_secretary.pii._patterns import load_patterns
-from otel_secretary.alerting import regex
 from otel_secretary.rules.spec import load_file
 from otel_secretary.settings import load_settings
 from tests.support.processes import venv_tool
