@@ -34,3 +34,6 @@ constraints:
 # Move to the newest complete upstream train, then run the whole suite on it.
 update-constraints:
 	bash scripts/update-constraints.sh newest
+
+generate:
+	.venv/bin/otel-secretary generate
