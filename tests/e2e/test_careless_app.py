@@ -17,16 +17,15 @@ tests (tests/pii/, tests/rules/test_notify_masking*.py, tests/e2e/test_privacy_*
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
 from tests.errors._ingest import leaks, running_sink
+from tests.support.header_recorder import header_recorder
 from tests.support.otlp_json import read_spans
 from tests.support.processes import Proc, clean_env, free_port, venv_tool
 
@@ -37,32 +36,14 @@ EMAIL = "priya.shah@example.com"
 PHONE = "+44 20 7946 0321"
 CARD = "4539 1488 0343 6467"
 NAME = "Priya Shah"
-CLEAN_NOW = [EMAIL, NAME, "priya.shah", "203.0.113.77"]  # routes this branch closes
-ENCODED = [PHONE, "20 7946 0321", CARD]  # also percent/+-encoded in url.query: item 1 (pending)
-
-
-class _Headers(BaseHTTPRequestHandler):
-    received: list[dict[str, str]] = []
-
-    def do_GET(self) -> None:
-        type(self).received.append({k.lower(): v for k, v in self.headers.items()})
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+CLEAN_NOW = [EMAIL, NAME, "priya.shah", "203.0.113.77"]
+ENCODED = [PHONE, "20 7946 0321", CARD]  # also percent/+-encoded in url.query
 
 
 @pytest.fixture
 def third_party() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    received: list[dict[str, str]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Recorder", (_Headers,), {"received": received}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", received
-    server.shutdown()
-    server.server_close()
+    with header_recorder() as recorder:
+        yield recorder
 
 
 def test_careless_app_leaks_nothing_through_sentry_keys_baggage_or_logs(

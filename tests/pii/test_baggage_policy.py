@@ -8,10 +8,8 @@ goes only to our own queue (PRODUCER spans); HTTP and everything else gets none.
 from __future__ import annotations
 
 import json
-import threading
 import urllib.request
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -34,6 +32,7 @@ from otel_secretary.context import (
 )
 from otel_secretary.sdk.trace.context_processor import USER_SIGNATURE_KEY, RequestContextSpanProcessor
 from tests.errors._ingest import leaks, running_sink
+from tests.support.header_recorder import header_recorder
 from tests.support.otlp_json import read_spans
 from tests.support.processes import Proc, clean_env, free_port, venv_tool
 
@@ -148,30 +147,10 @@ def test_context_processor_never_copies_a_raw_client_user_id() -> None:
     )
 
 
-class _Recorder(BaseHTTPRequestHandler):
-    received: list[dict[str, str]] = []
-
-    def do_GET(self) -> None:
-        type(self).received.append({k.lower(): v for k, v in self.headers.items()})
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def third_party() -> Iterator[tuple[str, list[dict[str, str]]]]:
-    received: list[dict[str, str]] = []
-    handler = type("Recorder", (_Recorder,), {"received": received})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", received
-    server.shutdown()
-    server.server_close()
+    with header_recorder() as recorder:
+        yield recorder
 
 
 def _get(url: str, headers: dict[str, str]) -> int:
