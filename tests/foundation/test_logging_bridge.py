@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +24,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 
 from otel_secretary.pii import Masker, MaskingLoggingFilter
 from otel_secretary.sdk._logs import stdlib_bridge
+from tests.apps.logging_records import read_log_records
+from tests.support.processes import clean_env
 
 EMAIL = "jane.doe@example.com"
 
@@ -139,3 +144,31 @@ def test_after_stop_exporting_records_still_reach_the_app_handlers(
     stdlib_bridge.stop_exporting()
     logging.getLogger("app").warning("late %s", EMAIL)
     assert stream.getvalue() == "late <email>\n" and bodies(exporter) == []
+
+
+def test_interpreter_exit_flushes_without_a_traceback(tmp_path: Path) -> None:
+    """``logging.shutdown`` flushes every handler ever made at exit; upstream's flush starts a thread,
+    which Python 3.12+ refuses then ("can't create new thread at interpreter shutdown"). Ours, and an
+    upstream handler the app put on root, must exit quietly on every supported Python."""
+    script = tmp_path / "app.py"
+    script.write_text(
+        "import logging\n"
+        "from opentelemetry.instrumentation.logging import LoggingInstrumentor\n"
+        "import otel_secretary\n"
+        "otel_secretary.configure()\n"
+        "LoggingInstrumentor().instrument()\n"
+        "logging.getLogger('app').warning('bye')\n"
+        "print('ran')\n"
+    )
+    env = clean_env(
+        OTEL_SERVICE_NAME="exit-app",
+        OTEL_SECRETARY_PROMETHEUS_PORT="0",
+        OTEL_SECRETARY_SYSTEM_METRICS="false",
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (done.returncode, done.stdout) == (0, "ran\n"), done.stderr
+    assert "Traceback" not in done.stderr, done.stderr
+    bodies = [r.body for r in read_log_records(tmp_path / ".otel-secretary" / "logs.jsonl")]
+    assert bodies.count("bye") == 1, bodies

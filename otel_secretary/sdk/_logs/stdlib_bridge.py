@@ -47,6 +47,10 @@ class _DropAlreadyExported(logging.Filter):
 _DROP = _DropAlreadyExported()
 
 
+def _no_flush() -> None:
+    return None
+
+
 class _Bridge:
     def __init__(self, provider: LoggerProvider | None, mask: logging.Filter | None) -> None:
         self.provider = provider
@@ -88,6 +92,9 @@ class _Bridge:
         for handler in handlers:
             if _is_otel_handler_for(handler, self.provider) and _DROP not in handler.filters:
                 handler.addFilter(_DROP)
+                # Its flush would start a thread at interpreter shutdown (refused on 3.12+, see
+                # _ExportHandler); our exit hook flushes the same provider.
+                handler.flush = _no_flush  # type: ignore[method-assign]
 
 
 def _export_handler(provider: LoggerProvider) -> logging.Handler:
@@ -100,9 +107,16 @@ def _export_handler(provider: LoggerProvider) -> logging.Handler:
     )
     from opentelemetry.instrumentation.logging.handler import LoggingHandler
 
+    class _ExportHandler(LoggingHandler):
+        def flush(self) -> None:
+            """``logging.shutdown`` flushes every handler ever made, ours too though it sits in no
+            logger; upstream's flush starts a thread, which Python 3.12+ refuses at interpreter
+            shutdown (a traceback on every exit). The pipeline's own exit hook flushes the provider,
+            with a time bound, so there is nothing to do here."""
+
     code = os.environ.get(OTEL_PYTHON_LOG_CODE_ATTRIBUTES, "false").strip().lower() == "true"
     level = _get_log_level(os.environ.get(OTEL_PYTHON_LOG_HANDLER_LEVEL)) or logging.NOTSET
-    return LoggingHandler(level=level, logger_provider=provider, log_code_attributes=code)
+    return _ExportHandler(level=level, logger_provider=provider, log_code_attributes=code)
 
 
 def _is_otel_handler_for(handler: logging.Handler, provider: LoggerProvider | None) -> bool:
