@@ -126,7 +126,7 @@ class EngineMetricReader(MetricReader):
             }
         )
         self.engine = engine
-        self.names = {spec.metric for spec in engine.specs if spec.kind == "threshold"}
+        self.names = {spec.metric for spec in engine.specs if spec.metric}  # thresholds, forecasts
         #: Where points go: straight into the engine, or (EmbeddedRules) to the data folder first.
         self.on_point: Callable[[str, dict[str, Any], float, float, bool], None] = self._to_engine
 

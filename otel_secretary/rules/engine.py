@@ -23,7 +23,7 @@ from typing import Any
 
 from otel_secretary import pii
 from otel_secretary.pii import Masker
-from otel_secretary.rules import promql
+from otel_secretary.rules import forecast, promql
 from otel_secretary.rules.model import (
     AlertInstance,
     AlertState,
@@ -100,8 +100,8 @@ class RuleEngine:
         self.sink: _Sink = sink or (lambda _n: None)
         self._lock = threading.Lock()
         self._spec_by_name = {s.name: s for s in self.specs}
-        self._span_specs = [s for s in self.specs if s.kind != "threshold"]
-        self._metric_specs = [s for s in self.specs if s.kind == "threshold"]
+        self._metric_specs = [s for s in self.specs if s.kind == "threshold" or forecast.on_metrics(s)]
+        self._span_specs = [s for s in self.specs if s not in self._metric_specs]
         self._route_cache: dict[tuple[str, str, str], list[tuple[int, tuple[str, ...]]]] = {}
         self._series: OrderedDict[tuple[int, tuple[str, ...]], _Series] = OrderedDict()
         self._staged: dict[tuple[str, str, str, bool, int, int], float] = {}
@@ -299,7 +299,7 @@ class RuleEngine:
                 continue
             key = (*self._masked_labels(labels, _metric_by(spec)), _point_id(labels))
             with self._lock:
-                if spec.function == "value":
+                if spec.function == "value" and spec.kind != "forecast":  # forecasts keep samples
                     gauges = self._gauges.setdefault(index, {})
                     if key in gauges or len(gauges) < self.options.max_series:
                         gauges[key] = (timestamp, value)
@@ -415,7 +415,8 @@ class RuleEngine:
                     # longest window; a series that never comes back then resolves.
                     held = alert.held_since is not None and now - alert.held_since > max(spec.windows)
                     no_data = alert.alertname.endswith("NoData")  # an evicted series is not a silent one
-                    unseen: bool | None = None if spec.kind != "threshold" and not held else False
+                    on_metrics = spec.kind == "threshold" or forecast.on_metrics(spec)
+                    unseen: bool | None = None if not on_metrics and not held else False
                     if no_data:
                         unseen = False
                     self._step(spec, fp, alert.alertname, alert.severity, alert.labels, unseen, None, now)
@@ -482,6 +483,9 @@ class RuleEngine:
         def guard(window: int) -> bool:
             return spec.min_rate <= 0 or ratio(window)[1] >= spec.min_rate
 
+        if spec.kind == "forecast":
+            yield from forecast.evaluate_span(spec, labels, ratio)
+            return
         if spec.kind == "latency" and spec.quantile is not None:
             counts = ring.window(now, spec.window)
             value = histogram_quantile(spec.quantile, LATENCY_BOUNDS, counts)
@@ -511,6 +515,11 @@ class RuleEngine:
     def _evaluate_metric(
         self, index: int, spec: RuleSpec, now: float
     ) -> Iterable[tuple[RuleSpec, str, str, dict[str, str], bool | None, float | None]]:
+        if spec.kind == "forecast":
+            yield from forecast.evaluate_metric(
+                spec, self._counters.get(index, {}), _metric_by(spec), now, _compare
+            )
+            return
         groups: dict[tuple[str, ...], list[float]] = {}
         if spec.function == "value":
             for key, (timestamp, value) in self._gauges.get(index, {}).items():
