@@ -20,7 +20,10 @@ Pipeline: SDK ``TracerProvider`` + ``BatchSpanProcessor`` + an exporter that dro
 faster half of the rounds, in CPU time of this process (other jobs share the machine; the exporter
 thread's work is included, as it runs in this process too).
 
-    .venv/bin/python benchmarks/bench_genai.py [--calls 1500] [--rounds 7] [--markdown]
+    .venv/bin/python benchmarks/bench_genai.py [--calls 1500] [--rounds 7] [--markdown] [--json PATH]
+
+Before/after a change: ``benchmarks/bench_genai_before_after.py REF`` runs this script against the
+package as of git ``REF`` and against the checkout, alternately, and reports medians.
 """
 
 from __future__ import annotations
@@ -77,7 +80,13 @@ MESSAGES = [{"role": "user", "content": "Summarise the meeting notes."}]
 
 
 class DropExporter(SpanExporter):
+    """Drops every span, counting them (spans per call is part of the table)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        self.count += len(spans)
         return SpanExportResult.SUCCESS
 
     def shutdown(self) -> None:
@@ -186,25 +195,44 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=1500)
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument(
+        "--arms", help="comma-separated model-call arms to run (bare and upstream always run); default all"
+    )
+    parser.add_argument("--no-tools", action="store_true", help="skip the tool and agent arms")
+    parser.add_argument(
+        "--json", metavar="PATH", help="also write the figures as JSON (for before/after runs)"
+    )
     args = parser.parse_args()
 
     tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(BatchSpanProcessor(DropExporter()))
+    exporter = DropExporter()
+    tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
     meter_provider = MeterProvider(metric_readers=[InMemoryMetricReader()])
 
     model_arms = model_call_arms(tracer_provider, meter_provider)
+    if args.arms:
+        wanted = {"bare", "upstream genai-openai", *(a.strip() for a in args.arms.split(","))}
+        unknown = wanted - set(model_arms)
+        if unknown:
+            parser.error(f"--arms: unknown arm(s) {sorted(unknown)}; known: {sorted(model_arms)}")
+        model_arms = {name: arm for name, arm in model_arms.items() if name in wanted}
     model_samples: dict[str, list[float]] = {name: [] for name in model_arms}
-    tool_arms = agent_arms(tracer_provider, meter_provider)
+    tool_arms = {} if args.no_tools else agent_arms(tracer_provider, meter_provider)
     tool_samples: dict[str, list[float]] = {name: [] for name in tool_arms}
     for setup, call, teardown in model_arms.values():  # warm-up: imports, caches, price lookup
         setup()
         _time(call, 50)
         teardown()
+    spans_per_call: dict[str, float] = {}
     for _round in range(args.rounds):
         for name, (setup, call, teardown) in model_arms.items():
             setup()
             try:
+                tracer_provider.force_flush()
+                before = exporter.count
                 model_samples[name].append(_time(call, args.calls))
+                tracer_provider.force_flush()
+                spans_per_call[name] = (exporter.count - before) / args.calls
             finally:
                 teardown()
         for name, func in tool_arms.items():
@@ -215,15 +243,22 @@ def main() -> int:
     bare, upstream = model["bare"], model["upstream genai-openai"] - model["bare"]
     print(f"# GenAI overhead ({platform.python_version()}, {args.calls} calls x {args.rounds} rounds)")
     if args.markdown:
-        print("\n| model call arm | µs per call | above bare | x upstream |\n|---|---|---|---|")
+        print(
+            "\n| model call arm | µs per call | above bare | x upstream | spans per call |"
+            "\n|---|---|---|---|---|"
+        )
     for name, value in model.items():
         above = value - bare
         ratio = above / upstream if upstream > 0 and name != "bare" else float("nan")
+        spans = spans_per_call.get(name, float("nan"))
         if args.markdown:
-            print(f"| {name} | {value:.0f} | {above:+.0f} | {ratio:.2f} |")
+            print(f"| {name} | {value:.0f} | {above:+.0f} | {ratio:.2f} | {spans:.2f} |")
         else:
-            print(f"{name:28s} {value:8.1f} µs  above bare {above:+7.1f} µs  x upstream {ratio:.2f}")
-    floor = tools["bare function"]
+            print(
+                f"{name:28s} {value:8.1f} µs  above bare {above:+7.1f} µs  x upstream {ratio:.2f}"
+                f"  spans/call {spans:.2f}"
+            )
+    floor = tools.get("bare function", 0.0)
     if args.markdown:
         print("\n| tool/agent arm | µs per call | above bare function |\n|---|---|---|")
     for name, value in tools.items():
@@ -231,6 +266,23 @@ def main() -> int:
             print(f"| {name} | {value:.1f} | {value - floor:+.1f} |")
         else:
             print(f"{name:40s} {value:8.2f} µs  above bare {value - floor:+7.2f} µs")
+    if args.json:
+        figures = {
+            "model": {
+                name: {
+                    "us_per_call": value,
+                    "above_bare_us": value - bare,
+                    "x_upstream": (value - bare) / upstream if upstream > 0 else None,
+                    "spans_per_call": spans_per_call.get(name),
+                }
+                for name, value in model.items()
+            },
+            "tools": {
+                name: {"us_per_call": value, "above_bare_us": value - floor} for name, value in tools.items()
+            },
+        }
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(figures, handle, indent=2)
     tracer_provider.shutdown()
     meter_provider.shutdown()
     return 0

@@ -111,16 +111,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def arm_env(arm: str, workdir: Path, sink: Sink) -> tuple[list[str], dict[str, str]]:
+def arm_env(
+    arm: str, workdir: Path, sink: Sink, before_src: Path | None = None
+) -> tuple[list[str], dict[str, str]]:
     venv_bin = Path(sys.executable).parent
+    # ``before-*`` arms run another checkout's otel_secretary (``--before-src``) ahead of the installed one.
+    source = f"{before_src}:" if arm.startswith("before-") and before_src else ""
     env = {
         "PATH": f"{venv_bin}:/usr/bin:/bin",
-        "PYTHONPATH": str(workdir),
+        "PYTHONPATH": f"{source}{workdir}",
         "HOME": os.environ.get("HOME", "/root"),
         "BENCH_ARM": arm,
         "BENCH_DB": str(workdir / f"{arm}.db"),
         "BENCH_SENTRY_DSN": f"http://public@127.0.0.1:{sink.port}/1",
         "OTEL_SERVICE_NAME": "bench",
+        # Every arm exports its batches within a second (the SDK default waits 5 s), so the CPU window
+        # below holds the export work of the requests it counts, not a random number of 5 s batches.
+        "OTEL_BSP_SCHEDULE_DELAY": "1000",
+        "OTEL_BLRP_SCHEDULE_DELAY": "1000",
     }
     otlp = {
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{sink.port}",
@@ -140,6 +148,8 @@ def arm_env(arm: str, workdir: Path, sink: Sink) -> tuple[list[str], dict[str, s
         "upstream-otlp": upstream | otlp | {"OTEL_LOGS_EXPORTER": "otlp"},
         "ours-embedded": ours,
         "ours-otlp": ours | otlp,
+        "before-embedded": ours,
+        "before-otlp": ours | otlp,
         "logfire": {},
         "sentry": {},
     }[arm]
@@ -237,9 +247,11 @@ class ArmResult:
     failures: int
 
 
-def run_arm(arm: str, workdir: Path, sink: Sink, rate: float, seconds: float) -> ArmResult:
+def run_arm(
+    arm: str, workdir: Path, sink: Sink, rate: float, seconds: float, before_src: Path | None = None
+) -> ArmResult:
     port = free_port()
-    command, env = arm_env(arm, workdir, sink)
+    command, env = arm_env(arm, workdir, sink, before_src)
     command = [part.replace("{port}", str(port)) for part in command]
     server = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
@@ -256,10 +268,11 @@ def run_arm(arm: str, workdir: Path, sink: Sink, rate: float, seconds: float) ->
                 raise SystemExit(f"{arm}: server did not start ({' '.join(command)})")
             time.sleep(0.2)
         asyncio.run(open_loop(port, rate, 3))  # warm-up: imports, first batches, JIT-less caches
+        time.sleep(1.5)  # the warm-up's batches are exported before the window opens
         pids = [server.pid, *children(server.pid)]
         before = cpu_seconds(pids)
         latencies, failures = asyncio.run(open_loop(port, rate, seconds))
-        time.sleep(1.0)  # let the export thread finish the batches these requests produced
+        time.sleep(1.5)  # let the export thread finish the batches these requests produced
         cpu = cpu_seconds(pids) - before
         max_rps = asyncio.run(closed_loop(port, 5))
     finally:
@@ -285,8 +298,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--with-optional", action="store_true", help="also run the Logfire and Sentry arms")
     parser.add_argument("--arms", help="comma-separated subset of arms")
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        help="a folder holding another version's otel_secretary package; adds before-embedded, before-otlp"
+        " (e.g. git archive <rev> otel_secretary | tar -x -C DIR)",
+    )
     args = parser.parse_args()
     arms = list(REQUIRED + (OPTIONAL if args.with_optional else ()))
+    if args.before_src:
+        arms += ["before-embedded", "before-otlp"]
     if args.arms:
         arms = [a for a in args.arms.split(",") if a]
     if shutil.which("gunicorn", path=str(Path(sys.executable).parent)) is None:
@@ -298,13 +319,15 @@ def main() -> None:
         (workdir / "benchapp.py").write_text(APP)
         for _ in range(args.rounds):
             for arm in arms:
-                results[arm].append(run_arm(arm, workdir, sink, args.rate, args.seconds))
+                results[arm].append(run_arm(arm, workdir, sink, args.rate, args.seconds, args.before_src))
     base = statistics.median(r.cpu_ms_per_request for r in results["bare"]) if "bare" in results else None
-    upstream_added = None
-    if base is not None and "upstream-otlp" in results:
-        upstream_added = statistics.median(r.cpu_ms_per_request for r in results["upstream-otlp"]) - base
-    header = f"{'arm':<15}{'CPU ms/req':>11}{'vs bare':>9}{'added/upstream':>16}"
-    header += f"{'p50 ms':>9}{'p99 ms':>9}{'max req/s':>11}"
+    upstream_added = upstream_p99 = None
+    if "upstream-otlp" in results:
+        upstream_p99 = statistics.median(r.p99_ms for r in results["upstream-otlp"])
+        if base is not None:
+            upstream_added = statistics.median(r.cpu_ms_per_request for r in results["upstream-otlp"]) - base
+    header = f"{'arm':<16}{'CPU ms/req':>11}{'vs bare':>9}{'added/upstream':>16}"
+    header += f"{'p50 ms':>9}{'p99 ms':>9}{'p99/upstream':>14}{'max req/s':>11}"
     print(header)
     for arm in arms:
         rows = results[arm]
@@ -316,11 +339,15 @@ def main() -> None:
         rps = statistics.median(r.max_rps for r in rows)
         failures = sum(r.failures for r in rows)
         note = f"  ({failures} failed)" if failures else ""
-        print(f"{arm:<15}{cpu:>11.3f}{vs_bare:>9}{added:>16}{p50:>9.2f}{p99:>9.2f}{rps:>11.0f}{note}")
+        p99_ratio = f"{p99 / upstream_p99:.2f}" if upstream_p99 else "-"
+        print(
+            f"{arm:<16}{cpu:>11.3f}{vs_bare:>9}{added:>16}{p50:>9.2f}{p99:>9.2f}{p99_ratio:>14}{rps:>11.0f}{note}"
+        )
     python = sys.version.split()[0]
+    load = os.getloadavg()[0]
     print(
         f"(open loop {args.rate:.0f} req/s x {args.seconds:.0f} s, {args.rounds} interleaved rounds;"
-        f" Python {python})"
+        f" Python {python}; {os.cpu_count()} CPUs, load average {load:.1f} at the end)"
     )
 
 

@@ -17,6 +17,9 @@ What the hooks guarantee, whatever the app's Celery settings:
   ``otel_secretary.sdk._logs.stdlib_bridge``. So ``setup_logging``/``after_setup_logger``/
   ``after_setup_task_logger`` need no receiver of ours, and connecting none leaves the app's own
   receivers in charge of its console format.
+* **task arguments are masked under their parameter names** wherever Celery or Sentry report them (the
+  message's ``argsrepr``/``kwargsrepr``, Sentry's ``celery-job``): a bare name passed as ``attendee``
+  is masked like a name under that key (``otel_secretary._internal.celery_arguments``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from otel_secretary import semconv
 from otel_secretary._configure import configure, current_handle
+from otel_secretary._internal import celery_arguments
 from otel_secretary._internal.flush_on_exit import flush_within
 
 _connected = False
@@ -55,6 +60,7 @@ def connect_worker_hooks() -> None:
         _connected = True
     worker_process_shutdown.connect(_flush, weak=False)
     worker_shutdown.connect(_flush, weak=False)
+    celery_arguments.connect()
 
 
 def instrument_celery_workers() -> None:
@@ -88,9 +94,6 @@ def observe_queue_lengths(celery_app: Any, queues: tuple[str, ...] = ("celery",)
             report_internal_error("celery.queue_length", exc)
             return []
 
-    metrics.get_meter("otel_secretary.celery").create_observable_gauge(
-        "messaging.celery.queue.length",
-        callbacks=[observe],
-        unit="{message}",
-        description="Messages waiting in the Celery broker queue.",
+    semconv.observable_gauge(
+        metrics.get_meter("otel_secretary.celery"), semconv.CELERY_QUEUE_LENGTH, [observe]
     )

@@ -43,6 +43,9 @@ def apply_env_defaults(env: MutableMapping[str, str]) -> None:
     # event and log record keep a span well under that (the collector applies the same cut).
     env.setdefault("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", "8192")
     env.setdefault("OTEL_ATTRIBUTE_COUNT_LIMIT", "128")
+    # With upstream's opentelemetry-distro also installed (a common `pip install`), its configurator can
+    # come first in entry-point order and ours would be skipped ("Configuration of secretary not loaded").
+    env.setdefault("OTEL_PYTHON_CONFIGURATOR", "secretary")
 
 
 def instrumentor_kwargs(name: str) -> dict[str, Any]:

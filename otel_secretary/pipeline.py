@@ -4,7 +4,8 @@ What this module guarantees, and must keep guaranteeing:
 
 * every exporter that any entry point or setting names is wrapped by the PII masker *inside* its
   batch processor, so no configuration can hand an exporter an unmasked span, log record or metric
-  point (``MaskingSpanExporter`` & co. fail closed);
+  point (``MaskingSpanExporter`` & co. fail closed); spans and logs are masked in short slices that
+  release the GIL, so requests do not wait behind a batch (``_internal/export_slices``);
 * every exporter is rebuilt in a forked child before its first use there (gRPC channels and HTTP
   connection pools are not fork-safe), and the in-process ``/metrics`` endpoint is restarted;
 * queues are bounded (``OTEL_SECRETARY_MAX_QUEUE_SIZE``): with the collector down the app keeps
@@ -33,15 +34,15 @@ from opentelemetry.sdk._configuration import (
     _import_sampler,
 )
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
 from otel_secretary import pii
-from otel_secretary._internal import delivery_reporting
+from otel_secretary._internal import delivery_reporting, export_slices
 from otel_secretary._internal.fork_safe import (
     ForkSafeLogExporter,
     ForkSafeMetricExporter,
@@ -174,7 +175,7 @@ def build(
         exporter = ForkSafeSpanExporter(_factory(exporter_class, settings))
         tracer_provider.add_span_processor(
             BatchSpanProcessor(
-                delivery_reporting.for_spans(pii.MaskingSpanExporter(exporter, masker), exporter_class),
+                delivery_reporting.for_spans(_sliced_masking_spans(exporter, masker), exporter_class),
                 max_queue_size=settings.max_queue_size,
                 max_export_batch_size=_batch_size(settings),
             )
@@ -194,9 +195,7 @@ def build(
         log_exporter = ForkSafeLogExporter(_factory(log_exporter_class, settings))
         logger_provider.add_log_record_processor(
             BatchLogRecordProcessor(
-                delivery_reporting.for_logs(
-                    pii.MaskingLogRecordExporter(log_exporter, masker), log_exporter_class
-                ),
+                delivery_reporting.for_logs(_sliced_masking_logs(log_exporter, masker), log_exporter_class),
                 max_queue_size=settings.max_queue_size,
                 max_export_batch_size=_batch_size(settings),
             )
@@ -214,6 +213,18 @@ def build(
         engine.start()
         pipeline.on_shutdown.append(engine.shutdown)
     return pipeline
+
+
+def _sliced_masking_spans(exporter: SpanExporter, masker: pii.Masker) -> SpanExporter:
+    """sliced → masking → collector → exporter: the batch is masked in slices that release the GIL
+    (no request waits behind the export thread), and the exporter still gets one call per batch."""
+    collector = export_slices.BatchCollector(exporter)
+    return export_slices.SlicedSpanExporter(pii.MaskingSpanExporter(collector, masker), collector)
+
+
+def _sliced_masking_logs(exporter: LogRecordExporter, masker: pii.Masker) -> LogRecordExporter:
+    collector = export_slices.LogBatchCollector(exporter)
+    return export_slices.SlicedLogExporter(pii.MaskingLogRecordExporter(collector, masker), collector)
 
 
 def _factory(exporter_class: type[Any], settings: Settings) -> Callable[[], Any]:

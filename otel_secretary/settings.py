@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from otel_secretary.config_error import ConfigError
+
 T = TypeVar("T")
 
 
-class SettingsError(ValueError):
+class SettingsError(ConfigError):
     """An environment value that cannot be used; the message names variable, value and what is allowed."""
 
     def __init__(self, variable: str, value: str, allowed: str) -> None:
@@ -61,6 +63,24 @@ def _non_negative_float(raw: str) -> float:
         value = -1.0
     if value < 0:
         raise ValueError("a number of seconds, 0 or more")
+    return value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(raw: str) -> float:
+    """Seconds, or a number with s, m, h or d (``90s``, ``12h``, ``7d``); empty or 0 means no limit."""
+    text = raw.strip().lower()
+    if not text:
+        return 0.0
+    unit = _UNITS.get(text[-1], 0)
+    try:
+        value = float(text[:-1] if unit else text) * (unit or 1)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise ValueError("a duration such as 3600, 90s, 30m, 12h or 7d (empty or 0: no age limit)")
     return value
 
 
@@ -149,6 +169,13 @@ SETTINGS: tuple[Setting[Any], ...] = (
         _positive_int,
         "3",
         "Rotated JSON-lines files kept; older ones are deleted so disk use stays bounded.",
+    ),
+    Setting(
+        "file_max_age",
+        "OTEL_SECRETARY_FILE_MAX_AGE",
+        _duration,
+        "",
+        "Oldest JSON-lines telemetry kept (e.g. `24h`, `7d`); older files are deleted. Empty: size only.",
     ),
     Setting(
         "prometheus_host",
@@ -283,6 +310,7 @@ class Settings:
     data_dir: Path = Path(".otel-secretary")
     file_max_bytes: int = 20 * 1024 * 1024
     file_backups: int = 3
+    file_max_age: float = 0.0
     prometheus_host: str = "127.0.0.1"
     prometheus_port: int = 9464
     max_queue_size: int = 2048

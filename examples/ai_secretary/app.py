@@ -18,7 +18,7 @@ from examples.ai_secretary.assistant import answer_inbound, stream_summary, summ
 from examples.ai_secretary.clients import calendar_service, stripe_client
 from examples.ai_secretary.config import AppConfig
 from examples.ai_secretary.models import Message, make_sessionmaker
-from otel_secretary import request_context
+from otel_secretary import request_context, semconv
 from otel_secretary.celery import observe_queue_lengths
 
 
@@ -26,10 +26,8 @@ def create_app(config: AppConfig | None = None) -> Flask:
     config = config or AppConfig.from_env()
     sessions = make_sessionmaker(config.database_url)
     app = Flask("ai_secretary")
-    subscriptions_started = metrics.get_meter("ai_secretary").create_counter(
-        "ai_secretary.subscriptions.started",
-        unit="{subscription}",
-        description="Stripe subscriptions started.",
+    subscriptions_started = semconv.counter(
+        metrics.get_meter("ai_secretary"), semconv.DEMO_SUBSCRIPTIONS_STARTED
     )
     from examples.ai_secretary.tasks import celery_app
 

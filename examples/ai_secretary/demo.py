@@ -22,10 +22,10 @@ from rich.table import Table
 from rich.tree import Tree
 
 from examples.ai_secretary import demo_alerting
-from examples.ai_secretary.processes import REPO
 from examples.ai_secretary.runner import RunningExample, run_example, stripe_mock_binary
 from otel_secretary.pii import Masker
 from otel_secretary.pii.audit import audit_files
+from otel_secretary.rules.spec import default_rules_dir
 from otel_secretary.sdk._rotating_stream import complete_lines
 
 # Synthetic personal data: what a secretary's traffic is full of. None of it may appear in telemetry.
@@ -284,7 +284,7 @@ def main() -> int:
         time.sleep(2)  # one batch delay and a metric interval, so the last spans are on disk
         private = report(example, statuses)
     console.rule("Alerting: the same rule specs, evaluated in-process, delivered to local receivers")
-    alerted = demo_alerting.run(REPO / "rules", console)
+    alerted = demo_alerting.run(default_rules_dir(), console)
     return 0 if private and alerted else 1
 
 

@@ -12,6 +12,7 @@ from opentelemetry import metrics
 from examples.ai_secretary.assistant import summarize_email
 from examples.ai_secretary.config import AppConfig
 from examples.ai_secretary.models import Message, make_sessionmaker
+from otel_secretary import semconv
 
 config = AppConfig.from_env()
 celery_app = Celery("ai_secretary", broker=config.redis_url)
@@ -25,9 +26,7 @@ celery_app.conf.update(
 )
 _sessions = make_sessionmaker(config.database_url)
 # A business metric the seed tracked: messages handled by the secretary, by outcome.
-_processed = metrics.get_meter("ai_secretary").create_counter(
-    "ai_secretary.messages.processed", unit="{message}", description="Inbound messages processed, by outcome."
-)
+_processed = semconv.counter(metrics.get_meter("ai_secretary"), semconv.DEMO_MESSAGES_PROCESSED)
 
 
 @celery_app.task(name="ai_secretary.process_inbound_message")

@@ -23,6 +23,9 @@ from dataclasses import dataclass
 
 from opentelemetry import metrics
 
+from otel_secretary import semconv
+from otel_secretary.config_error import ConfigError
+
 _logger = logging.getLogger("otel_secretary")
 _lock = threading.Lock()
 
@@ -40,17 +43,8 @@ def _renew_lock() -> None:
 os.register_at_fork(after_in_child=_renew_lock)
 _logged: set[str] = set()
 _counts: dict[str, int] = {}
-_counter = metrics.get_meter("otel_secretary").create_counter(
-    "otel_secretary.internal.errors",
-    unit="{error}",
-    description="Exceptions raised inside otel-secretary and swallowed to protect the host app.",
-)
-_dropped_counter = metrics.get_meter("otel_secretary").create_counter(
-    "otel_secretary.telemetry.dropped",
-    unit="{item}",
-    description="Spans, log records, metric points and notifications that could not be delivered, by "
-    "signal and reason (export_failed, disk_full, unwritable, queue_full, notification_failed...).",
-)
+_counter = semconv.counter(metrics.get_meter("otel_secretary"), semconv.INTERNAL_ERRORS)
+_dropped_counter = semconv.counter(metrics.get_meter("otel_secretary"), semconv.TELEMETRY_DROPPED)
 
 
 @dataclass
@@ -73,7 +67,7 @@ def report_internal_error(where: str, exc: BaseException) -> None:
             first = where not in _logged
             _logged.add(where)
             _counts[where] = _counts.get(where, 0) + 1
-        _counter.add(1, {"otel_secretary.where": where, "error.type": type(exc).__qualname__})
+        _counter.add(1, {semconv.INTERNAL_WHERE: where, "error.type": type(exc).__qualname__})
         if first:
             _logger.warning("otel-secretary: %s failed; the app continues (logged once)", where, exc_info=exc)
     except Exception:  # pragma: no cover - last line of defence
@@ -89,10 +83,11 @@ def internal_error_counts() -> dict[str, int]:
 def is_bad_input(exc: BaseException) -> bool:
     """A user's file or setting is wrong (settings, PII patterns, rule specs, prices, channels).
 
-    Each of those raises a ``ValueError`` subclass of ours whose message names the variable or the
-    file, line and field; such an error deserves that one line, not a traceback of our internals.
+    Each of those raises a :class:`~otel_secretary.config_error.ConfigError` whose message names the
+    variable or the file, line and field; such an error deserves that one line, not a traceback of our
+    internals.
     """
-    return isinstance(exc, ValueError) and type(exc).__module__.startswith("otel_secretary.")
+    return isinstance(exc, ConfigError)
 
 
 def say_disabled(what: str, exc: BaseException) -> None:

@@ -10,6 +10,7 @@ from otel_secretary.cli import alerts as alerts_cli
 from otel_secretary.cli import config as config_cli
 from otel_secretary.cli import dashboards as dashboards_cli
 from otel_secretary.cli import errors as errors_cli
+from otel_secretary.cli import generate as generate_cli
 from otel_secretary.cli import pii as pii_cli
 from otel_secretary.cli import rules as rules_cli
 from otel_secretary.cli import stack as stack_cli
@@ -24,6 +25,7 @@ app.add_typer(stack_cli.app, name="stack")
 app.add_typer(rules_cli.app, name="rules")
 app.add_typer(alerts_cli.app, name="alerts")
 app.add_typer(dashboards_cli.app, name="dashboards")
+app.command("generate")(generate_cli.generate)
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from otel_secretary.config_error import ConfigError
 from otel_secretary.rules.spec import RuleSpec, default_rules_dir, load_dir, spec_files
 
 #: The folder a project keeps its own rule specs in, relative to where the command runs.
@@ -20,7 +21,7 @@ LOCAL_SPECS = Path("rules")
 SHIPPED_OUT = Path("generated")
 
 
-class PackageOutputError(ValueError):
+class PackageOutputError(ConfigError):
     """An output folder inside the installed package."""
 
 

@@ -21,8 +21,8 @@ import httpx
 import typer
 
 from otel_secretary import audit
+from otel_secretary.alerting.model import Matcher, Notification, Silence
 from otel_secretary.rules import store
-from otel_secretary.rules.model import Matcher, Notification, Silence
 from otel_secretary.rules.spec import parse_duration
 from otel_secretary.settings import load_settings
 

@@ -13,7 +13,7 @@ from otel_secretary.cli import _paths
 app = typer.Typer(help="Grafana dashboards generated from the alert rules' metric names.")
 
 # Relative to where the command runs (the repository root in a checkout), never into the package.
-REPO_OUT = Path("collector-config") / "dashboards"
+REPO_OUT = Path("generated") / "dashboards"
 OutOption: TypeAlias = Annotated[
     Path, typer.Option(help="Folder for the dashboard JSON (mounted by Grafana provisioning).")
 ]

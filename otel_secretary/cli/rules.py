@@ -12,19 +12,16 @@ import typer
 from otel_secretary.cli import _paths
 from otel_secretary.rules import render
 from otel_secretary.rules.spec import (
-    SPEC_PATTERNS,
     Routing,
     RuleSpec,
     SpecError,
     SpecFolderError,
     bind_service,
-    default_rules_dir,
     load_routing,
 )
 
 app = typer.Typer(help="Alert rule specs: validate, render to Prometheus rules and promtool tests, check.")
 
-REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
 SpecsOption: TypeAlias = Annotated[
     Path | None,
     typer.Option(
@@ -79,19 +76,6 @@ def _load(specs: Path | _paths.SpecSource, service: str | None = None) -> list[R
         raise typer.Exit(2) from None
 
 
-def sync_package_specs(specs: Path) -> None:
-    """Ship the repo's specs inside the package, so installed copies evaluate the same rules."""
-    target = default_rules_dir()
-    target.mkdir(exist_ok=True)
-    sources = [p for pattern in SPEC_PATTERNS for p in specs.glob(pattern)]
-    wanted = {p.name for p in sources}
-    for stale in [p for pattern in SPEC_PATTERNS for p in target.glob(pattern)]:
-        if stale.name not in wanted:
-            stale.unlink()
-    for path in sources:
-        shutil.copyfile(path, target / path.name)
-
-
 @app.command()
 def validate(specs: SpecsOption = None) -> None:
     """Parse every spec; errors name file, line and field."""
@@ -114,8 +98,6 @@ def render_command(
     loaded = _load(source, service)
     written = render.write_all(loaded, out, routing=_routing(source))
     _audit_render(source, out, loaded, written, by, service)
-    if source.folder.resolve() == REPO_RULES:
-        sync_package_specs(source.folder)
     bound = f"; rules without a service selector watch {service!r}" if service else ""
     typer.echo(f"wrote {len(written)} files to {out}{bound}")
 
@@ -205,7 +187,8 @@ def check(specs: SpecsOption = None, out: OutOption = None, service: ServiceOpti
     if promtool is None or amtool is None:
         typer.echo("promtool/amtool not found: apt-get install prometheus prometheus-alertmanager", err=True)
         raise typer.Exit(1)
-    for source_dir in sorted(p for p in out.iterdir() if p.is_dir()):
+    # Only the folders holding rule files: the repository's generated/ also holds dashboards/.
+    for source_dir in sorted(p for p in out.iterdir() if p.is_dir() and any(p.glob("*.rules.yml"))):
         rule_files = sorted(p.name for p in source_dir.glob("*.rules.yml"))
         test_files = sorted(p.name for p in source_dir.glob("*.test.yml"))
         ok &= _run([promtool, "check", "rules", *rule_files], source_dir)

@@ -20,12 +20,11 @@ __all__ = ["DEFAULT_RUNBOOK_BASE", "Dashboard", "build", "load_specs", "render_a
 
 # Relative, like the rules' runbook_url annotations; set it to wherever docs/runbooks/ is published.
 DEFAULT_RUNBOOK_BASE = "docs/runbooks"
-_REPO_RULES = Path(__file__).resolve().parents[2] / "rules"
 
 
 def load_specs(specs_dir: Path | None = None) -> list[RuleSpec]:
-    """The repository's rules/ when running from a checkout, else the copy shipped in the package."""
-    directory = specs_dir or (_REPO_RULES if _REPO_RULES.is_dir() else default_rules_dir())
+    """The specs in ``specs_dir``, else the ones shipped in the package (the only copy in the repository)."""
+    directory = specs_dir or default_rules_dir()
     return load_dir(directory, relative_to=directory.parent)
 
 

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from otel_secretary.dashboards._grafana import Panel, Query
 from otel_secretary.dashboards._queries import legend, ratio
-from otel_secretary.rules import promql
+from otel_secretary.dashboards._thresholds import red_line
+from otel_secretary.rules import forecast, promql
 from otel_secretary.rules.promql import SpanQueries, num
 from otel_secretary.rules.spec import RuleSpec, format_duration
 
@@ -38,7 +39,7 @@ def _describe(spec: RuleSpec, what: str, note: str = _SPANS_NOTE) -> str:
     summary = spec.annotations.get("description") or spec.annotations.get("summary", "")
     return (
         f"Alert {spec.name} ({spec.severity}): {what}{wait}. {summary} "
-        f"Same expression as rules/generated/<source>/{spec.name}.rules.yml. {note}"
+        f"Same expression as generated/<source>/{spec.name}.rules.yml. {note}"
     )
 
 
@@ -143,8 +144,6 @@ def _threshold_panel(spec: RuleSpec) -> Panel:
 
 def _forecast_panel(spec: RuleSpec) -> Panel:
     """The projected value (rules/forecast.py), against the limit it must not reach."""
-    from otel_secretary.rules import forecast
-
     sources = ("collector", "sdk") if forecast.on_metrics(spec) else _span_sources(spec)
     values: dict[str, list[str]] = {}
     for source in sources:
@@ -161,7 +160,7 @@ def _forecast_panel(spec: RuleSpec) -> Panel:
         queries=tuple(queries),
         description=_describe(spec, f"{spec.projection} projection {op} {num(value)}", _THRESHOLD_NOTE),
         unit=unit,
-        thresholds=((value, "red"),),
+        thresholds=((red_line(spec), "red"),),
         runbook=runbook_of(spec),
     )
 

@@ -3,40 +3,19 @@ Metrics, plus External APIs & GenAI, each ending with the panels of the alert ru
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Sequence
 
 from otel_secretary.dashboards import _queries as m
 from otel_secretary.dashboards._alerts import signal_panels
 from otel_secretary.dashboards._grafana import Dashboard, Panel, Query, Row, Variable
+from otel_secretary.dashboards._thresholds import RuleLines
 from otel_secretary.rules.spec import RuleSpec
 
 SERVICE = Variable("service", "Service", "label_values(service_name)")
 TENANT = Variable("tenant", "Tenant", f"label_values({m.GENAI_COST.names[0]}, {m.TENANT})")
 
-# Which dashboard explains which alert rule; a rule not listed lands on the overview.
-RULE_HOMES: Mapping[str, str] = {
-    "HighCPUUsage": "overview",
-    "HighMemoryUsage": "overview",
-    "DiskAlmostFull": "overview",
-    "HighSystemLoad": "overview",
-    "DatabasePoolSaturated": "overview",
-    "ApiAvailability": "performance",
-    "ApiLatency": "performance",
-    "SlowResponses": "performance",
-    "SlowDatabaseQueries": "performance",
-    "HighErrorRate": "errors",
-    "CriticalErrors": "errors",
-    "DatabaseErrors": "errors",
-    "RedisErrors": "errors",
-    "OpenAIAvailability": "external",
-    "StripeErrorRate": "external",
-    "CalendarErrorRate": "external",
-    "MessageProcessing": "business",
-    "MessageBacklog": "business",
-    "AICostBudget": "business",
-    "OpenAIRateLimitHeadroom": "external",
-}
-
+# Health counters no rule watches: red as soon as one happens at all (rates are never exactly zero after).
+ANY_NONZERO = ((0.0001, "red"),)
 HTTP_5XX = (m.STATUS, "=~", "5..")
 ROUTE_BY = (m.METHOD, m.ROUTE)
 
@@ -57,7 +36,7 @@ def _alert_row(specs: Sequence[RuleSpec]) -> tuple[Row, ...]:
     return (Row("Alert rules: what they evaluate (threshold = red line)", panels),)
 
 
-def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
+def _overview(specs: Sequence[RuleSpec], lines: RuleLines) -> Dashboard:
     busy = m.sum_by(("job", "instance"), m.CPU.series([("state", "=", "idle")]), op="avg")
     status = Row(
         "Service status",
@@ -74,23 +53,31 @@ def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
             Panel(
                 "5xx share",
                 (Query(_http_error_ratio(()), instant=True),),
-                "Share of requests answered 5xx; HighErrorRate pages above 5% for 5 minutes.",
+                lines.describe(
+                    "http_5xx_share",
+                    "Share of requests answered 5xx",
+                    "{name} {verb} above {percent} for {for_}",
+                ),
                 unit="percentunit",
                 kind="stat",
                 width=6,
                 height=5,
-                thresholds=((0.01, "orange"), (0.05, "red")),
+                thresholds=lines.thresholds("http_5xx_share", warn=True),
                 runbook="error-rate.md",
             ),
             Panel(
                 "p95 latency",
                 (Query(m.sdk_quantile(0.95, m.HTTP_SERVER, ()), instant=True),),
-                "95th percentile of server request duration; SlowResponses tickets above 2s.",
+                lines.describe(
+                    "p95_latency",
+                    "95th percentile of server request duration",
+                    "{name} {verb} above {value}s",
+                ),
                 unit="s",
                 kind="stat",
                 width=6,
                 height=5,
-                thresholds=((1, "orange"), (2, "red")),
+                thresholds=lines.thresholds("p95_latency", warn=True),
                 runbook="latency.md",
             ),
             Panel(
@@ -120,7 +107,7 @@ def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
                 (Query(m.sdk_quantile(0.95, m.HTTP_SERVER, ROUTE_BY), m.legend(*ROUTE_BY)),),
                 "95th percentile request duration by route.",
                 unit="s",
-                thresholds=((2, "red"),),
+                thresholds=lines.thresholds("p95_latency_by_route"),
                 runbook="latency.md",
             ),
         ),
@@ -133,7 +120,7 @@ def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
                 (Query(f"1 - {busy}", m.legend("job", "instance")),),
                 "1 - idle share, averaged over CPUs (system-metrics instrumentation or hostmetrics).",
                 unit="percentunit",
-                thresholds=((0.85, "red"),),
+                thresholds=lines.thresholds("cpu_busy"),
                 runbook="high-cpu.md",
                 minimum=0,
                 maximum=1,
@@ -149,7 +136,7 @@ def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
                 ),
                 "Share of memory in state 'used'.",
                 unit="percentunit",
-                thresholds=((0.9, "red"),),
+                thresholds=lines.thresholds("memory_used"),
                 runbook="memory.md",
                 minimum=0,
                 maximum=1,
@@ -164,7 +151,7 @@ def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
                 ),
                 "Filesystem utilization by device (Collector hostmetrics receiver, filesystem scraper).",
                 unit="percentunit",
-                thresholds=((0.9, "red"),),
+                thresholds=lines.thresholds("filesystem_used"),
                 runbook="disk-and-system.md",
                 minimum=0,
                 maximum=1,
@@ -180,7 +167,7 @@ def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
                     for window, metric in m.LOAD.items()
                 ),
                 "1/5/15-minute load average (Collector hostmetrics receiver, load scraper).",
-                thresholds=((4, "red"),),
+                thresholds=lines.thresholds("load_average"),
                 runbook="disk-and-system.md",
                 width=6,
             ),
@@ -197,8 +184,12 @@ def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
                         m.legend("pool_name", "state"),
                     ),
                 ),
-                "SQLAlchemy pool connections (db.client.connections.usage); the pool alert is at 40 used.",
-                thresholds=((40, "red"),),
+                lines.describe(
+                    "db_connections",
+                    "SQLAlchemy pool connections (db.client.connections.usage)",
+                    "the pool alert is at {value} used",
+                ),
+                thresholds=lines.thresholds("db_connections"),
                 runbook="database.md",
                 width=24,
             ),
@@ -223,7 +214,7 @@ def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
                 "PII masking failures/s",
                 (Query(m.sdk_rate(m.PII_FAILURES, ("signal",)), m.legend("signal")),),
                 "Values dropped because masking raised (fail-closed); should stay at zero.",
-                thresholds=((0.0001, "red"),),
+                thresholds=ANY_NONZERO,
                 width=8,
             ),
             Panel(
@@ -235,7 +226,7 @@ def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
                     ),
                 ),
                 "Exceptions swallowed inside the distro to protect the app; each is logged once per place.",
-                thresholds=((0.0001, "red"),),
+                thresholds=ANY_NONZERO,
                 width=8,
             ),
         ),
@@ -250,7 +241,7 @@ def _overview(specs: Sequence[RuleSpec]) -> Dashboard:
     )
 
 
-def _performance(specs: Sequence[RuleSpec]) -> Dashboard:
+def _performance(specs: Sequence[RuleSpec], lines: RuleLines) -> Dashboard:
     span_by = ("span_kind", "span_name")
     http = Row(
         "HTTP routes (SDK metric http.server.request.duration)",
@@ -268,7 +259,7 @@ def _performance(specs: Sequence[RuleSpec]) -> Dashboard:
                 (Query(_http_error_ratio(ROUTE_BY), m.legend(*ROUTE_BY)),),
                 "Share of each route's requests answered with a 5xx status.",
                 unit="percentunit",
-                thresholds=((0.05, "red"),),
+                thresholds=lines.thresholds("http_5xx_share_by_route"),
                 runbook="error-rate.md",
                 minimum=0,
                 width=8,
@@ -281,7 +272,7 @@ def _performance(specs: Sequence[RuleSpec]) -> Dashboard:
                 ),
                 "Request duration percentiles over every route.",
                 unit="s",
-                thresholds=((2, "red"),),
+                thresholds=lines.thresholds("latency_quantiles"),
                 runbook="latency.md",
                 width=8,
             ),
@@ -379,7 +370,7 @@ def _performance(specs: Sequence[RuleSpec]) -> Dashboard:
     )
 
 
-def _errors(specs: Sequence[RuleSpec]) -> Dashboard:
+def _errors(specs: Sequence[RuleSpec], lines: RuleLines) -> Dashboard:
     app = Row(
         "Application errors (app.errors)",
         (
@@ -394,7 +385,11 @@ def _errors(specs: Sequence[RuleSpec]) -> Dashboard:
             Panel(
                 "Errors/s by severity",
                 (Query(m.sdk_rate(m.APP_ERRORS, (m.SEVERITY,)), m.legend(m.SEVERITY)),),
-                "Critical errors page (CriticalErrors); high/medium/low are for triage.",
+                lines.fill(
+                    "critical_errors",
+                    "Critical errors {severity} ({name}); high/medium/low are for triage.",
+                    "Errors by severity: critical, high, medium, low.",
+                ),
                 stacked=True,
                 runbook="error-rate.md",
                 width=8,
@@ -440,9 +435,13 @@ def _errors(specs: Sequence[RuleSpec]) -> Dashboard:
                         instant=True,
                     ),
                 ),
-                "Critical errors in the selected range; any in 5 minutes pages (CriticalErrors).",
+                lines.describe(
+                    "critical_errors",
+                    "Critical errors in the selected range",
+                    "{more_than} in {window} {verb} ({name})",
+                ),
                 kind="bargauge",
-                thresholds=((1, "red"),),
+                thresholds=lines.thresholds("critical_errors"),
                 runbook="error-rate.md",
                 width=12,
                 height=10,
@@ -491,7 +490,7 @@ def _errors(specs: Sequence[RuleSpec]) -> Dashboard:
     )
 
 
-def _external(specs: Sequence[RuleSpec]) -> Dashboard:
+def _external(specs: Sequence[RuleSpec], lines: RuleLines) -> Dashboard:
     genai_by = (m.OPERATION, m.MODEL)
     call_by = (m.EXTERNAL_SYSTEM, m.EXTERNAL_OPERATION)
     genai = Row(
@@ -565,7 +564,7 @@ def _external(specs: Sequence[RuleSpec]) -> Dashboard:
                 ),
                 "1 - remaining/limit from x-ratelimit-* headers; near 1 means 429s are imminent.",
                 unit="percentunit",
-                thresholds=((0.8, "orange"), (0.95, "red")),
+                thresholds=lines.thresholds("ratelimit_utilization", warn=True),
                 runbook="external-api-failures.md",
                 minimum=0,
                 maximum=1,
@@ -654,7 +653,7 @@ def _external(specs: Sequence[RuleSpec]) -> Dashboard:
     )
 
 
-def _business(specs: Sequence[RuleSpec]) -> Dashboard:
+def _business(specs: Sequence[RuleSpec], lines: RuleLines) -> Dashboard:
     tenant = [(m.TENANT, "=~", m.TENANT_VAR)]
     cost_hour = f"increase({m.GENAI_COST.series(tenant)}[1h])"
     cost_day = f"increase({m.GENAI_COST.series(tenant)}[1d])"
@@ -714,10 +713,14 @@ def _business(specs: Sequence[RuleSpec]) -> Dashboard:
             Panel(
                 "AI cost in the last 24h by tenant (USD)",
                 (Query(m.sum_by((m.TENANT,), m.of_service(cost_day)), m.legend(m.TENANT), instant=True),),
-                "Rolling 24h spend per tenant; the AICostBudget rule tickets above 50 USD.",
+                lines.describe(
+                    "tenant_cost_24h",
+                    "Rolling 24h spend per tenant",
+                    "the {name} rule {verb} above {value} USD",
+                ),
                 unit="currencyUSD",
                 kind="bargauge",
-                thresholds=((40, "orange"), (50, "red")),
+                thresholds=lines.thresholds("tenant_cost_24h", warn=True),
                 runbook="external-api-failures.md",
                 width=12,
                 height=10,
@@ -746,7 +749,7 @@ def _business(specs: Sequence[RuleSpec]) -> Dashboard:
     )
 
 
-_BUILDERS = {
+_BUILDERS: dict[str, Callable[[Sequence[RuleSpec], RuleLines], Dashboard]] = {
     "overview": _overview,
     "performance": _performance,
     "errors": _errors,
@@ -756,8 +759,9 @@ _BUILDERS = {
 
 
 def build(specs: Sequence[RuleSpec]) -> tuple[Dashboard, ...]:
-    """Every dashboard; each alert rule's panel goes to its home dashboard (unknown rules: overview)."""
+    """Every dashboard; each alert rule's panel goes to the board its spec names (default: overview)."""
     homes: dict[str, list[RuleSpec]] = {name: [] for name in _BUILDERS}
     for spec in specs:
-        homes[RULE_HOMES.get(spec.name, "overview")].append(spec)
-    return tuple(builder(homes[name]) for name, builder in _BUILDERS.items())
+        homes[spec.dashboard.board].append(spec)
+    lines = RuleLines(specs)
+    return tuple(builder(homes[name], lines) for name, builder in _BUILDERS.items())

@@ -1,8 +1,9 @@
 """Metric names and PromQL building blocks for the dashboards.
 
-Every Prometheus name comes from :func:`otel_secretary.rules.promql.prometheus_name` applied to the OTel
-instrument name, taken where possible from the module that creates the instrument, so a rename there
-changes the dashboards and the alert rules together. Only strings are built here.
+Every Prometheus name comes from :func:`otel_secretary.rules.promql.prometheus_name` applied to an
+instrument declared in :mod:`otel_secretary.semconv`, the same value the recording code creates the
+instrument from, so a rename there changes the instrument, the dashboards and the alert rules together.
+Only strings are built here.
 """
 
 from __future__ import annotations
@@ -12,16 +13,10 @@ from dataclasses import dataclass
 
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.semconv._incubating.attributes import messaging_attributes as messaging
-from opentelemetry.semconv._incubating.metrics import gen_ai_metrics
 from opentelemetry.semconv.attributes import error_attributes, http_attributes, server_attributes
-from opentelemetry.semconv.metrics import http_metrics
 
+from otel_secretary import semconv
 from otel_secretary.dashboards._grafana import RATE
-from otel_secretary.errors import _record as errors_record
-from otel_secretary.genai import _telemetry as genai_telemetry
-from otel_secretary.instrumentation import _common as external
-from otel_secretary.instrumentation import openai as openai_instrumentation
-from otel_secretary.instrumentation import stripe as stripe_instrumentation
 from otel_secretary.rules.promql import (
     CALLS,
     DURATION_MS,
@@ -56,35 +51,37 @@ class Metric:
             return names[0] + matchers(pairs)
         return matchers([("__name__", "=~", "|".join(names)), *pairs])
 
+    @classmethod
+    def of(cls, instrument: semconv.Instrument) -> Metric:
+        return cls(instrument.name, instrument.unit, instrument.prometheus_type)
 
-# Instruments, by area.
-HTTP_SERVER = Metric(http_metrics.HTTP_SERVER_REQUEST_DURATION, "s", "histogram")
-HTTP_CLIENT = Metric(http_metrics.HTTP_CLIENT_REQUEST_DURATION, "s", "histogram")
-GENAI_DURATION = Metric(gen_ai_metrics.GEN_AI_CLIENT_OPERATION_DURATION, "s", "histogram")
-GENAI_TOKENS = Metric(gen_ai_metrics.GEN_AI_CLIENT_TOKEN_USAGE, "{token}", "histogram")
-GENAI_COST = Metric(genai_telemetry.COST_METRIC, "USD", "counter")
-GENAI_UNPRICED = Metric(genai_telemetry.UNPRICED_METRIC, "{call}", "counter")
-RATELIMIT_UTILIZATION = Metric(openai_instrumentation.RATELIMIT_UTILIZATION, "1", "gauge")
-RATELIMIT_REMAINING = Metric(openai_instrumentation.RATELIMIT_REMAINING, "1", "gauge")
-EXTERNAL_DURATION = Metric(external.DURATION_METRIC, "s", "histogram")
-EXTERNAL_ERRORS = Metric(external.ERRORS_METRIC, "{error}", "counter")
-STRIPE_WEBHOOKS = Metric(stripe_instrumentation.WEBHOOK_METRIC, "{event}", "counter")
-APP_ERRORS = Metric(errors_record.COUNTER_NAME, "{error}", "counter")
-# Declared inline where they are created (otel_secretary/celery.py, pii/_masker.py,
-# _internal/self_monitoring.py, examples/ai_secretary); tests/dashboards checks these names.
-CELERY_QUEUE = Metric("messaging.celery.queue.length", "{message}", "gauge")
-MESSAGES_PROCESSED = Metric("ai_secretary.messages.processed", "{message}", "counter")
-SUBSCRIPTIONS = Metric("ai_secretary.subscriptions.started", "{subscription}", "counter")
-PII_REDACTIONS = Metric("otel_secretary.pii.redactions", "{redaction}", "counter")
-PII_FAILURES = Metric("otel_secretary.pii.failures", "{value}", "counter")
-INTERNAL_ERRORS = Metric("otel_secretary.internal.errors", "{error}", "counter")
+
+# Instruments, by area (declared in otel_secretary.semconv).
+HTTP_SERVER = Metric.of(semconv.HTTP_SERVER_DURATION)
+HTTP_CLIENT = Metric.of(semconv.HTTP_CLIENT_DURATION)
+GENAI_DURATION = Metric.of(semconv.GENAI_OPERATION_DURATION)
+GENAI_TOKENS = Metric.of(semconv.GENAI_TOKEN_USAGE)
+GENAI_COST = Metric.of(semconv.GENAI_COST)
+GENAI_UNPRICED = Metric.of(semconv.GENAI_UNPRICED)
+RATELIMIT_UTILIZATION = Metric.of(semconv.RATELIMIT_UTILIZATION)
+RATELIMIT_REMAINING = Metric.of(semconv.RATELIMIT_REMAINING)
+EXTERNAL_DURATION = Metric.of(semconv.EXTERNAL_DURATION)
+EXTERNAL_ERRORS = Metric.of(semconv.EXTERNAL_ERRORS)
+STRIPE_WEBHOOKS = Metric.of(semconv.STRIPE_WEBHOOK_EVENTS)
+APP_ERRORS = Metric.of(semconv.APP_ERRORS)
+CELERY_QUEUE = Metric.of(semconv.CELERY_QUEUE_LENGTH)
+MESSAGES_PROCESSED = Metric.of(semconv.DEMO_MESSAGES_PROCESSED)
+SUBSCRIPTIONS = Metric.of(semconv.DEMO_SUBSCRIPTIONS_STARTED)
+PII_REDACTIONS = Metric.of(semconv.PII_REDACTIONS)
+PII_FAILURES = Metric.of(semconv.PII_FAILURES)
+INTERNAL_ERRORS = Metric.of(semconv.INTERNAL_ERRORS)
 # Host metrics: opentelemetry-instrumentation-system-metrics (CPU, memory) or the Collector's
 # hostmetrics receiver (also filesystem and load, which the Python package does not report).
-CPU = Metric("system.cpu.utilization", "1", "gauge")
-MEMORY = Metric("system.memory.utilization", "1", "gauge")
-FILESYSTEM = Metric("system.filesystem.utilization", "1", "gauge")
-LOAD = {w: Metric(f"system.cpu.load_average.{w}", "{thread}", "gauge") for w in ("1m", "5m", "15m")}
-DB_CONNECTIONS = Metric("db.client.connections.usage", "{connection}", "gauge")
+CPU = Metric.of(semconv.CPU_UTILIZATION)
+MEMORY = Metric.of(semconv.MEMORY_UTILIZATION)
+FILESYSTEM = Metric.of(semconv.FILESYSTEM_UTILIZATION)
+LOAD = {window: Metric.of(instrument) for window, instrument in semconv.LOAD_AVERAGE.items()}
+DB_CONNECTIONS = Metric.of(semconv.DB_CONNECTIONS_USAGE)
 
 # Labels, from the attribute names.
 ROUTE = label_name(http_attributes.HTTP_ROUTE)
@@ -96,16 +93,16 @@ MODEL = label_name(gen_ai.GEN_AI_REQUEST_MODEL)
 OPERATION = label_name(gen_ai.GEN_AI_OPERATION_NAME)
 TOKEN_TYPE = label_name(gen_ai.GEN_AI_TOKEN_TYPE)
 PROVIDER = label_name(gen_ai.GEN_AI_PROVIDER_NAME)
-TENANT = label_name(genai_telemetry.TENANT_KEY)
+TENANT = label_name(semconv.TENANT_ID)
 QUEUE = label_name(messaging.MESSAGING_DESTINATION_NAME)
-CATEGORY = label_name(errors_record.ATTR_CATEGORY)
-SEVERITY = label_name(errors_record.ATTR_SEVERITY)
-ERROR_SYSTEM = label_name(errors_record.ATTR_SYSTEM)
-EXTERNAL_SYSTEM = label_name(external.ATTR_SYSTEM)
-EXTERNAL_OPERATION = label_name(external.ATTR_OPERATION)
-RATELIMIT_RESOURCE = label_name(openai_instrumentation.ATTR_RATELIMIT_RESOURCE)
-WEBHOOK_TYPE = label_name("stripe.event.type")
-INTERNAL_WHERE = label_name("otel_secretary.where")
+CATEGORY = label_name(semconv.ERROR_CATEGORY)
+SEVERITY = label_name(semconv.ERROR_SEVERITY)
+ERROR_SYSTEM = label_name(semconv.ERROR_SYSTEM)
+EXTERNAL_SYSTEM = label_name(semconv.EXTERNAL_SYSTEM)
+EXTERNAL_OPERATION = label_name(semconv.EXTERNAL_OPERATION)
+RATELIMIT_RESOURCE = label_name(semconv.RATELIMIT_RESOURCE)
+WEBHOOK_TYPE = label_name(semconv.STRIPE_EVENT_TYPE)
+INTERNAL_WHERE = label_name(semconv.INTERNAL_WHERE)
 
 SERVICE_VAR = "$service"
 TENANT_VAR = "$tenant"

@@ -27,19 +27,21 @@ from opentelemetry import metrics, trace
 from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
+from otel_secretary import semconv
+from otel_secretary._internal.lazy_default import LazyDefault
 from otel_secretary._internal.self_monitoring import report_internal_error
 
 from ._classify import Classification, classify_exception
 from ._fingerprint import fingerprint
 from ._masking import identity, text_masker
 
-ATTR_CATEGORY: Final = "app.error.category"
-ATTR_SEVERITY: Final = "app.error.severity"
-ATTR_FINGERPRINT: Final = "app.error.fingerprint"
-ATTR_SYSTEM: Final = "app.error.system"
+ATTR_CATEGORY: Final = semconv.ERROR_CATEGORY
+ATTR_SEVERITY: Final = semconv.ERROR_SEVERITY
+ATTR_FINGERPRINT: Final = semconv.ERROR_FINGERPRINT
+ATTR_SYSTEM: Final = semconv.ERROR_SYSTEM
 ATTR_ERROR_TYPE: Final = "error.type"
-ATTR_TYPE: Final = "app.error.type"
-COUNTER_NAME: Final = "app.errors"
+ATTR_TYPE: Final = semconv.ERROR_APP_TYPE
+COUNTER_NAME: Final = semconv.APP_ERRORS.name
 
 _INFO_ATTR: Final = "__otel_secretary_error_info__"
 _COUNTED_ATTR: Final = "__otel_secretary_error_counted__"
@@ -111,11 +113,7 @@ class ErrorRecorder:
         overrides: Mapping[str, str] | None = None,
     ) -> None:
         meter = metrics.get_meter("otel_secretary.errors", meter_provider=meter_provider)
-        self._counter = meter.create_counter(
-            COUNTER_NAME,
-            unit="{error}",
-            description="Exceptions recorded by otel-secretary, by category, severity and error type.",
-        )
+        self._counter = semconv.counter(meter, semconv.APP_ERRORS)
         self.mask: Callable[[str], str] = text_masker(masker) if masker is not None else identity
         self.overrides: dict[str, str] = dict(overrides or {})
         self._lock = threading.Lock()
@@ -199,24 +197,16 @@ def _safe_str(exc: BaseException) -> str:
         return ""
 
 
-_default: ErrorRecorder | None = None
-_default_lock = threading.Lock()
+_default: LazyDefault[ErrorRecorder] = LazyDefault(lambda: ErrorRecorder())
 
 
 def default_recorder() -> ErrorRecorder:
     """The process-wide recorder: the one :func:`install` configured, else one on the global meter."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = ErrorRecorder()
-    return _default
+    return _default.get()
 
 
 def set_default_recorder(recorder: ErrorRecorder) -> None:
-    global _default
-    with _default_lock:
-        _default = recorder
+    _default.set(recorder)
 
 
 def record_exception(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -31,6 +32,7 @@ from typing import Any, Final
 
 from opentelemetry import trace
 
+from otel_secretary._internal import celery_arguments
 from otel_secretary._internal.self_monitoring import report_internal_error
 
 from ._fingerprint import normalise_message
@@ -203,7 +205,7 @@ class SentryEventProcessor:
             if self._owns_client():
                 _filter_request(event)
             user = event.get("user")
-            scrubbed = self._scrub(event, hint)
+            scrubbed = self._scrub_in_trace(event, hint)
             if scrubbed is None:
                 return None
             self._enrich(scrubbed, info, occurrence, user if isinstance(user, dict) else None)
@@ -211,6 +213,22 @@ class SentryEventProcessor:
         except Exception as failure:
             report_internal_error("errors.sentry_before_send", failure)
             return None  # fail closed: an unscrubbed event must not leave the process
+
+    def _scrub_in_trace(self, event: Event, hint: Hint) -> Event | None:
+        """Scrub inside the active trace's name scope: names learned from its structured places (and
+        from a Celery task's arguments under their parameter names) are masked wherever they recur in
+        the event, e.g. in the frame locals of Celery's own code, which hold the arguments unnamed."""
+        named: dict[str, Any] | None = None
+        if "celery" in sys.modules:
+            named = celery_arguments.name_sentry_celery_job(event)
+        trace_id = trace.get_current_span().get_span_context().trace_id
+        scope = getattr(self.masker, "trace_scope", None)
+        if not trace_id or scope is None:
+            return self._scrub(event, hint)
+        if named:
+            self.masker.learn(trace_id, named)  # type: ignore[union-attr]
+        with scope(trace_id):
+            return self._scrub(event, hint)
 
     def _enrich(self, event: Event, info: Any, occurrence: int, app_user: dict[str, Any] | None) -> None:
         tags = event.setdefault("tags", {})
@@ -249,7 +267,7 @@ class SentryEventProcessor:
             if self._owns_client():
                 _filter_request(event)
             event.pop("user", None)
-            scrubbed = self._scrub(event, hint)
+            scrubbed = self._scrub_in_trace(event, hint)
             if scrubbed is not None:
                 _no_ip_inference(scrubbed)
             return scrubbed

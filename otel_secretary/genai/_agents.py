@@ -25,6 +25,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from otel_secretary._internal.self_monitoring import report_internal_error
 
 from ._content import masked_json
+from ._direct import DirectTool, direct_tool_possible
 from ._extract import get
 from ._telemetry import GenAITelemetry, conversation_from_baggage, default_telemetry
 
@@ -79,12 +80,22 @@ class _ToolSpec:
     def start(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, GenAITelemetry] | None:
         try:
             telemetry = self.telemetry or default_telemetry()
-            invocation = telemetry.handler.tool(
-                self.name, tool_type=self.tool_type, agent_name=_agent_name.get()
-            )
-            invocation.tool_call_id = _tool_call_id.get()
-            if self.description:
-                invocation.tool_description = self.description
+            handler = telemetry.handler
+            invocation: Any
+            if direct_tool_possible(handler):  # util-genai's output without its per-call machinery
+                invocation = DirectTool(
+                    handler,
+                    self.name,
+                    self.tool_type,
+                    _agent_name.get(),
+                    _tool_call_id.get(),
+                    self.description or None,
+                )
+            else:
+                invocation = handler.tool(self.name, tool_type=self.tool_type, agent_name=_agent_name.get())
+                invocation.tool_call_id = _tool_call_id.get()
+                if self.description:
+                    invocation.tool_description = self.description
             if telemetry.capture_content:
                 arguments = masked_json(self._arguments(args, kwargs), telemetry.mask)
                 if arguments:

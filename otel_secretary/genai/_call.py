@@ -21,6 +21,7 @@ from opentelemetry.util.genai.types import Error
 from otel_secretary._internal.self_monitoring import report_internal_error
 
 from ._content import input_messages, masked_json, output_messages, tool_call_attributes
+from ._direct import DirectInference, direct_inference_possible
 from ._extract import RequestFacts, ResponseFacts, Usage, read_chunk, read_request, read_response
 from ._feedback import remember_response
 from ._telemetry import (
@@ -122,13 +123,19 @@ class TracedCall:
                 spec.provider, request_model=model, _attach_to_context=attach_context
             )
         else:
-            self.invocation = handler.inference(
-                spec.provider,
-                request_model=model,
-                operation_name=spec.operation,
-                _attach_to_context=attach_context,
-                conversation_id=self._request.conversation_id or conversation_from_baggage(),
-            )
+            conversation_id = self._request.conversation_id or conversation_from_baggage()
+            if direct_inference_possible(handler):
+                self.invocation = DirectInference(
+                    handler, spec.provider, model, spec.operation, attach_context, conversation_id
+                )
+            else:
+                self.invocation = handler.inference(
+                    spec.provider,
+                    request_model=model,
+                    operation_name=spec.operation,
+                    _attach_to_context=attach_context,
+                    conversation_id=conversation_id,
+                )
             self._apply_request()
         self.facts = ResponseFacts()
 

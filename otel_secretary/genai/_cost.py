@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
+from otel_secretary.config_error import ConfigError
+
 from ._extract import Usage
 
 _RESOLVE_TTL_S: Final = 3600.0
@@ -62,7 +64,7 @@ class Rates:
         return total / _PER_MTOK
 
 
-class PriceFileError(ValueError):
+class PriceFileError(ConfigError):
     """The override file cannot be used; the message says which entry and why."""
 
 
@@ -125,9 +127,10 @@ class PriceBook:
         """USD for ``usage`` on ``model``; None when the model is unknown or usage is missing."""
         if not model or not usage.known:
             return None
-        override = self._overrides.get(f"{provider}/{model}") or self._overrides.get(model)
-        if override is not None:
-            return override.cost(usage)
+        if self._overrides:
+            override = self._overrides.get(f"{provider}/{model}") or self._overrides.get(model)
+            if override is not None:
+                return override.cost(usage)
         resolved = self._resolve(provider or "", model)
         if resolved.rates is not None:
             return resolved.rates.cost(usage)

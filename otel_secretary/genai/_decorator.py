@@ -6,7 +6,9 @@ True)``) gets its stream wrapped, so the span covers the whole stream in every c
 its span exactly once: on exhaustion, error, ``close()``/``aclose()``, or garbage collection.
 
 Around an already instrumented client call (genai-openai), util-genai's suppression gives one span:
-the inner instrumentation publishes its data into ours instead of starting a second span.
+the inner instrumentation publishes its data into ours instead of starting a second span (for a
+non-streaming chat completion under our instrumentor, without running genai-openai's invocation at
+all: ``otel_secretary.instrumentation.openai_inside_decorator``).
 """
 
 from __future__ import annotations

@@ -22,12 +22,22 @@ _FLOAT_PARAMS: Final = {
 MAX_CAPTURED_CHARS: Final = 16_384
 
 
+# Whether a type is a Mapping, per type: an ABC isinstance check costs more than the lookup itself on
+# this hot path (a response object is read a dozen times per call). Bounded by the types seen.
+_IS_MAPPING: dict[type, bool] = {dict: True}
+
+
 def get(obj: Any, name: str) -> Any:
     """Attribute or key access, whichever the object supports; None when absent."""
     if obj is None:
         return None
-    # Concrete dict first: an ABC isinstance check costs more than the lookup itself on this hot path.
-    if type(obj) is dict or isinstance(obj, Mapping):
+    cls = type(obj)
+    is_mapping = _IS_MAPPING.get(cls)
+    if is_mapping is None:
+        is_mapping = isinstance(obj, Mapping)
+        if len(_IS_MAPPING) < 1024:
+            _IS_MAPPING[cls] = is_mapping
+    if is_mapping:
         return obj.get(name)
     return getattr(obj, name, None)
 

@@ -20,6 +20,7 @@ from opentelemetry.trace import TracerProvider
 from opentelemetry.util.genai._conversation_context import get_ambient_conversation_id
 from opentelemetry.util.genai.handler import TelemetryHandler
 
+from otel_secretary import semconv
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
@@ -30,14 +31,14 @@ SCOPE: Final = "otel_secretary.genai"
 # Ours, not a convention: cost has no standard name yet (semantic-conventions-genai #287). The
 # app.* names are what the shipped alert rules (AICostBudget, Prometheus app_genai_cost_USD_total),
 # the demo and the docs read.
-COST_ATTRIBUTE: Final = "app.genai.cost_usd"
-COST_METRIC: Final = "app.genai.cost"
-UNPRICED_METRIC: Final = "app.genai.cost.unpriced"
-TENANT_KEY: Final = "app.tenant.id"
+COST_ATTRIBUTE: Final = semconv.GENAI_COST_USD
+COST_METRIC: Final = semconv.GENAI_COST.name
+UNPRICED_METRIC: Final = semconv.GENAI_UNPRICED.name
+TENANT_KEY: Final = semconv.TENANT_ID
 # Baggage key request_context(conversation_id=...) sets, so the id also reaches Celery tasks.
 CONVERSATION_BAGGAGE_KEY: Final = "gen_ai.conversation.id"
-FEEDBACK_METRIC: Final = "app.genai.feedback"
-FEEDBACK_SENTIMENT: Final = "app.genai.feedback.sentiment"
+FEEDBACK_METRIC: Final = semconv.GENAI_FEEDBACK.name
+FEEDBACK_SENTIMENT: Final = semconv.GENAI_FEEDBACK_SENTIMENT
 
 Mask = Callable[[str], str]
 
@@ -66,21 +67,9 @@ class GenAITelemetry:
         self.prices = prices if prices is not None else PriceBook()
         self._mask = mask
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
-        self.cost = meter.create_counter(
-            COST_METRIC,
-            unit="USD",
-            description="Estimated cost of GenAI calls by provider, model and tenant.",
-        )
-        self.unpriced = meter.create_counter(
-            UNPRICED_METRIC,
-            unit="{call}",
-            description="GenAI calls whose model has no known price (missing from the cost total).",
-        )
-        self.feedback = meter.create_counter(
-            FEEDBACK_METRIC,
-            unit="{feedback}",
-            description="User feedback on model answers by model and sentiment (negative share alertable).",
-        )
+        self.cost = semconv.counter(meter, semconv.GENAI_COST)
+        self.unpriced = semconv.counter(meter, semconv.GENAI_UNPRICED)
+        self.feedback = semconv.counter(meter, semconv.GENAI_FEEDBACK)
         self.logger_provider = logger_provider
         # Metric attribute sets are reused per (provider, model, tenant): building and hashing a fresh
         # dict per call is a measurable share of a ~100 µs budget.

@@ -11,7 +11,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
-from collections.abc import Iterator, Mapping
+import timeit
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
@@ -23,36 +24,19 @@ from opentelemetry.semconv.attributes import (
     http_attributes,
     server_attributes,
 )
-from opentelemetry.semconv.metrics import http_metrics
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer, TracerProvider, get_tracer
 from opentelemetry.util.types import AttributeValue
 
+from otel_secretary import semconv
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
 SCOPE: Final = "otel_secretary.instrumentation"
-ATTR_SYSTEM: Final = "otel_secretary.external.system"
-ATTR_OPERATION: Final = "otel_secretary.external.operation"
-DURATION_METRIC: Final = "otel_secretary.external.duration"
-ERRORS_METRIC: Final = "otel_secretary.external.errors"
-# HTTP semconv advice for http.client.request.duration; reused for our logical-call histogram.
-HTTP_DURATION_BUCKETS: Final = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.075,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    7.5,
-    10.0,
-)
-CALL_DURATION_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# Declared in otel_secretary.semconv; re-exported under the names the instrumentations use.
+ATTR_SYSTEM: Final = semconv.EXTERNAL_SYSTEM
+ATTR_OPERATION: Final = semconv.EXTERNAL_OPERATION
+DURATION_METRIC: Final = semconv.EXTERNAL_DURATION.name
+ERRORS_METRIC: Final = semconv.EXTERNAL_ERRORS.name
 
 # A path segment that is an object id rather than a resource name: Stripe/OpenAI prefixed ids
 # (cus_N2b…, pi_3Mt…, file-abc…, resp_…), numbers, UUIDs, hex digests and anything with an '@'.
@@ -88,23 +72,9 @@ class Instruments:
 
     def __init__(self, meter_provider: MeterProvider | None = None) -> None:
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
-        self.duration: Histogram = meter.create_histogram(
-            DURATION_METRIC,
-            unit="s",
-            description="Duration of logical outbound calls (retries and backoff included).",
-            explicit_bucket_boundaries_advisory=list(CALL_DURATION_BUCKETS),
-        )
-        self.errors: Counter = meter.create_counter(
-            ERRORS_METRIC,
-            unit="{error}",
-            description="Failed logical outbound calls, by system, operation and error.type.",
-        )
-        self.http_duration: Histogram = meter.create_histogram(
-            http_metrics.HTTP_CLIENT_REQUEST_DURATION,
-            unit="s",
-            description="Duration of each physical HTTP attempt.",
-            explicit_bucket_boundaries_advisory=list(HTTP_DURATION_BUCKETS),
-        )
+        self.duration: Histogram = semconv.histogram(meter, semconv.EXTERNAL_DURATION)
+        self.errors: Counter = semconv.counter(meter, semconv.EXTERNAL_ERRORS)
+        self.http_duration: Histogram = semconv.histogram(meter, semconv.HTTP_CLIENT_DURATION)
 
     def record_call(self, system: str, operation: str, seconds: float, error_type: str | None) -> None:
         attributes: dict[str, AttributeValue] = {ATTR_SYSTEM: system, ATTR_OPERATION: operation}
@@ -124,13 +94,16 @@ def start_attempt_span(
     url: str,
     resend_count: int,
     extra: Mapping[str, AttributeValue] | None = None,
+    *,
+    template: str | None = None,
 ) -> tuple[Span, dict[str, AttributeValue]]:
     """An HTTP CLIENT span for one physical attempt, named ``{METHOD} {url.template}``.
 
+    ``template`` overrides the generic id templating of the URL path (Calendar knows its own ids).
     Returns the span and the low-cardinality attributes to reuse on ``http.client.request.duration``.
     """
     host, port, path = server_of(url)
-    template = template_path(path)
+    template = template if template is not None else template_path(path)
     metric_attributes: dict[str, AttributeValue] = {http_attributes.HTTP_REQUEST_METHOD: method}
     if host:
         metric_attributes[server_attributes.SERVER_ADDRESS] = host
@@ -171,6 +144,68 @@ def end_attempt_span(
     return error_type
 
 
+class Attempt:
+    """One physical attempt in flight: the headers to send, and the response the caller stores."""
+
+    __slots__ = ("headers", "response", "status")
+
+    def __init__(self, headers: Any) -> None:
+        self.headers = headers
+        self.response: Any = None
+        self.status: int | None = None
+
+
+@contextlib.contextmanager
+def traced_attempt(
+    tracer: Tracer,
+    instruments: Instruments,
+    method: str,
+    url: str,
+    resend_count: int,
+    headers: Any,
+    *,
+    where: str,
+    status_of: Callable[[Any], int],
+    template: str | None = None,
+    on_response: Callable[[Span, Any], None] | None = None,
+    propagate_into_headers: bool = True,
+) -> Iterator[Attempt]:
+    """The attempt span around one send, the same for sync and async callers (``with`` around ``await``).
+
+    Usage: ``with traced_attempt(...) as attempt: attempt.response = [await] send(attempt.headers)``.
+    ``status_of(response)`` reads the HTTP status; ``on_response(span, response)`` adds client-specific
+    attributes before the span ends. A failure inside our code is reported as ``{where}.attempt_start`` /
+    ``{where}.attempt_end`` and the call goes on untraced: it never reaches the caller.
+    """
+    try:
+        span, metric_attributes = start_attempt_span(tracer, method, url, resend_count, template=template)
+        started = timeit.default_timer()
+    except Exception as exc:
+        report_internal_error(f"{where}.attempt_start", exc)
+        yield Attempt(headers)
+        return
+    attempt = Attempt(dict(headers or {}) if propagate_into_headers else headers)
+    error: BaseException | None = None
+    try:
+        with only_http_span(span, attempt.headers if propagate_into_headers else None):
+            yield attempt
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        try:
+            response = attempt.response
+            if response is not None:
+                attempt.status = status_of(response)
+                if on_response is not None:
+                    on_response(span, response)
+            end_attempt_span(
+                span, metric_attributes, attempt.status, error, timeit.default_timer() - started, instruments
+            )
+        except Exception as exc:
+            report_internal_error(f"{where}.attempt_end", exc)
+
+
 @contextlib.contextmanager
 def only_http_span(span: Span, carrier: Any) -> Iterator[None]:
     """Make ``span`` current and the only HTTP span of this attempt.
@@ -178,13 +213,14 @@ def only_http_span(span: Span, carrier: Any) -> Iterator[None]:
     The generic HTTP instrumentations (requests for stripe's default client, httpx for openai's
     httpx2) would add a second span per attempt, without the retry count, with raw ids in
     ``url.full``; they are suppressed inside, and ``traceparent`` is injected into ``carrier``
-    (the outgoing headers) here instead.
+    (the outgoing headers) here instead; ``carrier=None`` injects nothing (the client sets no headers).
     """
     with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
-        try:
-            propagate.inject(carrier)
-        except Exception as exc:
-            report_internal_error("instrumentation.inject", exc)
+        if carrier is not None:
+            try:
+                propagate.inject(carrier)
+            except Exception as exc:
+                report_internal_error("instrumentation.inject", exc)
         with suppress_http_instrumentation():
             yield
 
@@ -213,6 +249,7 @@ __all__ = [
     "ATTR_SYSTEM",
     "DURATION_METRIC",
     "ERRORS_METRIC",
+    "Attempt",
     "Instruments",
     "end_attempt_span",
     "hash_value",
@@ -223,4 +260,5 @@ __all__ = [
     "server_of",
     "start_attempt_span",
     "template_path",
+    "traced_attempt",
 ]

@@ -9,16 +9,19 @@ status ERROR and the errors module's classification; ``otel_secretary.external.d
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import timeit
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, ParamSpec, TypeVar, cast
 
 from opentelemetry import trace
 from opentelemetry.metrics import MeterProvider
 from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
+
+from otel_secretary.errors import record_exception
 
 from ._common import ATTR_OPERATION, ATTR_SYSTEM, Instruments, make_tracer, qualified_name
 
@@ -45,10 +48,25 @@ def traced_external_call(
         error_type = None
         if exc is not None:
             error_type = qualified_name(exc)
-            _record_exception(span, exc, system)
+            record_exception(span, exc, system=system)
             span.set_attribute(error_attributes.ERROR_TYPE, error_type)
             span.set_status(Status(StatusCode.ERROR, error_type))
         instruments.record_call(system, operation, timeit.default_timer() - started, error_type)
+
+    @contextlib.contextmanager
+    def call() -> Iterator[None]:
+        """The span around one call, the same for sync and async functions (``with`` around ``await``)."""
+        started = timeit.default_timer()
+        with tracer.start_as_current_span(
+            name, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False,
+            set_status_on_exception=False,
+        ) as span:  # fmt: skip
+            try:
+                yield
+            except BaseException as exc:
+                finish(span, started, exc)
+                raise
+            finish(span, started, None)
 
     def decorate(func: Callable[P, R]) -> Callable[P, R]:
         if not callable(func):
@@ -61,43 +79,15 @@ def traced_external_call(
         if inspect.iscoroutinefunction(func):
 
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                started = timeit.default_timer()
-                with tracer.start_as_current_span(
-                    name, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False,
-                    set_status_on_exception=False,
-                ) as span:  # fmt: skip
-                    try:
-                        result = await func(*args, **kwargs)
-                    except BaseException as exc:
-                        finish(span, started, exc)
-                        raise
-                    finish(span, started, None)
-                    return result
+                with call():
+                    return await func(*args, **kwargs)
 
             return cast(Callable[P, R], functools.wraps(func)(async_wrapper))
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            started = timeit.default_timer()
-            with tracer.start_as_current_span(
-                name, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False,
-                set_status_on_exception=False,
-            ) as span:  # fmt: skip
-                try:
-                    result = func(*args, **kwargs)
-                except BaseException as exc:
-                    finish(span, started, exc)
-                    raise
-                finish(span, started, None)
-                return result
+            with call():
+                return func(*args, **kwargs)
 
         return cast(Callable[P, R], functools.wraps(func)(wrapper))
 
     return decorate
-
-
-def _record_exception(span: trace.Span, exc: BaseException, system: str) -> None:
-    try:
-        from otel_secretary.errors import record_exception
-    except ImportError:
-        return
-    record_exception(span, exc, system=system)

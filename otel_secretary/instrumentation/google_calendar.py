@@ -32,14 +32,15 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProv
 from wrapt import wrap_function_wrapper
 
 from otel_secretary._internal.self_monitoring import report_internal_error
+from otel_secretary.errors import record_exception
 
 from ._common import (
     Instruments,
-    end_attempt_span,
     hash_value,
     make_tracer,
     qualified_name,
     server_of,
+    traced_attempt,
 )
 
 SYSTEM: Final = "calendar"
@@ -103,55 +104,25 @@ class _AttemptHttp:
         self.attempts = 0
         self.last_status: int | None = None
 
-    def _start(self, uri: str, method: str) -> tuple[Any, dict[str, Any]]:
+    def request(self, uri: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
         resend = self.attempts
         self.attempts += 1
-        host, port, _path = server_of(uri)
-        metric_attributes: dict[str, Any] = {http_attributes.HTTP_REQUEST_METHOD: method}
-        if host:
-            metric_attributes[server_attributes.SERVER_ADDRESS] = host
-        if port:
-            metric_attributes[server_attributes.SERVER_PORT] = port
-        attributes = {**metric_attributes, "url.template": self._template}
-        if resend:
-            attributes[http_attributes.HTTP_REQUEST_RESEND_COUNT] = resend
-        span = self._state.tracer.start_span(
-            f"{method} {self._template}", kind=SpanKind.CLIENT, attributes=attributes
-        )
-        return span, metric_attributes
-
-    def request(self, uri: str, method: str = "GET", *args: Any, **kwargs: Any) -> Any:
-        try:
-            span, metric_attributes = self._start(uri, method)
-        except Exception as exc:
-            report_internal_error("calendar.attempt_start", exc)
-            return self._http.request(uri, method, *args, **kwargs)
-        started = timeit.default_timer()
-        response = None
-        error: BaseException | None = None
-        try:
-            with trace.use_span(
-                span, end_on_exit=False, record_exception=False, set_status_on_exception=False
-            ):
-                response = self._http.request(uri, method, *args, **kwargs)
-            return response
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            try:
-                status = int(response[0].status) if response is not None else None
-                self.last_status = status
-                end_attempt_span(
-                    span,
-                    metric_attributes,
-                    status,
-                    error,
-                    timeit.default_timer() - started,
-                    self._state.instruments,
-                )
-            except Exception as exc:
-                report_internal_error("calendar.attempt_end", exc)
+        # httplib2 takes its headers in kwargs and no HTTP instrumentation wraps it: nothing to inject.
+        with traced_attempt(
+            self._state.tracer,
+            self._state.instruments,
+            method,
+            uri,
+            resend,
+            None,
+            where="calendar",
+            status_of=lambda response: int(response[0].status),
+            template=self._template,
+            propagate_into_headers=False,
+        ) as attempt:
+            attempt.response = self._http.request(uri, method, *args, **kwargs)
+        self.last_status = attempt.status
+        return attempt.response
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._http, name)
@@ -188,11 +159,11 @@ class TracedHttpRequest(HttpRequest):  # type: ignore[misc]
             span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, status)
             if reason:
                 span.set_attribute(ATTR_GCP_REASON, reason)
-            _record_exception(span, exc)
+            record_exception(span, exc, system=SYSTEM)
             raise
         except BaseException as exc:
             error_type = qualified_name(exc)
-            _record_exception(span, exc)
+            record_exception(span, exc, system=SYSTEM)
             raise
         finally:
             try:
@@ -237,14 +208,6 @@ def traced_request_builder(
     return type(
         "BoundTracedHttpRequest", (TracedHttpRequest,), {"_state": _State(tracer_provider, meter_provider)}
     )
-
-
-def _record_exception(span: Any, exc: BaseException) -> None:
-    try:
-        from otel_secretary.errors import record_exception
-    except ImportError:
-        return
-    record_exception(span, exc, system=SYSTEM)
 
 
 class GoogleCalendarInstrumentor(BaseInstrumentor):  # type: ignore[misc]

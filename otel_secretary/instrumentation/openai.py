@@ -27,8 +27,10 @@ upstream instrumentor is only turned on if nobody has done so, so nothing is ins
 
 from __future__ import annotations
 
+import collections
 import contextvars
 import functools
+import threading
 import time
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
@@ -36,14 +38,16 @@ from typing import Any, Final
 
 from opentelemetry import context as context_api
 from opentelemetry import propagate, trace
+from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _SUPPRESS_HTTP_KEY
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
-from opentelemetry.instrumentation.utils import suppress_http_instrumentation, unwrap
+from opentelemetry.instrumentation.utils import unwrap
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation, get_meter
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
 from opentelemetry.semconv.attributes import error_attributes, http_attributes, server_attributes
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProvider
 from wrapt import wrap_function_wrapper
 
+from otel_secretary import semconv
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
@@ -57,10 +61,10 @@ from ._common import (
     template_path,
 )
 
-RATELIMIT_REMAINING: Final = "otel_secretary.ratelimit.remaining"
-RATELIMIT_LIMIT: Final = "otel_secretary.ratelimit.limit"
-RATELIMIT_UTILIZATION: Final = "otel_secretary.ratelimit.utilization"
-ATTR_RATELIMIT_RESOURCE: Final = "otel_secretary.ratelimit.resource"
+RATELIMIT_REMAINING: Final = semconv.RATELIMIT_REMAINING.name
+RATELIMIT_LIMIT: Final = semconv.RATELIMIT_LIMIT.name
+RATELIMIT_UTILIZATION: Final = semconv.RATELIMIT_UTILIZATION.name
+ATTR_RATELIMIT_RESOURCE: Final = semconv.RATELIMIT_RESOURCE
 _RECORDED_HEADERS: Final = (
     "retry-after",
     "retry-after-ms",
@@ -75,30 +79,32 @@ _RECORDED_HEADERS: Final = (
 class RateLimitGauges:
     """Last ``x-ratelimit-*`` values per resource (requests, tokens); utilization = 1 - remaining/limit.
 
-    Observable gauges: a call only stores the header values it saw (a dict update), and the SDK reads
-    them when it collects, so a model call pays nothing for three gauges per resource.
+    Observable gauges, read lazily: a call only queues its response headers (one deque append), and
+    the SDK's collection parses the queued headers in arrival order before reading the values, so a
+    model call pays nothing for three gauges per resource (four header lookups cost ~20 µs). The queue
+    is bounded; if more responses arrive between two collections, the oldest are dropped, which only
+    matters if the newest ones all lacked a header the dropped ones had.
     """
+
+    _QUEUE: Final = 256
 
     def __init__(self, meter_provider: MeterProvider | None) -> None:
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
-        # (provider, host, resource) -> (remaining, limit); written by calls, read by collection.
+        # (provider, host, resource) -> (remaining, limit); folded from the queue by collection.
         self._last: dict[tuple[str, str | None, str], tuple[float | None, float | None]] = {}
         self._attributes: dict[tuple[str, str | None, str], dict[str, str]] = {}
-        meter.create_observable_gauge(
-            RATELIMIT_REMAINING,
-            callbacks=[self._observe(lambda remaining, limit: remaining)],
-            unit="1",
-            description="Requests or tokens left in the provider's rate-limit window.",
+        self._queue: collections.deque[tuple[str, str | None, Any]] = collections.deque(maxlen=self._QUEUE)
+        self._lock = threading.Lock()
+        semconv.observable_gauge(
+            meter, semconv.RATELIMIT_REMAINING, [self._observe(lambda remaining, limit: remaining)]
         )
-        meter.create_observable_gauge(
-            RATELIMIT_LIMIT,
-            callbacks=[self._observe(lambda remaining, limit: limit)],
-            unit="1",
-            description="The provider's rate limit for requests or tokens.",
+        semconv.observable_gauge(
+            meter, semconv.RATELIMIT_LIMIT, [self._observe(lambda remaining, limit: limit)]
         )
-        meter.create_observable_gauge(
-            RATELIMIT_UTILIZATION,
-            callbacks=[
+        semconv.observable_gauge(
+            meter,
+            semconv.RATELIMIT_UTILIZATION,
+            [
                 self._observe(
                     lambda remaining, limit: (
                         max(0.0, min(1.0, 1.0 - remaining / limit))
@@ -107,12 +113,11 @@ class RateLimitGauges:
                     )
                 )
             ],
-            unit="1",
-            description="Share of the rate-limit window used (0..1); near 1 means 429s are imminent.",
         )
 
     def _observe(self, value_of: Callable[[float | None, float | None], float | None]) -> Callable[..., Any]:
         def callback(_options: CallbackOptions) -> Iterable[Observation]:
+            self._fold()
             for key, (remaining, limit) in list(self._last.items()):
                 value = value_of(remaining, limit)
                 if value is not None:
@@ -121,6 +126,21 @@ class RateLimitGauges:
         return callback
 
     def record(self, provider: str, host: str | None, headers: Any) -> None:
+        self._queue.append((provider, host, headers))
+
+    def _fold(self) -> None:
+        with self._lock:
+            while self._queue:
+                try:
+                    provider, host, headers = self._queue.popleft()
+                except IndexError:
+                    return
+                try:
+                    self._read(provider, host, headers)
+                except Exception as exc:
+                    report_internal_error("openai.ratelimit_headers", exc)
+
+    def _read(self, provider: str, host: str | None, headers: Any) -> None:
         for resource in ("requests", "tokens"):
             remaining = _number(headers.get(f"x-ratelimit-remaining-{resource}"))
             limit = _number(headers.get(f"x-ratelimit-limit-{resource}"))
@@ -208,16 +228,10 @@ class _AttemptTracer:
                 attempt.error_type = str(attempt.status)
         elif error is not None:
             attempt.error_type = qualified_name(error)
-        metric_attributes: dict[str, Any] = {http_attributes.HTTP_REQUEST_METHOD: attempt.method}
-        if host:
-            metric_attributes[server_attributes.SERVER_ADDRESS] = host
-        if port:
-            metric_attributes[server_attributes.SERVER_PORT] = port
-        if attempt.status is not None:
-            metric_attributes[http_attributes.HTTP_RESPONSE_STATUS_CODE] = attempt.status
-        if attempt.error_type is not None:
-            metric_attributes[error_attributes.ERROR_TYPE] = attempt.error_type
-        self.instruments.http_duration.record((attempt.end_ns - attempt.start_ns) / 1e9, metric_attributes)
+        self.instruments.http_duration.record(
+            (attempt.end_ns - attempt.start_ns) / 1e9,
+            _metric_attributes(attempt.method, host, port, attempt.status, attempt.error_type),
+        )
         if attempt.span is not None:
             self._close(attempt.span, attempt)
         else:
@@ -307,29 +321,49 @@ class _AttemptTracer:
 
 
 class _only_this_attempt:
-    """Inject ``traceparent`` into the outgoing headers and keep the generic httpx2 spans out."""
+    """Inject ``traceparent`` into the outgoing headers and keep the generic httpx2 spans out.
 
-    __slots__ = ("_carrier", "_span", "_suppress", "_token")
+    One context attach for both (the retry's span, if any, and the HTTP suppression key) instead of
+    two nested context managers: this runs on every attempt of every call.
+    """
+
+    __slots__ = ("_carrier", "_span", "_token")
 
     def __init__(self, carrier: Any, span: Any) -> None:
         self._carrier = carrier
         self._span = span
-        self._suppress = suppress_http_instrumentation()
         self._token: object | None = None
 
     def __enter__(self) -> None:
+        ctx = context_api.get_current()
         if self._span is not None:
-            self._token = context_api.attach(trace.set_span_in_context(self._span))
+            ctx = trace.set_span_in_context(self._span, ctx)
+        self._token = context_api.attach(context_api.set_value(_SUPPRESS_HTTP_KEY, True, ctx))
         try:
             propagate.inject(self._carrier)
         except Exception as exc:
             report_internal_error("instrumentation.inject", exc)
-        self._suppress.__enter__()
 
     def __exit__(self, *exc_info: Any) -> None:
-        self._suppress.__exit__(*exc_info)
         if self._token is not None:
             context_api.detach(self._token)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=512)
+def _metric_attributes(
+    method: str, host: str | None, port: int | None, status: int | None, error_type: str | None
+) -> dict[str, Any]:
+    """``http.client.request.duration`` attributes, built once per distinct set (the SDK copies them)."""
+    attributes: dict[str, Any] = {http_attributes.HTTP_REQUEST_METHOD: method}
+    if host:
+        attributes[server_attributes.SERVER_ADDRESS] = host
+    if port:
+        attributes[server_attributes.SERVER_PORT] = port
+    if status is not None:
+        attributes[http_attributes.HTTP_RESPONSE_STATUS_CODE] = status
+    if error_type is not None:
+        attributes[error_attributes.ERROR_TYPE] = error_type
+    return attributes
 
 
 @functools.lru_cache(maxsize=256)
@@ -355,6 +389,7 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     _owns_upstream: bool = False
     _restore_upstream: bool = False
     _wraps_embeddings: bool = False
+    _wraps_inside_decorator: bool = False
     _held_back: Any = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
@@ -407,6 +442,19 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         finally:
             namespace["TelemetryHandler"] = original
         type(self)._owns_upstream = True
+        try:
+            from .openai_inside_decorator import ChatInsideDecorator
+
+            inside = ChatInsideDecorator()
+        except Exception as exc:  # an upstream version without the helpers: the ordinary path only
+            report_internal_error("openai.inside_decorator", exc)
+            return
+        # Outside genai-openai's wrappers: under @traced_ai_call it calls the method beneath them.
+        wrap_function_wrapper("openai.resources.chat.completions", "Completions.create", inside.sync)
+        wrap_function_wrapper(
+            "openai.resources.chat.completions", "AsyncCompletions.create", inside.asynchronous
+        )
+        type(self)._wraps_inside_decorator = True
 
     def _uninstrument(self, **kwargs: Any) -> None:
         import openai._base_client as base
@@ -414,6 +462,12 @@ class SecretaryOpenAIInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         unwrap(base.SyncAPIClient, "_send_request")
         unwrap(base.AsyncAPIClient, "_send_request")
         cls = type(self)
+        if cls._wraps_inside_decorator:  # outermost: unwrapped before genai-openai pops its own
+            import openai.resources.chat.completions as chat
+
+            unwrap(chat.Completions, "create")
+            unwrap(chat.AsyncCompletions, "create")
+            cls._wraps_inside_decorator = False
         if cls._owns_upstream:
             from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
 

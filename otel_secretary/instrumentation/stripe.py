@@ -33,24 +33,24 @@ from opentelemetry.trace import Span, SpanKind, Status, StatusCode, TracerProvid
 from opentelemetry.util.types import AttributeValue
 from wrapt import wrap_function_wrapper
 
+from otel_secretary import semconv
 from otel_secretary._internal.self_monitoring import report_internal_error
+from otel_secretary.errors import record_exception
 from otel_secretary.version import __version__
 
 from ._common import (
     SCOPE,
     Instruments,
-    end_attempt_span,
     hash_value,
     make_tracer,
-    only_http_span,
     qualified_name,
     server_of,
-    start_attempt_span,
     template_path,
+    traced_attempt,
 )
 
 SYSTEM: Final = "stripe"
-WEBHOOK_METRIC: Final = "otel_secretary.stripe.webhook.events"
+WEBHOOK_METRIC: Final = semconv.STRIPE_WEBHOOK_EVENTS.name
 _SDK_KEY = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 R = TypeVar("R")
@@ -179,7 +179,7 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
                             span.set_attribute(f"stripe.error.{field}", details[field])
             elif error is not None:
                 error_type = qualified_name(error)
-                _record_exception(span, error)
+                record_exception(span, error, system=SYSTEM)
             if error_type is not None:
                 span.set_attribute(error_attributes.ERROR_TYPE, error_type)
                 span.set_status(Status(StatusCode.ERROR, error_type))
@@ -265,82 +265,36 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
 
     # -- physical attempts -------------------------------------------------------------------------
 
+    def _attempt_context(self, method: str, url: str, headers: Mapping[str, str] | None) -> Any:
+        call = _current.get()
+        resend = call.attempts if call is not None else 0
+        if call is not None:
+            call.attempts += 1
+        return traced_attempt(
+            self._tracer,
+            self._instruments,
+            method.upper(),
+            url,
+            resend,
+            headers,
+            where="stripe",
+            status_of=lambda response: int(response[1]),
+            on_response=_set_request_id,
+        )
+
     def _attempt(
         self, method: str, url: str, headers: Mapping[str, str] | None, send: Callable[[Any], Any]
     ) -> Any:
-        call = _current.get()
-        try:
-            resend = call.attempts if call is not None else 0
-            if call is not None:
-                call.attempts += 1
-            span, metric_attributes = start_attempt_span(self._tracer, method.upper(), url, resend)
-            started = timeit.default_timer()
-        except Exception as exc:
-            report_internal_error("stripe.attempt_start", exc)
-            return send(headers)
-        outgoing = dict(headers or {})
-        response = None
-        error: BaseException | None = None
-        try:
-            with only_http_span(span, outgoing):
-                response = send(outgoing)
-            return response
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            try:
-                status = int(response[1]) if response is not None else None
-                request_id = _header(response[2], "Request-Id") if response is not None else None
-                if request_id:
-                    span.set_attribute("stripe.request_id", request_id)
-                end_attempt_span(
-                    span,
-                    metric_attributes,
-                    status,
-                    error,
-                    timeit.default_timer() - started,
-                    self._instruments,
-                )
-            except Exception as exc:
-                report_internal_error("stripe.attempt_end", exc)
+        with self._attempt_context(method, url, headers) as attempt:
+            attempt.response = send(attempt.headers)
+        return attempt.response
 
     async def _attempt_async(
         self, method: str, url: str, headers: Mapping[str, str] | None, send: Callable[[Any], Any]
     ) -> Any:
-        call = _current.get()
-        try:
-            resend = call.attempts if call is not None else 0
-            if call is not None:
-                call.attempts += 1
-            span, metric_attributes = start_attempt_span(self._tracer, method.upper(), url, resend)
-            started = timeit.default_timer()
-        except Exception as exc:
-            report_internal_error("stripe.attempt_start", exc)
-            return await send(headers)
-        outgoing = dict(headers or {})
-        response = None
-        error: BaseException | None = None
-        try:
-            with only_http_span(span, outgoing):
-                response = await send(outgoing)
-            return response
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            try:
-                status = int(response[1]) if response is not None else None
-                end_attempt_span(
-                    span,
-                    metric_attributes,
-                    status,
-                    error,
-                    timeit.default_timer() - started,
-                    self._instruments,
-                )
-            except Exception as exc:
-                report_internal_error("stripe.attempt_end", exc)
+        with self._attempt_context(method, url, headers) as attempt:
+            attempt.response = await send(attempt.headers)
+        return attempt.response
 
     def request(
         self,
@@ -392,12 +346,10 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
         await self.inner.close_async()  # type: ignore[no-untyped-call]
 
 
-def _record_exception(span: Span, exc: BaseException) -> None:
-    try:
-        from otel_secretary.errors import record_exception
-    except ImportError:
-        return
-    record_exception(span, exc, system=SYSTEM)
+def _set_request_id(span: Span, response: Any) -> None:
+    request_id = _header(response[2], "Request-Id")
+    if request_id:
+        span.set_attribute("stripe.request_id", request_id)
 
 
 # -- webhooks --------------------------------------------------------------------------------------
@@ -406,11 +358,7 @@ def _record_exception(span: Span, exc: BaseException) -> None:
 class _WebhookMetrics:
     def __init__(self, meter_provider: MeterProvider | None) -> None:
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
-        self.events = meter.create_counter(
-            WEBHOOK_METRIC,
-            unit="{event}",
-            description="Stripe webhook deliveries by event type and outcome (processed, invalid_signature).",
-        )
+        self.events = semconv.counter(meter, semconv.STRIPE_WEBHOOK_EVENTS)
 
 
 def traced_stripe_webhook(
@@ -458,11 +406,11 @@ def traced_stripe_webhook(
                     raise
                 finally:
                     if outcome != "processed":
-                        metrics.events.add(1, {"stripe.event.type": event_type, "outcome": outcome})
+                        metrics.events.add(1, {semconv.STRIPE_EVENT_TYPE: event_type, "outcome": outcome})
                 event_type = str(getattr(event, "type", None) or "unknown")
                 span.set_attributes(
                     {
-                        "stripe.event.type": event_type,
+                        semconv.STRIPE_EVENT_TYPE: event_type,
                         "stripe.event.id": str(getattr(event, "id", "")),
                         "stripe.event.livemode": bool(getattr(event, "livemode", False)),
                     }
@@ -475,7 +423,7 @@ def traced_stripe_webhook(
                     _fail(span, exc, qualified_name(exc))
                     raise
                 finally:
-                    metrics.events.add(1, {"stripe.event.type": event_type, "outcome": outcome})
+                    metrics.events.add(1, {semconv.STRIPE_EVENT_TYPE: event_type, "outcome": outcome})
                 return result
 
         return wrapper
@@ -484,7 +432,7 @@ def traced_stripe_webhook(
 
 
 def _fail(span: Span, exc: BaseException, error_type: str) -> None:
-    _record_exception(span, exc)
+    record_exception(span, exc, system=SYSTEM)
     span.set_attribute(error_attributes.ERROR_TYPE, error_type)
     span.set_status(Status(StatusCode.ERROR, error_type))
 

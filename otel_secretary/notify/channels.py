@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 import httpx
 import jinja2
 
+from otel_secretary.alerting.model import Notification
 from otel_secretary.notify.masking import scrub
-from otel_secretary.rules.model import Notification
 
 PAGERDUTY_URL = "https://events.pagerduty.com/v2/enqueue"
 SIGNATURE_HEADER = "X-Otel-Secretary-Signature"

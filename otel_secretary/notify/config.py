@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from otel_secretary import pii
+from otel_secretary.config_error import ConfigError
 from otel_secretary.notify.channels import (
     PAGERDUTY_URL,
     Channel,
@@ -35,7 +36,7 @@ from otel_secretary.notify.dispatcher import Dispatcher, RetryPolicy
 _ENV_RE = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
 
 
-class NotifyConfigError(ValueError):
+class NotifyConfigError(ConfigError):
     """A notification config that cannot be used; the message names the file, line and entry."""
 
     def __init__(self, message: str, line: int | None = None) -> None:

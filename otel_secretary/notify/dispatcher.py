@@ -21,9 +21,9 @@ from typing import Any
 
 from otel_secretary import pii
 from otel_secretary._internal.self_monitoring import report_dropped
+from otel_secretary.alerting.model import Notification
 from otel_secretary.notify.channels import Channel, ChannelError
 from otel_secretary.notify.masking import mask_notification, untraced
-from otel_secretary.rules.model import Notification
 
 _log = logging.getLogger(__name__)
 

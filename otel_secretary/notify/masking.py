@@ -23,7 +23,7 @@ from opentelemetry.instrumentation.utils import suppress_http_instrumentation, s
 from otel_secretary import pii
 
 if TYPE_CHECKING:
-    from otel_secretary.rules.model import Notification
+    from otel_secretary.alerting.model import Notification
 
 _FAILED = "<redacted>"
 

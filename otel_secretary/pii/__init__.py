@@ -6,10 +6,10 @@ pipeline wraps every exporter in the ``Masking*`` classes below, so nothing leav
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from otel_secretary._internal.lazy_default import LazyDefault
 from otel_secretary.pii._detectors import DETECTORS, Detector
 from otel_secretary.pii._exporters import (
     MaskingLogRecordExporter,
@@ -69,17 +69,11 @@ def build_masker(settings: Settings, meter_provider: MeterProvider | None = None
     )
 
 
-_default: Masker | None = None
-_default_lock = threading.Lock()
+_default: LazyDefault[Masker] = LazyDefault(lambda: Masker())
 
 
 def _default_masker() -> Masker:
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = Masker()
-    return _default
+    return _default.get()
 
 
 def mask_text(text: str) -> str:

@@ -112,6 +112,8 @@ def _with_extension(validate: Validator) -> Validator:
     """The number is validated without its extension; a valid number keeps the extension it has."""
 
     def check(candidate: str) -> int:
+        if "x" not in candidate and "#" not in candidate:
+            return validate(candidate)  # every extension marker ("x", "ext", "#") holds one of these
         extension = _EXTENSION.search(candidate)
         if extension is None:
             return validate(candidate)

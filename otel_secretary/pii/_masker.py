@@ -22,6 +22,7 @@ from typing import Any
 
 from opentelemetry.metrics import Counter, MeterProvider, get_meter_provider
 
+from otel_secretary import semconv
 from otel_secretary.pii._detectors import DETECTORS, PLACEHOLDER, Detector
 from otel_secretary.pii._keys import key_kind
 from otel_secretary.pii._names import NameMemory, local_part_names, looks_like_name, name_parts
@@ -44,7 +45,7 @@ _JSON_NAME_KEY = re.compile(r"(?i)name\"|attendee|organi[sz]er|sender|recipient|
 # vetoed a detection next to the replaced text ("x@example.com(555) 010-0199": the phone was glued to a
 # word; once that word is "<email>" it is not). Any other neighbour triggers one more pass.
 _MAX_PASSES = 16
-_INERT = frozenset(" \t\n\r,;\"'<>[]{}|.!?:)")
+_INERT = frozenset(" \t\n\r,;\"'<>[]{}|.!?:)=&")
 _DIGITS = frozenset("0123456789")
 
 
@@ -115,36 +116,32 @@ class Masker:
         self._cached_scan = functools.lru_cache(maxsize=cache_size)(self._scan)
         provider = meter_provider or get_meter_provider()
         meter = provider.get_meter("otel_secretary.pii")
-        self._redaction_counter: Counter = meter.create_counter(
-            "otel_secretary.pii.redactions",
-            unit="{redaction}",
-            description="Values masked, by kind and signal",
-        )
-        self._failure_counter: Counter = meter.create_counter(
-            "otel_secretary.pii.failures",
-            unit="{value}",
-            description="Values dropped because masking raised (fail-closed), by signal",
-        )
+        self._redaction_counter: Counter = semconv.counter(meter, semconv.PII_REDACTIONS)
+        self._failure_counter: Counter = semconv.counter(meter, semconv.PII_FAILURES)
         self._failure_logged = False
 
     # ---------------------------------------------------------------- public API
     def mask_text(self, text: str, redactions: Redactions | None = None) -> str:
         """Replace each PII substring with a typed placeholder; the rest of the text is kept."""
+        return self._mask_text(text, redactions, False)
+
+    def _mask_text(self, text: str, redactions: Redactions | None, prefiltered: bool) -> str:
+        """``prefiltered``: the caller already ran the prefilter on ``text`` and it may match."""
         trace = self._local.trace
         if len(text) <= _CACHEABLE:
-            if len(text) <= _PREFILTERED and not self._may_match(text):
+            if not prefiltered and len(text) <= _PREFILTERED and not self._may_match(text):
                 # the common case: one regex search, no scan, no cache lookup
                 if trace is None or trace not in self._learned:
                     return text
                 return self._mask_learned(trace, text, redactions)
-            masked, kinds, names = self._cached_scan(text) if self._cache_size else self._scan(text)
+            masked, kinds, found = self._cached_scan(text) if self._cache_size else self._scan(text)
         else:
-            masked, kinds, names = self._scan(text)
+            masked, kinds, found = self._scan(text)
         if kinds and redactions is not None:
             redactions.add(kinds)
         if trace is not None:
-            if names:
-                self.names.learn(trace, names)
+            if found:
+                self.names.learn(trace, _learnable(found))
             if trace in self._learned:
                 masked = self._mask_learned(trace, masked, redactions)
         return masked
@@ -186,7 +183,7 @@ class Masker:
                 for local in _LOCAL_PART.findall(value[:_CACHEABLE]):
                     names.extend(local_part_names(local))
             if '":' in value and _JSON_NAME_KEY.search(value) is not None and len(value) <= _CACHEABLE:
-                names.extend(self._cached_scan(value)[2])  # cached: masking the value next is free
+                names.extend(_learnable(self._cached_scan(value)[2]))  # cached: masking it next is free
         elif depth < 4 and isinstance(value, Mapping):
             for child_key, child in value.items():
                 self._collect_names(str(child_key), child, names, depth + 1)
@@ -200,12 +197,14 @@ class Masker:
             if type(value) is str:  # the hot path, inlined: most attribute values are short strings
                 if key is not None and (kind := key_kind(key)) is not None:
                     return self._redact_whole(value, kind, redactions)
-                if len(value) <= _PREFILTERED and not self._may_match(value):
-                    trace = self._local.trace
-                    if trace is None or trace not in self._learned:
-                        return value
-                    return self._mask_learned(trace, value, redactions)
-                return self.mask_text(value, redactions)
+                if len(value) > _PREFILTERED:
+                    return self._mask_text(value, redactions, False)
+                if self._may_match(value):
+                    return self._mask_text(value, redactions, True)
+                trace = self._local.trace
+                if trace is None or trace not in self._learned:
+                    return value
+                return self._mask_learned(trace, value, redactions)
             return self._mask_value(key, value, redactions)
         except Exception:
             self._record_failure(redactions, "value")
@@ -286,27 +285,26 @@ class Masker:
             )
 
     # ---------------------------------------------------------------- scanning
-    def _scan(self, text: str) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-        """Mask to a fixed point, so mask(mask(x)) == mask(x); also returns the names worth learning
-        (names found, e-mail local parts), so a cached result still teaches the trace its names.
+    def _scan(self, text: str) -> tuple[str, tuple[str, ...], tuple[tuple[str, str], ...]]:
+        """Mask to a fixed point, so mask(mask(x)) == mask(x); also returns what names can be learned
+        from (names found, e-mail local parts: see :func:`_learnable`), so a cached result still teaches
+        the trace its names. They are split into names only when a trace learns them.
 
         A replacement can only create a new match when it touches a character that could join it to a
         neighbour ("1<card>", "x@<email>"); only then is the result scanned again. Every pass replaces
         at least one value, so a chain of glued values ("…@example.com+44 20 7946 0958+44 …") converges.
         """
         all_kinds: list[str] = []
-        names: list[str] = []
+        names: list[tuple[str, str]] = []
         for _ in range(_MAX_PASSES):
             hits = self._scanner.scan(text)
             if not hits:
                 break
             for hit in hits:
-                all_kinds.append(hit.kind)
-                if hit.kind == "name":
-                    names.extend(name_parts(text[hit.start : hit.end]))
-                elif hit.kind == "email":
-                    address = text[hit.start : hit.end]
-                    names.extend(local_part_names(address.split("@", 1)[0].split("%40", 1)[0]))
+                kind = hit.kind
+                all_kinds.append(kind)
+                if kind == "name" or kind == "email":
+                    names.append((kind, text[hit.start : hit.end]))
             rescan = _touches_joiner(text, hits)
             text = self._replace(text, hits)
             if not rescan:
@@ -347,6 +345,18 @@ class Masker:
             normal = raw.lower() if kind in ("email", "name") else "".join(ch for ch in raw if ch.isalnum())
             return f"<{kind}:{pseudonym_digest(self._key, kind, normal)}>"
         return f"<{kind}>"
+
+
+def _learnable(found: Iterable[tuple[str, str]]) -> list[str]:
+    """The names worth remembering in what a scan found: each name and its words, the words of each
+    e-mail's local part ("priya.natarajan@…" → "priya", "natarajan")."""
+    names: list[str] = []
+    for kind, raw in found:
+        if kind == "name":
+            names.extend(name_parts(raw))
+        else:
+            names.extend(local_part_names(raw.split("@", 1)[0].split("%40", 1)[0]))
+    return names
 
 
 def pseudonym_digest(key: bytes, kind: str, value: str, length: int = 8) -> str:

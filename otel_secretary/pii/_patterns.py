@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from otel_secretary.config_error import ConfigError
 from otel_secretary.pii._detectors import Detector
 
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,30}")
@@ -32,7 +33,7 @@ _LOOKAROUNDS = (sre_constants.ASSERT, sre_constants.ASSERT_NOT)
 _BACKREFS = (sre_constants.GROUPREF, sre_constants.GROUPREF_EXISTS)
 
 
-class PatternError(ValueError):
+class PatternError(ConfigError):
     """A user pattern that is refused; the message names file, line, pattern and the reason."""
 
 

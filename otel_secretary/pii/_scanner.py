@@ -5,8 +5,8 @@ family is driven by cheap anchors found at C speed, and the detector regexes are
 
 * digits: each number-bearing token (a digit in a long token or joined to the next group) is tried
   against the allow-list and the digit detectors (cards, phones, IBAN, SSN, IPs);
-* secrets: literal anchors (``sk-``, ``AKIA``, ``Bearer``, ``=``, ``://``, ``": `` …): one alternation on
-  short text, one ``str.find`` per needle on long text (skipped when the needle's rarest char is absent);
+* secrets: literal anchors (``sk-``, ``AKIA``, ``Bearer``, ``=``, ``://``, ``": `` …), all found by one
+  Aho-Corasick pass (ahocorasick-rs), then only the detectors of each anchor are ``match``-ed there;
 * e-mail: from each ``@`` outward (bounded), so ``'a' * 10**6`` never starts a local-part scan.
 
 Every detector pattern is bounded, so each ``match`` is O(1) in the input size; rejected candidates skip
@@ -19,12 +19,13 @@ import re
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
+from ahocorasick_rs import AhoCorasick, MatchKind
+
 from otel_secretary.pii import _validators as v
 from otel_secretary.pii._detectors import PLACEHOLDER, SAFE_HEX, SAFE_PATTERNS, Detector
 from otel_secretary.pii._keys import key_kind
-from otel_secretary.pii._names import find_names, looks_like_name
+from otel_secretary.pii._names import find_names, looks_like_name, name_end
 
-_DIGIT = re.compile(r"\d")
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _WORD = _ALNUM | {"_"}
 _KEY = _WORD | {".", "-"}
@@ -40,21 +41,6 @@ _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 # "AB 12 34 56 C": a national id whose letters stand apart from its first digit group.
 _LETTER_PREFIX = re.compile(r"[A-Z]{2} ")
 _PLACEHOLDER = re.compile(PLACEHOLDER)
-# Characters that every digit, e-mail and most anchor hits need; upper case only where anchors start.
-_RARE = re.compile(r"[0-9@=:_.\"ABGT-]")
-# English letters from most to least frequent; any other character counts as rarer than all of them.
-_FREQUENT = " etaoinshrdlcumwfgypbvkjxqz"
-
-
-def _rarest(needle: str) -> str:
-    def rarity(char: str) -> int:
-        if char.isupper():  # capitals are rarer than their lower case, but not rare
-            return _FREQUENT.find(char.lower()) + 5
-        return _FREQUENT.find(char) if char in _FREQUENT else 2 * len(_FREQUENT)
-
-    return max(needle, key=rarity)
-
-
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.([A-Za-z]{2,24})\b")
 _EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
 # "logo@2x.png" is an asset name, not an address.
@@ -90,6 +76,7 @@ class Scanner:
         ]
         parts.append(f"(?P<s99>{SAFE_HEX})")
         self._digit_scanner = re.compile("|".join(parts))
+        self._by_group = {f"d{i}": (i, d) for i, d in enumerate(self._digit_detectors)}
         self._digit_tails = [
             re.compile("|".join(parts[1 + len(SAFE_PATTERNS) + i : -1]))
             for i in range(len(self._digit_detectors))
@@ -103,58 +90,45 @@ class Scanner:
                     self._anchored.setdefault(anchor, []).append((detector, compiled))
         # Longest first so "github_pat_" wins over a shorter overlapping anchor at the same place.
         ordered = sorted(self._anchored, key=len, reverse=True)
-        # Long texts: one literal search per needle. "Bearer"/"bearer" share the needle "earer" (fewer
-        # passes over the text); the full anchor is checked where the needle is found.
-        needles: dict[str, list[str]] = {}
-        for anchor in ordered:
-            twin = anchor[0].swapcase() + anchor[1:]
-            needle = anchor[1:] if anchor[0].isalpha() and twin in self._anchored else anchor
-            needles.setdefault(needle, []).append(anchor)
-        self._needles = tuple(
-            (needle, _rarest(needle), len(anchors[0]) - len(needle), tuple(anchors))
-            for needle, anchors in needles.items()
+        # Short texts: one Aho-Corasick pass over the anchors (~0.3 µs for a 50-character value, where a
+        # regex alternation of the same literals costs 1-2 µs: its first characters s, t, e, b … stop it
+        # on most letters). Leftmost-longest, like the longest-first alternation it replaces.
+        self._anchor_list = tuple(ordered)
+        self._anchor_automaton = (
+            AhoCorasick(ordered, matchkind=MatchKind.LeftmostLongest) if ordered else None
         )
-        self._anchor_regex = (
-            re.compile("|".join(re.escape(anchor) for anchor in ordered)) if ordered else None
-        )
+        # Long texts: all occurrences (about 3x faster on 4 KB than one str.find loop per anchor).
+        self._all_anchors = AhoCorasick(ordered or ["\x00"])
 
         extra = [d for d in detectors if d.family.startswith("extra")]
         self._extra = [(d, re.compile(d.pattern), d.family.removeprefix("extra:")) for d in extra]
         # may_match: every possible hit needs an anchor, an interesting digit, '@' or an extra trigger.
         # A trigger-less extra pattern could match anything, so it turns the prefilter off.
         self._always = any(not trigger for _, _, trigger in self._extra)
-        literals = [*ordered, *(trigger for _, _, trigger in self._extra)]
-        # All-literal alternatives, so re can skip to their first characters at C speed.
-        self._trigger_literals = re.compile("|".join(re.escape(literal) for literal in literals) or "(?!)")
-        # Most short values hold none of the _RARE characters; a class search skips them at C speed, and
-        # only the anchors without any of them ("bearer", "token" …) need a literal test on top.
-        self._rare_words = tuple(word for word in literals if not _RARE.search(word))
+        literals = [*ordered, *(trigger for _, _, trigger in self._extra if trigger)]
+        # One automaton pass finds every literal a hit needs (anchors, extra triggers, '@' of an e-mail,
+        # '%' of an encoded value): about 0.2 µs on a short value, where a regex alternation of the same
+        # literals stops on most letters and costs several times that.
+        self._triggers = AhoCorasick([*literals, "@", "%"])
 
     def may_match(self, text: str) -> bool:
         """False only when ``scan(text)`` is certainly empty; meant for short values."""
         if self._always:
             return True
-        if _RARE.search(text) is None:
-            if any(word in text for word in self._rare_words):
-                return True
-            # A cue needs a blank after it ("Hi Priya"); one automaton pass decides.
-            return self._names and _may_name(text) and bool(self._names_in(text))
-        if "@" in text or "%" in text or _next_interesting_digit(text, 0) >= 0:
+        if self._triggers.find_matches_as_indexes(text) or _INTERESTING.search(text) is not None:
             return True
         if "+" in text and "=" in text:
             return True  # a form body: '+' is a blank ("4539+1488+0343+6467")
-        if self._trigger_literals.search(text) is not None:
-            return True
+        # A cue needs a blank after it ("Hi Priya"); one automaton pass decides.
         return self._names and _may_name(text) and bool(self._names_in(text))
 
     def scan(self, text: str, decode: bool = True) -> list[Hit]:
         hits: list[Hit] = []
         if decode and ("%" in text or ("+" in text and "=" in text)):
             self._scan_decoded(text, hits)
-        if self._anchor_regex is not None:
+        if self._anchor_automaton is not None:
             self._scan_anchors(text, hits)
-        if _DIGIT.search(text) is not None:
-            self._scan_digits(text, hits)
+        self._scan_digits(text, hits)  # its first search finds no digit at C speed
         if "@" in text or "%40" in text:
             self._scan_emails(text, hits)
         if decode and self._names and _may_name(text):  # names are never URL-encoded cues
@@ -193,23 +167,19 @@ class Scanner:
 
     # ------------------------------------------------------------------------------------ secrets
     def _anchor_positions(self, text: str) -> list[tuple[int, str]]:
-        assert self._anchor_regex is not None
+        assert self._anchor_automaton is not None
         if len(text) < 512:
-            return [(match.start(), match.group()) for match in self._anchor_regex.finditer(text)]
-        # On long text a literal search per anchor (C two-way search) beats the alternation, whose first
-        # characters (s, e, t, b …) stop it on almost every letter.
-        found: list[tuple[int, str]] = []
-        for needle, gate, back, anchors in self._needles:
-            if gate not in text:  # one memchr, far cheaper than the substring search it saves
-                continue
-            index = text.find(needle)
-            while index != -1:
-                start = index - back
-                if start >= 0:
-                    for anchor in anchors:
-                        if text.startswith(anchor, start):
-                            found.append((start, anchor))
-                index = text.find(needle, index + 1)
+            anchors = self._anchor_list
+            return [
+                (start, anchors[index])
+                for index, start, _ in self._anchor_automaton.find_matches_as_indexes(text)
+            ]
+        # Long text: every occurrence, overlapping ones too ('":' and ': ' in '"k": "v"'), in one pass.
+        anchors = self._anchor_list
+        found = [
+            (start, anchors[index])
+            for index, start, _ in self._all_anchors.find_matches_as_indexes(text, overlapping=True)
+        ]
         found.sort(key=lambda item: (item[0], -len(item[1])))
         return found
 
@@ -243,8 +213,12 @@ class Scanner:
                 if "(?P<secret>" in detector.pattern:
                     inner_start, inner_end = match.span("secret")
                     if inner_start >= 0 and inner_end <= end:
+                        if kind == "name":
+                            # "name=Ada Lovelace" (a decoded query, a log line): the value stops at the
+                            # blank, the name does not.
+                            inner_end = max(inner_end, name_end(text, inner_start))
                         hits.append(Hit(inner_start, inner_end, kind))
-                        covered = end
+                        covered = max(end, inner_end)
                         break
                 hits.append(Hit(start, end, kind))
                 covered = end
@@ -254,15 +228,19 @@ class Scanner:
     def _scan_digits(self, text: str, hits: list[Hit]) -> None:
         pos = 0
         length = len(text)
+        search = _INTERESTING.search  # this loop runs for every value with a digit: no helper calls
+        token_end_at = _TOKEN_END.match
         while pos < length:
-            digit = _next_interesting_digit(text, pos)
-            if digit < 0:
+            found = search(text, pos)
+            if found is None:
                 return
+            digit = found.start()
             token = digit
             floor = max(0, digit - _MAX_PREFIX)
             while token > floor and text[token - 1] in _ALNUM:
                 token -= 1
-            token_end = _token_end(text, digit)
+            word = token_end_at(text, digit)
+            token_end = word.end() if word is not None else digit
             if token > 0 and text[token - 1] in _ALNUM:
                 # The digit sits deep inside a longer word (an id, a hash, a key): never PII on its own.
                 pos = token_end
@@ -339,16 +317,16 @@ class Scanner:
         match = self._digit_scanner.match(text, start)
         if match is None:
             return -1
-        group = match.lastgroup or "s"
-        if group[0] == "s":
-            return match.end()
-        index = int(group[1:])
+        found = self._by_group.get(match.lastgroup or "")
+        if found is None:
+            return match.end()  # an allow-listed identifier or our own placeholder: skipped whole
         candidate: re.Match[str] | None = match
         # The first alternative that matched may be rejected by its validator; the later ones get a chance,
         # found by one match of the alternation of all later detectors (not one match per detector).
+        # The matched alternative is the whole match: each is a top-level group of the alternation.
         while candidate is not None:
-            detector = self._digit_detectors[index]
-            accepted = _accept(detector, candidate.group(f"d{index}"), text, start)
+            index, detector = found
+            accepted = _accept(detector, candidate.group(), text, start)
             if accepted:
                 hits.append(Hit(start, start + accepted, detector.kind, 1))
                 return start + accepted
@@ -356,7 +334,7 @@ class Scanner:
                 return -1
             candidate = self._digit_tails[index + 1].match(text, start)
             if candidate is not None:
-                index = int((candidate.lastgroup or "d0")[1:])
+                found = self._by_group[candidate.lastgroup or ""]
         return -1
 
     # ------------------------------------------------------------------------------------ e-mail
@@ -424,13 +402,14 @@ def _is_cued_phone(candidate: str) -> bool:
 
 
 def _may_name(text: str) -> bool:
-    """A cue needs a blank after it ("Hi Priya"); CJK honorifics need none ("田中さん")."""
-    return " " in text or "\n" in text or not text.isascii()
-
-
-def _next_interesting_digit(text: str, pos: int) -> int:
-    found = _INTERESTING.search(text, pos)
-    return -1 if found is None else found.start()
+    """A cue needs a blank after it ("Hi Priya"); CJK honorifics need none ("田中さん"). In ASCII text a
+    name after a cue starts with a capital after the first character, and one at the very start can only
+    be named by an address after it ("Jane <jane@…>"): all-lower-case text without '@' holds no name."""
+    if not text.isascii():
+        return True
+    if " " not in text and "\n" not in text:
+        return False
+    return not text[1:].islower() or "@" in text
 
 
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})|\+")
@@ -463,11 +442,6 @@ def _url_decoded(text: str) -> tuple[str, list[int]]:
     pieces.append(text[last:])
     starts.extend(range(last, len(text) + 1))
     return "".join(pieces), starts
-
-
-def _token_end(text: str, index: int) -> int:
-    match = _TOKEN_END.match(text, index)
-    return match.end() if match is not None else index
 
 
 def _start(text: str, index: int, mode: str) -> int:

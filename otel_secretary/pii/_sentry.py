@@ -141,6 +141,12 @@ def _is_typed_value(mapping: Mapping[Any, Any]) -> bool:
 
 def mask_string(masker: Masker, key: str | None, value: str, redactions: Redactions) -> Any:
     """The masker's result, or the masked *decoded* text when decoding revealed more PII."""
+    if key is not None and len(value) > 2 and value[0] == value[-1] and value[0] in "'\"":
+        # A frame's local variable as Sentry serialises it, ``'Ada Lovelace'`` (a repr): the key's
+        # rules (``attendee``, ``customer`` …) apply to the quoted text, not to the quotes.
+        inner = masker.mask_value(key, value[1:-1], redactions)
+        if isinstance(inner, str) and inner != value[1:-1]:
+            return value[0] + inner + value[-1]
     masked = masker.mask_value(key, value, redactions)
     if not isinstance(masked, str) or not _ENCODED.search(masked):
         return masked
@@ -169,6 +175,11 @@ def mask_query(masker: Masker, query: str, redactions: Redactions) -> str:
     masked_pairs = []
     for name, value in pairs:
         masked_value = masker.mask_value(name, value, redactions)
+        if masked_value == value and value:
+            # The text scan's cues hold for a pair as they do in ``url.query`` ("name=Ada Lovelace").
+            pair = masker.mask_text(f"{name}={value}", redactions)
+            if pair.startswith(f"{name}=") and pair != f"{name}={value}":
+                masked_value = pair[len(name) + 1 :]
         masked_pairs.append(
             (mask_key(masker, name, redactions), masked_value if isinstance(masked_value, str) else REDACTED)
         )

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import yaml
 
+from otel_secretary.config_error import ConfigError
 from otel_secretary.pii._detectors import DETECTORS, EMAIL_PATTERN, Detector, to_re2
 from otel_secretary.pii._keys import collector_key_pattern
 
-DEFAULT_PATH = Path("collector-config/generated/pii-redaction.yaml")
+DEFAULT_PATH = Path("generated/pii-redaction.yaml")
 PROCESSOR = "redaction/pii"
 _RE2_UNSUPPORTED = re.compile(r"\(\?<?[=!]|\(\?>|\\[1-9]|[*+?}]\+|\(\?P=")
 
@@ -28,7 +29,7 @@ _HEADER = """\
 """
 
 
-class NotRE2(ValueError):
+class NotRE2(ConfigError):
     """A pattern that Go's RE2 would refuse (lookaround, backreference, possessive/atomic group)."""
 
 

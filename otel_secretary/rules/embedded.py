@@ -40,10 +40,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_secretary import pii
 from otel_secretary._internal.self_monitoring import is_bad_input, report_internal_error, say_disabled
+from otel_secretary.alerting.model import Matcher, Notification, Silence
 from otel_secretary.notify.config import load_dispatcher
 from otel_secretary.notify.dispatcher import Dispatcher
 from otel_secretary.rules import store
-from otel_secretary.rules.engine import EngineOptions, Matcher, Notification, RuleEngine, Silence
+from otel_secretary.rules.engine import EngineOptions, RuleEngine
 from otel_secretary.rules.spec import (
     Routing,
     RuleSpec,
@@ -331,13 +332,7 @@ class EmbeddedRules:
         """Become the evaluator: start from the durable state and rebuild the windows from every
         process's count files, whatever this process held before (it was only writing counts)."""
         engine = self.engine
-        with engine._lock:
-            engine.alerts.clear()
-            engine._series.clear()
-            engine._volumes.clear()
-            engine._series_bytes = 0
-            engine._gauges.clear()
-            engine._counters.clear()
+        engine.reset()
         self._applied_acks.clear()
         longest = max((w for spec in engine.specs for w in spec.windows), default=3600)
         self._counts_reader = store.CountReader(self.data_dir, keep=longest + 2 * 3600)
@@ -453,8 +448,7 @@ class EmbeddedRules:
 
     def _after_fork_in_child(self) -> None:
         # Locks may have been held by a parent thread at fork time; threads did not survive.
-        self.engine._lock = threading.Lock()
-        self.engine._staged, self.engine._drained = {}, []  # the parent writes the counts it saw
+        self.engine.after_fork()
         self._counts_writer = store.CountWriter(self.data_dir)
         self._points = []
         self._election.forget()  # the parent keeps evaluating; this child competes with its own lock

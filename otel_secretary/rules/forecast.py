@@ -20,7 +20,8 @@ projections, each rendered for Prometheus and evaluated by the in-process engine
     budget never fires; a burn that would exhaust the budget within ``horizon`` does, before it is gone.
 
 The engine keeps the samples of ``linear``/``pace`` rules per series (as it does for counter thresholds)
-and reads ``error_budget`` ratios from the same minute windows as SLO rules, sized to the period.
+(``metric_samples.py``) and reads ``error_budget`` ratios from the same minute windows as SLO rules, sized
+to the period (``conditions.py``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,12 @@ Result = tuple[RuleSpec, str, str, dict[str, str], bool | None, float | None]
 def on_metrics(spec: RuleSpec) -> bool:
     """Forecasts over metric points (``linear``, ``pace``), evaluated where threshold rules are."""
     return spec.kind == "forecast" and spec.projection in ("linear", "pace")
+
+
+def reads_metrics(spec: RuleSpec) -> bool:
+    """Rules evaluated over metric points (threshold rules and ``linear``/``pace`` forecasts); every
+    other rule reads span windows."""
+    return spec.kind == "threshold" or on_metrics(spec)
 
 
 def min_samples(spec: RuleSpec) -> int:
@@ -252,14 +259,13 @@ def evaluate_metric(
     return results
 
 
-def evaluate_span(
-    spec: RuleSpec, labels: dict[str, str], ratio: Callable[[int], tuple[float | None, float]]
-) -> list[Result]:
-    """The error-budget projection of one span series; a window without events is false (as NaN in
-    PromQL, where the comparison drops the series)."""
-    period, _ = ratio(spec.period)
-    now, _ = ratio(spec.window)
-    if period is None or now is None:
-        return [(spec, spec.name, spec.severity, labels, False, None)]
-    projected = period + (now - period) * round(spec.horizon / spec.period, 9)
-    return [(spec, spec.name, spec.severity, labels, projected >= round(spec.budget, 9), projected)]
+def budget_projection(
+    spec: RuleSpec, period: tuple[float, float], window: tuple[float, float]
+) -> tuple[bool, float | None]:
+    """The error-budget projection of one span series from its (bad, total) over the period and the
+    window; a window without events is false (as NaN in PromQL, where the comparison drops the series)."""
+    if period[1] <= 0 or window[1] <= 0:
+        return False, None
+    past, current = period[0] / period[1], window[0] / window[1]
+    projected = past + (current - past) * round(spec.horizon / spec.period, 9)
+    return projected >= round(spec.budget, 9), projected

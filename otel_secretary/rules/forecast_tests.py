@@ -11,9 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from otel_secretary.config_error import ConfigError
 from otel_secretary.rules import forecast, promql
 from otel_secretary.rules.render import SeriesSet, Traffic, _case, span_series
 from otel_secretary.rules.spec import RuleSpec
+
+
+class ScenarioError(ConfigError):
+    """A forecast spec whose timing leaves no room for the generated test's scenario (``rules render``)."""
+
 
 #: Error-budget scenario: a healthy stretch at half the budget, then a burn at 1.5x the budget.
 HEALTHY_MINUTES = 720
@@ -55,7 +61,7 @@ def scenarios(spec: RuleSpec) -> list[Scenario]:
         step = (spec.threshold - start) / cross
         at = cross - horizon + for_ + 10
         if at >= cross:
-            raise ValueError(f"{spec.name}: horizon must exceed for + 10m to fire before the limit")
+            raise ScenarioError(f"{spec.name}: horizon must exceed for + 10m to fire before the limit")
         heading = tuple(round(start + step * m, 9) for m in range(at + 5))
         base = spec.threshold - sign * 0.3 * scale
         flat = tuple(round(base + 0.05 * scale * noise(m), 9) for m in range(at + 5))
@@ -78,7 +84,7 @@ def scenarios(spec: RuleSpec) -> list[Scenario]:
     budget = spec.budget
     at = HEALTHY_MINUTES + int(0.9 * HEALTHY_MINUTES) + for_
     if for_ >= int(0.1 * HEALTHY_MINUTES):
-        raise ValueError(f"{spec.name}: for must be under {int(0.1 * HEALTHY_MINUTES)}m for the scenario")
+        raise ScenarioError(f"{spec.name}: for must be under {int(0.1 * HEALTHY_MINUTES)}m for the scenario")
     rate = 100.0
     heading_phases = ((HEALTHY_MINUTES, rate, 0.5 * budget), (at + 5 - HEALTHY_MINUTES, rate, 1.5 * budget))
     flat_phases = tuple(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from opentelemetry.exporter.prometheus._mapping import map_unit, sanitize_attribute, sanitize_full_name
 from prometheus_client.utils import floatToGoString as _float_to_go_string
 
-from otel_secretary.instrumentation._common import HTTP_DURATION_BUCKETS
+from otel_secretary import semconv
 from otel_secretary.rules.spec import BurnTier, RuleSpec, SpecError, format_duration
 
 SOURCES = ("collector", "sdk")
@@ -36,26 +36,9 @@ SPANMETRICS_BUCKETS_MS = (2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 20
 # The buckets our own Collector config sets (collector-config/otelcol.yaml); a latency threshold must be a
 # boundary of at least one of the two layouts.
 STACK_SPANMETRICS_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000)
-# Bucket advice of the semantic conventions the SDK instrumentations pass (seconds).
+# Bucket advice the SDK instrumentations pass (seconds), by instrument name.
 SDK_BUCKETS: Mapping[str, tuple[float, ...]] = {
-    "http.server.request.duration": HTTP_DURATION_BUCKETS,
-    "http.client.request.duration": HTTP_DURATION_BUCKETS,
-    "gen_ai.client.operation.duration": (
-        0.01,
-        0.02,
-        0.04,
-        0.08,
-        0.16,
-        0.32,
-        0.64,
-        1.28,
-        2.56,
-        5.12,
-        10.24,
-        20.48,
-        40.96,
-        81.92,
-    ),
+    instrument.name: instrument.buckets for instrument in semconv.INSTRUMENTS if instrument.buckets
 }
 SDK_DEFAULT_BUCKETS = (0, 5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000)
 

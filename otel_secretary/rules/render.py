@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from otel_secretary.alerting.model import Matcher
 from otel_secretary.rules import forecast, promql
 from otel_secretary.rules.promql import SpanQueries, num, tier_threshold
 from otel_secretary.rules.spec import BurnTier, Routing, RuleSpec, format_duration
@@ -483,10 +484,15 @@ def render_alertmanager(
 ) -> dict[str, Any]:
     """``no_resolve``: some rule sets ``send_resolved: false``; its alerts carry the label
     ``send_resolved="false"`` and take twin routes to receivers that do not send resolved messages.
-    ``routing``: the specs' repeat intervals per severity and inhibition rules replace the defaults."""
+    ``routing``: the specs' repeat intervals per severity and inhibition rules replace the defaults, and
+    each spec route becomes a route (matchers, repeat interval) over copies of the severity routes, sent
+    to the ``-no-resolve`` receivers when the route says ``send_resolved: false``."""
     config = _render_alertmanager(options)
+    severity_routes: list[dict[str, Any]] = config["route"]["routes"]
+    spec_routes: list[dict[str, Any]] = []
+    quiet_routes = False
     if routing is not None:
-        for route in config["route"]["routes"]:
+        for route in severity_routes:
             severity = route["matchers"][0].split('"')[1]
             if severity in routing.repeat_interval:
                 route["repeat_interval"] = format_duration(routing.repeat_interval[severity])
@@ -499,18 +505,24 @@ def render_alertmanager(
                 }
                 for rule in routing.inhibit
             ]
+        for spec_route in routing.routes:
+            children = [dict(child) for child in severity_routes]
+            for child in children:
+                if spec_route.repeat_interval is not None:
+                    child["repeat_interval"] = format_duration(spec_route.repeat_interval)
+                if spec_route.send_resolved is False:
+                    child["receiver"] += "-no-resolve"
+                    quiet_routes = True
+            if no_resolve and spec_route.send_resolved is not False:
+                children = _resolve_twins(children)
+            rendered: dict[str, Any] = {"matchers": [_am_matcher(m) for m in spec_route.matchers]}
+            if spec_route.repeat_interval is not None:
+                rendered["repeat_interval"] = format_duration(spec_route.repeat_interval)
+            spec_routes.append({**rendered, "routes": children})
     if no_resolve:
-        twins = []
-        for route in config["route"]["routes"]:
-            twins.append(
-                {
-                    **route,
-                    "matchers": [*route["matchers"], 'send_resolved="false"'],
-                    "receiver": route["receiver"] + "-no-resolve",
-                }
-            )
-            twins.append({**route, "matchers": [*route["matchers"], 'send_resolved!="false"']})
-        config["route"]["routes"] = twins
+        severity_routes = _resolve_twins(severity_routes)
+    config["route"]["routes"] = spec_routes + severity_routes
+    if no_resolve or quiet_routes:
         quiet = []
         for receiver in config["receivers"]:
             copy = {"name": receiver["name"] + "-no-resolve"}
@@ -520,6 +532,24 @@ def render_alertmanager(
             quiet.append(copy)
         config["receivers"] += quiet
     return config
+
+
+def _resolve_twins(routes: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each route twice: alerts labelled ``send_resolved="false"`` to the ``-no-resolve`` receiver."""
+    twins = []
+    for route in routes:
+        receiver = route["receiver"]
+        quiet = receiver if receiver.endswith("-no-resolve") else receiver + "-no-resolve"
+        twins.append({**route, "matchers": [*route["matchers"], 'send_resolved="false"'], "receiver": quiet})
+        twins.append({**route, "matchers": [*route["matchers"], 'send_resolved!="false"']})
+    return twins
+
+
+def _am_matcher(matcher: Matcher) -> str:
+    """An Alertmanager matcher string (values are validated free of quotes and newlines)."""
+    op = ("=~" if matcher.is_regex else "=") if matcher.is_equal else ("!~" if matcher.is_regex else "!=")
+    value = matcher.value.replace("\\", "\\\\")
+    return f'{matcher.name}{op}"{value}"'
 
 
 def _render_alertmanager(options: AlertmanagerOptions | None = None) -> dict[str, Any]:
@@ -616,7 +646,7 @@ def _render_alertmanager(options: AlertmanagerOptions | None = None) -> dict[str
 def render_all(
     specs: Sequence[RuleSpec], options: AlertmanagerOptions | None = None, routing: Routing | None = None
 ) -> dict[str, str]:
-    """Relative path → content for everything under rules/generated/.
+    """Relative path → content of the rule files and ``alertmanager.yml`` (the repository's ``generated/``).
 
     One rule file and one test file per spec and source: promtool evaluates every rule of a file for every
     test step, so small files keep ``rules check`` fast. Prometheus loads ``<source>/*.rules.yml``.
@@ -625,8 +655,7 @@ def render_all(
     for source in promql.SOURCES:
         for spec in specs:
             # SDK-source span rules need an sdk: mapping; rules without one exist only for the Collector.
-            on_metrics = spec.kind == "threshold" or forecast.on_metrics(spec)
-            if source == "sdk" and not on_metrics and spec.sdk is None:
+            if source == "sdk" and not forecast.reads_metrics(spec) and spec.sdk is None:
                 continue
             rule_file = f"{spec.name}.rules.yml"
             files[f"{source}/{rule_file}"] = dump(render_rules([spec], source))

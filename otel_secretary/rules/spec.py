@@ -15,7 +15,9 @@ from typing import Any, Literal
 
 import yaml
 
-from otel_secretary.rules import regex
+from otel_secretary.alerting import regex
+from otel_secretary.alerting.model import Matcher
+from otel_secretary.config_error import ConfigError
 
 #: The closed set of rule kinds (``RuleSpec.kind``); validated against ``KINDS`` when parsed.
 RuleKind = Literal["error_rate", "latency", "slo", "threshold", "forecast"]
@@ -27,6 +29,8 @@ SEVERITIES = ("page", "ticket", "info")
 OPERATORS = (">", ">=", "<", "<=")
 AGGREGATES = ("avg", "max", "min", "sum")
 FUNCTIONS = ("value", "rate", "increase")
+#: The Grafana dashboards a rule's panel can live on (``dashboard.board``).
+DASHBOARDS = ("overview", "performance", "errors", "external", "business")
 _NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 _LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _DURATION_RE = re.compile(r"^(\d+)(s|m|h|d|w)$")
@@ -37,7 +41,7 @@ NO_DATA_FOR = 300
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-class SpecError(ValueError):
+class SpecError(ConfigError):
     """A spec problem, located: ``file:line: field: message``."""
 
     def __init__(self, file: str, line: int, field_path: str, message: str) -> None:
@@ -144,6 +148,20 @@ TIER_TABLE: tuple[tuple[str, str, float, int, int], ...] = (
 
 
 @dataclass(frozen=True)
+class DashboardHome:
+    """Where the dashboards show a rule: the board of its panel, and the seed panels drawing its threshold.
+
+    Named here, next to the threshold, so moving a rule or changing its threshold is one edit.
+    """
+
+    board: str = "overview"
+    #: Ids of overview panels (dashboards code) that draw this rule's threshold as their red line.
+    panels: tuple[str, ...] = ()
+    #: An early-warning level (orange) for those panels that show one; None: red line only.
+    warn: float | None = None
+
+
+@dataclass(frozen=True)
 class RuleSpec:
     """One validated rule. Fields not used by a kind keep their defaults."""
 
@@ -189,6 +207,7 @@ class RuleSpec:
     send_resolved: bool = True
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    dashboard: DashboardHome = field(default_factory=DashboardHome)
 
     @property
     def budget(self) -> float:
@@ -396,6 +415,21 @@ def _selector(reader: _Reader) -> Selector:
     return selector
 
 
+def _dashboard(reader: _Reader) -> DashboardHome:
+    sub = reader.mapping("dashboard")
+    if sub is None:
+        return DashboardHome()
+    if not isinstance(sub.node.value, dict):
+        raise reader.error("dashboard", "must be a mapping (board, panels, warn)")
+    home = DashboardHome(
+        board=sub.text("board", "overview", choices=DASHBOARDS),
+        panels=sub.string_list("panels", ()),
+        warn=sub.number("warn", low=-1e18, high=1e18) if sub.has("warn") else None,
+    )
+    sub.reject_unknown()
+    return home
+
+
 def _sdk(reader: _Reader) -> SdkSource | None:
     sub = reader.mapping("sdk")
     if sub is None:
@@ -486,6 +520,7 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         "send_resolved": reader.boolean("send_resolved", True),
         "labels": labels,
         "annotations": annotations,
+        "dashboard": _dashboard(reader),
     }
     if kind == "forecast":
         from otel_secretary.rules import forecast
@@ -633,7 +668,7 @@ def load_dir(directory: Path, *, relative_to: Path | None = None) -> list[RuleSp
     return specs
 
 
-class SpecFolderError(ValueError):
+class SpecFolderError(ConfigError):
     """A spec folder that cannot be used: missing, not a folder, or holding no specs."""
 
 
@@ -660,6 +695,21 @@ class InhibitRule:
 
 
 @dataclass(frozen=True)
+class Route:
+    """A notification route: alerts whose labels match every matcher take its repeat interval and its
+    resolve setting. The first matching route wins (Alertmanager routes without ``continue``); an unset
+    field falls back to the severity's repeat interval and to the rule's ``send_resolved``."""
+
+    matchers: tuple[Matcher, ...]
+    repeat_interval: int | None = None
+    send_resolved: bool | None = None
+    line: int = 0
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        return all(m.matches(labels) for m in self.matchers)
+
+
+@dataclass(frozen=True)
 class Routing:
     """Notification routing shared by the engine and the generated ``alertmanager.yml``.
 
@@ -670,6 +720,11 @@ class Routing:
     repeat_interval: Mapping[str, int] = field(default_factory=dict)
     inhibit: tuple[InhibitRule, ...] | None = None
     file: str = ""
+    routes: tuple[Route, ...] = ()
+
+    def route(self, labels: Mapping[str, str]) -> Route | None:
+        """The first route whose matchers all match ``labels``."""
+        return next((r for r in self.routes if r.matches(labels)), None)
 
 
 def _routing(file: str, node: _Node) -> Routing:
@@ -701,8 +756,45 @@ def _routing(file: str, node: _Node) -> Routing:
             entry.reject_unknown()
             rules.append(rule)
         inhibit = tuple(rules)
+    routes = _routes(file, reader)
     reader.reject_unknown()
-    return Routing(repeat, inhibit, file)
+    return Routing(repeat, inhibit, file, routes)
+
+
+def _routes(file: str, reader: _Reader) -> tuple[Route, ...]:
+    """``routes: [{matchers: ['rule="Checkout"'], repeat_interval: 30m, send_resolved: false}]``."""
+    raw = reader.raw("routes")
+    if raw is None:
+        return ()
+    if not isinstance(raw.value, list):
+        raise reader.error("routes", "must be a list of {matchers, repeat_interval, send_resolved}")
+    routes = []
+    for index, item in enumerate(raw.value):
+        entry = _Reader(file, item, f"routing.routes[{index}]")
+        node = entry.raw("matchers")
+        if node is None or not isinstance(node.value, list) or not node.value:
+            raise entry.error("matchers", "must be a non-empty list like ['rule=\"Checkout\"']")
+        matchers = []
+        for position, matcher in enumerate(node.value):
+            where = f"{entry.path}.matchers[{position}]"
+            if not isinstance(matcher.value, str):
+                raise SpecError(file, matcher.line, where, 'must be a string like severity="page"')
+            try:
+                parsed = Matcher.parse(matcher.value)
+            except ValueError as exc:
+                raise SpecError(file, matcher.line, where, str(exc)) from None
+            if '"' in parsed.value or "\n" in parsed.value:
+                raise SpecError(file, matcher.line, where, "a quote or newline in a matcher value")
+            matchers.append(parsed)
+        repeat = entry.duration("repeat_interval", 0) or None
+        if repeat is not None and repeat < 60:
+            raise entry.error("repeat_interval", "must be at least 1m (one evaluation)")
+        send_resolved = entry.boolean("send_resolved", True) if entry.has("send_resolved") else None
+        if repeat is None and send_resolved is None:
+            raise entry.error(None, "sets neither repeat_interval nor send_resolved")
+        entry.reject_unknown()
+        routes.append(Route(tuple(matchers), repeat, send_resolved, item.line))
+    return tuple(routes)
 
 
 def load_routing(directory: Path, *, relative_to: Path | None = None) -> Routing | None:

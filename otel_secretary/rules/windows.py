@@ -100,6 +100,35 @@ class CountRing:
             ]
         return [self._cumulative(hi, i) - self._cumulative(lo - 1, i) for i in range(self.width)]
 
+    def pairs(self, now: float, windows: tuple[int, ...] | list[int]) -> list[tuple[float, float]]:
+        """(bad, total) over each of ``windows`` seconds, as :meth:`window` reads them, in one call.
+
+        For the two-counter rings of ratio rules: the end of every window is the same bucket, so it is
+        read once, and each window costs one slot lookup. Evaluation reads seven windows of an SLO series.
+        """
+        bucket = self._bucket
+        head, first, slots = self._head, self._first, self._slots
+        cum, index, totals = self._cum, self._slot_index, self._totals
+        hi = math.floor(now / bucket) - 1
+        if hi >= head:
+            hb, ht = totals[0], totals[1]
+        elif hi < first or index[hi % slots] != hi:
+            hb = ht = 0.0
+        else:
+            slot = 2 * (hi % slots)
+            hb, ht = cum[slot], cum[slot + 1]
+        out = []
+        for seconds in windows:
+            lo = math.floor((now - seconds) / bucket) - 1
+            if lo >= head:
+                out.append((hb - totals[0], ht - totals[1]))
+            elif lo < first or index[lo % slots] != lo:
+                out.append((hb, ht))
+            else:
+                slot = 2 * (lo % slots)
+                out.append((hb - cum[slot], ht - cum[slot + 1]))
+        return out
+
     @property
     def volume(self) -> float:
         """Events ever counted (the last counter is the total: spans, or the +Inf bucket)."""

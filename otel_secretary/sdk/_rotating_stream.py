@@ -19,15 +19,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from otel_secretary._internal.self_monitoring import report_dropped, report_recovered
+from otel_secretary.sdk._otlp_json import dumps_line
 from otel_secretary.settings import Settings, load_settings
 
 _DISK_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -36,12 +37,21 @@ _REASONS = ("disk_full", "unwritable", "write_failed")
 
 
 class RotatingLineStream:
-    """Append-only line sink that rotates ``path`` → ``path.1`` … ``path.N`` past ``max_bytes``."""
+    """Append-only line sink that rotates ``path`` → ``path.1`` … ``path.N`` past ``max_bytes``.
 
-    def __init__(self, path: Path, max_bytes: int, backups: int) -> None:
+    With ``max_age`` (seconds, ``OTEL_SECRETARY_FILE_MAX_AGE``) nothing older than that is kept either:
+    the current file is also rotated once it has collected for half of ``max_age`` and a rotated file
+    is deleted once its newest line is half of ``max_age`` old, so a line lives between ``max_age / 2``
+    and ``max_age``. When the current file began collecting is the mtime of ``<path>.lock``, touched at
+    every rotation (shared by every process writing the path). Checked as lines are written, at most
+    once a minute: a process that writes nothing deletes nothing."""
+
+    def __init__(self, path: Path, max_bytes: int, backups: int, max_age: float = 0.0) -> None:
         self.path = path
         self.max_bytes = max_bytes
         self.backups = backups
+        self.max_age = max_age
+        self._next_age_check = 0.0
         self._lock = threading.Lock()
         # The parent's export thread may hold the lock mid-write at fork; it does not exist in the child.
         weak_self = weakref.ref(self)
@@ -90,10 +100,32 @@ class RotatingLineStream:
         os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
         self._close_fd()
         self._open()
+        if self.max_age:
+            os.utime(self._process_lock_fd())  # the new current file begins collecting now
+
+    def _expire(self, lock_fd: int) -> None:
+        """Under the flock: rotate a current file that has collected for ``max_age / 2`` and delete
+        rotated files whose newest line is older than that."""
+        now = time.time()
+        self._next_age_check = now + min(60.0, self.max_age / 10)
+        window = self.max_age / 2
+        if os.fstat(self._fd).st_size == 0:
+            os.utime(lock_fd)  # nothing collected yet: the window starts with the first line
+        elif now - os.fstat(lock_fd).st_mtime > window:
+            self._rotate()
+        for index in range(1, self.backups + 1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            with contextlib.suppress(FileNotFoundError):
+                if now - older.stat().st_mtime > window:
+                    older.unlink()
 
     def write(self, text: str) -> int:
         """Append ``text`` whole, or raise ``OSError`` with the file as it was before the call."""
-        data = text.encode("utf-8")
+        self.write_bytes(text.encode("utf-8"))
+        return len(text)
+
+    def write_bytes(self, data: bytes) -> None:
+        """:meth:`write` for text already encoded as UTF-8."""
         with self._lock:
             if self.closed:
                 raise ValueError("write to closed stream")
@@ -101,6 +133,8 @@ class RotatingLineStream:
             fcntl.flock(lock_fd, fcntl.LOCK_EX)
             try:
                 self._reopen_if_moved()
+                if self.max_age and time.time() >= self._next_age_check:
+                    self._expire(lock_fd)
                 size = os.fstat(self._fd).st_size
                 if size and size + len(data) > self.max_bytes:
                     self._rotate()
@@ -108,7 +142,6 @@ class RotatingLineStream:
                 self._write_all_or_nothing(data, size)
             finally:
                 fcntl.flock(lock_fd, fcntl.LOCK_UN)
-        return len(text)
 
     def _write_all_or_nothing(self, data: bytes, start: int) -> None:
         # Under the flock nobody else appends, so ``start`` is where this batch begins. os.write may
@@ -150,7 +183,10 @@ def stream_for(
     """The rotating stream for one embedded-default file, sized by the settings."""
     settings = settings or load_settings()
     return RotatingLineStream(
-        path or settings.data_dir / filename, settings.file_max_bytes, settings.file_backups
+        path or settings.data_dir / filename,
+        settings.file_max_bytes,
+        settings.file_backups,
+        settings.file_max_age,
     )
 
 
@@ -165,14 +201,14 @@ def _reason(exc: OSError) -> str:
 def write_batch(stream: RotatingLineStream, signal: str, body: dict[str, Any] | None, count: int) -> bool:
     """Write one OTLP-JSON batch as one line; on failure count and report the ``count`` items lost.
 
-    The line is what an OTLP/HTTP JSON request body would be (compact JSON, as upstream's file
+    The line is what an OTLP/HTTP JSON request body would be (compact UTF-8 JSON, as upstream's file
     exporters write). Returns whether the batch was kept."""
     if body is None:
         return True
     if stream.closed:
         return False
     try:
-        stream.write(json.dumps(body, separators=(",", ":")) + "\n")
+        stream.write_bytes(dumps_line(body) + b"\n")
     except OSError as exc:
         report_dropped(signal, _reason(exc), count, f"cannot write {stream.path}: {exc.strerror or exc}")
         return False

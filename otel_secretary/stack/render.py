@@ -23,7 +23,8 @@ from otel_secretary.rules.render import AlertmanagerOptions, render_alertmanager
 from otel_secretary.stack.ports import StackPorts
 
 _LOOPBACK_ADDRESS = re.compile(r"\b127\.0\.0\.1:(\d+)\b")
-PII_REDACTION_FILE = Path("generated") / "pii-redaction.yaml"
+# Relative to the config folder: the repository's generated/ tree (`make generate`).
+PII_REDACTION_FILE = Path("..") / "generated" / "pii-redaction.yaml"
 REDIS_OVERLAY_FILE = Path("otelcol.redis.yaml")
 
 

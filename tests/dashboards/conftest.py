@@ -17,7 +17,7 @@ import yaml
 from otel_secretary import dashboards
 from tests.support.processes import REPO, Proc, clean_env, free_port
 
-COMMITTED = REPO / "collector-config" / "dashboards"
+COMMITTED = REPO / "generated" / "dashboards"
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,7 @@ def system_rules_at_threshold_zero() -> dict[str, Any]:
     very expressions, firing within seconds over the collector's real host metrics."""
     rules = []
     for name in SYSTEM_RULES:
-        generated = repo_root() / "rules" / "generated" / "collector" / f"{name}.rules.yml"
+        generated = repo_root() / "generated" / "collector" / f"{name}.rules.yml"
         for group in yaml.safe_load(generated.read_text())["groups"]:
             for rule in group["rules"]:
                 if rule.get("alert") == name:

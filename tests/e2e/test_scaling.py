@@ -27,7 +27,7 @@ from tests.support.processes import Proc, free_port
 pytestmark = pytest.mark.e2e
 
 SCALING = repo_root() / "collector-config" / "scaling"
-PII_CONFIG = repo_root() / "collector-config" / "generated" / "pii-redaction.yaml"
+PII_CONFIG = repo_root() / "generated" / "pii-redaction.yaml"
 SERVICE = "e2e-scaling"
 OK_TRACES, ERROR_TRACES = 40, 10
 

@@ -18,7 +18,7 @@ from tests.e2e.conftest import SYSTEM_RULES, RunningStack
 
 pytestmark = pytest.mark.e2e
 
-GENERATED = repo_root() / "rules" / "generated"
+GENERATED = repo_root() / "generated"
 
 
 def _group_names(folder: Path) -> set[str]:

@@ -144,10 +144,15 @@ def test_read_only_folder_drops_files_and_keeps_metrics(tmp_path: Path) -> None:
     assert "otel_secretary_telemetry_dropped_total" in metrics
 
 
-def test_config_check_warns_about_an_unusable_data_folder(tmp_path: Path) -> None:
+def test_config_check_fails_on_an_unusable_data_folder(tmp_path: Path) -> None:
+    """A preflight (issue 11): the app would run without its files, so the check exits non-zero and
+    names the variable and why, one line; it probes and never creates anything."""
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    for folder, expected in ((blocker / "telemetry", "is a file"), (blocker, "is not a folder")):
+    for folder, expected in (
+        (blocker / "telemetry", f"cannot be created: {blocker} is a file"),
+        (blocker, "is a file"),
+    ):
         done = subprocess.run(
             [venv_tool("otel-secretary"), "config", "check"],
             env=clean_env(OTEL_SECRETARY_DATA_DIR=str(folder)),
@@ -155,8 +160,12 @@ def test_config_check_warns_about_an_unusable_data_folder(tmp_path: Path) -> Non
             text=True,
             timeout=60,
         )
-        assert done.returncode == 0 and "settings OK" in done.stdout, done.stderr
-        assert f"warning: OTEL_SECRETARY_DATA_DIR={folder}" in done.stderr and expected in done.stderr
+        assert done.returncode == 2, done.stdout + done.stderr
+        lines = [
+            line for line in (done.stdout + done.stderr).splitlines() if "OTEL_SECRETARY_DATA_DIR" in line
+        ]
+        assert lines == [f"error: OTEL_SECRETARY_DATA_DIR={folder}: the data folder {expected}"], lines
+        assert "Traceback" not in done.stderr
         assert not (tmp_path / "telemetry").exists()
     fine = subprocess.run(
         [venv_tool("otel-secretary"), "config", "check"],
@@ -165,5 +174,5 @@ def test_config_check_warns_about_an_unusable_data_folder(tmp_path: Path) -> Non
         text=True,
         timeout=60,
     )
-    assert fine.returncode == 0 and "warning" not in fine.stderr
+    assert fine.returncode == 0 and "error" not in fine.stdout + fine.stderr, fine.stdout + fine.stderr
     assert not (tmp_path / "new").exists()  # checked, not created

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
@@ -95,3 +96,46 @@ def test_readers_skip_a_batch_caught_mid_write(tmp_path: Path) -> None:
     path = tmp_path / "traces.jsonl"
     path.write_text('{"a":1}\n\n{"b":2}\n{"c":')  # the last batch is still being written
     assert [json.loads(line) for line in complete_lines(path)] == [{"a": 1}, {"b": 2}]
+
+
+def _age(path: Path, seconds: float) -> None:
+    """Pretend ``path`` was last written ``seconds`` ago."""
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def test_max_age_rotates_the_collecting_file_and_deletes_old_ones(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    stream = RotatingLineStream(path, max_bytes=1 << 20, backups=3, max_age=3600)
+    stream.write('{"old": 1}\n')
+    stream.write('{"old": 2}\n')
+    # An hour-old file from an earlier rotation, and the current file collecting for 40 minutes.
+    (tmp_path / "t.jsonl.2").write_text('{"older": 0}\n')
+    _age(tmp_path / "t.jsonl.2", 3600 + 5)
+    _age(tmp_path / "t.jsonl.lock", 40 * 60)
+    stream._next_age_check = 0.0  # the check runs at most once a minute; make it due now
+    stream.write('{"new": 3}\n')
+    stream.close()
+    # The 40-minute window (over half of max_age) was closed, the hour-old file deleted.
+    assert [f.name for f in stream.files()] == ["t.jsonl", "t.jsonl.1"]
+    assert path.read_text() == '{"new": 3}\n'
+    assert (tmp_path / "t.jsonl.1").read_text() == '{"old": 1}\n{"old": 2}\n'
+    # Once its newest line is past half of max_age, the rotated file goes too.
+    _age(tmp_path / "t.jsonl.1", 31 * 60)
+    again = RotatingLineStream(path, max_bytes=1 << 20, backups=3, max_age=3600)
+    again.write('{"newer": 4}\n')
+    again.close()
+    assert [f.name for f in again.files()] == ["t.jsonl"]
+
+
+def test_without_max_age_only_size_rotates(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    stream = RotatingLineStream(path, max_bytes=1 << 20, backups=3)
+    stream.write('{"a": 1}\n')
+    (tmp_path / "t.jsonl.1").write_text('{"b": 0}\n')
+    _age(tmp_path / "t.jsonl.1", 365 * 86400)
+    _age(tmp_path / "t.jsonl.lock", 365 * 86400)
+    stream.write('{"a": 2}\n')
+    stream.close()
+    assert [f.name for f in stream.files()] == ["t.jsonl", "t.jsonl.1"]
+    assert path.read_text() == '{"a": 1}\n{"a": 2}\n'

@@ -81,3 +81,25 @@ def test_every_setting_is_a_dataclass_field_and_documented_in_the_readme() -> No
         assert setting.env in rows, f"{setting.env} missing from the README settings table"
         assert rows[setting.env] == setting.default, f"README default of {setting.env} drifted"
     assert set(rows) == {s.env for s in SETTINGS}
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        ("", 0.0),
+        ("0", 0.0),
+        ("3600", 3600.0),
+        ("90s", 90.0),
+        ("30m", 1800.0),
+        ("12h", 43200.0),
+        ("7D", 604800.0),
+    ],
+)
+def test_file_max_age_takes_durations(raw: str, seconds: float) -> None:
+    assert load_settings({"OTEL_SECRETARY_FILE_MAX_AGE": raw}).file_max_age == seconds
+
+
+@pytest.mark.parametrize("raw", ["-1h", "a week", "7w", "nan", "inf"])
+def test_a_bad_file_max_age_names_variable_and_value(raw: str) -> None:
+    with pytest.raises(SettingsError, match=f"OTEL_SECRETARY_FILE_MAX_AGE={raw!r}.*12h or 7d"):
+        load_settings({"OTEL_SECRETARY_FILE_MAX_AGE": raw})

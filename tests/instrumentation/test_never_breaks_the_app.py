@@ -11,6 +11,7 @@ import stripe
 
 from examples.ai_secretary.local_services import calendar_api, openai_api, stripe_errors
 from otel_secretary._internal.self_monitoring import internal_error_counts
+from otel_secretary.instrumentation import _common as common_module
 from otel_secretary.instrumentation import google_calendar as calendar_module
 from otel_secretary.instrumentation import openai as openai_module
 from otel_secretary.instrumentation import stripe as stripe_module
@@ -24,7 +25,7 @@ def _explode(*args: Any, **kwargs: Any) -> Any:
 
 @pytest.fixture
 def broken_attempts(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(stripe_module, "start_attempt_span", _explode)
+    monkeypatch.setattr(common_module, "start_attempt_span", _explode)  # the Stripe attempt helper
     monkeypatch.setattr(openai_module, "start_attempt_span", _explode)
     monkeypatch.setattr(calendar_module, "server_of", _explode)
     yield

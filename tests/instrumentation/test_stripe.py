@@ -154,8 +154,29 @@ def test_async_client_calls_are_traced(instrumented: Harness, stripe_mock: str) 
     asyncio.run(run())
     (span,) = instrumented.spans("stripe POST /v1/customers")
     assert span.attributes[http_attributes.HTTP_RESPONSE_STATUS_CODE] == 200
+    assert span.attributes["stripe.request_id"] == "req_123"
     (attempt,) = _attempts(instrumented, span)
     assert attempt.name == "POST /v1/customers"
+    # The async attempt carries the request id as the sync one does (it used to be missing).
+    assert attempt.attributes["stripe.request_id"] == "req_123"
+    assert attempt.attributes[http_attributes.HTTP_RESPONSE_STATUS_CODE] == 200
+
+
+def test_sync_and_async_attempt_spans_carry_the_same_attributes(
+    instrumented: Harness, stripe_mock: str
+) -> None:
+    client = stripe.StripeClient(API_KEY, base_addresses={"api": stripe_mock})
+    client.v1.customers.create(params={"email": "sync@example.com"})
+
+    async def run() -> None:
+        await client.v1.customers.create_async(params={"email": "async@example.com"})
+
+    asyncio.run(run())
+    first, second = instrumented.spans("stripe POST /v1/customers")
+    (sync_attempt,) = _attempts(instrumented, first)
+    (async_attempt,) = _attempts(instrumented, second)
+    assert dict(sync_attempt.attributes or {}) == dict(async_attempt.attributes or {})
+    assert sync_attempt.kind is async_attempt.kind is SpanKind.CLIENT
 
 
 def test_module_level_api_uses_traced_default_client(

@@ -35,8 +35,10 @@ def _processor(text: str) -> dict[str, object]:
 
 
 def test_committed_file_is_up_to_date() -> None:
-    """Regenerate with `otel-secretary pii collector-config` after changing a detector."""
-    assert GENERATED.read_text(encoding="utf-8") == collector_config.render()
+    """Regenerate with `make generate` (otel-secretary generate) after changing a detector."""
+    assert GENERATED.read_text(encoding="utf-8") == collector_config.render(), (
+        "generated/pii-redaction.yaml is stale: run `make generate` (otel-secretary generate)"
+    )
 
 
 def test_every_emitted_regex_is_re2_compatible() -> None:

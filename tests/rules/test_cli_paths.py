@@ -50,7 +50,7 @@ def snapshot(*roots: Path) -> dict[str, tuple[int, int]]:
 @pytest.fixture
 def untouched_checkout() -> Iterator[None]:
     """Fails the test if the command wrote anything into the checkout (package included)."""
-    roots = [PACKAGE, REPO / "rules", REPO / "collector-config"]
+    roots = [PACKAGE, REPO / "generated", REPO / "collector-config"]
     before = snapshot(*roots)
     top_before = top_level()
     yield

@@ -17,11 +17,11 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from otel_secretary.rules import store
 from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.engine import EngineOptions, Matcher, Notification
-from otel_secretary.rules.spec import RuleSpec, load_dir
+from otel_secretary.rules.spec import RuleSpec, default_rules_dir, load_dir
 from otel_secretary.settings import load_settings
 from tests.notify.conftest import HttpReceiver
 
-from .conftest import ANNOTATIONS, REPO
+from .conftest import ANNOTATIONS
 
 Specs = Callable[[str], list[RuleSpec]]
 SPEC = (
@@ -168,7 +168,7 @@ def test_from_settings_loads_the_shipped_specs(tmp_path: Path) -> None:
     settings = load_settings({"OTEL_SECRETARY_DATA_DIR": str(tmp_path)})
     rules = EmbeddedRules.from_settings(settings)
     try:
-        assert {s.name for s in rules.engine.specs} == {s.name for s in load_dir(REPO / "rules")}
+        assert {s.name for s in rules.engine.specs} == {s.name for s in load_dir(default_rules_dir())}
         assert rules.dispatcher is None  # no notify config: evaluate and persist, notify nobody
     finally:
         rules.shutdown()
@@ -194,7 +194,7 @@ def test_forked_child_keeps_counting_and_writes_its_own_state(make_specs: Specs,
 
 
 def test_span_processor_hot_path_cost(make_specs: Specs, tmp_path: Path) -> None:
-    specs = load_dir(REPO / "rules")
+    specs = load_dir(default_rules_dir())
     rules = EmbeddedRules(specs, tmp_path, options=EngineOptions())
     # matches five shipped rules (four of api.yaml and ErrorBudgetForecast of forecast.yaml)
     tracer_provider, _ = _providers(rules, service="ai-secretary")

@@ -12,11 +12,11 @@ import pytest
 from otel_secretary.rules import forecast, render
 from otel_secretary.rules.engine import RuleEngine
 from otel_secretary.rules.forecast_tests import Scenario, scenarios, series_for
-from otel_secretary.rules.spec import RuleSpec, SpecError, load_file
+from otel_secretary.rules.spec import RuleSpec, SpecError, default_rules_dir, load_file
 
-from .conftest import REPO, Replay
+from .conftest import Replay
 
-SPECS = {spec.name: spec for spec in load_file(REPO / "rules" / "forecast.yaml")}
+SPECS = {spec.name: spec for spec in load_file(default_rules_dir() / "forecast.yaml")}
 CASES = [(name, scenario) for name, spec in SPECS.items() for scenario in scenarios(spec)]
 
 

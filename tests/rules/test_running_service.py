@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from otel_secretary.cli.rules import app
 from otel_secretary.rules.embedded import EmbeddedRules
+from otel_secretary.rules.spec import default_rules_dir
 from otel_secretary.settings import load_settings
 
 from .conftest import REPO
@@ -52,7 +53,7 @@ def test_render_binds_rules_without_a_service_to_otel_service_name(tmp_path: Pat
     out = tmp_path / "generated"
     result = runner.invoke(
         app,
-        ["render", "--specs", str(REPO / "rules"), "--out", str(out)],
+        ["render", "--specs", str(default_rules_dir()), "--out", str(out)],
         env={"OTEL_SERVICE_NAME": "flaskr"},
     )
     assert result.exit_code == 0, result.output
@@ -61,11 +62,13 @@ def test_render_binds_rules_without_a_service_to_otel_service_name(tmp_path: Pat
     sdk = (out / "sdk" / "HighErrorRate.rules.yml").read_text(encoding="utf-8")
     assert 'target_info{service_name="flaskr"}' in sdk
     # A spec that names its service keeps it; the committed files (no service) watch every service.
-    committed = (REPO / "rules" / "generated" / "collector" / "HighErrorRate.rules.yml").read_text()
+    committed = (REPO / "generated" / "collector" / "HighErrorRate.rules.yml").read_text()
     assert 'service_name="' not in committed and "sum by (service_name)" in committed
     if shutil.which("promtool") is None:
         pytest.skip("promtool (apt: prometheus) not installed")
     checked = runner.invoke(
-        app, ["check", "--specs", str(REPO / "rules"), "--out", str(out)], env={"OTEL_SERVICE_NAME": "flaskr"}
+        app,
+        ["check", "--specs", str(default_rules_dir()), "--out", str(out)],
+        env={"OTEL_SERVICE_NAME": "flaskr"},
     )
     assert checked.exit_code == 0, checked.output

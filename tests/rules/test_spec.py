@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_secretary.rules.spec import RuleSpec, SpecError, load_dir, load_file
+from otel_secretary.rules.spec import RuleSpec, SpecError, default_rules_dir, load_dir, load_file
 
 from .conftest import ANNOTATIONS, REPO
 
@@ -109,7 +109,7 @@ def test_duplicate_names_across_files(tmp_path: Path) -> None:
 
 
 def test_shipped_specs_cover_the_seed_alert_set() -> None:
-    names = {spec.name for spec in load_dir(REPO / "rules")}
+    names = {spec.name for spec in load_dir(default_rules_dir())}
     assert {
         "HighErrorRate",
         "SlowResponses",
@@ -125,7 +125,7 @@ def test_shipped_specs_cover_the_seed_alert_set() -> None:
         "MessageProcessing",
         "AICostBudget",
     } <= names
-    for spec in load_dir(REPO / "rules"):
+    for spec in load_dir(default_rules_dir()):
         assert (REPO / spec.annotations["runbook_url"]).exists(), spec.annotations["runbook_url"]
 
 

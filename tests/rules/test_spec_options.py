@@ -5,10 +5,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import yaml
 
+from otel_secretary.alerting.model import AlertInstance, fingerprint
 from otel_secretary.rules import render
 from otel_secretary.rules.engine import RuleEngine
 from otel_secretary.rules.spec import RuleSpec, SpecError
@@ -167,3 +170,139 @@ def test_routing_errors_name_file_line_and_field(tmp_path: Path, routing: str, f
     with pytest.raises(SpecError) as caught:
         load_routing(tmp_path)
     assert caught.value.field == field and str(caught.value).startswith(f"{tmp_path / 'r.yaml'}:")
+
+
+ROUTES = """
+routing:
+  repeat_interval: {page: 1h}
+  routes:
+    - matchers: ['rule="Quiet"']
+      send_resolved: false
+    - matchers: ['rule=~"Lou.*"', 'severity="page"']
+      repeat_interval: 10m
+"""
+
+
+def _routed_rules(tmp_path: Path) -> Path:
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "api.yaml").write_text(
+        ROUTES
+        + "rules:\n"
+        + "".join(
+            f"""
+  - name: {name}
+    kind: error_rate
+    threshold: 0.5
+    window: 1m
+    by: [service_name]
+    selector: {{service: {name.lower()}}}
+    annotations:
+      summary: "{{{{ $labels.service_name }}}} is failing"
+      runbook_url: docs/runbooks/error-rate.md
+"""
+            for name in ("Quiet", "Loud", "Plain")
+        )
+    )
+    return tmp_path
+
+
+def test_routes_set_send_resolved_and_repeat_interval_in_the_engine(tmp_path: Path) -> None:
+    from otel_secretary.rules.spec import load_dir, load_routing
+
+    folder = _routed_rules(tmp_path)
+    routing = load_routing(folder)
+    assert routing is not None and len(routing.routes) == 2
+    assert routing.routes[0].send_resolved is False and routing.routes[0].repeat_interval is None
+    assert routing.routes[1].repeat_interval == 600 and routing.routes[1].line == 7
+    engine = RuleEngine(load_dir(folder), routing=routing)
+    sent: dict[str, list[str]] = {"Quiet": [], "Loud": [], "Plain": []}
+    for minute in range(75):  # 65 minutes of outage on the three services, then 10 healthy minutes
+        for service in ("quiet", "loud", "plain"):
+            engine.observe_span(service, "GET /x", "server", minute < 65, 0.01, minute * 60 + 30, count=10)
+        for notification in engine.evaluate((minute + 1) * 60):
+            sent[notification.labels["rule"]].append(notification.kind)
+    assert sent["Quiet"] == ["trigger"] + ["reminder"] * 1  # its route: no resolve message
+    assert sent["Plain"] == ["trigger", "reminder", "resolve"]  # hourly reminders (page severity)
+    assert sent["Loud"] == ["trigger"] + ["reminder"] * 6 + ["resolve"]  # its route: every 10 minutes
+    assert not [a for a in engine.alerts.values() if a.state == "firing"]  # the Quiet alert closed too
+
+
+@pytest.mark.skipif(shutil.which("amtool") is None, reason="amtool (apt: prometheus-alertmanager) missing")
+def test_routes_are_rendered_so_alertmanager_agrees_with_the_engine(tmp_path: Path) -> None:
+    from otel_secretary.rules.notifications import NotificationPolicy
+    from otel_secretary.rules.spec import load_dir, load_routing
+
+    folder = _routed_rules(tmp_path / "rules")
+    specs, routing = load_dir(folder), load_routing(folder)
+    assert routing is not None
+    # A rule-level send_resolved: false too, so routes and the label twins must combine.
+    specs = [specs[0], replace(specs[1], send_resolved=False), replace(specs[2], send_resolved=False)]
+    files = render.render_all(specs, routing=routing)
+    (tmp_path / "alertmanager.yml").write_text(files["alertmanager.yml"])
+    subprocess.run(
+        ["amtool", "check-config", "alertmanager.yml"], cwd=tmp_path, check=True, capture_output=True
+    )
+    policy = NotificationPolicy(4 * 3600.0, routing, {s.name: s for s in specs})
+
+    def receivers(labels: dict[str, str]) -> list[str]:
+        args = [f"{k}={v}" for k, v in labels.items()]
+        result = subprocess.run(
+            ["amtool", "config", "routes", "test", "--config.file=alertmanager.yml", *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return result.stdout.strip().split(",")
+
+    cases = [
+        {"rule": "Quiet", "severity": "page"},
+        {"rule": "Quiet", "severity": "ticket"},
+        {"rule": "Loud", "severity": "page", "send_resolved": "false"},  # the label twins inside a route
+        {"rule": "Loud", "severity": "ticket", "send_resolved": "false"},
+        {"rule": "Plain", "severity": "page", "send_resolved": "false"},
+        {"rule": "Plain", "severity": "ticket", "send_resolved": "false"},  # the rule's label (rendered)
+    ]
+    for labels in cases:
+        alert = AlertInstance("A", labels, {}, fingerprint(labels), labels["severity"])
+        names = receivers(labels)
+        quiet = [name.endswith("-no-resolve") for name in names]
+        assert len(set(quiet)) == 1, (labels, names)
+        assert quiet[0] == (not policy.send_resolved(alert)), (labels, names)
+    config = yaml.safe_load(files["alertmanager.yml"])
+    loud = next(r for r in config["route"]["routes"] if r["matchers"][0] == 'rule=~"Lou.*"')
+    assert loud["repeat_interval"] == "10m" and {c["repeat_interval"] for c in loud["routes"]} == {"10m"}
+    for severity, repeat in (("page", 600), ("ticket", 4 * 3600)):  # the Loud route needs severity="page"
+        labels = {"rule": "Loud", "severity": severity}
+        assert policy.repeat_interval(AlertInstance("A", labels, {}, fingerprint(labels), severity)) == repeat
+    assert receivers({"rule": "Loud", "severity": "page"}) == ["pagerduty", "slack-pages"]
+    assert receivers({"rule": "Loud", "severity": "page", "send_resolved": "false"}) == [
+        "pagerduty-no-resolve",
+        "slack-pages-no-resolve",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("routes", "field", "line"),
+    [
+        ("    - {matchers: []}\n", "routing.routes[0].matchers", 3),
+        ("    - {matchers: ['rule=~\"(?=x)\"'], send_resolved: false}\n", "routing.routes[0].matchers[0]", 3),
+        ("    - matchers: ['rule=\"A\"']\n", "routing.routes[0]", 3),
+        ("    - {matchers: ['rule=\"A\"'], repeat_interval: 10s}\n", "routing.routes[0].repeat_interval", 3),
+        ("    - {matchers: ['rule=\"A\"'], send_resolved: maybe}\n", "routing.routes[0].send_resolved", 3),
+        (
+            "    - {matchers: ['rule=\"A\"'], send_resolved: false, group_by: [x]}\n",
+            "routing.routes[0].group_by",
+            3,
+        ),
+        ("    - {matchers: ['not a matcher'], send_resolved: false}\n", "routing.routes[0].matchers[0]", 3),
+    ],
+)
+def test_route_errors_name_file_line_and_field(tmp_path: Path, routes: str, field: str, line: int) -> None:
+    from otel_secretary.rules.spec import load_routing
+
+    (tmp_path / "r.yaml").write_text("routing:\n  routes:\n" + routes + "rules: []\n")
+    with pytest.raises(SpecError) as caught:
+        load_routing(tmp_path)
+    assert caught.value.field == field and caught.value.line == line, str(caught.value)
+    assert str(caught.value).startswith(f"{tmp_path / 'r.yaml'}:{line}:")

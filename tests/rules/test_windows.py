@@ -85,3 +85,24 @@ def test_events_added_out_of_order_sum_like_events_added_in_order(
         if ordered.window(now, window) != shuffled.window(now, window):
             # Only events older than what the ring holds may differ (clamped to its oldest bucket).
             assert max(ts for ts, _, _ in raw) - min(ts for ts, _, _ in raw) >= 3600
+
+
+def test_pairs_read_every_window_as_window_does() -> None:
+    """The one-call read used at evaluation agrees with :meth:`CountRing.window` on every window, including
+    late adds, gaps longer than the ring, evaluation before the first and after the last bucket."""
+    import random
+
+    from otel_secretary.rules.windows import CountRing
+
+    rng = random.Random(12)
+    windows = (259200, 86400, 21600, 7200, 3600, 1800, 300, 60)
+    for _ in range(30):
+        ring = CountRing(60.0, 3 * 86400)
+        minute = 1_000_000
+        for _ in range(rng.randrange(1, 200)):
+            minute += rng.choice((0, 1, 1, 2, 30, 600, 5000))
+            late = minute - rng.choice((0, 0, 1, 5, 90))
+            ring.add(late * 60 + rng.random() * 60, [float(rng.randrange(3)), float(rng.randrange(3, 9))])
+            for now in (minute * 60 - 3600.5, minute * 60 + 0.25, minute * 60 + 61.0, minute * 60 + 9999.0):
+                expected = [tuple(ring.window(now, w)) for w in windows]
+                assert ring.pairs(now, windows) == expected

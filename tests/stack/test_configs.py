@@ -78,7 +78,7 @@ def test_rendered_configs_use_only_the_isolated_ports(tmp_path: Path) -> None:
     prometheus = yaml.safe_load(rendered.prometheus.read_text())
     assert prometheus["global"] == {"scrape_interval": "1s", "evaluation_interval": "1s"}
     assert prometheus["rule_files"] == [
-        str(repo_root() / "rules" / "generated" / "collector" / "*.rules.yml"),
+        str(repo_root() / "generated" / "collector" / "*.rules.yml"),
         str(rule.resolve()),
     ]
     assert yaml.safe_load(rendered.alertmanager.read_text())["route"]["group_wait"] == "1s"
@@ -91,7 +91,7 @@ def test_prometheus_loads_exactly_the_collector_flavour_of_the_generated_rules()
     matched = {
         Path(p).resolve() for pattern in shipped["rule_files"] for p in glob.glob(str(CONFIG_DIR / pattern))
     }
-    generated = repo_root() / "rules" / "generated"
+    generated = repo_root() / "generated"
     assert matched == set((generated / "collector").glob("*.rules.yml"))
     assert len(matched) >= 10
 
@@ -102,7 +102,7 @@ def test_rule_group_interval_override_copies_the_groups_into_the_state_folder(tm
     (state / "config" / "rules" / "Removed.rules.yml").write_text("groups: []\n")  # from an earlier up
     rendered = render(CONFIG_DIR, state, StackPorts.free(), StackOptions(rule_group_interval="2s"))
     rule_files = yaml.safe_load(rendered.prometheus.read_text())["rule_files"]
-    sources = sorted((repo_root() / "rules" / "generated" / "collector").glob("*.rules.yml"))
+    sources = sorted((repo_root() / "generated" / "collector").glob("*.rules.yml"))
     assert rule_files == [str(state.resolve() / "config" / "rules" / p.name) for p in sources]
     for source, copy in zip(sources, rule_files, strict=True):
         original, rewritten = yaml.safe_load(source.read_text()), yaml.safe_load(Path(copy).read_text())
@@ -148,7 +148,7 @@ def test_generated_alert_routing_sends_pages_to_local_receivers_with_test_timing
     )
     config = yaml.safe_load(render(CONFIG_DIR, tmp_path, ports, options).alertmanager.read_text())
     # The generator's routing and inhibition, untouched apart from the receivers' URLs and timing.
-    generated = yaml.safe_load((repo_root() / "rules" / "generated" / "alertmanager.yml").read_text())
+    generated = yaml.safe_load((repo_root() / "generated" / "alertmanager.yml").read_text())
     assert config["inhibit_rules"] == generated["inhibit_rules"]
     assert [r.get("matchers") for r in config["route"]["routes"]] == [
         r.get("matchers") for r in generated["route"]["routes"]
@@ -285,8 +285,8 @@ def test_compose_grafana_is_provisioned_read_only_with_the_generated_dashboards(
         (CONFIG_DIR / "grafana" / "provisioning" / "dashboards" / "otel-secretary.yaml").read_text()
     )["providers"][0]
     dashboards_mount = mounts[provider["options"]["path"]]
-    assert dashboards_mount == ((CONFIG_DIR / "dashboards").resolve(), "ro")
-    assert list((CONFIG_DIR / "dashboards").glob("*.json"))
+    assert dashboards_mount == ((repo_root() / "generated" / "dashboards").resolve(), "ro")
+    assert list((repo_root() / "generated" / "dashboards").glob("*.json"))
     datasource = yaml.safe_load(
         (CONFIG_DIR / "grafana" / "provisioning" / "datasources" / "prometheus.yaml").read_text()
     )["datasources"][0]

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
+from otel_secretary import semconv
 from otel_secretary._internal.self_monitoring import report_internal_error
 
 MAX_FILESYSTEMS = 16
@@ -32,19 +33,9 @@ _SKIPPED_TYPES = {
 
 
 def register_host_metrics(meter: Meter) -> None:
-    meter.create_observable_gauge(
-        "system.filesystem.utilization",
-        callbacks=[_filesystems],
-        unit="1",
-        description="Share of each local file system's space in use.",
-    )
-    for window, index in (("1m", 0), ("5m", 1), ("15m", 2)):
-        meter.create_observable_gauge(
-            f"system.cpu.load_average.{window}",
-            callbacks=[_load(index)],
-            unit="{thread}",
-            description=f"System load average over {window}.",
-        )
+    semconv.observable_gauge(meter, semconv.FILESYSTEM_UTILIZATION, [_filesystems])
+    for index, instrument in enumerate(semconv.LOAD_AVERAGE.values()):
+        semconv.observable_gauge(meter, instrument, [_load(index)])
 
 
 def _filesystems(_options: CallbackOptions) -> Iterable[Observation]:

@@ -1,8 +1,9 @@
 """The embedded default's span exporter: OTLP-JSON lines in a size-rotated local file.
 
-Uses the upstream OTLP JSON encoder (``opentelemetry-exporter-otlp-json-common``, the one the upstream
-file exporter uses) so each line is exactly what an OTLP/HTTP JSON request body would be (tools that
-read OTLP JSON read ours), and adds rotation so a long-running app keeps a bounded amount of disk. The
+Each line is exactly what upstream's OTLP JSON encoder (the one the upstream file exporter uses) would
+write for the batch, an OTLP/HTTP JSON request body, so tools that read OTLP JSON read ours; it is built
+by :mod:`otel_secretary.sdk._otlp_json`, several times cheaper, in slices that release the GIL
+(:mod:`otel_secretary._internal.export_slices`). Rotation keeps a long-running app's disk use bounded. The
 line is written by :func:`write_batch`, not the upstream file exporter, because a failed write must be
 rolled back, counted and said once on stderr, not logged with a traceback into the OTel log pipeline
 (which, with the embedded default, writes to the same failing folder).
@@ -13,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from opentelemetry.exporter.otlp.json.common.trace_encoder import encode_spans
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_secretary._internal.export_slices import SliceBudget
+from otel_secretary.sdk._otlp_json import spans_document
 from otel_secretary.sdk._rotating_stream import stream_for, write_batch
 from otel_secretary.settings import Settings
 
@@ -26,10 +28,10 @@ class JsonLinesSpanExporter(SpanExporter):
 
     def __init__(self, path: Path | None = None, settings: Settings | None = None) -> None:
         self.stream = stream_for("traces.jsonl", path, settings)
+        self._budget = SliceBudget()
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        data = encode_spans(spans)
-        body = data.to_dict() if data.resource_spans else None
+        body = spans_document(spans, self._budget)
         kept = write_batch(self.stream, "spans", body, len(spans))
         return SpanExportResult.SUCCESS if kept else SpanExportResult.FAILURE
 

@@ -14,13 +14,10 @@ import os
 from opentelemetry import metrics
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
+from otel_secretary import semconv
 from otel_secretary._internal.self_monitoring import report_internal_error
 
-_counter = metrics.get_meter("otel_secretary").create_counter(
-    "otel_secretary.telemetry.limited",
-    unit="{span}",
-    description="Spans that lost attributes, events or links, or had a value cut, to the attribute limits.",
-)
+_counter = semconv.counter(metrics.get_meter("otel_secretary"), semconv.TELEMETRY_LIMITED)
 
 
 def _length_limit() -> int | None:

@@ -15,11 +15,13 @@ from typing import Any
 
 import re2
 
+from otel_secretary.config_error import ConfigError
+
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # errors are raised and reported with file:line, not logged by the C++ side
 
 
-class RegexError(ValueError):
+class RegexError(ConfigError):
     """A pattern refused for Prometheus/RE2 or for catastrophic backtracking; the message says why."""
 
 

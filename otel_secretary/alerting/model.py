@@ -2,8 +2,9 @@
 
 Alerts, notifications, silences and their matchers are plain data: the engine produces them, the
 dispatcher and channels (``otel_secretary.notify``) deliver them, ``otel-secretary alerts`` reads and
-writes them. Keeping them here, with no engine or channel code, is what lets ``notify`` import the model
-without importing the engine (the cycle ``rules.embedded`` → ``notify`` → ``rules.engine`` is gone).
+writes them. Keeping them outside ``rules``, with no engine or channel code, is what lets ``notify``
+import the model without importing ``rules`` (``rules.embedded`` imports ``notify``; a model inside
+``rules`` made the two packages import each other).
 Closed sets are ``Literal`` types, so mypy checks every state and kind that is written.
 """
 
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from otel_secretary.rules import regex
+from otel_secretary.alerting import regex
 
 #: Prometheus' alert lifecycle.
 AlertState = Literal["inactive", "pending", "firing"]
