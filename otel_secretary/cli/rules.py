@@ -86,13 +86,64 @@ def validate(specs: SpecsOption = None) -> None:
 
 
 @app.command("render")
-def render_command(specs: SpecsOption = None, out: OutOption = None, service: ServiceOption = None) -> None:
+def render_command(
+    specs: SpecsOption = None,
+    out: OutOption = None,
+    service: ServiceOption = None,
+    by: Annotated[str | None, typer.Option("--by", help="Who renders, for the audit log.")] = None,
+) -> None:
     """Write recording+alerting rules and promtool tests per source, and alertmanager.yml."""
     source = _source(specs)
     out = _out(source, out)
-    written = render.write_all(_load(source, service), out, routing=_routing(source))
+    loaded = _load(source, service)
+    written = render.write_all(loaded, out, routing=_routing(source))
+    _audit_render(source, out, loaded, written, by, service)
     bound = f"; rules without a service selector watch {service!r}" if service else ""
     typer.echo(f"wrote {len(written)} files to {out}{bound}")
+
+
+def _audit_render(
+    source: _paths.SpecSource,
+    out: Path,
+    loaded: list[RuleSpec],
+    written: list[Path],
+    by: str | None,
+    service: str | None,
+) -> None:
+    """A ``rules.rendered`` entry in the data folder's audit log: these files change what Prometheus and
+    Alertmanager alert on once loaded.
+
+    Only where a data folder is in use (it exists, or ``OTEL_SECRETARY_DATA_DIR`` names one): rendering in
+    a bare folder must leave nothing but the generated files behind.
+    """
+    import os
+
+    from otel_secretary import audit, pii
+    from otel_secretary.settings import load_settings
+
+    try:
+        settings = load_settings()
+        masker: pii.Masker | None = pii.build_masker(settings)
+    except Exception:
+        return  # a bad setting is reported by the command that needs it
+    if not (settings.data_dir.is_dir() or os.environ.get("OTEL_SECRETARY_DATA_DIR")):
+        return
+    details = {
+        "specs": source.describe(),
+        "files": len(written),
+        "rules": sorted(spec.name for spec in loaded),
+        "spec_digests": audit.rule_digests(source.folder),
+        "service": service or "",
+    }
+    audit.record(
+        settings.data_dir,
+        "rules.rendered",
+        by=by,
+        target=str(out),
+        where=str(out),
+        details=details,
+        masker=masker,
+    )
 
 
 def drift(specs: Path | _paths.SpecSource, out: Path, service: str | None = None) -> list[str]:

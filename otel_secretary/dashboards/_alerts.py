@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 from otel_secretary.dashboards._grafana import Panel, Query
 from otel_secretary.dashboards._queries import legend, ratio
-from otel_secretary.rules import promql
+from otel_secretary.dashboards._thresholds import red_line
+from otel_secretary.rules import forecast, promql
 from otel_secretary.rules.promql import SpanQueries, num
 from otel_secretary.rules.spec import RuleSpec, format_duration
 
@@ -141,7 +142,32 @@ def _threshold_panel(spec: RuleSpec) -> Panel:
     )
 
 
+def _forecast_panel(spec: RuleSpec) -> Panel:
+    """The projected value (rules/forecast.py), against the limit it must not reach."""
+    sources = ("collector", "sdk") if forecast.on_metrics(spec) else _span_sources(spec)
+    values: dict[str, list[str]] = {}
+    for source in sources:
+        values.setdefault(forecast.projected(spec, source, inline=True), []).append(source)
+    by = spec.by
+    queries = [
+        Query(expr, legend(*by, suffix="" if len(values) == 1 else _THRESHOLD_SOURCES[names[0]]))
+        for expr, names in values.items()
+    ]
+    op, value = forecast.limit(spec)
+    unit = "percentunit" if spec.projection == "error_budget" or spec.unit == "1" else "short"
+    return Panel(
+        title=f"{spec.name}: projected {format_duration(spec.horizon)} ahead",
+        queries=tuple(queries),
+        description=_describe(spec, f"{spec.projection} projection {op} {num(value)}", _THRESHOLD_NOTE),
+        unit=unit,
+        thresholds=((red_line(spec), "red"),),
+        runbook=runbook_of(spec),
+    )
+
+
 def signal_panel(spec: RuleSpec) -> Panel:
+    if spec.kind == "forecast":
+        return _forecast_panel(spec)
     if spec.kind == "slo":
         return _slo_panel(spec)
     if spec.kind == "threshold":

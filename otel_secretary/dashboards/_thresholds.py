@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from otel_secretary.rules import forecast
 from otel_secretary.rules.spec import RuleSpec
 
 _VERBS = {"page": "pages", "ticket": "tickets", "info": "notes"}
@@ -50,7 +51,9 @@ class RuleLines:
         spec = self.spec(panel)
         if spec is None:
             return otherwise
-        value = spec.latency_threshold if spec.kind == "latency" else spec.threshold
+        value = {"latency": spec.latency_threshold, "forecast": forecast.limit(spec)[1]}.get(
+            spec.kind, spec.threshold
+        )
         return template.format(
             name=spec.name,
             severity=spec.severity,
@@ -67,8 +70,11 @@ def red_line(spec: RuleSpec) -> float:
     """Where a panel turns red: the rule's threshold, in the panel's unit.
 
     Grafana colours a value at or above a step; a rule on the increase of a count fires above N, i.e.
-    from N + 1 events, so that is where its line goes (``> 0`` critical errors: red from one).
+    from N + 1 events, so that is where its line goes (``> 0`` critical errors: red from one). A forecast
+    draws the limit its projection is held against (an error-budget forecast: the budget).
     """
+    if spec.kind == "forecast":
+        return forecast.limit(spec)[1]
     if spec.kind == "latency" or (spec.kind == "slo" and spec.sli == "latency"):
         return spec.latency_threshold
     if spec.function == "increase" and spec.unit.startswith("{") and spec.op == ">":

@@ -237,10 +237,23 @@ def _merge(first: DataPointT, second: DataPointT) -> DataPointT:
     return second  # gauges and exponential histograms: the latest point stands for the series
 
 
+def _mask_exemplars(masker: Masker, exemplars: Sequence[Any], redactions: Redactions) -> list[Any]:
+    """An exemplar's filtered attributes are the measurement's attributes a view dropped: values the app
+    passed (a user id, an address) that would otherwise leave unmasked, next to the trace id."""
+    return [
+        replace(e, filtered_attributes=_metric_attributes(masker, e.filtered_attributes, redactions))
+        if e.filtered_attributes
+        else e
+        for e in exemplars
+    ]
+
+
 def _mask_points(masker: Masker, points: Sequence[Any], redactions: Redactions, mergeable: bool) -> list[Any]:
     merged: dict[tuple[tuple[str, Any], ...], Any] = {}
     for point in points:
         masked = replace(point, attributes=_metric_attributes(masker, point.attributes, redactions))
+        if getattr(point, "exemplars", None):
+            masked = replace(masked, exemplars=_mask_exemplars(masker, point.exemplars, redactions))
         label_key = _label_key(masked.attributes)
         previous = merged.get(label_key)
         merged[label_key] = (

@@ -1,4 +1,5 @@
-"""Span rule conditions read from the count windows: ratios, quantiles, burn-rate tiers, no data.
+"""Span rule conditions read from the count windows: ratios, quantiles, burn-rate tiers, no data, and
+error-budget forecasts (:mod:`otel_secretary.rules.forecast`).
 
 A condition is three-valued: True (the alert expression holds), False, or None (undefined: no events to
 decide on). Undefined is what keeps a traffic gap from resolving a page: see :func:`severity_state`.
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from otel_secretary.rules import promql
+from otel_secretary.rules import forecast, promql
 from otel_secretary.rules.series import LATENCY_BOUNDS, SpanSeries
 from otel_secretary.rules.spec import BurnTier, RuleSpec
 from otel_secretary.rules.windows import histogram_quantile
@@ -90,6 +91,12 @@ def evaluate_plan(
         total = ring.pairs(now, windows[plan.no_data : plan.no_data + 1])[0][1]
         if total != 0 or not had_volume(spec, pairs[0][1], windows[0]):
             return None
+    if spec.kind == "forecast":  # error_budget: the period's ratio moved towards the window's
+        if len(pairs) < len(windows):
+            pairs += ring.pairs(now, windows[1:])
+        by_window = dict(zip(windows, pairs, strict=True))
+        heading, projected = forecast.budget_projection(spec, by_window[spec.period], by_window[spec.window])
+        return None if quiet_ok and not heading else [(spec.name, spec.severity, heading, projected)]
     min_rate = spec.min_rate
     if spec.kind != "slo":
         bad, total = pairs[0]

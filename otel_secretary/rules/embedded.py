@@ -127,7 +127,7 @@ class EngineMetricReader(MetricReader):
             }
         )
         self.engine = engine
-        self.names = {spec.metric for spec in engine.specs if spec.kind == "threshold"}
+        self.names = {spec.metric for spec in engine.specs if spec.metric}  # thresholds, forecasts
         #: Where points go: straight into the engine, or (EmbeddedRules) to the data folder first.
         self.on_point: Callable[[str, dict[str, Any], float, float, bool], None] = self._to_engine
 
@@ -216,11 +216,18 @@ class EmbeddedRules:
             spec_files(rules_dir)  # a mistyped folder is said at start, not evaluated as zero rules
         except SpecFolderError as exc:
             raise SpecFolderError(f"OTEL_SECRETARY_RULES_DIR: {exc}") from None
+        specs, masker = load_dir(rules_dir), pii.build_masker(settings)
+        from otel_secretary import audit  # rules loaded/changed, channels changed: once per change
+
+        names = [spec.name for spec in specs]
+        audit.note_config(
+            settings.data_dir, rules_dir, settings.notify_config, rule_names=names, masker=masker
+        )
         return cls(
-            load_dir(rules_dir),
+            specs,
             settings.data_dir,
             notify_config=settings.notify_config,
-            masker=pii.build_masker(settings),
+            masker=masker,
             routing=load_routing(rules_dir),
         )
 

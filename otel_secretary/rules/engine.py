@@ -5,7 +5,8 @@ of traffic in seconds. The engine only orchestrates; each job has its module, as
 ``silence/``, ``inhibit/`` and ``notify/``:
 
 * ``series.py``: span routing, staged counts, the capped windows (storage);
-* ``metric_samples.py``: gauge points and counter samples of threshold rules (sampling);
+* ``metric_samples.py``: gauge points and counter samples of threshold and forecast rules (sampling);
+* ``forecast.py``: the projections of ``kind: forecast`` (linear fit, pace, error budget);
 * ``conditions.py``: three-valued conditions read from the windows (ratios, tiers, no data);
 * ``lifecycle.py``: inactive → pending → firing → inactive with ``for``/``keep_firing_for``, the flap guard;
 * ``suppression.py``: silences, inhibition, flapping;
@@ -35,7 +36,7 @@ from otel_secretary.alerting.model import (
     fingerprint,
 )
 from otel_secretary.pii import Masker
-from otel_secretary.rules import conditions, lifecycle, suppression
+from otel_secretary.rules import conditions, forecast, lifecycle, suppression
 from otel_secretary.rules.conditions import severity_state, tier_state
 from otel_secretary.rules.metric_samples import MetricSamples
 from otel_secretary.rules.notifications import NotificationPolicy, build
@@ -98,8 +99,9 @@ class RuleEngine:
         self.sink: _Sink = sink or (lambda _n: None)
         self._lock = threading.Lock()
         self._spec_by_name = {s.name: s for s in self.specs}
-        self._span_specs = [s for s in self.specs if s.kind != "threshold"]
-        self._metric_specs = [s for s in self.specs if s.kind == "threshold"]
+        # Threshold rules and the linear/pace forecasts read metric points; every other rule reads spans.
+        self._metric_specs = [s for s in self.specs if forecast.reads_metrics(s)]
+        self._span_specs = [s for s in self.specs if not forecast.reads_metrics(s)]
         self._store = SeriesStore(
             self._span_specs,
             bucket_seconds=self.options.bucket_seconds,

@@ -7,6 +7,7 @@ Pure functions over :class:`~otel_secretary.alerting.model.AlertInstance`; time 
 from __future__ import annotations
 
 from otel_secretary.alerting.model import AlertInstance
+from otel_secretary.rules import forecast
 from otel_secretary.rules.spec import RuleSpec
 
 
@@ -55,7 +56,7 @@ def unseen_condition(alert: AlertInstance, spec: RuleSpec, now: float) -> bool |
     span alert is held like a 0/0 window, for at most the rule's longest window; a series that never comes
     back then resolves. An evicted series is not a silent one: its no-data alert resolves.
     """
-    if alert.alertname.endswith("NoData") or spec.kind == "threshold":
+    if alert.alertname.endswith("NoData") or forecast.reads_metrics(spec):
         return False
     held = alert.held_since is not None and now - alert.held_since > max(spec.windows)
     return False if held else None

@@ -1,4 +1,5 @@
-"""Metric sampling for threshold rules: the last point of each gauge, recent samples of each counter.
+"""Metric sampling for threshold and forecast rules: the last point of each gauge, recent samples of each
+counter (and of each gauge a ``linear`` forecast fits a line through).
 
 Gauges keep their newest point and go stale after Prometheus' 5-minute lookback; cumulative counters keep
 enough samples for ``rate``/``increase`` over the rule's window (resets handled as PromQL does). Points are
@@ -14,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from otel_secretary.rules import promql
+from otel_secretary.rules import forecast, promql
 from otel_secretary.rules.conditions import Result
 from otel_secretary.rules.spec import RuleSpec
 
@@ -29,7 +30,7 @@ def metric_by(spec: RuleSpec) -> tuple[str, ...]:
 
 
 class MetricSamples:
-    """Points of the threshold rules' metrics, bounded to ``max_series`` per rule."""
+    """Points of the threshold and forecast rules' metrics, bounded to ``max_series`` per rule."""
 
     def __init__(
         self,
@@ -62,7 +63,7 @@ class MetricSamples:
         return found
 
     def record(self, index: int, spec: RuleSpec, key: _PointKey, value: float, timestamp: float) -> None:
-        if spec.function == "value":
+        if spec.function == "value" and spec.kind != "forecast":  # a forecast keeps samples to project
             gauges = self.gauges.setdefault(index, {})
             if key in gauges or len(gauges) < self.max_series:
                 gauges[key] = (timestamp, value)
@@ -78,6 +79,11 @@ class MetricSamples:
 
     def evaluate(self, index: int, spec: RuleSpec, now: float) -> Iterator[Result]:
         """One condition per group of ``by`` values with a fresh point (or two samples of a counter)."""
+        if spec.kind == "forecast":
+            yield from forecast.evaluate_metric(
+                spec, self.counters.get(index, {}), metric_by(spec), now, _compare
+            )
+            return
         groups: dict[tuple[str, ...], list[float]] = {}
         if spec.function == "value":
             for key, (timestamp, value) in self.gauges.get(index, {}).items():

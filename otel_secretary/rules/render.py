@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from otel_secretary.alerting.model import Matcher
-from otel_secretary.rules import promql
+from otel_secretary.rules import forecast, promql
 from otel_secretary.rules.promql import SpanQueries, num, tier_threshold
 from otel_secretary.rules.spec import BurnTier, Routing, RuleSpec, format_duration
 
@@ -133,6 +133,8 @@ def _hold(
 def rules_for(spec: RuleSpec, source: str) -> list[dict[str, Any]]:
     """Recording rules first (same group, so alerts read this evaluation's values), then alerts."""
     labels = {"rule": spec.name, "source": source}
+    if spec.kind == "forecast":
+        return forecast.rules_for(spec, source)
     if spec.kind == "threshold":
         expr, _ = promql.threshold_expr(spec, source)
         alert = _alert(spec, spec.name, expr, spec.severity, for_=spec.for_)
@@ -359,6 +361,10 @@ def _volume(spec: RuleSpec, eval_minutes: int) -> float:
 
 
 def tests_for(spec: RuleSpec, source: str) -> list[dict[str, Any]]:
+    if spec.kind == "forecast":
+        from otel_secretary.rules import forecast_tests
+
+        return forecast_tests.tests_for(spec, source)
     if spec.kind == "threshold":
         return _threshold_tests(spec, source)
     cases: list[dict[str, Any]] = []
@@ -649,7 +655,7 @@ def render_all(
     for source in promql.SOURCES:
         for spec in specs:
             # SDK-source span rules need an sdk: mapping; rules without one exist only for the Collector.
-            if source == "sdk" and spec.kind != "threshold" and spec.sdk is None:
+            if source == "sdk" and not forecast.reads_metrics(spec) and spec.sdk is None:
                 continue
             rule_file = f"{spec.name}.rules.yml"
             files[f"{source}/{rule_file}"] = dump(render_rules([spec], source))

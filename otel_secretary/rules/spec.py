@@ -20,8 +20,10 @@ from otel_secretary.alerting.model import Matcher
 from otel_secretary.config_error import ConfigError
 
 #: The closed set of rule kinds (``RuleSpec.kind``); validated against ``KINDS`` when parsed.
-RuleKind = Literal["error_rate", "latency", "slo", "threshold"]
-KINDS: tuple[RuleKind, ...] = ("error_rate", "latency", "slo", "threshold")
+RuleKind = Literal["error_rate", "latency", "slo", "threshold", "forecast"]
+KINDS: tuple[RuleKind, ...] = ("error_rate", "latency", "slo", "threshold", "forecast")
+#: ``forecast`` projections (see :mod:`otel_secretary.rules.forecast`).
+PROJECTIONS = ("linear", "pace", "error_budget")
 SPAN_KINDS = ("server", "client", "internal", "producer", "consumer")
 SEVERITIES = ("page", "ticket", "info")
 OPERATORS = (">", ">=", "<", "<=")
@@ -195,6 +197,9 @@ class RuleSpec:
     op: str = ">"
     service: str | None = None
     collector_metric: str | None = None
+    # forecast (rules/forecast.py): how the series is projected and how far ahead
+    projection: str = ""
+    horizon: int = 0
     # common
     for_: int = 0
     keep_firing_for: int = 0
@@ -212,7 +217,9 @@ class RuleSpec:
     def windows(self) -> tuple[int, ...]:
         """Every window the rule reads; recording rules and engine buffers are sized from it."""
         found: set[int] = set()
-        if self.kind == "slo":
+        if self.kind == "forecast" and self.projection == "error_budget":
+            found.update((self.window, self.period))
+        elif self.kind == "slo":
             for tier in self.tiers:
                 found.update((tier.long, tier.short))
             if self.no_data_for:
@@ -515,11 +522,16 @@ def _rule(file: str, node: _Node, index: int, defaults: Mapping[str, Any]) -> Ru
         "annotations": annotations,
         "dashboard": _dashboard(reader),
     }
-    if kind in ("error_rate", "latency", "slo"):
+    if kind == "forecast":
+        from otel_secretary.rules import forecast
+
+        common.update(forecast.parse(reader))
+    if kind in ("error_rate", "latency", "slo") or common.get("projection") == "error_budget":
         common["selector"] = _selector(reader)
         common["by"] = _by(reader, ("service_name", "span_name"))
         common["sdk"] = _sdk(reader)
-        common["min_rate"] = reader.number("min_rate", 0.0, low=0.0, high=1e9)
+        if kind != "forecast":
+            common["min_rate"] = reader.number("min_rate", 0.0, low=0.0, high=1e9)
     if kind != "slo":
         common["severity"] = reader.text("severity", "page", choices=SEVERITIES)
         common["window"] = reader.duration("window", 300)

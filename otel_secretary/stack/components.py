@@ -58,6 +58,8 @@ def _prometheus_argv(binary: Path, cfg: RenderedConfigs, p: StackPorts, data: Pa
         f"--config.file={cfg.prometheus}",
         f"--storage.tsdb.path={data / 'prometheus'}",
         "--storage.tsdb.retention.time=2d",
+        # Keeps the trace ids the collector attaches to span metrics (/api/v1/query_exemplars, Grafana).
+        "--enable-feature=exemplar-storage",
         f"--web.listen-address=127.0.0.1:{p.prometheus}",
         f"--web.external-url={_url(p.prometheus)}",
     ]

@@ -27,6 +27,12 @@ ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertman
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _audit_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands against Alertmanager write audit entries to the data folder: a temporary one here."""
+    monkeypatch.setenv("OTEL_SECRETARY_DATA_DIR", str(tmp_path / "data"))
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
