@@ -208,14 +208,14 @@ def _overview(specs: Sequence[RuleSpec], lines: RuleLines) -> Dashboard:
                 ),
                 "Values our masker replaced before export; a jump means new code is logging personal data.",
                 stacked=True,
-                width=8,
+                width=6,
             ),
             Panel(
                 "PII masking failures/s",
                 (Query(m.sdk_rate(m.PII_FAILURES, ("signal",)), m.legend("signal")),),
                 "Values dropped because masking raised (fail-closed); should stay at zero.",
                 thresholds=ANY_NONZERO,
-                width=8,
+                width=6,
             ),
             Panel(
                 "otel-secretary internal errors/s",
@@ -227,7 +227,15 @@ def _overview(specs: Sequence[RuleSpec], lines: RuleLines) -> Dashboard:
                 ),
                 "Exceptions swallowed inside the distro to protect the app; each is logged once per place.",
                 thresholds=ANY_NONZERO,
-                width=8,
+                width=6,
+            ),
+            Panel(
+                "Metrics over a cardinality limit",
+                (Query(m.overflow_series(), m.legend("job", "__name__")),),
+                "Metrics whose new attribute sets land in one otel_metric_overflow series (docs/stack.md):"
+                " other panels and every rule leave it out, so find the unbounded attribute.",
+                thresholds=ANY_NONZERO,
+                width=6,
             ),
         ),
     )

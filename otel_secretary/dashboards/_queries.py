@@ -22,6 +22,7 @@ from otel_secretary.rules.promql import (
     DURATION_MS,
     DURATION_S,
     ERROR_STATUS,
+    NOT_OVERFLOW,
     SPAN_KIND_VALUES,
     label_name,
     matchers,
@@ -46,6 +47,9 @@ class Metric:
         return tuple(dict.fromkeys(found))
 
     def series(self, pairs: Sequence[tuple[str, str, str]] = (), suffix: str = "") -> str:
+        """Without the overflow series, as the rules do (promql.NOT_OVERFLOW): a panel shows what its
+        alert judges, and no phantom empty-label line."""
+        pairs = [*pairs, NOT_OVERFLOW]
         names = [name + suffix for name in self.names]
         if len(names) == 1:
             return names[0] + matchers(pairs)
@@ -151,7 +155,7 @@ def span_pairs(kind: str | None = None, *extra: tuple[str, str, str]) -> list[tu
     pairs = [SPAN_SERVICE]
     if kind is not None:
         pairs.append(("span_kind", "=", SPAN_KIND_VALUES[kind]))
-    return [*pairs, *extra]
+    return [*pairs, *extra, NOT_OVERFLOW]
 
 
 def span_calls(by: Sequence[str], pairs: Sequence[tuple[str, str, str]], *, errors: bool = False) -> str:
@@ -165,6 +169,11 @@ def span_quantile(quantile: float, by: Sequence[str], pairs: Sequence[tuple[str,
     seconds = sum_by(("le", *by), rate(DURATION_S + "_bucket" + matchers(pairs)))
     millis = sum_by(("le", *by), rate(DURATION_MS + "_bucket" + matchers(pairs)))
     return f"histogram_quantile({quantile:g}, {seconds}) or histogram_quantile({quantile:g}, {millis}) / 1000"
+
+
+def overflow_series() -> str:
+    """Which metrics, in which job, hit a cardinality limit (the series every other query leaves out)."""
+    return f'count by (job, __name__) ({{{NOT_OVERFLOW[0]}="true"}})'
 
 
 def legend(*labels: str, suffix: str = "") -> str:

@@ -96,8 +96,7 @@ def _series(spec: RuleSpec, source: str) -> str:
         name = spec.collector_metric
     else:
         name = promql.prometheus_name(spec.metric, spec.unit, spec.metric_type, flavour=flavour)
-    selector = promql.matchers([(promql.label_name(k), "=", v) for k, v in spec.match.items()])
-    return f"{name}{selector if spec.match else ''}"
+    return f"{name}{promql.metric_selector(spec.match)}"
 
 
 def _aggregate(spec: RuleSpec, inner: str) -> str:

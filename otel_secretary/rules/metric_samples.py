@@ -55,6 +55,8 @@ class MetricSamples:
             if spec.metric != name:
                 continue
             labels = {promql.label_name(k): str(v) for k, v in attributes.items()}
+            if labels.get(promql.OVERFLOW_LABEL) in ("True", "true"):  # as the PromQL leaves it out
+                continue
             if any(labels.get(k) != v for k, v in spec.match.items()):
                 continue
             if spec.service is not None and labels.get("service_name") != spec.service:

@@ -39,6 +39,7 @@ from otel_secretary.instrumentation._common import Instruments
 from otel_secretary.instrumentation.openai import RateLimitGauges
 from otel_secretary.pii import Masker, MaskingSpanExporter
 from otel_secretary.rules.spec import default_rules_dir, load_dir
+from otel_secretary.sdk.metrics import cardinality as metric_cardinality
 
 SERVICE = "ai-secretary"
 
@@ -65,6 +66,13 @@ def main(mode: str, target: str) -> None:
         reader = PrometheusMetricReader()
         spans = InMemorySpanExporter()
     meter_provider = MeterProvider(resource=resource, metric_readers=[reader])
+    # One metric over the distro's cardinality limit, as an unbounded attribute makes it: the overflow
+    # series the "over a cardinality limit" panel counts and every other query leaves out. The limit is
+    # above what the other instruments reach on a many-CPU machine.
+    metric_cardinality.install(1000)
+    probe = meter_provider.get_meter("emitter").create_counter("emitter.cardinality_probe")
+    for customer in range(1001):
+        probe.add(1, {"customer.id": f"c{customer}"})
     tracer_provider = TracerProvider(resource=resource)
     masker = Masker(meter_provider=meter_provider)
     # Spans pass through the masking exporter as in the distro's pipeline, which counts redactions.

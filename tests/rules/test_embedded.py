@@ -141,6 +141,38 @@ def test_threshold_rule_reads_sdk_metrics_through_the_metric_reader(
         meter_provider.shutdown()
 
 
+def test_threshold_rule_leaves_the_overflow_series_out(
+    make_specs: Specs, tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver]
+) -> None:
+    """As the PromQL does (tests/rules/test_overflow.py): beyond the cardinality limit every new tenant
+    lands in one otel.metric.overflow series; its sum over many tenants is no tenant's spend."""
+    from otel_secretary.sdk.metrics import cardinality
+
+    rules = _embedded(make_specs(SPEC), tmp_path, *receivers)
+    tracer_provider, meter_provider = _providers(rules)
+    cost = meter_provider.get_meter("test").create_counter("app.genai.cost", unit="USD")
+    cardinality.install(3)
+    try:
+        rules.evaluate_now()
+        for _ in range(4):
+            cost.add(0.5, {"app.tenant.id": "tenant-a"})
+            cost.add(0.5, {"app.tenant.id": "tenant-b"})  # the limit's last set: overflow from here
+            for tenant in range(10):
+                cost.add(0.5, {"app.tenant.id": f"tenant-over-{tenant}"})
+            rules.evaluate_now(time.time() + 1)
+        # 20 USD went to the overflow series, more than the 5 USD threshold: no alert, no phantom group.
+        assert [a for a in rules.engine.alerts.values() if a.state == "firing"] == []
+        cost.add(6.0, {"app.tenant.id": "tenant-a"})
+        rules.evaluate_now(time.time() + 2)
+        firing = [a for a in rules.engine.alerts.values() if a.state == "firing"]
+        assert [(a.alertname, a.labels["app_tenant_id"]) for a in firing] == [("Cost", "tenant-a")]
+    finally:
+        cardinality.install()
+        rules.shutdown()
+        tracer_provider.shutdown()
+        meter_provider.shutdown()
+
+
 def test_silence_written_by_another_process_is_honoured(
     make_specs: Specs, tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver]
 ) -> None:
