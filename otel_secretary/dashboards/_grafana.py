@@ -6,6 +6,7 @@ order) so the committed JSON can be drift-checked byte for byte. This module kno
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -119,10 +120,22 @@ def _options(panel: Panel) -> dict[str, Any]:
     raise ValueError(f"unknown panel kind {panel.kind!r}")
 
 
+# Series that carry exemplars (trace and span ids of sampled spans): histogram buckets, from the SDK over
+# OTLP and from the span_metrics connector, and the connector's call counter (docs/stack.md, "Exemplars").
+_EXEMPLAR_SERIES = re.compile(r"_bucket\b|\btraces_span_metrics_calls_total\b")
+
+
+def carries_exemplars(query: Query) -> bool:
+    """A graph over a series with exemplars shows them as dots linking to the trace; Grafana asks for
+    them only when the target says so, and only range queries have a time axis to put them on."""
+    return not query.instant and _EXEMPLAR_SERIES.search(query.expr) is not None
+
+
 def _target(query: Query, index: int) -> dict[str, Any]:
     return {
         "datasource": dict(DATASOURCE),
         "editorMode": "code",
+        "exemplar": carries_exemplars(query),
         "expr": query.expr,
         "instant": query.instant,
         "legendFormat": query.legend or "__auto",

@@ -159,3 +159,24 @@ def test_provisioning_points_grafana_at_prometheus_and_the_dashboards_folder() -
     assert mounts["../generated/dashboards"] == provider["options"]["path"]
     assert mounts["./grafana/provisioning"] == "/etc/grafana/provisioning"
     assert (GRAFANA.parent / "../generated/dashboards").resolve() == COMMITTED.resolve()
+
+
+def test_latency_and_error_graphs_ask_for_exemplars(boards: dict[str, dict[str, Any]]) -> None:
+    """Grafana fetches exemplars (dots linking to the trace in Jaeger) only for targets that say so."""
+    asked, latency_graphs = 0, 0
+    for board in boards.values():
+        for panel in board["panels"]:
+            for target in panel.get("targets", []):
+                if target["instant"]:
+                    assert not target["exemplar"], (board["uid"], panel["title"])
+                    continue
+                if "histogram_quantile" in target["expr"]:
+                    latency_graphs += 1
+                    assert target["exemplar"], (board["uid"], panel["title"], target["expr"])
+                if (
+                    "_bucket" not in target["expr"]
+                    and "traces_span_metrics_calls_total" not in target["expr"]
+                ):
+                    assert not target["exemplar"], (board["uid"], panel["title"], target["expr"])
+                asked += bool(target["exemplar"])
+    assert latency_graphs >= 10 and asked >= latency_graphs, (latency_graphs, asked)

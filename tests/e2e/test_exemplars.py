@@ -11,6 +11,7 @@ Two paths, each checked through Prometheus' own API (``/api/v1/query_exemplars``
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -22,9 +23,11 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from tests.dashboards.test_promql import substitute
 from tests.e2e._apis import eventually
 from tests.e2e._otlp import plain_tracer_provider
 from tests.e2e.conftest import RunningStack
+from tests.support.processes import REPO
 
 pytestmark = pytest.mark.e2e
 
@@ -38,6 +41,16 @@ def _exemplars(prometheus_url: str, query: str) -> list[dict[str, Any]]:
     )
     response.raise_for_status()
     return [e for series in response.json()["data"] or [] for e in series["exemplars"]]
+
+
+def _panel_expr(fragment: str, service: str) -> str:
+    """The first Application Performance target that asks for exemplars and reads ``fragment``."""
+    board = json.loads((REPO / "generated" / "dashboards" / "otel-secretary-performance.json").read_text())
+    for panel in board["panels"]:
+        for target in panel.get("targets", []):
+            if target["exemplar"] and fragment in target["expr"] and "traces_span_metrics" in target["expr"]:
+                return substitute(str(target["expr"]).replace("$service", service))
+    raise AssertionError(f"no exemplar target with {fragment!r} on the performance board")
 
 
 def _trace_in_jaeger(jaeger_url: str, trace_id: str) -> dict[str, Any] | None:
@@ -68,6 +81,11 @@ def test_span_metrics_exemplar_resolves_to_the_trace_in_jaeger(running_stack: Ru
     provider.shutdown()
     trace_ids = {e["labels"]["trace_id"] for e in exemplars}
     assert trace_ids <= made, (trace_ids, made)  # every exemplar points at one of our spans
+    # What Grafana asks for a generated panel whose target says "exemplar": the panel's own expression.
+    for kind in ("histogram_quantile", "status_code"):
+        expr = _panel_expr(kind, service)
+        from_panel = {e["labels"]["trace_id"] for e in _exemplars(running_stack.prometheus.url, expr)}
+        assert from_panel and from_panel <= made, (kind, expr, from_panel)
     trace_id = sorted(trace_ids)[0]
     found = eventually(
         lambda: _trace_in_jaeger(running_stack.jaeger.url, trace_id), what="the trace in Jaeger"
