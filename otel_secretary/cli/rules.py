@@ -204,6 +204,7 @@ def check(specs: SpecsOption = None, out: OutOption = None, service: ServiceOpti
 @app.command()
 def alertmanager(
     out: Annotated[Path, typer.Option(help="Where to write alertmanager.yml.")] = Path("alertmanager.yml"),
+    specs: SpecsOption = None,
     slack_url: Annotated[
         str, typer.Option(envvar="SLACK_WEBHOOK_URL")
     ] = render.AlertmanagerOptions.slack_url,
@@ -215,7 +216,11 @@ def alertmanager(
     email_from: Annotated[str, typer.Option()] = render.AlertmanagerOptions.email_from,
     email_to: Annotated[str, typer.Option()] = render.AlertmanagerOptions.email_to,
 ) -> None:
-    """Write alertmanager.yml: pages to PagerDuty + Slack, tickets to Slack + e-mail; pages mute tickets."""
+    """Write alertmanager.yml: pages to PagerDuty + Slack, tickets to Slack + e-mail; pages mute tickets.
+
+    The specs' ``routing:`` block (repeat intervals, inhibition, extra routes) applies as in ``render``,
+    so the standalone file and the rendered one agree."""
+    routing = _routing(_source(specs))
     options = render.AlertmanagerOptions(
         slack_url=slack_url,
         pagerduty_url=pagerduty_url,
@@ -225,7 +230,7 @@ def alertmanager(
         email_to=email_to,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render.dump(render.render_alertmanager(options)), encoding="utf-8")
+    out.write_text(render.dump(render.render_alertmanager(options, routing=routing)), encoding="utf-8")
     amtool = shutil.which("amtool")
     if amtool and not _run([amtool, "check-config", out.name], out.parent.resolve()):
         raise typer.Exit(1)

@@ -800,7 +800,7 @@ def _routes(file: str, reader: _Reader) -> tuple[Route, ...]:
 def load_routing(directory: Path, *, relative_to: Path | None = None) -> Routing | None:
     """The ``routing:`` block of the folder's spec files (at most one file may have one), or None."""
     found: Routing | None = None
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted({p for pattern in SPEC_PATTERNS for p in directory.glob(pattern)}):
         shown = str(path.relative_to(relative_to)) if relative_to else str(path)
         try:
             root = yaml.compose(path.read_text(encoding="utf-8"), Loader=yaml.SafeLoader)

@@ -14,7 +14,7 @@ from otel_secretary.cli.rules import app
 from otel_secretary.rules import promql, render
 from otel_secretary.rules.spec import default_rules_dir, load_dir
 
-from .conftest import REPO
+from .conftest import ANNOTATIONS, REPO
 
 RULES = default_rules_dir()
 GENERATED = REPO / "generated"
@@ -145,6 +145,29 @@ def test_cli_alertmanager_writes_a_valid_config_with_given_endpoints(tmp_path: P
     config = yaml.safe_load(out.read_text())
     slack = next(r for r in config["receivers"] if r["name"] == "slack-pages")
     assert slack["slack_configs"][0]["api_url"] == "http://127.0.0.1:9/slack"
+
+
+def test_cli_alertmanager_applies_the_specs_routing_as_render_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The standalone command reads ``./rules`` (a ``.yml`` file here) and its ``routing:`` block."""
+    (tmp_path / "rules").mkdir()
+    (tmp_path / "rules" / "team.yml").write_text(
+        "routing:\n  repeat_interval: {page: 10m, ticket: 2h}\n"
+        "rules:\n  - name: Cost\n    kind: threshold\n    severity: ticket\n    metric: app.genai.cost\n"
+        "    unit: USD\n    type: counter\n    function: increase\n    window: 1h\n    aggregate: sum\n"
+        "    value: 5\n" + ANNOTATIONS
+    )
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["alertmanager", "--out", "am.yml"])
+    assert result.exit_code == 0, result.output
+    rendered = CliRunner().invoke(app, ["render", "--out", "out"])
+    assert rendered.exit_code == 0, rendered.output
+    standalone = yaml.safe_load((tmp_path / "am.yml").read_text())
+    routes = standalone["route"]["routes"]
+    intervals = {r["matchers"][0]: r["repeat_interval"] for r in routes if "repeat_interval" in r}
+    assert intervals == {'severity="page"': "10m", 'severity="ticket"': "2h"}, standalone["route"]
+    assert standalone == yaml.safe_load((tmp_path / "out" / "alertmanager.yml").read_text())
 
 
 @pytest.mark.parametrize(
