@@ -103,3 +103,11 @@ def test_file_max_age_takes_durations(raw: str, seconds: float) -> None:
 def test_a_bad_file_max_age_names_variable_and_value(raw: str) -> None:
     with pytest.raises(SettingsError, match=f"OTEL_SECRETARY_FILE_MAX_AGE={raw!r}.*12h or 7d"):
         load_settings({"OTEL_SECRETARY_FILE_MAX_AGE": raw})
+
+
+def test_the_instrument_flags_module_names_every_setting_and_nothing_else() -> None:
+    """``opentelemetry-instrument --secretary_*`` flags come from this module's ``OTEL_*`` constants."""
+    from otel_secretary import environment_variables
+
+    constants = {k: v for k, v in vars(environment_variables).items() if k.startswith("OTEL_")}
+    assert constants == {s.env: s.env for s in SETTINGS}
