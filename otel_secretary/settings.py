@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 from otel_secretary.config_error import ConfigError
 
@@ -82,6 +82,11 @@ def _duration(raw: str) -> float:
     if not value >= 0 or value == float("inf"):
         raise ValueError("a duration such as 3600, 90s, 30m, 12h or 7d (empty or 0: no age limit)")
     return value
+
+
+#: How the masker replaces a value: a typed placeholder, or a keyed pseudonym (same input, same output).
+PiiMode = Literal["placeholder", "pseudonym"]
+PII_MODES: tuple[PiiMode, ...] = get_args(PiiMode)
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
@@ -208,7 +213,7 @@ SETTINGS: tuple[Setting[Any], ...] = (
     Setting(
         "pii_mode",
         "OTEL_SECRETARY_PII_MODE",
-        _choice("placeholder", "pseudonym"),
+        _choice(*PII_MODES),
         "placeholder",
         "placeholder writes `<email>`; pseudonym writes `<email:3f2a9c1d>` (keyed HMAC) for correlation.",
     ),
@@ -315,7 +320,7 @@ class Settings:
     prometheus_port: int = 9464
     max_queue_size: int = 2048
     system_metrics: bool = True
-    pii_mode: str = "placeholder"
+    pii_mode: PiiMode = "placeholder"
     pii_key: str = ""
     pii_mask_ip: bool = True
     pii_card_keep_last4: bool = False

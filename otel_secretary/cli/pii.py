@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from otel_secretary.pii import DETECTORS, Masker, PatternError, collector_config, load_patterns
+from otel_secretary.settings import PiiMode
 
 app = typer.Typer(
     help="PII masking: try it, check extra patterns, generate the Collector config.", no_args_is_help=True
@@ -47,7 +48,7 @@ def collector_config_command(
 @app.command()
 def mask(
     text: Annotated[str | None, typer.Argument(help="Text to mask; read from stdin when omitted")] = None,
-    mode: Annotated[str, typer.Option(help="placeholder or pseudonym")] = "placeholder",
+    mode: Annotated[PiiMode, typer.Option(help="placeholder or pseudonym")] = "placeholder",
     key: Annotated[
         str, typer.Option(help="HMAC key for pseudonym mode", envvar="OTEL_SECRETARY_PII_KEY")
     ] = "",

@@ -28,6 +28,7 @@ from otel_secretary.pii._keys import key_kind
 from otel_secretary.pii._names import NameMemory, local_part_names, looks_like_name, name_parts
 from otel_secretary.pii._scanner import Hit, Scanner
 from otel_secretary.pii._validators import card_length
+from otel_secretary.settings import PII_MODES, PiiMode
 
 _log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class Masker:
     def __init__(
         self,
         *,
-        mode: str = "placeholder",
+        mode: PiiMode = "placeholder",
         key: str | bytes = b"",
         mask_ip: bool = True,
         card_keep_last4: bool = False,
@@ -97,7 +98,7 @@ class Masker:
         cache_size: int = 4096,
         names: bool = True,
     ) -> None:
-        if mode not in {"placeholder", "pseudonym"}:
+        if mode not in PII_MODES:
             raise ValueError(f"unknown PII mode {mode!r}: expected placeholder or pseudonym")
         if mode == "pseudonym" and not key:
             raise ValueError("pseudonym mode needs a non-empty key")

@@ -25,6 +25,13 @@ def test_mask_reads_stdin_and_supports_pseudonyms() -> None:
     assert result.output.startswith("to <email:") and "a@example.com" not in result.output
 
 
+def test_an_unknown_mode_is_a_usage_error_not_a_traceback() -> None:
+    result = RUNNER.invoke(app, ["pii", "mask", "--mode", "bogus", "x"])
+    assert result.exit_code == 2 and result.exception is not None
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "placeholder" in result.output and "pseudonym" in result.output
+
+
 def test_check_patterns_accepts_and_refuses(tmp_path: Path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("patterns:\n  - {name: badge, kind: badge, pattern: 'BDG-[0-9]{6}'}\n")
