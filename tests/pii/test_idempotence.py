@@ -8,7 +8,7 @@ report clean data as a leak.
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from opentelemetry.sdk.metrics import MeterProvider
 
@@ -39,12 +39,18 @@ SEPARATORS = st.lists(st.sampled_from(["", " ", ", ", "\n", " <", "> "]), min_si
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+# Found by this test: the e-mail took the IPv6 address's last group, leaving "2001:db8::" that a second
+# pass masked as an address of its own (and that the first pass exported).
+GLUED_IPV6 = example(pieces=["2001:db8::1", "jane%40example.com"], separators=[""] * 14)
+
+
 def _join(pieces: list[str], separators: list[str]) -> str:
     return "".join(piece + separator for piece, separator in zip(pieces, separators, strict=False))
 
 
 @FAST
 @given(PIECES, SEPARATORS)
+@GLUED_IPV6
 def test_masking_placeholders_and_pii_is_idempotent(pieces: list[str], separators: list[str]) -> None:
     text = _join(pieces, separators)
     once = MASKER.mask_text(text)
@@ -53,6 +59,7 @@ def test_masking_placeholders_and_pii_is_idempotent(pieces: list[str], separator
 
 @FAST
 @given(PIECES, SEPARATORS)
+@GLUED_IPV6
 def test_pseudonym_output_is_idempotent(pieces: list[str], separators: list[str]) -> None:
     text = _join(pieces, separators)
     once = PSEUDONYMS.mask_text(text)
