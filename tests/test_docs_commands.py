@@ -38,7 +38,7 @@ from otel_secretary.rules import render
 from otel_secretary.stack import Stack, StackOptions, StackPorts
 from otel_secretary.stack.binaries import BinaryNotFound, find
 from otel_secretary.stack.components import COMPONENTS
-from tests.notify.conftest import wait_for
+from tests.support.polling import wait_for
 from tests.support.processes import REPO, clean_env, free_port
 
 DOCS = sorted([REPO / "README.md", *(REPO / "docs").glob("*.md"), *(REPO / "docs" / "runbooks").glob("*.md")])

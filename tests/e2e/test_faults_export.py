@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from tests.foundation.test_disk_faults import DRIVER, assert_said_once_per_minute, dropped, notes
+from tests.support.fault_runs import DRIVER, assert_said_once_per_minute, dropped, notes
 from tests.support.processes import clean_env, free_port
 
 pytestmark = pytest.mark.integration

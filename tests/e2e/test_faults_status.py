@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from otel_secretary.cli import app as cli
 from tests.e2e._apis import eventually
 from tests.e2e.conftest import RunningStack
-from tests.foundation.test_disk_faults import DRIVER
+from tests.support.fault_runs import DRIVER
 from tests.support.processes import clean_env, free_port
 
 pytestmark = pytest.mark.e2e

@@ -10,9 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from examples.ai_secretary.local_services import calendar_api, openai_api, stripe_errors
-from examples.ai_secretary.local_services._server import LocalService
 from otel_secretary.context import clear_pseudonym_caches
+from otel_secretary.testing.local_services import LocalService, calendar_api, openai_api, stripe_errors
 
 #: Pseudonyms need a key; without one a key file would be created in the current folder (the checkout).
 TEST_PII_KEY = "errors-tests-pseudonym-key-0123456789"

@@ -36,8 +36,7 @@ from otel_secretary.genai import (
     traced_workflow,
 )
 from otel_secretary.instrumentation.openai import SecretaryOpenAIInstrumentor
-
-from .otel_harness import Harness
+from tests.support.otel_harness import Harness
 
 MODEL = "gpt-4o-mini"
 TOOLS = [

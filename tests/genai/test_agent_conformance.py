@@ -15,8 +15,8 @@ from opentelemetry.trace import SpanKind
 
 from otel_secretary import request_context
 from otel_secretary.genai import GenAITelemetry
+from tests.support.otel_harness import Harness
 
-from .otel_harness import Harness
 from .test_agent import INBOUND, Agent
 
 DEFINED = {

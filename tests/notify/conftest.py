@@ -1,16 +1,13 @@
-"""Real local receivers (the demo's own): an aiosmtpd SMTP server and an HTTP server recording requests."""
+"""Real local receivers (the demo's own, from the test kit): an aiosmtpd SMTP server and an HTTP server
+recording requests."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from examples.ai_secretary.receivers import HttpReceiver, SmtpMailbox
-
-__all__ = ["HttpReceiver", "SmtpMailbox", "wait_for"]
+from otel_secretary.testing.receivers import HttpReceiver, SmtpMailbox
 
 
 @pytest.fixture
@@ -31,12 +28,3 @@ def http_receiver2() -> Iterator[HttpReceiver]:
 def smtp_server() -> Iterator[SmtpMailbox]:
     with SmtpMailbox() as mailbox:
         yield mailbox
-
-
-def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False

@@ -17,8 +17,8 @@ from otel_secretary.notify.channels import (
 )
 from otel_secretary.notify.dispatcher import Dispatcher, RetryPolicy
 from otel_secretary.rules.engine import Notification
-
-from .conftest import HttpReceiver, wait_for
+from otel_secretary.testing.receivers import HttpReceiver
+from tests.support.polling import wait_for
 
 
 def note(kind: str = "trigger", severity: str = "page") -> Notification:

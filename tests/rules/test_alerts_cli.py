@@ -19,7 +19,8 @@ from otel_secretary.cli.alerts import app
 from otel_secretary.rules import render, store
 from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.spec import RuleSpec
-from tests.notify.conftest import HttpReceiver, wait_for
+from otel_secretary.testing.receivers import HttpReceiver
+from tests.support.polling import wait_for
 
 from .conftest import ANNOTATIONS, Replay
 

@@ -21,7 +21,7 @@ from otel_secretary.cli.alerts import app
 from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.spec import RuleSpec
 from otel_secretary.settings import load_settings
-from tests.notify.conftest import HttpReceiver
+from otel_secretary.testing.receivers import HttpReceiver
 
 from .conftest import ANNOTATIONS, Replay
 from .test_alerts_cli import _post, alertmanager  # noqa: F401  (the real-Alertmanager fixture)
