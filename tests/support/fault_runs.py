@@ -17,25 +17,32 @@ SPANS, BATCH = 200, 10
 DRIVER = REPO / "tests" / "support" / "fault_driver.py"
 
 
-def run_driver(data_dir: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
+def run_fault_driver(
+    *, spans: int = SPANS, batch: int = BATCH, timeout: float = 120, **env: str
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run the driver to its end (it must exit 0); ``env`` adds to or overrides its settings."""
+    settings = {
+        "OTEL_SERVICE_NAME": "fault-driver",
+        "OTEL_SECRETARY_PROMETHEUS_PORT": str(free_port()),
+        "OTEL_SECRETARY_RULES_ENABLED": "false",
+        "FAULT_SPANS": str(spans),
+        "FAULT_BATCH": str(batch),
+    } | env
     started = time.monotonic()
     done = subprocess.run(
         [sys.executable, str(DRIVER)],
-        env=clean_env(
-            OTEL_SERVICE_NAME="fault-driver",
-            OTEL_SECRETARY_DATA_DIR=str(data_dir),
-            OTEL_SECRETARY_PROMETHEUS_PORT=str(free_port()),
-            OTEL_SECRETARY_RULES_ENABLED="false",
-            FAULT_SPANS=str(SPANS),
-            FAULT_BATCH=str(BATCH),
-            **env,
-        ),
+        env=clean_env(**settings),
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return done, time.monotonic() - started
+
+
+def run_driver(data_dir: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
+    """The embedded default writing into ``data_dir``."""
+    return run_fault_driver(OTEL_SECRETARY_DATA_DIR=str(data_dir), **env)
 
 
 def dropped(metrics: str, signal: str, reason: str) -> float:

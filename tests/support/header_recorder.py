@@ -6,10 +6,11 @@ carries no personal data.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.http_server import serving
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -30,10 +31,5 @@ class _Recorder(BaseHTTPRequestHandler):
 def header_recorder() -> Iterator[tuple[str, list[dict[str, str]]]]:
     """Its base URL and the list each GET's headers (lower-cased names) are appended to."""
     received: list[dict[str, str]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Recorder", (_Recorder,), {"received": received}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(type("Recorder", (_Recorder,), {"received": received})) as url:
+        yield url, received

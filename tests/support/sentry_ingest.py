@@ -7,9 +7,11 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+from tests.support.http_server import serving
 
 
 class EnvelopeSink:
@@ -83,12 +85,6 @@ def running_sink() -> Iterator[EnvelopeSink]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    received.port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        received.port = int(url.rsplit(":", 1)[1])
         yield received
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -1,0 +1,25 @@
+"""A test's own HTTP handler served on a free loopback port, stopped when the ``with`` block ends.
+
+Local stand-ins for third parties (a Sentry ingest, an API that records headers, a metrics endpoint,
+a slow server) each need the same start and stop; a forgotten ``shutdown`` leaks a thread and a port
+into the next test, so the tests share this one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler], poll_interval: float = 0.5) -> Iterator[str]:
+    """Its base URL, ``http://127.0.0.1:<port>``."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, args=(poll_interval,), daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
