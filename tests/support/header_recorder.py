@@ -8,23 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler
 
-from tests.support.http_server import serving
+from tests.support.http_server import QuietHandler, serving
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(QuietHandler):
     received: list[dict[str, str]] = []
 
     def do_GET(self) -> None:
         type(self).received.append({k.lower(): v for k, v in self.headers.items()})
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.answer_empty_json()
 
 
 @contextmanager
