@@ -1,4 +1,5 @@
-"""The test kit stays a kit: shared helpers live in ``tests/support/`` or ``otel_secretary.testing``.
+"""The test kit stays a kit: shared helpers live in ``tests/support/`` or ``otel_secretary.testing``,
+a package's own in its conftest or a helper module.
 
 A test package that imports another one's conftest or test module couples two suites that look
 independent (moving a fixture breaks a package nobody touched) and makes pytest import test modules
@@ -57,6 +58,18 @@ def test_no_test_package_imports_another_test_package() -> None:
             if theirs is not None and theirs not in allowed and module != "tests":
                 crossings.append(f"{path.relative_to(REPO)} imports {module}")
     assert not crossings, "move the shared helper to tests/support/:\n" + "\n".join(crossings)
+
+
+def test_no_module_imports_a_test_module() -> None:
+    """Shared code inside a package goes in its conftest or a helper module, never in a ``test_*`` file."""
+    wrong = []
+    for path in sorted(TESTS.rglob("*.py")):
+        itself = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        for module in sorted(imported_modules(path)):
+            is_test_module = module.split(".")[0] == "tests" and module.rsplit(".", 1)[-1].startswith("test_")
+            if is_test_module and module != itself:  # a module may re-import itself in a child process
+                wrong.append(f"{path.relative_to(REPO)} imports {module}")
+    assert not wrong, "\n".join(wrong)
 
 
 def test_examples_and_the_package_never_import_the_tests() -> None:

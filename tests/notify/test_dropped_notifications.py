@@ -9,7 +9,7 @@ from otel_secretary.notify.channels import SlackChannel
 from otel_secretary.notify.dispatcher import Dispatcher, RetryPolicy
 from otel_secretary.testing.receivers import HttpReceiver
 
-from .test_channels import note
+from .conftest import note
 
 
 def test_a_full_channel_queue_is_said_once_and_counted(
