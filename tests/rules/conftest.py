@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from otel_secretary.rules import render
 from otel_secretary.rules.engine import Notification, RuleEngine
 from otel_secretary.rules.spec import RuleSpec, load_file
 from otel_secretary.testing.receivers import HttpReceiver
-from tests.support.polling import wait_for
-from tests.support.processes import free_port
+from tests.support.alertmanager import running_alertmanager
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -93,66 +88,20 @@ class Replay:
         ]
 
 
-#: Debian installs Alertmanager as prometheus-alertmanager.
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-
-
 @pytest.fixture(scope="module")
 def alertmanager(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, HttpReceiver, HttpReceiver]]:
-    if ALERTMANAGER is None:
-        pytest.skip("Alertmanager (apt: prometheus-alertmanager) not installed")
-    folder = tmp_path_factory.mktemp("alertmanager")
+    """A real Alertmanager whose Slack and PagerDuty receivers are local ones the tests read."""
     slack, pagerduty = HttpReceiver(), HttpReceiver()
     options = render.AlertmanagerOptions(
         slack_url=slack.url,
         pagerduty_url=pagerduty.url,
         pagerduty_routing_key="TESTKEY00000000000000000000000000",
     )
-    (folder / "alertmanager.yml").write_text(render.dump(render.render_alertmanager(options)))
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            ALERTMANAGER,
-            "--config.file=alertmanager.yml",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.path=data",
-            "--cluster.listen-address=",
-        ],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=open(folder / "alertmanager.log", "w"),  # noqa: SIM115
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        ready = wait_for(lambda: _ready(url), 15)
-        assert ready, (folder / "alertmanager.log").read_text()[-2000:]
-        yield url, slack, pagerduty
+        with running_alertmanager(tmp_path_factory.mktemp("alertmanager"), options, ready_within=15) as url:
+            yield url, slack, pagerduty
     finally:
-        process.terminate()
-        process.wait(10)
         slack.close()
         pagerduty.close()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/-/ready", timeout=0.5).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def post_alert(url: str, labels: dict[str, str]) -> None:
-    now = time.time()
-    alert = {
-        "labels": labels,
-        "annotations": {"summary": "synthetic"},
-        "startsAt": render_iso(now),
-        "endsAt": render_iso(now + 600),
-    }
-    httpx.post(f"{url}/api/v2/alerts", json=[alert], timeout=5).raise_for_status()
-
-
-def render_iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))

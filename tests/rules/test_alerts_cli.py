@@ -17,10 +17,11 @@ from otel_secretary.rules import store
 from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.spec import RuleSpec
 from otel_secretary.testing.receivers import HttpReceiver
+from tests.support.alertmanager import post_alert
 from tests.support.polling import wait_for
 from tests.support.processes import free_port
 
-from .conftest import ANNOTATIONS, Replay, post_alert
+from .conftest import ANNOTATIONS, Replay
 
 runner = CliRunner()
 

@@ -22,8 +22,9 @@ from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.spec import RuleSpec
 from otel_secretary.settings import load_settings
 from otel_secretary.testing.receivers import HttpReceiver
+from tests.support.alertmanager import post_alert
 
-from .conftest import ANNOTATIONS, Replay, post_alert
+from .conftest import ANNOTATIONS, Replay
 
 runner = CliRunner()
 SPEC = (
