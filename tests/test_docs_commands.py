@@ -28,6 +28,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,15 +39,13 @@ from otel_secretary.rules import render
 from otel_secretary.stack import Stack, StackOptions, StackPorts
 from otel_secretary.stack.binaries import BinaryNotFound, find
 from otel_secretary.stack.components import COMPONENTS
-from tests.notify.conftest import wait_for
+from tests.support.alertmanager import iso, post_alert, running_alertmanager
+from tests.support.polling import wait_for
 from tests.support.processes import REPO, clean_env, free_port
 
 DOCS = sorted([REPO / "README.md", *(REPO / "docs").glob("*.md"), *(REPO / "docs" / "runbooks").glob("*.md")])
 SHELL_FENCES = {"", "bash", "sh", "shell", "console"}
 JAEGER_DEFAULT = "http://127.0.0.1:16686"
-ALERTMANAGER = next(
-    (p for p in ("/usr/bin/prometheus-alertmanager", "/usr/bin/alertmanager") if Path(p).exists()), None
-)
 #: Inline spans of three words that are complete commands (others of that size name a command in prose).
 RUN_INLINE = {
     "otel-secretary config check",
@@ -189,52 +188,6 @@ def _emit(folder: Path, **env: str) -> tuple[str, str]:
     return trace_id, fingerprint
 
 
-def _alertmanager(folder: Path) -> Iterator[str]:
-    if ALERTMANAGER is None:
-        pytest.skip("Alertmanager (apt: prometheus-alertmanager) not installed")
-    config = folder / "am"
-    config.mkdir()
-    nowhere = f"127.0.0.1:{free_port()}"  # receivers on a closed local port: nothing leaves the machine
-    options = render.AlertmanagerOptions(
-        slack_url=f"http://{nowhere}/slack",
-        pagerduty_url=f"http://{nowhere}/pagerduty",
-        smtp_smarthost=nowhere,
-    )
-    (config / "alertmanager.yml").write_text(render.dump(render.render_alertmanager(options)))
-    port = free_port()
-    with open(config / "alertmanager.log", "w") as log:
-        process = subprocess.Popen(
-            [
-                ALERTMANAGER,
-                "--config.file=alertmanager.yml",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--storage.path=data",
-                "--cluster.listen-address=",
-            ],
-            cwd=config,
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        assert wait_for(lambda: _ok(f"{url}/-/ready"), 20), (config / "alertmanager.log").read_text()[-2000:]
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def _ok(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
-def _iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
-
-
 def _stack_binaries() -> bool:
     try:
         for component in COMPONENTS:
@@ -251,23 +204,24 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         folder
     )  # the embedded default: .otel-secretary/traces.jsonl, as the app writes it
     assert (folder / ".otel-secretary" / "traces.jsonl").is_file()
-    alertmanager = _alertmanager(folder)
-    am_url = next(alertmanager)
+    (folder / "am").mkdir()
+    nowhere = f"127.0.0.1:{free_port()}"  # receivers on a closed local port: nothing leaves the machine
+    options = render.AlertmanagerOptions(
+        slack_url=f"http://{nowhere}/slack",
+        pagerduty_url=f"http://{nowhere}/pagerduty",
+        smtp_smarthost=nowhere,
+    )
+    cleanup = ExitStack()
+    am_url = cleanup.enter_context(running_alertmanager(folder / "am", options, ready_within=20))
     now = time.time()
     labels = {"alertname": "DocsExample", "severity": "ticket", "service_name": "ai-secretary"}
-    alert = {
-        "labels": labels,
-        "annotations": {"summary": "docs"},
-        "startsAt": _iso(now),
-        "endsAt": _iso(now + 900),
-    }
-    httpx.post(f"{am_url}/api/v2/alerts", json=[alert], timeout=5).raise_for_status()
+    post_alert(am_url, labels, summary="docs", lasting=900, now=now)
     assert wait_for(lambda: httpx.get(f"{am_url}/api/v2/alerts", timeout=5).json(), 10)
     alert_fingerprint = httpx.get(f"{am_url}/api/v2/alerts", timeout=5).json()[0]["fingerprint"]
     silence = {
         "matchers": [{"name": "alertname", "value": "DocsSilenced", "isRegex": False, "isEqual": True}],
-        "startsAt": _iso(now),
-        "endsAt": _iso(now + 900),
+        "startsAt": iso(now),
+        "endsAt": iso(now + 900),
         "createdBy": "docs-test",
         "comment": "to expire",
     }
@@ -305,7 +259,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     try:
         yield World(folder, env, values, None, None)
     finally:
-        next(alertmanager, None)
+        cleanup.close()
 
 
 @pytest.fixture(scope="module")

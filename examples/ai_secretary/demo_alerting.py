@@ -13,10 +13,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from examples.ai_secretary.receivers import HttpReceiver, SmtpMailbox
 from otel_secretary.notify import Dispatcher, build_channels
 from otel_secretary.rules.engine import Notification, RuleEngine
 from otel_secretary.rules.spec import load_dir
+from otel_secretary.testing.receivers import HttpReceiver, SmtpMailbox
 
 SERVICE = "ai-secretary"
 WEBHOOK_SECRET = "demo-webhook-secret"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -17,18 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from examples.ai_secretary.local_services import calendar_api, openai_api, stripe_errors
-from examples.ai_secretary.processes import Proc, clean_env, free_port, start_redis, venv_tool
+from otel_secretary.testing.local_services import calendar_api, openai_api, stripe_errors
+from otel_secretary.testing.processes import (
+    Proc,
+    clean_env,
+    free_port,
+    start_redis,
+    stripe_mock_binary,
+    venv_tool,
+)
 
-
-def stripe_mock_binary() -> str | None:
-    candidates = [
-        os.environ.get("STRIPE_MOCK_BIN", ""),
-        str(Path.home() / ".cache/otel-secretary/bin/stripe-mock"),
-        shutil.which("stripe-mock") or "",
-        str(Path.home() / "go/bin/stripe-mock"),
-    ]
-    return next((c for c in candidates if c and Path(c).is_file()), None)
+#: The checkout: every process runs there, with it on PYTHONPATH, so ``examples.ai_secretary`` imports.
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -91,9 +90,16 @@ def run_example(
             http_port = free_port()
             stripe_proc = Proc(
                 "stripe-mock",
-                [mock, "-http-addr", f"127.0.0.1:{http_port}", "-https-addr", f"127.0.0.1:{free_port()}"],
+                [
+                    str(mock),
+                    "-http-addr",
+                    f"127.0.0.1:{http_port}",
+                    "-https-addr",
+                    f"127.0.0.1:{free_port()}",
+                ],
                 os.environ,
                 log_dir,
+                REPO,
             )
             stack.callback(stripe_proc.stop)
             stripe_url = f"http://127.0.0.1:{http_port}"
@@ -106,6 +112,7 @@ def run_example(
             stack.callback(redis_proc.stop)
         port, metrics_port = free_port(), free_port()
         env = clean_env(
+            pythonpath=REPO,
             OTEL_SERVICE_NAME="ai-secretary",
             OTEL_SECRETARY_DATA_DIR=str(data_dir),
             OTEL_SECRETARY_PROMETHEUS_PORT=str(metrics_port),
@@ -138,6 +145,7 @@ def run_example(
                 ],
                 env | {"OTEL_SECRETARY_PROMETHEUS_PORT": str(free_port())},
                 log_dir,
+                REPO,
             )
             stack.callback(worker.stop)
             worker.wait_log("ai-secretary worker ready", 60)
@@ -153,7 +161,7 @@ def run_example(
             ]
         else:
             argv = instrumented_flask(port)
-        app = Proc(server, argv, env, log_dir)
+        app = Proc(server, argv, env, log_dir, REPO)
         stack.callback(app.stop)
         base = f"http://127.0.0.1:{port}"
         app.wait_http(base + "/health", 60)

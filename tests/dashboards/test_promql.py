@@ -6,21 +6,7 @@ import re
 from typing import Any
 
 from tests.dashboards.conftest import Prometheus
-
-# Values Grafana substitutes before the query reaches Prometheus ("All" is our allValue ``.*``).
-GRAFANA_VARIABLES = {
-    "$__rate_interval": "5m",
-    "$__range": "6h",
-    "$__interval": "1m",
-    "$service": ".*",
-    "$tenant": ".*",
-}
-
-
-def substitute(expr: str) -> str:
-    for name in sorted(GRAFANA_VARIABLES, key=len, reverse=True):
-        expr = expr.replace(name, GRAFANA_VARIABLES[name])
-    return expr
+from tests.support.promql import substitute
 
 
 def all_queries(boards: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:

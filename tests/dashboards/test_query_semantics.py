@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from otel_secretary.dashboards import _queries as q
-from tests.dashboards.test_promql import substitute
+from tests.support.promql import substitute
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 

@@ -21,8 +21,8 @@ import yaml
 
 from otel_secretary.stack.binaries import BinaryNotFound, find
 from tests.dashboards.conftest import Prometheus, running_prometheus
-from tests.dashboards.test_promql import substitute
 from tests.support.processes import REPO, Proc, clean_env, free_port, venv_tool
+from tests.support.promql import substitute
 
 SERVICE = "ai-secretary"
 # Metrics the emitter cannot produce, by the Prometheus name a query mentions, with the reason. A query

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from examples.ai_secretary.receivers import HttpReceiver, SmtpMailbox
+from otel_secretary.testing.receivers import HttpReceiver, SmtpMailbox
 
 T = TypeVar("T")
 

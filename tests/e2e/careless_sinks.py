@@ -12,9 +12,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
+
+from tests.support.http_server import serving
 
 
 @dataclass
@@ -68,14 +70,9 @@ def recording_endpoint() -> Iterator[Recorder]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    recorder.url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-    try:
+    with serving(Handler, poll_interval=0.05) as url:
+        recorder.url = url
         yield recorder
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def folder_text(folder: Path) -> str:

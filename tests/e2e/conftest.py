@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 import yaml
 
-from examples.ai_secretary.processes import start_redis
 from otel_secretary.stack import Stack, StackOptions, StackPorts
 from otel_secretary.stack.binaries import repo_root
 from otel_secretary.stack.render import local_alert_routing
@@ -29,6 +28,7 @@ from tests.e2e._apis import (
     smtp_mailbox,
     webhook_receiver,
 )
+from tests.support.processes import start_redis
 
 # Short-window error-rate alert over the span metrics (the generated SLO rules use 5m..6h windows; this
 # one fires within seconds). Same metric and label names as the generated rules, and like them a page and a

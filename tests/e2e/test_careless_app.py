@@ -24,10 +24,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.errors._ingest import leaks, running_sink
 from tests.support.header_recorder import header_recorder
 from tests.support.otlp_json import read_spans
 from tests.support.processes import Proc, clean_env, free_port, venv_tool
+from tests.support.sentry_ingest import leaks, running_sink
 
 pytestmark = pytest.mark.integration
 

@@ -42,9 +42,9 @@ from otel_secretary.stack import Stack, StackOptions, StackPorts
 from tests.apps.logging_records import read_log_records
 from tests.e2e._apis import Jaeger, tags
 from tests.e2e.careless_sinks import folder_text, recording_endpoint
-from tests.errors._ingest import leaks, running_sink
 from tests.support.otlp_json import read_spans
 from tests.support.processes import REPO, Proc, clean_env, free_port, start_redis, venv_tool
+from tests.support.sentry_ingest import leaks, running_sink
 
 pytestmark = pytest.mark.e2e
 

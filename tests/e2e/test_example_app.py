@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from examples.ai_secretary.runner import RunningExample, run_example
 from otel_secretary.cli import app as cli
 from tests.e2e._apis import eventually, parent_id, spans_of, tags
 from tests.e2e.conftest import RunningStack
+from tests.support.example_app import RunningExample, run_example
 
 pytestmark = pytest.mark.e2e
 

@@ -23,11 +23,11 @@ from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from tests.dashboards.test_promql import substitute
 from tests.e2e._apis import eventually
 from tests.e2e._otlp import plain_tracer_provider
 from tests.e2e.conftest import RunningStack
 from tests.support.processes import REPO
+from tests.support.promql import substitute
 
 pytestmark = pytest.mark.e2e
 

@@ -9,16 +9,13 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
 
-from tests.foundation.test_disk_faults import DRIVER, assert_said_once_per_minute, dropped, notes
-from tests.support.processes import clean_env, free_port
+from tests.support.fault_runs import assert_said_once_per_minute, dropped, notes, run_fault_driver
 
 pytestmark = pytest.mark.integration
 
@@ -53,26 +50,15 @@ def black_hole() -> Iterator[int]:
 
 
 def run(port: int, spans: int, batch: int, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, str(DRIVER)],
-        env=clean_env(
-            OTEL_SERVICE_NAME="fault-driver",
-            OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
-            OTEL_EXPORTER_OTLP_TIMEOUT="1",
-            OTEL_METRICS_EXPORTER="prometheus",  # the app's own /metrics, read below
-            OTEL_SECRETARY_PROMETHEUS_PORT=str(free_port()),
-            OTEL_SECRETARY_RULES_ENABLED="false",
-            FAULT_SPANS=str(spans),
-            FAULT_BATCH=str(batch),
-            **env,
-        ),
-        capture_output=True,
-        text=True,
+    return run_fault_driver(
+        spans=spans,
+        batch=batch,
         timeout=180,
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{port}",
+        OTEL_EXPORTER_OTLP_TIMEOUT="1",
+        OTEL_METRICS_EXPORTER="prometheus",  # the app's own /metrics, read below
+        **env,
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done, time.monotonic() - started
 
 
 def test_export_failures_are_said_once_and_counted() -> None:

@@ -18,11 +18,11 @@ import httpx
 import pytest
 from opentelemetry.trace import SpanKind
 
-from examples.ai_secretary.runner import instrumented_flask
 from otel_secretary.stack import process
 from tests.e2e._apis import eventually, spans_of
 from tests.e2e._otlp import plain_tracer_provider
 from tests.e2e.conftest import RunningStack
+from tests.support.example_app import instrumented_flask
 from tests.support.processes import Proc, clean_env, free_port
 
 pytestmark = pytest.mark.e2e

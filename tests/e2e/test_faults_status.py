@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,8 +13,7 @@ from typer.testing import CliRunner
 from otel_secretary.cli import app as cli
 from tests.e2e._apis import eventually
 from tests.e2e.conftest import RunningStack
-from tests.foundation.test_disk_faults import DRIVER
-from tests.support.processes import clean_env, free_port
+from tests.support.fault_runs import run_fault_driver
 
 pytestmark = pytest.mark.e2e
 
@@ -24,26 +21,17 @@ pytestmark = pytest.mark.e2e
 def test_status_lists_what_an_app_could_not_write(running_stack: RunningStack, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file-not-a-folder"
     blocker.write_text("the data folder cannot be created here")
-    done = subprocess.run(
-        [sys.executable, str(DRIVER)],
-        env=clean_env(
-            OTEL_SERVICE_NAME="e2e-fault-status",
-            OTEL_TRACES_EXPORTER="secretary_jsonl",  # spans to files that cannot be written ...
-            OTEL_LOGS_EXPORTER="none",
-            OTEL_METRICS_EXPORTER="otlp",  # ... metrics, the counter among them, to the stack
-            OTEL_EXPORTER_OTLP_ENDPOINT=running_stack.otlp_http,
-            OTEL_METRIC_EXPORT_INTERVAL="1000",
-            OTEL_SECRETARY_DATA_DIR=str(blocker),
-            OTEL_SECRETARY_PROMETHEUS_PORT=str(free_port()),
-            OTEL_SECRETARY_RULES_ENABLED="false",
-            FAULT_SPANS="40",
-            FAULT_BATCH="10",
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    done, _ = run_fault_driver(
+        spans=40,
+        batch=10,
+        OTEL_SERVICE_NAME="e2e-fault-status",
+        OTEL_TRACES_EXPORTER="secretary_jsonl",  # spans to files that cannot be written ...
+        OTEL_LOGS_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="otlp",  # ... metrics, the counter among them, to the stack
+        OTEL_EXPORTER_OTLP_ENDPOINT=running_stack.otlp_http,
+        OTEL_METRIC_EXPORT_INTERVAL="1000",
+        OTEL_SECRETARY_DATA_DIR=str(blocker),
     )
-    assert done.returncode == 0, done.stderr[-3000:]
     assert "spans dropped (unwritable)" in done.stderr
 
     state = ["--state-dir", str(running_stack.stack.state_dir)]

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 
-from examples.ai_secretary.local_services import calendar_api, openai_api, stripe_errors
-from examples.ai_secretary.local_services._server import LocalService
 from otel_secretary.context import clear_pseudonym_caches
+from otel_secretary.testing.local_services import LocalService, calendar_api, openai_api, stripe_errors
+from tests.support.http_server import serving
 
 #: Pseudonyms need a key; without one a key file would be created in the current folder (the checkout).
 TEST_PII_KEY = "errors-tests-pseudonym-key-0123456789"
@@ -68,13 +67,8 @@ class _SlowHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def slow_http() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowHandler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_SlowHandler) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -24,9 +24,9 @@ from flask import Flask, request
 from googleapiclient.errors import HttpError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from examples.ai_secretary.local_services import calendar_api
 from otel_secretary.errors import ErrorInfo, classify
 from otel_secretary.settings import load_settings
+from otel_secretary.testing.local_services import calendar_api
 
 
 class Servers:

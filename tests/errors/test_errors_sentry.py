@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from otel_secretary.errors._sentry import RepeatSampler
-from tests.errors._ingest import EnvelopeSink, running_sink
 from tests.support.processes import clean_env
+from tests.support.sentry_ingest import EnvelopeSink, running_sink
 
 ROOT = Path(__file__).resolve().parents[2]
 PII = ["alice@example.com", "bob@example.org", "4242 4242", "4242424242424242", "5555 5555", "secret-cookie"]

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +24,7 @@ from otel_secretary.errors import ErrorRecorder
 from otel_secretary.errors.summary import parse_window, summarize_files, summarize_stack
 from otel_secretary.sdk.trace.jsonl_exporter import JsonLinesSpanExporter
 from otel_secretary.settings import Settings
+from tests.support.http_server import serving
 
 
 def _write_traffic(data_dir: Path) -> dict[str, str]:
@@ -225,11 +225,8 @@ class _StackAPIs(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def stack_url() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StackAPIs)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(_StackAPIs) as url:
+        yield url
 
 
 def test_stack_summary_reads_prometheus_and_jaeger(stack_url: str) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.errors._ingest import EnvelopeSink, leaks, running_sink
 from tests.support.otlp_json import read_spans
 from tests.support.processes import clean_env, venv_tool
+from tests.support.sentry_ingest import EnvelopeSink, leaks, running_sink
 
 pytestmark = pytest.mark.integration
 

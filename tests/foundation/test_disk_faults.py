@@ -12,19 +12,15 @@ import json
 import os
 import re
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.processes import REPO, clean_env, free_port, venv_tool
+from tests.support.fault_runs import SPANS, assert_said_once_per_minute, dropped, notes, run_driver
+from tests.support.processes import clean_env, venv_tool
 
 pytestmark = pytest.mark.integration
-
-SPANS, BATCH = 200, 10
-DRIVER = REPO / "tests" / "support" / "fault_driver.py"
 
 
 @contextlib.contextmanager
@@ -42,40 +38,6 @@ def tmpfs(where: Path, *options: str) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], check=False)
 
 
-def run_driver(data_dir: Path, **env: str) -> tuple[subprocess.CompletedProcess[str], float]:
-    started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, str(DRIVER)],
-        env=clean_env(
-            OTEL_SERVICE_NAME="fault-driver",
-            OTEL_SECRETARY_DATA_DIR=str(data_dir),
-            OTEL_SECRETARY_PROMETHEUS_PORT=str(free_port()),
-            OTEL_SECRETARY_RULES_ENABLED="false",
-            FAULT_SPANS=str(SPANS),
-            FAULT_BATCH=str(BATCH),
-            **env,
-        ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done, time.monotonic() - started
-
-
-def dropped(metrics: str, signal: str, reason: str) -> float:
-    """The counter's value. Each force_flush leaves one more snapshot in the Prometheus reader's queue
-    and a scrape prints them all, oldest first; a counter's latest value is its largest."""
-    values = [
-        float(line.rsplit(" ", 1)[1])
-        for line in metrics.splitlines()
-        if line.startswith("otel_secretary_telemetry_dropped_total{")
-        and f'signal="{signal}"' in line
-        and f'reason="{reason}"' in line
-    ]
-    return max(values, default=0.0)
-
-
 def kept_spans(path: Path) -> int:
     """Spans in the file; every line must be one complete JSON document."""
     if not path.exists():
@@ -86,16 +48,6 @@ def kept_spans(path: Path) -> int:
         assert isinstance(document, dict), number
         count += sum(len(ss["spans"]) for rs in document["resourceSpans"] for ss in rs["scopeSpans"])
     return count
-
-
-def notes(stderr: str, signal: str, reason: str) -> list[str]:
-    return [line for line in stderr.splitlines() if f"otel-secretary: {signal} dropped ({reason})" in line]
-
-
-def assert_said_once_per_minute(stderr: str, signal: str, reason: str, elapsed: float) -> None:
-    said = notes(stderr, signal, reason)
-    assert 1 <= len(said) <= 1 + int(elapsed // 60), said
-    assert "Traceback" not in stderr, stderr[-3000:]
 
 
 def check_full_disk(data_dir: Path, done: subprocess.CompletedProcess[str], elapsed: float) -> None:

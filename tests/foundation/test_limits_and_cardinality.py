@@ -17,7 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from otel_secretary.distro import apply_env_defaults
 from otel_secretary.sdk.metrics import cardinality
 from otel_secretary.sdk.trace.span_names import UnroutedSpanNameProcessor
-from tests.foundation.test_disk_faults import SPANS, run_driver
+from tests.support.fault_runs import SPANS, run_driver
 
 
 def test_an_unrouted_request_is_named_by_its_method_only() -> None:

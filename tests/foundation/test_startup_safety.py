@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from examples.ai_secretary.runner import instrumented_flask
+from tests.support.example_app import instrumented_flask
 from tests.support.processes import Proc, clean_env, free_port
 
 pytestmark = pytest.mark.integration

@@ -5,10 +5,9 @@ from collections.abc import Iterator
 import openai
 import pytest
 
-from examples.ai_secretary.local_services import openai_api
 from otel_secretary.genai import GenAITelemetry
-
-from .otel_harness import Harness, make_harness
+from otel_secretary.testing.local_services import openai_api
+from tests.support.otel_harness import Harness, make_harness
 
 
 @pytest.fixture

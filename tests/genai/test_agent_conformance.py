@@ -15,9 +15,9 @@ from opentelemetry.trace import SpanKind
 
 from otel_secretary import request_context
 from otel_secretary.genai import GenAITelemetry
+from tests.support.otel_harness import Harness
 
-from .otel_harness import Harness
-from .test_agent import INBOUND, Agent
+from .agent_app import INBOUND, Agent
 
 DEFINED = {
     value for name, value in vars(GenAI).items() if name.startswith("GEN_AI_") and isinstance(value, str)

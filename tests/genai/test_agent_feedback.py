@@ -20,8 +20,7 @@ from otel_secretary.genai import (
     traced_ai_call,
 )
 from otel_secretary.instrumentation.openai import SecretaryOpenAIInstrumentor
-
-from .otel_harness import Harness
+from tests.support.otel_harness import Harness
 
 MESSAGES = [{"role": "user", "content": "Draft a reply to the offsite invitation"}]
 

@@ -24,8 +24,7 @@ from otel_secretary.genai import (
     Usage,
     traced_ai_call,
 )
-
-from .otel_harness import Harness
+from tests.support.otel_harness import Harness
 
 TOOL = {
     "type": "function",

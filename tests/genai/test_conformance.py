@@ -15,8 +15,7 @@ from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import SpanKind
 
 from otel_secretary.genai import GenAITelemetry, traced_ai_call
-
-from .otel_harness import Harness
+from tests.support.otel_harness import Harness
 
 DURATION_BUCKETS = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
 TOKEN_BUCKETS = [

@@ -21,8 +21,7 @@ from otel_secretary.genai import (
     traced_ai_call,
 )
 from otel_secretary.settings import load_settings
-
-from .otel_harness import Harness
+from tests.support.otel_harness import Harness
 
 
 @pytest.mark.parametrize(

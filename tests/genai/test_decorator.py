@@ -18,8 +18,7 @@ from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import SpanKind, StatusCode
 
 from otel_secretary.genai import COST_ATTRIBUTE, GenAITelemetry, PriceBook, traced_ai_call
-
-from .otel_harness import Harness
+from tests.support.otel_harness import Harness
 
 MESSAGES = [{"role": "user", "content": "Summarize the budget email from alice@example.com"}]
 

@@ -23,8 +23,7 @@ from otel_secretary.genai import _call as call_module
 from otel_secretary.genai._direct import DirectInference
 from otel_secretary.instrumentation.openai import SecretaryOpenAIInstrumentor
 from otel_secretary.instrumentation.openai_inside_decorator import ChatInsideDecorator
-
-from .otel_harness import Harness, make_harness
+from tests.support.otel_harness import Harness, make_harness
 
 MESSAGES = [{"role": "user", "content": "Summarise the meeting notes."}]
 # Values that differ from run to run (ids, timings, cost of different token counts is not expected).

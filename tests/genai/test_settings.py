@@ -6,8 +6,7 @@ from typing import Any
 
 from otel_secretary.genai import GenAITelemetry, traced_ai_call
 from otel_secretary.settings import load_settings
-
-from .otel_harness import Harness
+from tests.support.otel_harness import Harness
 
 
 def test_settings_masker_is_used_for_content(otel: Harness) -> None:

@@ -4,7 +4,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.genai.otel_harness import Harness, make_harness
+from tests.support.otel_harness import Harness, make_harness
 
 
 @pytest.fixture

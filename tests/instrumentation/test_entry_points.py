@@ -7,7 +7,7 @@ from importlib.metadata import entry_points
 import pytest
 from opentelemetry.instrumentation.dependencies import get_dist_dependency_conflicts
 
-from tests.genai.otel_harness import Harness
+from tests.support.otel_harness import Harness
 
 OURS = ("secretary_openai", "secretary_stripe", "secretary_google_calendar")
 

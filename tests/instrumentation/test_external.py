@@ -12,10 +12,10 @@ import pytest
 from opentelemetry.semconv.attributes import error_attributes
 from opentelemetry.trace import SpanKind, StatusCode
 
-from examples.ai_secretary.local_services import stripe_errors
 from otel_secretary.instrumentation._common import DURATION_METRIC, ERRORS_METRIC
 from otel_secretary.instrumentation.external import traced_external_call
-from tests.genai.otel_harness import Harness
+from otel_secretary.testing.local_services import stripe_errors
+from tests.support.otel_harness import Harness
 
 
 def test_sync_success_and_failure(otel: Harness) -> None:

@@ -10,7 +10,6 @@ from googleapiclient.errors import HttpError
 from opentelemetry.semconv.attributes import error_attributes, http_attributes
 from opentelemetry.trace import SpanKind, StatusCode
 
-from examples.ai_secretary.local_services import calendar_api
 from otel_secretary.instrumentation._common import DURATION_METRIC, ERRORS_METRIC, hash_value
 from otel_secretary.instrumentation.google_calendar import (
     GoogleCalendarInstrumentor,
@@ -18,7 +17,8 @@ from otel_secretary.instrumentation.google_calendar import (
     template_calendar_path,
     traced_request_builder,
 )
-from tests.genai.otel_harness import Harness
+from otel_secretary.testing.local_services import calendar_api
+from tests.support.otel_harness import Harness
 
 EVENT = {
     "summary": "Budget review with Alice",

@@ -12,8 +12,7 @@ import pytest
 import stripe
 from googleapiclient.errors import HttpError
 
-from examples.ai_secretary.local_services import calendar_api, openai_api, stripe_errors
-from examples.ai_secretary.local_services._server import Fault, parse_faults
+from otel_secretary.testing.local_services import Fault, calendar_api, openai_api, parse_faults, stripe_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -158,7 +157,7 @@ def test_stripe_errors_map_to_sdk_classes() -> None:
 
 def test_stand_in_runs_standalone() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "examples.ai_secretary.local_services.stripe_errors", "--port", "0"],
+        [sys.executable, "-m", "otel_secretary.testing.local_services.stripe_errors", "--port", "0"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,

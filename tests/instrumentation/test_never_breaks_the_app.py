@@ -9,14 +9,14 @@ import openai
 import pytest
 import stripe
 
-from examples.ai_secretary.local_services import calendar_api, openai_api, stripe_errors
 from otel_secretary._internal.self_monitoring import internal_error_counts
 from otel_secretary.instrumentation import _common as common_module
 from otel_secretary.instrumentation import google_calendar as calendar_module
 from otel_secretary.instrumentation import openai as openai_module
 from otel_secretary.instrumentation import stripe as stripe_module
 from otel_secretary.instrumentation.openai import SecretaryOpenAIInstrumentor
-from tests.genai.otel_harness import Harness
+from otel_secretary.testing.local_services import calendar_api, openai_api, stripe_errors
+from tests.support.otel_harness import Harness
 
 
 def _explode(*args: Any, **kwargs: Any) -> Any:

@@ -15,14 +15,14 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.semconv.attributes import error_attributes, http_attributes
 from opentelemetry.trace import SpanKind, StatusCode
 
-from examples.ai_secretary.local_services import openai_api
 from otel_secretary.genai import GenAITelemetry, traced_ai_call
 from otel_secretary.instrumentation.openai import (
     RATELIMIT_REMAINING,
     RATELIMIT_UTILIZATION,
     SecretaryOpenAIInstrumentor,
 )
-from tests.genai.otel_harness import Harness
+from otel_secretary.testing.local_services import openai_api
+from tests.support.otel_harness import Harness
 
 MESSAGES = [{"role": "user", "content": "Plan the quarterly review"}]
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -17,7 +15,6 @@ import stripe
 from opentelemetry.semconv.attributes import error_attributes, http_attributes
 from opentelemetry.trace import SpanKind, StatusCode
 
-from examples.ai_secretary.local_services import stripe_errors
 from otel_secretary.instrumentation._common import DURATION_METRIC, ERRORS_METRIC, hash_value
 from otel_secretary.instrumentation.stripe import (
     WEBHOOK_METRIC,
@@ -25,33 +22,29 @@ from otel_secretary.instrumentation.stripe import (
     TracedStripeHTTPClient,
     traced_stripe_webhook,
 )
-from tests.genai.otel_harness import Harness
+from otel_secretary.testing.local_services import stripe_errors
+from tests.support.otel_harness import Harness
+from tests.support.processes import stripe_mock_binary
 
 API_KEY = "sk_test_123"  # stripe-mock accepts any sk_test_ key of this shape; clearly fake
 
 
-def stripe_mock_binary() -> Path:
+def stripe_mock_path() -> Path:
     """env STRIPE_MOCK_BIN, the CI build, PATH, then ``go install``'s default location."""
-    candidates = [
-        os.environ.get("STRIPE_MOCK_BIN"),
-        str(Path.home() / ".cache/otel-secretary/bin/stripe-mock"),
-        shutil.which("stripe-mock"),
-        str(Path.home() / "go/bin/stripe-mock"),
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    pytest.fail(
-        "stripe-mock not found (STRIPE_MOCK_BIN, ~/.cache/otel-secretary/bin, PATH, ~/go/bin): "
-        "run scripts/build-go-tools.sh or `go install github.com/stripe/stripe-mock@latest`"
-    )
+    found = stripe_mock_binary()
+    if found is None:
+        pytest.fail(
+            "stripe-mock not found (STRIPE_MOCK_BIN, ~/.cache/otel-secretary/bin, PATH, ~/go/bin): "
+            "run scripts/build-go-tools.sh or `go install github.com/stripe/stripe-mock@latest`"
+        )
+    return found
 
 
 @pytest.fixture(scope="module")
 def stripe_mock() -> Iterator[str]:
     # Port 0 for both listeners: stripe-mock would otherwise also open HTTPS on [::]:12112.
     process = subprocess.Popen(
-        [str(stripe_mock_binary()), "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0"],
+        [str(stripe_mock_path()), "-http-addr", "127.0.0.1:0", "-https-addr", "127.0.0.1:0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -1,16 +1,14 @@
-"""Real local receivers (the demo's own): an aiosmtpd SMTP server and an HTTP server recording requests."""
+"""Real local receivers (the demo's own, from the test kit): an aiosmtpd SMTP server and an HTTP server
+recording requests."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from examples.ai_secretary.receivers import HttpReceiver, SmtpMailbox
-
-__all__ = ["HttpReceiver", "SmtpMailbox", "wait_for"]
+from otel_secretary.rules.engine import Notification
+from otel_secretary.testing.receivers import HttpReceiver, SmtpMailbox
 
 
 @pytest.fixture
@@ -33,10 +31,27 @@ def smtp_server() -> Iterator[SmtpMailbox]:
         yield mailbox
 
 
-def wait_for(predicate: Any, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
+def note(kind: str = "trigger", severity: str = "page") -> Notification:
+    """One synthetic notification, as every channel test sends it."""
+    return Notification(
+        kind=kind,
+        alertname="ApiBudgetBurn",
+        severity=severity,
+        fingerprint="0123456789abcdef",
+        labels={
+            "alertname": "ApiBudgetBurn",
+            "service_name": "ai-secretary",
+            "span_name": "GET /x",
+            "severity": severity,
+            "rule": "Api",
+        },
+        annotations={
+            "summary": "api <is> failing",
+            "description": "errors",
+            "runbook_url": "docs/runbooks/error-rate.md",
+        },
+        value=0.5,
+        starts_at=1_700_000_000.0,
+        at=1_700_000_060.0,
+        ends_at=1_700_000_600.0 if kind == "resolve" else None,
+    )

@@ -16,34 +16,10 @@ from otel_secretary.notify.channels import (
     sign,
 )
 from otel_secretary.notify.dispatcher import Dispatcher, RetryPolicy
-from otel_secretary.rules.engine import Notification
+from otel_secretary.testing.receivers import HttpReceiver
+from tests.support.polling import wait_for
 
-from .conftest import HttpReceiver, wait_for
-
-
-def note(kind: str = "trigger", severity: str = "page") -> Notification:
-    return Notification(
-        kind=kind,
-        alertname="ApiBudgetBurn",
-        severity=severity,
-        fingerprint="0123456789abcdef",
-        labels={
-            "alertname": "ApiBudgetBurn",
-            "service_name": "ai-secretary",
-            "span_name": "GET /x",
-            "severity": severity,
-            "rule": "Api",
-        },
-        annotations={
-            "summary": "api <is> failing",
-            "description": "errors",
-            "runbook_url": "docs/runbooks/error-rate.md",
-        },
-        value=0.5,
-        starts_at=1_700_000_000.0,
-        at=1_700_000_060.0,
-        ends_at=1_700_000_600.0 if kind == "resolve" else None,
-    )
+from .conftest import note
 
 
 def test_email_has_text_and_escaped_html_parts(smtp_server: Any) -> None:

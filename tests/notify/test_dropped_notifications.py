@@ -7,9 +7,9 @@ import pytest
 from otel_secretary._internal.self_monitoring import _forget_troubles_for_tests, dropped_counts
 from otel_secretary.notify.channels import SlackChannel
 from otel_secretary.notify.dispatcher import Dispatcher, RetryPolicy
+from otel_secretary.testing.receivers import HttpReceiver
 
-from .conftest import HttpReceiver
-from .test_channels import note
+from .conftest import note
 
 
 def test_a_full_channel_queue_is_said_once_and_counted(

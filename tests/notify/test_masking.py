@@ -26,8 +26,7 @@ from otel_secretary.notify.dispatcher import Dispatcher, RetryPolicy
 from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.engine import Notification
 from otel_secretary.rules.spec import load_file
-
-from .conftest import HttpReceiver
+from otel_secretary.testing.receivers import HttpReceiver
 
 EMAIL = "jane.doe@example.com"
 PHONE = "+44 20 7946 0958"  # Ofcom drama number

@@ -12,11 +12,11 @@ import time
 import httpx
 import pytest
 
-from examples.ai_secretary.receivers import HttpReceiver
 from otel_secretary.notify import InvalidSignature, verify
 from otel_secretary.notify.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookChannel
+from otel_secretary.testing.receivers import HttpReceiver
 
-from .test_channels import note
+from .conftest import note
 
 SECRET = "test-secret-not-real"
 

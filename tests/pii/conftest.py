@@ -9,6 +9,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otel_secretary.pii import Masker
+from tests.support.otel_harness import scoped_points
 
 CORPUS = Path(__file__).with_name("corpus.yaml")
 
@@ -30,14 +31,7 @@ def masker(metric_reader: InMemoryMetricReader) -> Masker:
 
 def counter_values(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, Any], ...], int]:
     """Data points of one counter, keyed by their sorted attributes."""
-    data = reader.get_metrics_data()
-    result: dict[tuple[tuple[str, Any], ...], int] = {}
-    if data is None:
-        return result
-    for rm in data.resource_metrics:
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                if metric.name == name:
-                    for point in metric.data.data_points:
-                        result[tuple(sorted((point.attributes or {}).items()))] = int(point.value)  # type: ignore[union-attr]
-    return result
+    return {
+        tuple(sorted((point.attributes or {}).items())): int(point.value)
+        for _scope, point in scoped_points(reader, name)
+    }

@@ -4,9 +4,8 @@ folder (kept notification payloads), nested keys of log attribute maps (issue 10
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 from otel_secretary.cli.pii import app
 from otel_secretary.pii import Masker, MaskingPrometheusMetricReader
 from otel_secretary.pii.audit import audit_files, audit_url
+from tests.support.http_server import serving
 
 EMAIL = "jane.doe@example.com"
 PHONE = "+44 20 7946 0958"
@@ -57,14 +57,8 @@ def metrics_server() -> Iterator[tuple[str, dict[str, bytes]]]:
         def log_message(self, *args: object) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/metrics", served
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield f"{url}/metrics", served
 
 
 def test_a_metrics_url_is_scraped_and_audited(metrics_server: tuple[str, dict[str, bytes]]) -> None:

@@ -31,10 +31,10 @@ from otel_secretary.context import (
     trusted_user_id,
 )
 from otel_secretary.sdk.trace.context_processor import USER_SIGNATURE_KEY, RequestContextSpanProcessor
-from tests.errors._ingest import leaks, running_sink
 from tests.support.header_recorder import header_recorder
 from tests.support.otlp_json import read_spans
 from tests.support.processes import Proc, clean_env, free_port, venv_tool
+from tests.support.sentry_ingest import leaks, running_sink
 
 ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "jane.doe@example.com"

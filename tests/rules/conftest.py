@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from otel_secretary.rules import render
 from otel_secretary.rules.engine import Notification, RuleEngine
 from otel_secretary.rules.spec import RuleSpec, load_file
+from otel_secretary.testing.receivers import HttpReceiver
+from tests.support.alertmanager import running_alertmanager
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -83,3 +86,22 @@ class Replay:
             for minute, n in self.sent
             if severity is None or n.severity == severity
         ]
+
+
+@pytest.fixture(scope="module")
+def alertmanager(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[str, HttpReceiver, HttpReceiver]]:
+    """A real Alertmanager whose Slack and PagerDuty receivers are local ones the tests read."""
+    slack, pagerduty = HttpReceiver(), HttpReceiver()
+    options = render.AlertmanagerOptions(
+        slack_url=slack.url,
+        pagerduty_url=pagerduty.url,
+        pagerduty_routing_key="TESTKEY00000000000000000000000000",
+    )
+    try:
+        with running_alertmanager(tmp_path_factory.mktemp("alertmanager"), options, ready_within=15) as url:
+            yield url, slack, pagerduty
+    finally:
+        slack.close()
+        pagerduty.close()

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -16,14 +13,16 @@ import pytest
 from typer.testing import CliRunner
 
 from otel_secretary.cli.alerts import app
-from otel_secretary.rules import render, store
+from otel_secretary.rules import store
 from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.spec import RuleSpec
-from tests.notify.conftest import HttpReceiver, wait_for
+from otel_secretary.testing.receivers import HttpReceiver
+from tests.support.alertmanager import post_alert
+from tests.support.polling import wait_for
+from tests.support.processes import free_port
 
 from .conftest import ANNOTATIONS, Replay
 
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 runner = CliRunner()
 
 
@@ -33,77 +32,10 @@ def _audit_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OTEL_SECRETARY_DATA_DIR", str(tmp_path / "data"))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def alertmanager(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[str, HttpReceiver, HttpReceiver]]:
-    if ALERTMANAGER is None:
-        pytest.skip("Alertmanager (apt: prometheus-alertmanager) not installed")
-    folder = tmp_path_factory.mktemp("alertmanager")
-    slack, pagerduty = HttpReceiver(), HttpReceiver()
-    options = render.AlertmanagerOptions(
-        slack_url=slack.url,
-        pagerduty_url=pagerduty.url,
-        pagerduty_routing_key="TESTKEY00000000000000000000000000",
-    )
-    (folder / "alertmanager.yml").write_text(render.dump(render.render_alertmanager(options)))
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            ALERTMANAGER,
-            "--config.file=alertmanager.yml",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--storage.path=data",
-            "--cluster.listen-address=",
-        ],
-        cwd=folder,
-        stdout=subprocess.DEVNULL,
-        stderr=open(folder / "alertmanager.log", "w"),  # noqa: SIM115
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        ready = wait_for(lambda: _ready(url), 15)
-        assert ready, (folder / "alertmanager.log").read_text()[-2000:]
-        yield url, slack, pagerduty
-    finally:
-        process.terminate()
-        process.wait(10)
-        slack.close()
-        pagerduty.close()
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/-/ready", timeout=0.5).status_code == 200
-    except httpx.HTTPError:
-        return False
-
-
 def _invoke(*args: str) -> str:
     result = runner.invoke(app, list(args))
     assert result.exit_code == 0, result.output
     return result.output
-
-
-def _post(url: str, labels: dict[str, str]) -> None:
-    now = time.time()
-    alert = {
-        "labels": labels,
-        "annotations": {"summary": "synthetic"},
-        "startsAt": render_iso(now),
-        "endsAt": render_iso(now + 600),
-    }
-    httpx.post(f"{url}/api/v2/alerts", json=[alert], timeout=5).raise_for_status()
-
-
-def render_iso(ts: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
 
 
 def _alerts(url: str) -> list[dict[str, object]]:
@@ -125,7 +57,7 @@ def test_test_alert_is_routed_to_pagerduty_and_slack(
 
 def test_silence_suppresses_and_expire_restores(alertmanager: tuple[str, HttpReceiver, HttpReceiver]) -> None:
     url, _, _ = alertmanager
-    _post(url, {"alertname": "CliSilence", "severity": "ticket", "service_name": "api"})
+    post_alert(url, {"alertname": "CliSilence", "severity": "ticket", "service_name": "api"})
     silence_id = _invoke("silence", "alertname=CliSilence", "-d", "30m", "--alertmanager-url", url).strip()
     (alert,) = [a for a in _alerts(url) if a["alertname"] == "CliSilence"]
     assert alert["state"] == "suppressed" and silence_id in str(alert["suppressed"])
@@ -139,7 +71,7 @@ def test_ack_creates_a_silence_on_the_exact_labels(
     alertmanager: tuple[str, HttpReceiver, HttpReceiver],
 ) -> None:
     url, _, _ = alertmanager
-    _post(url, {"alertname": "CliAck", "severity": "page", "service_name": "api"})
+    post_alert(url, {"alertname": "CliAck", "severity": "page", "service_name": "api"})
     (alert,) = [a for a in _alerts(url) if a["alertname"] == "CliAck"]
     output = _invoke(
         "ack", str(alert["fingerprint"]), "--by", "oncall@example.com", "--alertmanager-url", url
@@ -154,9 +86,9 @@ def test_page_inhibits_ticket_for_same_rule_and_span(
 ) -> None:
     url, _, _ = alertmanager
     common = {"alertname": "ApiBudgetBurn", "rule": "Api", "service_name": "api", "span_name": "GET /x"}
-    _post(url, {**common, "severity": "page"})
-    _post(url, {**common, "severity": "ticket"})
-    _post(url, {**common, "span_name": "GET /other", "severity": "ticket"})
+    post_alert(url, {**common, "severity": "page"})
+    post_alert(url, {**common, "severity": "ticket"})
+    post_alert(url, {**common, "span_name": "GET /other", "severity": "ticket"})
 
     def states() -> dict[tuple[str, str], str]:
         return {
@@ -170,7 +102,7 @@ def test_page_inhibits_ticket_for_same_rule_and_span(
 
 
 def test_unreachable_alertmanager_is_an_error_not_a_silent_fallback() -> None:
-    result = runner.invoke(app, ["list", "--alertmanager-url", f"http://127.0.0.1:{_free_port()}"])
+    result = runner.invoke(app, ["list", "--alertmanager-url", f"http://127.0.0.1:{free_port()}"])
     assert result.exit_code == 1 and "not reachable" in result.output
 
 

@@ -21,10 +21,10 @@ from otel_secretary.cli.alerts import app
 from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.spec import RuleSpec
 from otel_secretary.settings import load_settings
-from tests.notify.conftest import HttpReceiver
+from otel_secretary.testing.receivers import HttpReceiver
+from tests.support.alertmanager import post_alert
 
 from .conftest import ANNOTATIONS, Replay
-from .test_alerts_cli import _post, alertmanager  # noqa: F401  (the real-Alertmanager fixture)
 
 runner = CliRunner()
 SPEC = (
@@ -221,12 +221,12 @@ def test_rules_render_is_audited_where_a_data_folder_is_in_use(data_dir: Path, t
 
 
 def test_alertmanager_operations_are_audited_next_to_alertmanagers_own_records(
-    alertmanager: tuple[str, HttpReceiver, HttpReceiver],  # noqa: F811
+    alertmanager: tuple[str, HttpReceiver, HttpReceiver],
     data_dir: Path,
 ) -> None:
     url, _, _ = alertmanager
     am = ("--alertmanager-url", url, "--data-dir", str(data_dir))
-    _post(url, {"alertname": "AuditAck", "severity": "ticket", "service_name": "api"})
+    post_alert(url, {"alertname": "AuditAck", "severity": "ticket", "service_name": "api"})
     silence_id = _invoke("silence", "alertname=AuditSilence", "-d", "30m", "--by", "oncall@example.com", *am)
     silence_id = silence_id.strip()
     _invoke("expire", silence_id, "--by", "oncall@example.com", *am)

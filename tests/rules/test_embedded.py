@@ -19,7 +19,7 @@ from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.engine import EngineOptions, Matcher, Notification
 from otel_secretary.rules.spec import RuleSpec, default_rules_dir, load_dir
 from otel_secretary.settings import load_settings
-from tests.notify.conftest import HttpReceiver
+from otel_secretary.testing.receivers import HttpReceiver
 
 from .conftest import ANNOTATIONS
 

@@ -21,7 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.notify.conftest import HttpReceiver, wait_for
+from otel_secretary.testing.receivers import HttpReceiver
+from tests.support.polling import wait_for
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

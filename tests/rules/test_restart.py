@@ -24,7 +24,7 @@ from otel_secretary.rules import store
 from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.engine import EngineOptions
 from otel_secretary.rules.spec import load_file
-from tests.notify.conftest import HttpReceiver
+from otel_secretary.testing.receivers import HttpReceiver
 
 from .conftest import ANNOTATIONS
 

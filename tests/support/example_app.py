@@ -1,5 +1,5 @@
 """Tests run the example exactly as the demo does."""
 
-from examples.ai_secretary.runner import RunningExample, run_example, stripe_mock_binary
+from examples.ai_secretary.runner import RunningExample, instrumented_flask, run_example
 
-__all__ = ["RunningExample", "run_example", "stripe_mock_binary"]
+__all__ = ["RunningExample", "instrumented_flask", "run_example"]

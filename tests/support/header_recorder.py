@@ -6,34 +6,23 @@ carries no personal data.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.support.http_server import QuietHandler, serving
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(QuietHandler):
     received: list[dict[str, str]] = []
 
     def do_GET(self) -> None:
         type(self).received.append({k.lower(): v for k, v in self.headers.items()})
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
+        self.answer_empty_json()
 
 
 @contextmanager
 def header_recorder() -> Iterator[tuple[str, list[dict[str, str]]]]:
     """Its base URL and the list each GET's headers (lower-cased names) are appended to."""
     received: list[dict[str, str]] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), type("Recorder", (_Recorder,), {"received": received}))
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(type("Recorder", (_Recorder,), {"received": received})) as url:
+        yield url, received

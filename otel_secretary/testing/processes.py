@@ -1,7 +1,8 @@
-"""Real subprocesses for the example runner and the tests: started with a log file, awaited, always stopped.
+"""Real subprocesses for tests and the example runner: started with a log file, awaited, always stopped.
 
 A failing start shows the tail of the process's log in the assertion message, because a test that
-says only "timed out" costs the next person an hour.
+says only "timed out" costs the next person an hour. Nothing here knows about this repository's
+checkout: callers that need one (our tests, the example runner) pass ``cwd`` and ``pythonpath``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]  # the repository root (examples/ai_secretary/..)
 VENV_BIN = Path(sys.executable).parent
 
 
@@ -38,11 +38,22 @@ def venv_tool(name: str) -> str:
     return found
 
 
+def stripe_mock_binary() -> Path | None:
+    """stripe-mock, if built: env STRIPE_MOCK_BIN, the CI build, PATH, then ``go install``'s default."""
+    candidates = [
+        os.environ.get("STRIPE_MOCK_BIN", ""),
+        str(Path.home() / ".cache/otel-secretary/bin/stripe-mock"),
+        shutil.which("stripe-mock") or "",
+        str(Path.home() / "go/bin/stripe-mock"),
+    ]
+    return next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+
+
 class Proc:
-    """A started subprocess whose stdout+stderr go to ``log``."""
+    """A started subprocess whose stdout+stderr go to ``log``; it runs in ``cwd`` (default: ours)."""
 
     def __init__(
-        self, name: str, argv: Sequence[str], env: Mapping[str, str], log_dir: Path, cwd: Path = REPO
+        self, name: str, argv: Sequence[str], env: Mapping[str, str], log_dir: Path, cwd: Path | None = None
     ):
         self.name = name
         self.log = log_dir / f"{name}.log"
@@ -122,10 +133,14 @@ def start_redis(log_dir: Path) -> tuple[Proc, str]:
     return proc, f"redis://127.0.0.1:{port}/0"
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """The environment for an instrumented child: ours only, no OTEL_* leaking from the developer's shell."""
+def clean_env(*, pythonpath: Path | None = None, **extra: str) -> dict[str, str]:
+    """The environment for an instrumented child: ours only, no OTEL_* leaking from the developer's shell.
+
+    ``pythonpath`` replaces PYTHONPATH (our tests pass the checkout, so children import ``tests.apps``).
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "AI_SECRETARY_", "SENTRY_"))}
-    env["PYTHONPATH"] = str(REPO)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     env["PYTHONUNBUFFERED"] = "1"
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(extra)

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -107,7 +107,7 @@ class LocalService:
     def __init__(
         self,
         name: str,
-        routes: list[tuple[str, str, Handler]],
+        routes: Sequence[tuple[str, str, Handler]],
         error_body: Callable[[Fault], tuple[dict[str, Any], dict[str, str]]],
         host: str = "127.0.0.1",
         port: int = 0,

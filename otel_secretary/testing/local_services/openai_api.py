@@ -129,7 +129,7 @@ class FakeOpenAI(LocalService):
         response_model = _SNAPSHOTS.get(model, model)
         finish = "length" if body.get("max_tokens") == 1 or body.get("max_completion_tokens") == 1 else "stop"
         if not body.get("stream"):
-            choices = [
+            choices: list[dict[str, Any]] = [
                 {
                     "index": i,
                     "message": {"role": "assistant", "content": answer, "refusal": None, "annotations": []},

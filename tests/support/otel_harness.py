@@ -45,16 +45,7 @@ class Harness:
         return [point for _scope, point in self.scoped_points(metric_name)]
 
     def scoped_points(self, metric_name: str) -> list[tuple[str, Any]]:
-        data = self.reader.get_metrics_data()
-        result: list[tuple[str, Any]] = []
-        if data is None:
-            return result
-        for resource_metrics in data.resource_metrics:
-            for scope_metrics in resource_metrics.scope_metrics:
-                for metric in scope_metrics.metrics:
-                    if metric.name == metric_name:
-                        result.extend((scope_metrics.scope.name, p) for p in metric.data.data_points)
-        return result
+        return scoped_points(self.reader, metric_name)
 
     def histogram(self, metric_name: str, **attributes: Any) -> HistogramDataPoint:
         """The single histogram point whose attributes include ``attributes`` (dots as __ in keys)."""
@@ -83,3 +74,17 @@ def make_harness() -> Iterator[Harness]:
         yield harness
     finally:
         harness.shutdown()
+
+
+def scoped_points(reader: InMemoryMetricReader, metric_name: str) -> list[tuple[str, Any]]:
+    """(instrumentation scope, data point) of ``metric_name``, from what ``reader`` collects now."""
+    data = reader.get_metrics_data()
+    result: list[tuple[str, Any]] = []
+    if data is None:
+        return result
+    for resource_metrics in data.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for metric in scope_metrics.metrics:
+                if metric.name == metric_name:
+                    result.extend((scope_metrics.scope.name, p) for p in metric.data.data_points)
+    return result

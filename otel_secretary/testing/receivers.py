@@ -19,8 +19,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
 
-from aiosmtpd.controller import Controller
-
 from otel_secretary.notify import InvalidSignature, verify
 
 
@@ -88,9 +86,14 @@ class HttpReceiver:
 
 
 class SmtpMailbox:
-    """A real SMTP server (aiosmtpd) on a free loopback port, keeping every message parsed."""
+    """A real SMTP server (aiosmtpd) on a free loopback port, keeping every message parsed.
+
+    aiosmtpd comes with the ``example`` extra; it is imported here so the HTTP receiver needs nothing more.
+    """
 
     def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
         self.messages: list[EmailMessage] = []
         with socket.socket() as probe:  # aiosmtpd's start-up self-check cannot use port 0
             probe.bind(("127.0.0.1", 0))

@@ -7,9 +7,10 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import quote, quote_plus
+
+from tests.support.http_server import QuietHandler, serving
 
 
 class EnvelopeSink:
@@ -67,7 +68,7 @@ def leaks(text: str, needles: list[str]) -> list[str]:
 def running_sink() -> Iterator[EnvelopeSink]:
     received = EnvelopeSink()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.headers.get("Content-Encoding") == "gzip":
@@ -75,20 +76,8 @@ def running_sink() -> Iterator[EnvelopeSink]:
             with received.lock:
                 received.bodies.append(body)
                 received.paths.append(self.path)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
+            self.answer_empty_json()
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    received.port = int(server.server_address[1])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(Handler) as url:
+        received.port = int(url.rsplit(":", 1)[1])
         yield received
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -1,1 +1,0 @@
-"""Loopback stand-ins for OpenAI, Google Calendar and Stripe used by tests and the demo."""
