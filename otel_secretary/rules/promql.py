@@ -113,6 +113,11 @@ def label_name(attribute: str) -> str:
     return sanitize_attribute(attribute)
 
 
+def _not_a_boundary(spec: RuleSpec, what: str) -> SpecError:
+    """A latency threshold that no histogram bucket ends at: the rule could only count a wrong share."""
+    return SpecError(spec.file, spec.line, "latency_threshold", f"{spec.latency_threshold:g}s is not {what}")
+
+
 @dataclass(frozen=True)
 class SpanQueries:
     """Rate expressions of one span rule for one source; ``by`` is the grouping the alerts keep."""
@@ -190,12 +195,7 @@ class SpanQueries:
         if self.source == "collector":
             allowed = sorted(set(SPANMETRICS_BUCKETS_MS) | set(STACK_SPANMETRICS_BUCKETS_MS))
             if round(threshold * 1000, 6) not in allowed:
-                raise SpecError(
-                    spec.file,
-                    spec.line,
-                    "latency_threshold",
-                    f"{threshold:g}s is not a spanmetrics bucket boundary ({allowed} ms)",
-                )
+                raise _not_a_boundary(spec, f"a spanmetrics bucket boundary ({allowed} ms)")
             ms = [*self._span_matchers(), le_matcher(threshold, unit_ms=True)]
             sec = [*self._span_matchers(), le_matcher(threshold, unit_ms=False)]
             return (
@@ -205,12 +205,7 @@ class SpanQueries:
         assert spec.sdk is not None
         bounds = SDK_BUCKETS.get(spec.sdk.metric, SDK_DEFAULT_BUCKETS)
         if not any(abs(b - threshold) < 1e-9 for b in bounds):
-            raise SpecError(
-                spec.file,
-                spec.line,
-                "latency_threshold",
-                f"{threshold:g}s is not a bucket boundary of {spec.sdk.metric} {bounds}",
-            )
+            raise _not_a_boundary(spec, f"a bucket boundary of {spec.sdk.metric} {bounds}")
         pairs = [*self._sdk_matchers(), le_matcher(threshold, unit_ms=False)]
         return self._sum(f"rate({self._sdk_metric()}_bucket{matchers(pairs)}[{w}]){self._join()}")
 
