@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry.exporter.prometheus._mapping import map_unit, sanitize_attribute, sanitize_full_name
 from prometheus_client.utils import floatToGoString as _float_to_go_string
@@ -265,3 +266,26 @@ def threshold_expr(spec: RuleSpec, source: str) -> tuple[str, tuple[str, ...]]:
     if spec.invert:
         aggregated = f"1 - {aggregated}"
     return f"{aggregated} {spec.op} {num(spec.threshold)}", by
+
+
+#: The recording rules both SLO and forecast rules read: per-window event rate and error ratio.
+RECORD_TOTAL = "otel_secretary:sli_total:rate"
+RECORD_RATIO = "otel_secretary:sli_error:ratio_rate"
+
+
+def sli_recording_rules(
+    queries: SpanQueries, windows: Sequence[int], labels: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Per window, the SLI's event rate and its error ratio, recorded once for the alerts that read them."""
+    rules: list[dict[str, Any]] = []
+    for window in windows:
+        w = format_duration(window)
+        rules.append({"record": f"{RECORD_TOTAL}{w}", "expr": queries.total(window), "labels": labels})
+        rules.append(
+            {
+                "record": f"{RECORD_RATIO}{w}",
+                "expr": f"{queries.bad(window)}\n/\n{queries.total(window)}",
+                "labels": labels,
+            }
+        )
+    return rules
