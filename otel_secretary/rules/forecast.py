@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from otel_secretary.rules import promql
 from otel_secretary.rules.promql import RECORD_RATIO
-from otel_secretary.rules.spec import AGGREGATES, OPERATORS, PROJECTIONS, RuleSpec, format_duration
+from otel_secretary.rules.spec import AGGREGATES, OPERATORS, PROJECTIONS, RuleSpec, aggregate, format_duration
 
 if TYPE_CHECKING:
     from otel_secretary.rules.spec import _Reader
@@ -233,12 +233,7 @@ def evaluate_metric(
             groups.setdefault(key[:-1], []).append(projected)
     results: list[Result] = []
     for key, values in groups.items():
-        value = {
-            "avg": sum(values) / len(values),
-            "max": max(values),
-            "min": min(values),
-            "sum": sum(values),
-        }[spec.aggregate]
+        value = aggregate(spec.aggregate, values)
         if spec.projection == "pace":
             value *= spec.horizon
         labels = dict(zip(by, key, strict=True))
