@@ -276,12 +276,7 @@ class SentryEventProcessor:
             return None
 
     def before_breadcrumb(self, crumb: dict[str, Any], hint: Hint | None) -> dict[str, Any] | None:
-        try:
-            masked = self._scrub(crumb, hint or {})
-            return masked if isinstance(masked, dict) else None
-        except Exception as failure:
-            report_internal_error("errors.sentry_before_breadcrumb", failure)
-            return None
+        return self._masked_or_dropped(crumb, hint, "errors.sentry_before_breadcrumb")
 
     def before_send_log(self, log: dict[str, Any], hint: Hint | None) -> dict[str, Any] | None:
         """Sentry Logs (``enable_logs``): masked like any log, linked to the active OTel trace."""
@@ -298,11 +293,17 @@ class SentryEventProcessor:
             return None
 
     def before_send_metric(self, metric: dict[str, Any], hint: Hint | None) -> dict[str, Any] | None:
+        return self._masked_or_dropped(metric, hint, "errors.sentry_before_send_metric")
+
+    def _masked_or_dropped(
+        self, item: dict[str, Any], hint: Hint | None, where: str
+    ) -> dict[str, Any] | None:
+        """The masked copy of a breadcrumb or metric; None (dropped, fail closed) when masking failed."""
         try:
-            masked = self._scrub(metric, hint or {})
+            masked = self._scrub(item, hint or {})
             return masked if isinstance(masked, dict) else None
         except Exception as failure:
-            report_internal_error("errors.sentry_before_send_metric", failure)
+            report_internal_error(where, failure)
             return None
 
 
