@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from otel_secretary import pii
 from otel_secretary.sdk._rotating_stream import RotatingLineStream, complete_lines
@@ -52,17 +52,7 @@ Action = Literal[
     "notify.config_loaded",
     "notify.config_changed",
 ]
-ACTIONS: tuple[Action, ...] = (
-    "silence.created",
-    "silence.expired",
-    "alert.acknowledged",
-    "alert.test_sent",
-    "rules.rendered",
-    "rules.loaded",
-    "rules.changed",
-    "notify.config_loaded",
-    "notify.config_changed",
-)
+ACTIONS: tuple[Action, ...] = get_args(Action)
 failures = 0
 
 
@@ -251,53 +241,55 @@ def note_config(
         with store._locked(path):
             seen = store.read_json(path, {})
             seen = seen if isinstance(seen, dict) else {}
+
+            def note(key: str, now: Any, actions: tuple[Action, Action], target: Path, details: Any) -> None:
+                """Record ``actions[0]`` (first load) or ``actions[1]`` (a change) when ``now`` differs
+                from what the folder's last process saw under ``key``; ``details(before)`` says what."""
+                before = seen.get(key)
+                if before == now:
+                    return
+                action = actions[0] if before is None else actions[1]
+                if item := record(
+                    data_dir,
+                    action,
+                    where=str(data_dir),
+                    target=str(target),
+                    details=details(before),
+                    masker=masker,
+                    quiet=True,
+                ):
+                    written.append(item)
+                seen[key] = now
+
             if rules_dir is not None:
                 digests = rule_digests(rules_dir)
-                before = seen.get("rules")
-                if before != digests:
-                    action: Action = "rules.loaded" if before is None else "rules.changed"
+
+                def rules_details(before: Any) -> dict[str, Any]:
                     details: dict[str, Any] = {"folder": str(rules_dir), "files": digests}
                     details["rules"] = sorted(rule_names)
                     if isinstance(before, dict):
                         details.update(_diff(before, digests))
-                    if item := record(
-                        data_dir,
-                        action,
-                        where=str(data_dir),
-                        target=str(rules_dir),
-                        details=details,
-                        masker=masker,
-                        quiet=True,
-                    ):
-                        written.append(item)
-                    seen["rules"] = digests
+                    return details
+
+                note("rules", digests, ("rules.loaded", "rules.changed"), rules_dir, rules_details)
             if notify_config is not None:
                 try:
                     digest = _digest(notify_config.read_bytes())
                 except OSError:
                     digest = "unreadable"
-                before_notify = seen.get("notify")
-                if before_notify != digest:
-                    notify_action: Action = (
-                        "notify.config_loaded" if before_notify is None else "notify.config_changed"
-                    )
-                    notify_details = {
-                        "file": str(notify_config),
+                config = notify_config
+                note(
+                    "notify",
+                    digest,
+                    ("notify.config_loaded", "notify.config_changed"),
+                    config,
+                    lambda before: {
+                        "file": str(config),
                         "digest": digest,
-                        "previous_digest": before_notify,
-                        "channels": _channels(notify_config),
-                    }
-                    if item := record(
-                        data_dir,
-                        notify_action,
-                        where=str(data_dir),
-                        target=str(notify_config),
-                        details=notify_details,
-                        masker=masker,
-                        quiet=True,
-                    ):
-                        written.append(item)
-                    seen["notify"] = digest
+                        "previous_digest": before,
+                        "channels": _channels(config),
+                    },
+                )
             store.write_json(path, seen)
     except OSError:  # an unwritable data folder: the exporters report it; the app starts regardless
         global failures

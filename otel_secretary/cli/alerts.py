@@ -103,6 +103,11 @@ class OutputFormat(StrEnum):
     json = "json"
 
 
+OutputOption = Annotated[
+    OutputFormat, typer.Option("-o", "--output", help="table or json", case_sensitive=False)
+]
+
+
 def _print_rows(rows: list[dict[str, Any]], as_json: bool, source: str) -> None:
     if as_json:
         typer.echo(json.dumps(rows, indent=1, sort_keys=True))
@@ -126,9 +131,7 @@ def list_alerts(
     alertmanager_url: UrlOption = None,
     local: LocalOption = False,
     data_dir: DataDirOption = None,
-    output: Annotated[
-        OutputFormat, typer.Option("-o", "--output", help="table or json", case_sensitive=False)
-    ] = OutputFormat.table,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """Active alerts with state (firing/pending/suppressed) and fingerprint; says where it read them."""
     url = _alertmanager(alertmanager_url, local)
@@ -434,9 +437,7 @@ def audit_command(
     alertmanager_url: UrlOption = None,
     local: LocalOption = False,
     data_dir: DataDirOption = None,
-    output: Annotated[
-        OutputFormat, typer.Option("-o", "--output", help="table or json", case_sensitive=False)
-    ] = OutputFormat.table,
+    output: OutputOption = OutputFormat.table,
 ) -> None:
     """Who silenced, expired, acknowledged, tested, rendered or changed rules and channels; oldest first.
 

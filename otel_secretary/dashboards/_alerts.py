@@ -7,7 +7,7 @@ apply here on purpose: the panel shows what the alert sees.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from otel_secretary.dashboards._grafana import Panel, Query
 from otel_secretary.dashboards._queries import legend, ratio
@@ -44,38 +44,49 @@ def _describe(spec: RuleSpec, what: str, note: str = _SPANS_NOTE) -> str:
 
 
 def _ratio_panel(spec: RuleSpec) -> Panel:
-    queries = []
-    for source in _span_sources(spec):
-        q = SpanQueries(spec, source)
-        queries.append(
-            Query(
-                ratio(q.bad(spec.window), q.total(spec.window)), legend(*q.by, suffix=_SOURCE_NAMES[source])
-            )
-        )
     what = "slow" if spec.kind == "latency" else "failed"
-    return Panel(
-        title=f"{spec.name}: share {what} ({format_duration(spec.window)})",
-        queries=tuple(queries),
-        description=_describe(spec, f"share of {what} spans above {num(spec.threshold)}"),
-        unit="percentunit",
-        thresholds=((spec.threshold, "red"),),
-        runbook=runbook_of(spec),
-        minimum=0,
+    return _window_panel(
+        spec,
+        f"share {what}",
+        lambda q: ratio(q.bad(spec.window), q.total(spec.window)),
+        f"share of {what} spans above {num(spec.threshold)}",
+        "percentunit",
+        spec.threshold,
     )
 
 
 def _quantile_panel(spec: RuleSpec) -> Panel:
     assert spec.quantile is not None
+    percentile = f"p{num(spec.quantile * 100)}"
+    return _window_panel(
+        spec,
+        f"{percentile} latency",
+        lambda q: q.quantile(spec.window),
+        f"{percentile} above {num(spec.latency_threshold)}s",
+        "s",
+        spec.latency_threshold,
+    )
+
+
+def _window_panel(
+    spec: RuleSpec,
+    what: str,
+    expression: Callable[[SpanQueries], str],
+    description: str,
+    unit: str,
+    threshold: float,
+) -> Panel:
+    """The rule's quantity over its own window, one query per span source, its threshold in red."""
     queries = []
     for source in _span_sources(spec):
         q = SpanQueries(spec, source)
-        queries.append(Query(q.quantile(spec.window), legend(*q.by, suffix=_SOURCE_NAMES[source])))
+        queries.append(Query(expression(q), legend(*q.by, suffix=_SOURCE_NAMES[source])))
     return Panel(
-        title=f"{spec.name}: p{num(spec.quantile * 100)} latency ({format_duration(spec.window)})",
+        title=f"{spec.name}: {what} ({format_duration(spec.window)})",
         queries=tuple(queries),
-        description=_describe(spec, f"p{num(spec.quantile * 100)} above {num(spec.latency_threshold)}s"),
-        unit="s",
-        thresholds=((spec.latency_threshold, "red"),),
+        description=_describe(spec, description),
+        unit=unit,
+        thresholds=((threshold, "red"),),
         runbook=runbook_of(spec),
         minimum=0,
     )

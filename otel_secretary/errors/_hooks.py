@@ -91,37 +91,31 @@ def _on_celery_failure(
         report_internal_error("errors.celery_hook", failure)
 
 
+# framework -> (module of its signal, signal name, our receiver); the receivers are defined above.
+_SIGNALS: Final = {
+    "flask": ("flask.signals", "got_request_exception", _on_flask_exception),
+    "celery": ("celery.signals", "task_failure", _on_celery_failure),
+}
+
+
 def connect() -> list[str]:
     """Connect the hooks of the frameworks that are installed; returns which ones are connected."""
     with _lock:
-        if "flask" not in _connected and importlib.util.find_spec("flask") is not None:
+        for framework, (module, signal, receiver) in _SIGNALS.items():
+            if framework in _connected or importlib.util.find_spec(framework) is None:
+                continue
             try:
-                from flask.signals import got_request_exception
-
-                got_request_exception.connect(_on_flask_exception, weak=False)
-                _connected.add("flask")
+                getattr(importlib.import_module(module), signal).connect(receiver, weak=False)
+                _connected.add(framework)
             except Exception as failure:
-                report_internal_error("errors.connect_flask", failure)
-        if "celery" not in _connected and importlib.util.find_spec("celery") is not None:
-            try:
-                from celery.signals import task_failure
-
-                task_failure.connect(_on_celery_failure, weak=False)
-                _connected.add("celery")
-            except Exception as failure:
-                report_internal_error("errors.connect_celery", failure)
+                report_internal_error(f"errors.connect_{framework}", failure)
         return sorted(_connected)
 
 
 def disconnect() -> None:
     """Undo :func:`connect` (tests and ``uninstall``)."""
     with _lock:
-        if "flask" in _connected:
-            from flask.signals import got_request_exception
-
-            got_request_exception.disconnect(_on_flask_exception)
-        if "celery" in _connected:
-            from celery.signals import task_failure
-
-            task_failure.disconnect(_on_celery_failure)
+        for framework in _connected:
+            module, signal, receiver = _SIGNALS[framework]
+            getattr(importlib.import_module(module), signal).disconnect(receiver)
         _connected.clear()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import sys
 import threading
 import time
@@ -95,17 +94,16 @@ def mask_tree(value: Any, mask: Callable[[str], str], depth: int = 0) -> Any:
 
 
 def _scrubber(masker: object | None) -> Scrubber:
-    """The PII package's Sentry scrubber if it exists, else our tree walk with its text masker."""
+    """The PII package's Sentry scrubber for its masker; for any other ``str -> str`` masker (which that
+    walk cannot drive: it needs the masker's key and value rules), every string masked with it."""
     if masker is None:
         return lambda event, hint: event
-    try:
-        pii = importlib.import_module("otel_secretary.pii")
-        factory = getattr(pii, "sentry_scrubber", None)
-        if callable(factory) and isinstance(masker, pii.Masker):
-            scrubber: Scrubber = factory(masker)
-            return scrubber
-    except Exception as failure:
-        report_internal_error("errors.sentry_scrubber", failure)
+    # Imported here: the detectors cost tens of milliseconds, paid only when there is a masker.
+    from otel_secretary import pii
+
+    if isinstance(masker, pii.Masker):
+        scrubber: Scrubber = pii.sentry_scrubber(masker)
+        return scrubber
     mask = text_masker(masker)
     return lambda event, hint: mask_tree(event, mask)
 
@@ -276,12 +274,7 @@ class SentryEventProcessor:
             return None
 
     def before_breadcrumb(self, crumb: dict[str, Any], hint: Hint | None) -> dict[str, Any] | None:
-        try:
-            masked = self._scrub(crumb, hint or {})
-            return masked if isinstance(masked, dict) else None
-        except Exception as failure:
-            report_internal_error("errors.sentry_before_breadcrumb", failure)
-            return None
+        return self._masked_or_dropped(crumb, hint, "errors.sentry_before_breadcrumb")
 
     def before_send_log(self, log: dict[str, Any], hint: Hint | None) -> dict[str, Any] | None:
         """Sentry Logs (``enable_logs``): masked like any log, linked to the active OTel trace."""
@@ -298,11 +291,17 @@ class SentryEventProcessor:
             return None
 
     def before_send_metric(self, metric: dict[str, Any], hint: Hint | None) -> dict[str, Any] | None:
+        return self._masked_or_dropped(metric, hint, "errors.sentry_before_send_metric")
+
+    def _masked_or_dropped(
+        self, item: dict[str, Any], hint: Hint | None, where: str
+    ) -> dict[str, Any] | None:
+        """The masked copy of a breadcrumb or metric; None (dropped, fail closed) when masking failed."""
         try:
-            masked = self._scrub(metric, hint or {})
+            masked = self._scrub(item, hint or {})
             return masked if isinstance(masked, dict) else None
         except Exception as failure:
-            report_internal_error("errors.sentry_before_send_metric", failure)
+            report_internal_error(where, failure)
             return None
 
 

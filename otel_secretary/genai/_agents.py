@@ -222,12 +222,33 @@ def _call_parts(call: Any) -> tuple[str | None, str, Any]:
     return call_id, str(name), arguments if isinstance(arguments, Mapping) else {}
 
 
+def _resolve(
+    call: Any, tools: Mapping[str, Callable[..., Any]], raise_errors: bool
+) -> tuple[str | None, Callable[..., Any] | None, dict[str, Any]]:
+    """(call id, tool, arguments) of a call that can run; when it cannot (arguments that are not JSON,
+    an unknown tool), the tool is None and the third item is the message that tells the model why."""
+    try:
+        call_id, name, arguments = _call_parts(call)
+    except ValueError:  # the model sent arguments that are not JSON: tell it, as the API docs advise
+        if raise_errors:
+            raise
+        call_id = get(call, "id") or get(call, "call_id")
+        return call_id, None, _tool_message(call_id, {"error": "invalid arguments"})
+    tool = tools.get(name)
+    if tool is None:
+        return call_id, None, _tool_message(call_id, {"error": f"unknown tool {name}"})
+    return call_id, tool, arguments if isinstance(arguments, dict) else dict(arguments)
+
+
 def _tool_message(call_id: str | None, result: Any) -> dict[str, Any]:
     content = result if isinstance(result, str) else json.dumps(result, default=str)
     return {"role": "tool", "tool_call_id": call_id, "content": content}
 
 
-def _error_message(call_id: str | None, exc: BaseException) -> dict[str, Any]:
+def _error_message(call_id: str | None, exc: BaseException, raise_errors: bool) -> dict[str, Any]:
+    """Called while ``exc`` is being handled: re-raises it when asked to, else the message answering it."""
+    if raise_errors:
+        raise
     # Only the class name goes back to the model: the message may hold data the model should not see.
     return _tool_message(call_id, {"error": type(exc).__name__})
 
@@ -241,31 +262,7 @@ def dispatch_tool_calls(
     the same ``gen_ai.tool.call.id`` as the chat span that requested it. A tool that raises is
     recorded on its span and answered with ``{"error": "<ExceptionClass>"}`` unless ``raise_errors``.
     """
-    messages: list[dict[str, Any]] = []
-    for call in tool_calls:
-        try:
-            call_id, name, arguments = _call_parts(call)
-        except ValueError:  # the model sent arguments that are not JSON: tell it, as the API docs advise
-            if raise_errors:
-                raise
-            messages.append(
-                _tool_message(get(call, "id") or get(call, "call_id"), {"error": "invalid arguments"})
-            )
-            continue
-        tool = tools.get(name)
-        if tool is None:
-            messages.append(_tool_message(call_id, {"error": f"unknown tool {name}"}))
-            continue
-        with tool_call_scope(call_id):
-            try:
-                result = tool(**arguments)
-            except Exception as exc:
-                if raise_errors:
-                    raise
-                messages.append(_error_message(call_id, exc))
-                continue
-        messages.append(_tool_message(call_id, result))
-    return messages
+    return [_dispatch_one(call, tools, raise_errors) for call in tool_calls]
 
 
 async def adispatch_tool_calls(
@@ -275,33 +272,36 @@ async def adispatch_tool_calls(
     raise_errors: bool = False,
 ) -> list[dict[str, Any]]:
     """Async twin of :func:`dispatch_tool_calls`; tools may be sync or async."""
-    messages: list[dict[str, Any]] = []
-    for call in tool_calls:
+    return [await _adispatch_one(call, tools, raise_errors) for call in tool_calls]
+
+
+def _dispatch_one(call: Any, tools: Mapping[str, Callable[..., Any]], raise_errors: bool) -> dict[str, Any]:
+    call_id, tool, arguments = _resolve(call, tools, raise_errors)
+    if tool is None:
+        return arguments
+    with tool_call_scope(call_id):
         try:
-            call_id, name, arguments = _call_parts(call)
-        except ValueError:  # the model sent arguments that are not JSON: tell it, as the API docs advise
-            if raise_errors:
-                raise
-            messages.append(
-                _tool_message(get(call, "id") or get(call, "call_id"), {"error": "invalid arguments"})
-            )
-            continue
-        tool = tools.get(name)
-        if tool is None:
-            messages.append(_tool_message(call_id, {"error": f"unknown tool {name}"}))
-            continue
-        with tool_call_scope(call_id):
-            try:
-                result = tool(**arguments)
-                if inspect.isawaitable(result):
-                    result = await result
-            except Exception as exc:
-                if raise_errors:
-                    raise
-                messages.append(_error_message(call_id, exc))
-                continue
-        messages.append(_tool_message(call_id, result))
-    return messages
+            result = tool(**arguments)
+        except Exception as exc:
+            return _error_message(call_id, exc, raise_errors)
+    return _tool_message(call_id, result)
+
+
+async def _adispatch_one(
+    call: Any, tools: Mapping[str, Callable[..., Any]], raise_errors: bool
+) -> dict[str, Any]:
+    # The sync twin's steps, with the tool's result awaited when it is awaitable.
+    call_id, tool, arguments = _resolve(call, tools, raise_errors)
+    if tool is None:
+        return arguments
+    with tool_call_scope(call_id):
+        try:
+            result = tool(**arguments)
+            if inspect.isawaitable(result):
+                result = await result
+        except Exception as exc:
+            return _error_message(call_id, exc, raise_errors)
+    return _tool_message(call_id, result)
 
 
 # -- agents and workflows ------------------------------------------------------------------------

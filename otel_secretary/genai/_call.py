@@ -19,6 +19,7 @@ from opentelemetry.util.genai.invocation import CLIENT_INFERENCE_CONTEXT_KEY
 from opentelemetry.util.genai.types import Error
 
 from otel_secretary._internal.self_monitoring import report_internal_error
+from otel_secretary.errors import record_exception
 
 from ._content import input_messages, masked_json, output_messages, tool_call_attributes
 from ._direct import DirectInference, direct_inference_possible
@@ -224,7 +225,8 @@ class TracedCall:
         span = self.invocation.span
         try:
             self._apply_response()
-            _record_exception(span, exc, self.spec.provider)
+            # Category, severity and fingerprint from the errors module, which adds the exception event.
+            record_exception(span, exc, system=self.spec.provider)
         except Exception as failure:
             report_internal_error("genai.record_exception", failure)
         try:
@@ -335,12 +337,3 @@ def _safe_str(exc: BaseException) -> str:
         return str(exc)
     except Exception:
         return ""
-
-
-def _record_exception(span: Any, exc: BaseException, system: str) -> None:
-    """Category, severity and fingerprint from the errors module, which adds the exception event."""
-    try:
-        from otel_secretary.errors import record_exception
-    except ImportError:
-        return
-    record_exception(span, exc, system=system)

@@ -118,13 +118,7 @@ async def _finish_when_awaited(awaitable: Any, call: TracedCall) -> Any:
         raise
     finally:
         call.deactivate(token)
-    if _is_async_stream(result):
-        return TracedAsyncStream(result, call)
-    if _is_sync_stream(result):
-        return TracedStream(result, call)
-    call.on_result(result)
-    call.finish()
-    return result
+    return _end_with_awaited(result, call)
 
 
 def _coroutine_wrapper(spec: CallSpec, func: Callable[..., Any]) -> Callable[..., Any]:
@@ -137,17 +131,25 @@ def _coroutine_wrapper(spec: CallSpec, func: Callable[..., Any]) -> Callable[...
         except BaseException as exc:
             call.fail(exc)
             raise
-        if _is_async_stream(result):
-            call.suspend()
-            return TracedAsyncStream(result, call)
-        if _is_sync_stream(result):
-            call.suspend()
-            return TracedStream(result, call)
-        call.on_result(result)
-        call.finish()
-        return result
+        return _end_with_awaited(result, call)
 
     return wrapper
+
+
+def _end_with_awaited(result: Any, call: TracedCall) -> Any:
+    """End ``call`` with what a coroutine returned, or hand a returned stream the rest of the call.
+
+    An async stream is looked for first (a plain function's result is checked the other way round).
+    """
+    if _is_async_stream(result):
+        call.suspend()  # idempotent: a no-op when the call was suspended before it was awaited
+        return TracedAsyncStream(result, call)
+    if _is_sync_stream(result):
+        call.suspend()
+        return TracedStream(result, call)
+    call.on_result(result)
+    call.finish()
+    return result
 
 
 def _generator_wrapper(spec: CallSpec, func: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
@@ -239,14 +241,29 @@ def _is_async_stream(value: Any) -> bool:
     return not isinstance(value, _NOT_STREAMS) and hasattr(type(value), "__anext__")
 
 
-class TracedStream:
-    """Wraps a returned sync stream; ends the call on exhaustion, error, close(), exit or GC."""
+class _StreamOfCall:
+    """What the sync and async stream wrappers share: the call they end, if nothing else did, on GC,
+    and the wrapped SDK stream's own API (``response``, ``until_done``...) kept reachable."""
 
     __slots__ = ("__weakref__", "_call", "_stream")
 
     def __init__(self, stream: Any, call: TracedCall) -> None:
         self._stream = stream
         self._call = call
+
+    def __del__(self) -> None:
+        call = getattr(self, "_call", None)
+        if call is not None and not call.finished:
+            call.finish()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+class TracedStream(_StreamOfCall):
+    """Wraps a returned sync stream; ends the call on exhaustion, error, close(), exit or GC."""
+
+    __slots__ = ()
 
     def __iter__(self) -> TracedStream:
         return self
@@ -281,24 +298,11 @@ class TracedStream:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __del__(self) -> None:
-        call = getattr(self, "_call", None)
-        if call is not None and not call.finished:
-            call.finish()
 
-    def __getattr__(self, name: str) -> Any:
-        # Keep the SDK stream's own API (``response``, ``until_done``...) reachable.
-        return getattr(self._stream, name)
-
-
-class TracedAsyncStream:
+class TracedAsyncStream(_StreamOfCall):
     """Async twin of :class:`TracedStream` (``aclose()``/``async with``)."""
 
-    __slots__ = ("__weakref__", "_call", "_stream")
-
-    def __init__(self, stream: Any, call: TracedCall) -> None:
-        self._stream = stream
-        self._call = call
+    __slots__ = ()
 
     def __aiter__(self) -> TracedAsyncStream:
         return self
@@ -337,11 +341,3 @@ class TracedAsyncStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    def __del__(self) -> None:
-        call = getattr(self, "_call", None)
-        if call is not None and not call.finished:
-            call.finish()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)

@@ -76,24 +76,70 @@ class DecoratorSlot(InferenceData):
     """
 
 
-class DirectInference:
-    """One root inference invocation: the subset of ``InferenceInvocation`` the decorator uses."""
+class _DirectInvocation:
+    """What both direct invocations keep of util-genai's ``stop()``/``fail()``: the span ends once, an
+    error sets the status and ``error.type`` (span and metric), and whatever ``_apply_finish`` does,
+    the context is detached and the span ended."""
 
     __slots__ = (
         "_context_token",
         "_finished",
         "_instruments",
-        "_request_stream",
         "_span_context",
         "_start",
+        "attributes",
+        "metric_attributes",
+        "span",
+    )
+
+    _context_token: object | None
+    _finished: bool
+    span: Any
+    attributes: dict[str, AttributeValue]
+    metric_attributes: dict[str, AttributeValue]
+
+    def suspend(self) -> None:
+        token, self._context_token = self._context_token, None
+        if token is not None:
+            detach(token)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self._finish(None)
+
+    def fail(self, error: Error) -> None:
+        self._finish(error)
+
+    def _finish(self, error: Error | None) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            if error is not None:
+                self.span.set_status(Status(StatusCode.ERROR, error.message))
+                self.attributes[error_attributes.ERROR_TYPE] = error.type
+                self.metric_attributes[error_attributes.ERROR_TYPE] = error.type
+            self._apply_finish()
+        finally:
+            # suspend(), inlined: this runs once per call.
+            token, self._context_token = self._context_token, None
+            if token is not None:
+                detach(token)  # type: ignore[arg-type]
+            self.span.end()
+
+    def _apply_finish(self) -> None:
+        raise NotImplementedError
+
+
+class DirectInference(_DirectInvocation):
+    """One root inference invocation: the subset of ``InferenceInvocation`` the decorator uses."""
+
+    __slots__ = (
+        "_request_stream",
         "_start_attributes",
         "_stream_last_chunk_at",
         "_ttfc_seconds",
-        "attributes",
         "conversation_id",
         "data",
-        "metric_attributes",
-        "span",
     )
 
     def __init__(
@@ -195,46 +241,23 @@ class DirectInference:
         self.data.request_stream = True
         self.data.response_time_to_first_chunk = self._ttfc_seconds
 
-    def suspend(self) -> None:
-        token, self._context_token = self._context_token, None
-        if token is not None:
-            detach(token)  # type: ignore[arg-type]
-
-    def stop(self) -> None:
-        self._finish(None)
-
-    def fail(self, error: Error) -> None:
-        self._finish(error)
-
     # -- ending -----------------------------------------------------------------------------------------
 
-    def _finish(self, error: Error | None) -> None:
-        if self._finished:
-            return
-        self._finished = True
+    def _apply_finish(self) -> None:
         try:
-            self._apply_finish(error)
+            published = get_value(CLIENT_INFERENCE_CONTEXT_KEY, context=self._span_context)
+            if isinstance(published, InferenceData) and vars(published) != _UNTOUCHED:
+                self._enrich(published)
+            if self._request_stream is not None:
+                self.data.request_stream = self._request_stream
+            attributes: dict[str, AttributeValue] = _get_attributes(self)
+            attributes.update(self.attributes)
+            start = self._start_attributes
+            self.span.set_attributes({k: v for k, v in attributes.items() if k not in start})
+            self._record_client_metrics()
         finally:
-            self.suspend()
-            self.span.end()
+            # The slot is closed whatever happened: nothing publishes into an ended call.
             self._span_context = set_value(CLIENT_INFERENCE_CONTEXT_KEY, None, context=self._span_context)
-
-    def _apply_finish(self, error: Error | None) -> None:
-        data = self.data
-        if error is not None:
-            self.span.set_status(Status(StatusCode.ERROR, error.message))
-            self.attributes[error_attributes.ERROR_TYPE] = error.type
-            self.metric_attributes[error_attributes.ERROR_TYPE] = error.type
-        published = get_value(CLIENT_INFERENCE_CONTEXT_KEY, context=self._span_context)
-        if isinstance(published, InferenceData) and vars(published) != _UNTOUCHED:
-            self._enrich(published)
-        if self._request_stream is not None:
-            data.request_stream = self._request_stream
-        attributes: dict[str, AttributeValue] = _get_attributes(self)
-        attributes.update(self.attributes)
-        start = self._start_attributes
-        self.span.set_attributes({k: v for k, v in attributes.items() if k not in start})
-        self._record_client_metrics()
 
     def _enrich(self, published: InferenceData) -> None:
         """util-genai's ``enrich_from_context``: the inner call fills what ours left empty."""
@@ -306,25 +329,14 @@ def direct_tool_possible(handler: Any) -> bool:
     return hasattr(handler, "_tracer") and hasattr(handler, "_instruments")
 
 
-class DirectTool:
+class DirectTool(_DirectInvocation):
     """One ``execute_tool`` invocation: what util-genai's ``ToolInvocation`` emits, for ``@traced_tool``.
 
     Arguments and results are never set on the invocation by us (we write them, masked, into
     ``attributes``), so util-genai's content branch never applies; everything else is its output.
     """
 
-    __slots__ = (
-        "_context_token",
-        "_finished",
-        "_instruments",
-        "_metric_attributes",
-        "_span_context",
-        "_start",
-        "_tail",
-        "attributes",
-        "metric_attributes",
-        "span",
-    )
+    __slots__ = ("_metric_attributes", "_tail")
 
     def __init__(
         self,
@@ -370,32 +382,13 @@ class DirectTool:
         self._start = default_timer()
         self._finished = False
 
-    def stop(self) -> None:
-        self._finish(None)
-
-    def fail(self, error: Error) -> None:
-        self._finish(error)
-
-    def _finish(self, error: Error | None) -> None:
-        if self._finished:
-            return
-        self._finished = True
-        try:
-            if error is not None:
-                self.span.set_status(Status(StatusCode.ERROR, error.message))
-                self.attributes[error_attributes.ERROR_TYPE] = error.type
-                self.metric_attributes[error_attributes.ERROR_TYPE] = error.type
-            attributes = dict(self._tail)
-            attributes.update(self.attributes)
-            self.span.set_attributes(attributes)
-            metric = self._metric_attributes
-            if self.metric_attributes:
-                metric = {**metric, **self.metric_attributes}
-            self._instruments.execute_tool_duration.record(
-                max(default_timer() - self._start, 0.0), attributes=metric, context=self._span_context
-            )
-        finally:
-            token, self._context_token = self._context_token, None
-            if token is not None:
-                detach(token)  # type: ignore[arg-type]
-            self.span.end()
+    def _apply_finish(self) -> None:
+        attributes = dict(self._tail)
+        attributes.update(self.attributes)
+        self.span.set_attributes(attributes)
+        metric = self._metric_attributes
+        if self.metric_attributes:
+            metric = {**metric, **self.metric_attributes}
+        self._instruments.execute_tool_duration.record(
+            max(default_timer() - self._start, 0.0), attributes=metric, context=self._span_context
+        )

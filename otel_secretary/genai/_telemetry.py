@@ -8,7 +8,6 @@ decorator, so they never touch global state.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
@@ -21,6 +20,7 @@ from opentelemetry.util.genai._conversation_context import get_ambient_conversat
 from opentelemetry.util.genai.handler import TelemetryHandler
 
 from otel_secretary import semconv
+from otel_secretary._internal.lazy_default import LazyDefault
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
@@ -123,10 +123,8 @@ class GenAITelemetry:
         )
 
     def mask(self, text: str) -> str | None:
-        """Masked text, or None when no masker is available: content is then withheld, never raw."""
+        """Masked text, or None when masking failed: content is then withheld, never raw."""
         masker = self._mask or _pii_mask_text()
-        if masker is None:
-            return None
         try:
             return masker(text)
         except Exception as exc:
@@ -170,33 +168,28 @@ def _settings_masker(settings: Any, meter_provider: MeterProvider | None) -> Mas
         return None
 
 
-def _pii_mask_text() -> Mask | None:
-    try:
-        from otel_secretary.pii import mask_text
-    except ImportError:
-        return None
+def _pii_mask_text() -> Mask:
+    # Imported on first use: the detectors cost tens of milliseconds, paid only when content is captured.
+    from otel_secretary.pii import mask_text
+
     masker: Mask = mask_text
     return masker
 
 
-_default: GenAITelemetry | None = None
-_default_lock = threading.Lock()
+def _telemetry_from_environment() -> GenAITelemetry:
+    from otel_secretary.settings import load_settings
+
+    return GenAITelemetry.from_settings(load_settings())
+
+
+_default: LazyDefault[GenAITelemetry] = LazyDefault(_telemetry_from_environment)
 
 
 def default_telemetry() -> GenAITelemetry:
     """The process-wide telemetry; global (proxy) providers, settings from the environment."""
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                from otel_secretary.settings import load_settings
-
-                _default = GenAITelemetry.from_settings(load_settings())
-    return _default
+    return _default.get()
 
 
 def set_default_telemetry(telemetry: GenAITelemetry | None) -> None:
     """Replace the process-wide telemetry (``None`` rebuilds it lazily on next use)."""
-    global _default
-    with _default_lock:
-        _default = telemetry
+    _default.set(telemetry)

@@ -275,43 +275,30 @@ class _AttemptTracer:
 
     def sync(self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         request: Any = args[0] if args else kwargs.get("request")
-        try:
-            attempt = self._start(request)
-        except Exception as exc:
-            report_internal_error("openai.attempt_start", exc)
+        attempt = self._safe_start(request)
+        if attempt is None:
             return wrapped(*args, **kwargs)
-        response = None
-        error: BaseException | None = None
-        try:
-            with _only_this_attempt(request.headers, attempt.span):
-                response = wrapped(*args, **kwargs)
-            return response
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self._safe_end(attempt, response, error)
+        with _only_this_attempt(self, attempt, request.headers) as scope:
+            scope.response = wrapped(*args, **kwargs)
+        return scope.response
 
     async def asynchronous(
         self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         request: Any = args[0] if args else kwargs.get("request")
+        attempt = self._safe_start(request)
+        if attempt is None:
+            return await wrapped(*args, **kwargs)
+        with _only_this_attempt(self, attempt, request.headers) as scope:
+            scope.response = await wrapped(*args, **kwargs)
+        return scope.response
+
+    def _safe_start(self, request: Any) -> _Attempt | None:
         try:
-            attempt = self._start(request)
+            return self._start(request)
         except Exception as exc:
             report_internal_error("openai.attempt_start", exc)
-            return await wrapped(*args, **kwargs)
-        response = None
-        error: BaseException | None = None
-        try:
-            with _only_this_attempt(request.headers, attempt.span):
-                response = await wrapped(*args, **kwargs)
-            return response
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self._safe_end(attempt, response, error)
+            return None
 
     def _safe_end(self, attempt: _Attempt, response: Any, error: BaseException | None) -> None:
         try:
@@ -321,32 +308,39 @@ class _AttemptTracer:
 
 
 class _only_this_attempt:
-    """Inject ``traceparent`` into the outgoing headers and keep the generic httpx2 spans out.
+    """The ``with`` block of one attempt, for the sync and async paths alike: inject ``traceparent``
+    into the outgoing headers and keep the generic httpx2 spans out; the block stores the response,
+    and leaving it, normally or by an exception, ends the attempt.
 
     One context attach for both (the retry's span, if any, and the HTTP suppression key) instead of
     two nested context managers: this runs on every attempt of every call.
     """
 
-    __slots__ = ("_carrier", "_span", "_token")
+    __slots__ = ("_attempt", "_attempts", "_carrier", "_token", "response")
 
-    def __init__(self, carrier: Any, span: Any) -> None:
+    def __init__(self, attempts: _AttemptTracer, attempt: _Attempt, carrier: Any) -> None:
+        self._attempts = attempts
+        self._attempt = attempt
         self._carrier = carrier
-        self._span = span
         self._token: object | None = None
+        self.response: Any = None
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _only_this_attempt:
         ctx = context_api.get_current()
-        if self._span is not None:
-            ctx = trace.set_span_in_context(self._span, ctx)
+        span = self._attempt.span
+        if span is not None:
+            ctx = trace.set_span_in_context(span, ctx)
         self._token = context_api.attach(context_api.set_value(_SUPPRESS_HTTP_KEY, True, ctx))
         try:
             propagate.inject(self._carrier)
         except Exception as exc:
             report_internal_error("instrumentation.inject", exc)
+        return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, exc_type: object, error: BaseException | None, traceback: object) -> None:
         if self._token is not None:
             context_api.detach(self._token)  # type: ignore[arg-type]
+        self._attempts._safe_end(self._attempt, self.response, error)
 
 
 @functools.lru_cache(maxsize=512)

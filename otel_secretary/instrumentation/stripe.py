@@ -70,6 +70,24 @@ class _LogicalCall:
         self.call_token: Any = None
 
 
+class _LogicalScope:
+    """``with`` block of one logical call, for the sync and async paths alike: the block stores the
+    SDK's response; leaving it, normally or by an exception, completes the call's span and metric."""
+
+    __slots__ = ("call", "client", "response")
+
+    def __init__(self, client: TracedStripeHTTPClient, call: _LogicalCall | None) -> None:
+        self.client = client
+        self.call = call
+        self.response: Any = None
+
+    def __enter__(self) -> _LogicalScope:
+        return self
+
+    def __exit__(self, exc_type: object, error: BaseException | None, traceback: object) -> None:
+        self.client._complete(self.call, self.response, error)
+
+
 _current: contextvars.ContextVar[_LogicalCall | None] = contextvars.ContextVar(
     "otel_secretary_stripe_call", default=None
 )
@@ -162,9 +180,7 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
             if response is not None:
                 content, status, headers = response
                 span.set_attribute(http_attributes.HTTP_RESPONSE_STATUS_CODE, int(status))
-                request_id = _header(headers, "Request-Id")
-                if request_id:
-                    span.set_attribute("stripe.request_id", request_id)
+                _set_request_id(span, response)
                 should_retry = _header(headers, "Stripe-Should-Retry")
                 if should_retry is not None:
                     span.set_attribute("stripe.should_retry", should_retry == "true")
@@ -226,18 +242,10 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
         max_network_retries: int | None,
         usage: list[str] | None,
     ) -> Any:
-        """One logical span around the SDK's retry loop (sync paths; the async one mirrors it)."""
-        call = self._begin(method, url, headers)
-        response = None
-        error: BaseException | None = None
-        try:
-            response = send(method, url, headers, post_data, max_network_retries, _usage=usage)
-            return response
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self._complete(call, response, error)
+        """One logical span around the SDK's retry loop (sync paths; the async one awaits in this scope)."""
+        with _LogicalScope(self, self._begin(method, url, headers)) as scope:
+            scope.response = send(method, url, headers, post_data, max_network_retries, _usage=usage)
+        return scope.response
 
     async def request_with_retries_async(
         self,
@@ -249,19 +257,11 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
         *,
         _usage: list[str] | None = None,
     ) -> tuple[Any, int, Any]:
-        call = self._begin(method, url, headers)
-        response = None
-        error: BaseException | None = None
-        try:
-            response = await super().request_with_retries_async(
+        with _LogicalScope(self, self._begin(method, url, headers)) as scope:
+            scope.response = await super().request_with_retries_async(
                 method, url, headers, post_data, max_network_retries, _usage=_usage
             )
-            return response  # type: ignore[no-any-return]
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            self._complete(call, response, error)
+        return scope.response  # type: ignore[no-any-return]
 
     # -- physical attempts -------------------------------------------------------------------------
 

@@ -32,13 +32,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from otel_secretary.rules import promql
-from otel_secretary.rules.spec import AGGREGATES, OPERATORS, PROJECTIONS, RuleSpec, format_duration
+from otel_secretary.rules.promql import RECORD_RATIO
+from otel_secretary.rules.spec import AGGREGATES, OPERATORS, PROJECTIONS, RuleSpec, aggregate, format_duration
 
 if TYPE_CHECKING:
     from otel_secretary.rules.spec import _Reader
 
-RECORD_TOTAL = "otel_secretary:sli_total:rate"
-RECORD_RATIO = "otel_secretary:sli_error:ratio_rate"
 #: The engine's result row: (spec, alertname, severity, labels, condition, value).
 Result = tuple[RuleSpec, str, str, dict[str, str], bool | None, float | None]
 
@@ -149,16 +148,7 @@ def rules_for(spec: RuleSpec, source: str) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
     if spec.projection == "error_budget":
         queries = promql.SpanQueries(replace(spec, kind="error_rate"), source)  # errors are the bad events
-        for window in spec.windows:
-            w = format_duration(window)
-            rules.append({"record": f"{RECORD_TOTAL}{w}", "expr": queries.total(window), "labels": labels})
-            rules.append(
-                {
-                    "record": f"{RECORD_RATIO}{w}",
-                    "expr": f"{queries.bad(window)}\n/\n{queries.total(window)}",
-                    "labels": labels,
-                }
-            )
+        rules = promql.sli_recording_rules(queries, spec.windows, labels)
     alert: dict[str, Any] = {"alert": spec.name, "expr": expression(spec, source)}
     if spec.for_:
         alert["for"] = format_duration(spec.for_)
@@ -243,12 +233,7 @@ def evaluate_metric(
             groups.setdefault(key[:-1], []).append(projected)
     results: list[Result] = []
     for key, values in groups.items():
-        value = {
-            "avg": sum(values) / len(values),
-            "max": max(values),
-            "min": min(values),
-            "sum": sum(values),
-        }[spec.aggregate]
+        value = aggregate(spec.aggregate, values)
         if spec.projection == "pace":
             value *= spec.horizon
         labels = dict(zip(by, key, strict=True))

@@ -17,7 +17,7 @@ from typing import Any
 
 from otel_secretary.rules import forecast, promql
 from otel_secretary.rules.conditions import Result
-from otel_secretary.rules.spec import RuleSpec
+from otel_secretary.rules.spec import RuleSpec, aggregate
 
 #: Prometheus' lookback delta: a gauge point older than this is stale.
 LOOKBACK_SECONDS = 300.0
@@ -105,17 +105,12 @@ class MetricSamples:
                     else increase / max(1.0, recent[-1][0] - recent[0][0])
                 )
         for key, values in groups.items():
-            aggregate = {
-                "avg": sum(values) / len(values),
-                "max": max(values),
-                "min": min(values),
-                "sum": sum(values),
-            }[spec.aggregate]
+            value = aggregate(spec.aggregate, values)
             if spec.invert:
-                aggregate = 1 - aggregate
-            condition = _compare(aggregate, spec.op, spec.threshold)
+                value = 1 - value
+            condition = _compare(value, spec.op, spec.threshold)
             labels = dict(zip(metric_by(spec), key, strict=True))
-            yield spec, spec.name, spec.severity, labels, condition, aggregate
+            yield spec, spec.name, spec.severity, labels, condition, value
 
     def clear(self) -> None:
         self.gauges.clear()

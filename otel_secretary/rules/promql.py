@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from opentelemetry.exporter.prometheus._mapping import map_unit, sanitize_attribute, sanitize_full_name
 from prometheus_client.utils import floatToGoString as _float_to_go_string
@@ -113,6 +114,11 @@ def label_name(attribute: str) -> str:
     return sanitize_attribute(attribute)
 
 
+def _not_a_boundary(spec: RuleSpec, what: str) -> SpecError:
+    """A latency threshold that no histogram bucket ends at: the rule could only count a wrong share."""
+    return SpecError(spec.file, spec.line, "latency_threshold", f"{spec.latency_threshold:g}s is not {what}")
+
+
 @dataclass(frozen=True)
 class SpanQueries:
     """Rate expressions of one span rule for one source; ``by`` is the grouping the alerts keep."""
@@ -190,12 +196,7 @@ class SpanQueries:
         if self.source == "collector":
             allowed = sorted(set(SPANMETRICS_BUCKETS_MS) | set(STACK_SPANMETRICS_BUCKETS_MS))
             if round(threshold * 1000, 6) not in allowed:
-                raise SpecError(
-                    spec.file,
-                    spec.line,
-                    "latency_threshold",
-                    f"{threshold:g}s is not a spanmetrics bucket boundary ({allowed} ms)",
-                )
+                raise _not_a_boundary(spec, f"a spanmetrics bucket boundary ({allowed} ms)")
             ms = [*self._span_matchers(), le_matcher(threshold, unit_ms=True)]
             sec = [*self._span_matchers(), le_matcher(threshold, unit_ms=False)]
             return (
@@ -205,12 +206,7 @@ class SpanQueries:
         assert spec.sdk is not None
         bounds = SDK_BUCKETS.get(spec.sdk.metric, SDK_DEFAULT_BUCKETS)
         if not any(abs(b - threshold) < 1e-9 for b in bounds):
-            raise SpecError(
-                spec.file,
-                spec.line,
-                "latency_threshold",
-                f"{threshold:g}s is not a bucket boundary of {spec.sdk.metric} {bounds}",
-            )
+            raise _not_a_boundary(spec, f"a bucket boundary of {spec.sdk.metric} {bounds}")
         pairs = [*self._sdk_matchers(), le_matcher(threshold, unit_ms=False)]
         return self._sum(f"rate({self._sdk_metric()}_bucket{matchers(pairs)}[{w}]){self._join()}")
 
@@ -270,3 +266,26 @@ def threshold_expr(spec: RuleSpec, source: str) -> tuple[str, tuple[str, ...]]:
     if spec.invert:
         aggregated = f"1 - {aggregated}"
     return f"{aggregated} {spec.op} {num(spec.threshold)}", by
+
+
+#: The recording rules both SLO and forecast rules read: per-window event rate and error ratio.
+RECORD_TOTAL = "otel_secretary:sli_total:rate"
+RECORD_RATIO = "otel_secretary:sli_error:ratio_rate"
+
+
+def sli_recording_rules(
+    queries: SpanQueries, windows: Sequence[int], labels: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Per window, the SLI's event rate and its error ratio, recorded once for the alerts that read them."""
+    rules: list[dict[str, Any]] = []
+    for window in windows:
+        w = format_duration(window)
+        rules.append({"record": f"{RECORD_TOTAL}{w}", "expr": queries.total(window), "labels": labels})
+        rules.append(
+            {
+                "record": f"{RECORD_RATIO}{w}",
+                "expr": f"{queries.bad(window)}\n/\n{queries.total(window)}",
+                "labels": labels,
+            }
+        )
+    return rules

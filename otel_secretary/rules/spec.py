@@ -8,7 +8,7 @@ each value keeps its line. This module must stay free of any Prometheus or engin
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -28,6 +28,18 @@ SPAN_KINDS = ("server", "client", "internal", "producer", "consumer")
 SEVERITIES = ("page", "ticket", "info")
 OPERATORS = (">", ">=", "<", "<=")
 AGGREGATES = ("avg", "max", "min", "sum")
+
+
+def aggregate(how: str, values: Sequence[float]) -> float:
+    """One of :data:`AGGREGATES` over a non-empty group, as PromQL's aggregation of the same name."""
+    return {
+        "avg": sum(values) / len(values),
+        "max": max(values),
+        "min": min(values),
+        "sum": sum(values),
+    }[how]
+
+
 FUNCTIONS = ("value", "rate", "increase")
 #: The Grafana dashboards a rule's panel can live on (``dashboard.board``).
 DASHBOARDS = ("overview", "performance", "errors", "external", "business")

@@ -13,26 +13,16 @@ from pathlib import Path
 from opentelemetry.sdk._logs import ReadableLogRecord
 from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
 
-from otel_secretary._internal.export_slices import SliceBudget
+from otel_secretary.sdk._jsonl_exporter import JsonLinesExporterCore
 from otel_secretary.sdk._otlp_json import logs_document
-from otel_secretary.sdk._rotating_stream import stream_for, write_batch
 from otel_secretary.settings import Settings
 
 
-class JsonLinesLogExporter(LogRecordExporter):
-    """``OTEL_LOGS_EXPORTER=secretary_jsonl``."""
+class JsonLinesLogExporter(JsonLinesExporterCore[ReadableLogRecord], LogRecordExporter):
+    """``OTEL_LOGS_EXPORTER=secretary_jsonl``: ``<data_dir>/logs.jsonl`` unless a path is given."""
 
     def __init__(self, path: Path | None = None, settings: Settings | None = None) -> None:
-        self.stream = stream_for("logs.jsonl", path, settings)
-        self._budget = SliceBudget()
+        super().__init__("logs.jsonl", "logs", logs_document, path, settings)
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
-        body = logs_document(batch, self._budget)
-        kept = write_batch(self.stream, "logs", body, len(batch))
-        return LogRecordExportResult.SUCCESS if kept else LogRecordExportResult.FAILURE
-
-    def shutdown(self) -> None:
-        self.stream.close()
-
-    def force_flush(self, timeout_millis: int = 10_000) -> bool:
-        return True
+        return LogRecordExportResult.SUCCESS if self._write(batch) else LogRecordExportResult.FAILURE

@@ -17,26 +17,16 @@ from pathlib import Path
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from otel_secretary._internal.export_slices import SliceBudget
+from otel_secretary.sdk._jsonl_exporter import JsonLinesExporterCore
 from otel_secretary.sdk._otlp_json import spans_document
-from otel_secretary.sdk._rotating_stream import stream_for, write_batch
 from otel_secretary.settings import Settings
 
 
-class JsonLinesSpanExporter(SpanExporter):
+class JsonLinesSpanExporter(JsonLinesExporterCore[ReadableSpan], SpanExporter):
     """``OTEL_TRACES_EXPORTER=secretary_jsonl``: ``<data_dir>/traces.jsonl`` unless a path is given."""
 
     def __init__(self, path: Path | None = None, settings: Settings | None = None) -> None:
-        self.stream = stream_for("traces.jsonl", path, settings)
-        self._budget = SliceBudget()
+        super().__init__("traces.jsonl", "spans", spans_document, path, settings)
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        body = spans_document(spans, self._budget)
-        kept = write_batch(self.stream, "spans", body, len(spans))
-        return SpanExportResult.SUCCESS if kept else SpanExportResult.FAILURE
-
-    def shutdown(self) -> None:
-        self.stream.close()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
+        return SpanExportResult.SUCCESS if self._write(spans) else SpanExportResult.FAILURE
