@@ -48,9 +48,10 @@ _JSON_NAME_KEY = re.compile(r"(?i)name\"|attendee|organi[sz]er|sender|recipient|
 _MAX_PASSES = 16
 _INERT = frozenset(" \t\n\r,;\"'<>[]{}|.!?:)=&")
 _DIGITS = frozenset("0123456789")
-# An IPv6 address ends in a hex group or "::"; before a hit, "db8::" may be the head of an address whose
-# last group the hit took ("2001:db8::1jane@example.com"): alone, it is an address of its own.
-_IPV6_TAIL = frozenset("0123456789abcdefABCDEF:")
+# "." and ":" are inert unless they join two words: then the hit may have taken part of a longer value
+# that lost to it, and the rest is a value of its own ("sk_live_…789jane" + ".doe@example.com";
+# "2001:db8::" + "1jane@example.com", an IPv6 head). One more pass masks that rest.
+_SEPARATORS = frozenset(".:")
 
 
 def _touches_joiner(text: str, hits: list[Hit]) -> bool:
@@ -61,7 +62,13 @@ def _touches_joiner(text: str, hits: list[Hit]) -> bool:
         start, end = hit.start, hit.end
         if start and (text[start - 1] not in _INERT or (start > 1 and text[start - 2] in _DIGITS)):
             return True
-        if start > 1 and text[start - 1] == ":" and text[start - 2] in _IPV6_TAIL:
+        if (
+            start > 1
+            and text[start - 1] in _SEPARATORS
+            and (text[start - 2].isalnum() or text[start - 2] == ":")
+        ):
+            return True
+        if end + 1 < length and text[end] in _SEPARATORS and text[end + 1].isalnum():
             return True
         if end < length and (text[end] not in _INERT or (end + 1 < length and text[end + 1] in _DIGITS)):
             return True

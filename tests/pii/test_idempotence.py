@@ -39,9 +39,14 @@ SEPARATORS = st.lists(st.sampled_from(["", " ", ", ", "\n", " <", "> "]), min_si
 FAST = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-# Found by this test: the e-mail took the IPv6 address's last group, leaving "2001:db8::" that a second
-# pass masked as an address of its own (and that the first pass exported).
+# Found by this test (a random draw on 3.13, then --hypothesis-seed=3): the e-mail took the IPv6
+# address's last group, leaving "2001:db8::" that a second pass masked as an address of its own (and
+# that the first pass exported).
 GLUED_IPV6 = example(pieces=["2001:db8::1", "jane%40example.com"], separators=[""] * 14)
+# And the secret took "jane" of the e-mail, leaving ".doe@example.com" unmasked after the first pass.
+GLUED_SECRET = example(
+    pieces=["sk_live_51FAKEfakeFAKE0123456789", "jane.doe@example.com"], separators=[""] * 14
+)
 
 
 def _join(pieces: list[str], separators: list[str]) -> str:
@@ -51,6 +56,7 @@ def _join(pieces: list[str], separators: list[str]) -> str:
 @FAST
 @given(PIECES, SEPARATORS)
 @GLUED_IPV6
+@GLUED_SECRET
 def test_masking_placeholders_and_pii_is_idempotent(pieces: list[str], separators: list[str]) -> None:
     text = _join(pieces, separators)
     once = MASKER.mask_text(text)
@@ -60,6 +66,7 @@ def test_masking_placeholders_and_pii_is_idempotent(pieces: list[str], separator
 @FAST
 @given(PIECES, SEPARATORS)
 @GLUED_IPV6
+@GLUED_SECRET
 def test_pseudonym_output_is_idempotent(pieces: list[str], separators: list[str]) -> None:
     text = _join(pieces, separators)
     once = PSEUDONYMS.mask_text(text)
