@@ -21,6 +21,19 @@ ANNOTATIONS = """
       summary: "{{ $labels.service_name }} is failing"
       runbook_url: docs/runbooks/error-rate.md
 """
+# One error-rate rule on service "api", for the tests that only need some rule to fire.
+API_ERROR_RATE = (
+    """
+rules:
+  - name: Api
+    kind: error_rate
+    threshold: 0.5
+    window: 5m
+    by: [service_name]
+    selector: {service: api}
+"""
+    + ANNOTATIONS
+)
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from tests.support.alertmanager import post_alert
 from tests.support.polling import wait_for
 from tests.support.processes import free_port
 
-from .conftest import ANNOTATIONS, Replay
+from .conftest import ANNOTATIONS, API_ERROR_RATE, Replay
 
 runner = CliRunner()
 
@@ -172,19 +172,7 @@ def test_list_prunes_dead_workers_state_names_its_source_and_refuses_unknown_for
 ) -> None:
     """Issue 11 item 8: after prefork workers stopped, one alert is listed once, under a header, with the
     folder it was read from; ``-o yaml`` is refused."""
-    spec = (
-        """
-rules:
-  - name: Api
-    kind: error_rate
-    threshold: 0.5
-    window: 5m
-    by: [service_name]
-    selector: {service: api}
-"""
-        + ANNOTATIONS
-    )
-    rules = EmbeddedRules(make_specs(spec), tmp_path)
+    rules = EmbeddedRules(make_specs(API_ERROR_RATE), tmp_path)
     replay = Replay(rules.engine, service="api", start_minute=int(time.time() // 60) - 10)
     replay.run(10, 100, bad_share=1.0)
     for _ in range(2):  # two forked "workers" each write their own state file, then exit

@@ -24,21 +24,10 @@ from otel_secretary.settings import load_settings
 from otel_secretary.testing.receivers import HttpReceiver
 from tests.support.alertmanager import post_alert
 
-from .conftest import ANNOTATIONS, Replay
+from .conftest import API_ERROR_RATE, Replay
 
 runner = CliRunner()
-SPEC = (
-    """
-rules:
-  - name: Api
-    kind: error_rate
-    threshold: 0.5
-    window: 5m
-    by: [service_name]
-    selector: {service: api}
-"""
-    + ANNOTATIONS
-)
+SPEC = API_ERROR_RATE
 
 
 @pytest.fixture(autouse=True)
