@@ -124,6 +124,12 @@ GENAI_DURATION_BUCKETS: Final = (
     81.92,
 )
 
+#: The span-metrics connector's duration buckets in our Collector (milliseconds): written into
+#: ``generated/otelcol-spanmetrics.yaml`` by ``otel-secretary generate`` and merged over every collector
+#: config that computes span metrics; latency thresholds of span rules must be one of these boundaries
+#: (or of the connector's own defaults, for a Collector configured elsewhere).
+SPAN_METRICS_BUCKETS_MS: Final = (5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000)
+
 # -- attribute keys we define -----------------------------------------------------------------------
 
 EXTERNAL_SYSTEM: Final = "otel_secretary.external.system"

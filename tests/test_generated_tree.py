@@ -27,7 +27,7 @@ def test_one_command_regenerates_the_whole_committed_tree(tmp_path: Path) -> Non
     stale = [name for name in fresh if fresh[name] != committed[name]]
     assert not stale, f"stale: {stale}; {HINT}"
     # Every kind of artefact is in the one tree.
-    assert {"alertmanager.yml", "pii-redaction.yaml"} <= set(fresh)
+    assert {"alertmanager.yml", "pii-redaction.yaml", "otelcol-spanmetrics.yaml"} <= set(fresh)
     assert any(n.startswith("collector/") for n in fresh) and any(n.startswith("sdk/") for n in fresh)
     assert any(n.startswith("dashboards/") and n.endswith(".json") for n in fresh)
 

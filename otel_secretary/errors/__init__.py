@@ -7,6 +7,7 @@ from its ``except`` branches while the span is open. Nothing here may raise into
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 from opentelemetry import metrics
 
@@ -30,6 +31,9 @@ from ._record import (
     set_default_recorder,
 )
 from ._sentry_clients import SentryStatus
+
+if TYPE_CHECKING:
+    from otel_secretary.pii import Masker
 
 __all__ = [
     "ATTR_CATEGORY",
@@ -60,7 +64,7 @@ _installed_with: tuple[int, int] | None = None
 
 
 def install(
-    settings: Settings, masker: object | None = None, *, meter_provider: metrics.MeterProvider | None = None
+    settings: Settings, masker: Masker | None = None, *, meter_provider: metrics.MeterProvider | None = None
 ) -> None:
     """Set up recording, the Flask/Celery hooks and (with a DSN) Sentry. Idempotent, never raises."""
     global _installed_with

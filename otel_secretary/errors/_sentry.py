@@ -27,7 +27,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from opentelemetry import trace
 
@@ -36,8 +36,11 @@ from otel_secretary._internal.self_monitoring import report_internal_error
 
 from ._fingerprint import normalise_message
 from ._hooks import baggage_context, flask_request_context
-from ._masking import REDACTION_FAILED, identity, text_masker
+from ._masking import identity, text_masker
 from ._record import ErrorRecorder
+
+if TYPE_CHECKING:
+    from otel_secretary.pii import Masker
 
 Event = dict[str, Any]
 Hint = dict[str, Any]
@@ -48,7 +51,6 @@ HEADER_ALLOW_LIST: Final = frozenset(
     {"accept", "content-type", "content-length", "user-agent", "host", "traceparent", "x-request-id"}
 )
 _LEVEL_BY_SEVERITY: Final = {"critical": "fatal", "high": "error", "medium": "error", "low": "warning"}
-_MAX_DEPTH: Final = 32
 _SEEN_ATTR: Final = "__otel_secretary_sentry_seen__"
 
 
@@ -80,22 +82,12 @@ class RepeatSampler:
         return count & (count - 1) == 0, count
 
 
-def mask_tree(value: Any, mask: Callable[[str], str], depth: int = 0) -> Any:
-    """Every string in a JSON-like tree masked, keys included; containers rebuilt."""
-    if isinstance(value, str):
-        return mask(value)
-    if depth > _MAX_DEPTH:
-        return REDACTION_FAILED
-    if isinstance(value, dict):
-        return {mask(str(k)): mask_tree(v, mask, depth + 1) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [mask_tree(v, mask, depth + 1) for v in value]
-    return value
+def _scrubber(masker: Masker | None) -> Scrubber:
+    """The PII package's Sentry scrubber: one walk over events, with the masker's key and value rules.
 
-
-def _scrubber(masker: object | None) -> Scrubber:
-    """The PII package's Sentry scrubber for its masker; for any other ``str -> str`` masker (which that
-    walk cannot drive: it needs the masker's key and value rules), every string masked with it."""
+    Anything other than a :class:`~otel_secretary.pii.Masker` cannot drive that walk, so it fails
+    closed (every item dropped, reported once) rather than sending what a plain ``str -> str``
+    function would miss: keys, query strings, credential subtrees."""
     if masker is None:
         return lambda event, hint: event
     # Imported here: the detectors cost tens of milliseconds, paid only when there is a masker.
@@ -104,8 +96,11 @@ def _scrubber(masker: object | None) -> Scrubber:
     if isinstance(masker, pii.Masker):
         scrubber: Scrubber = pii.sentry_scrubber(masker)
         return scrubber
-    mask = text_masker(masker)
-    return lambda event, hint: mask_tree(event, mask)
+    report_internal_error(
+        "errors.sentry_masker",
+        TypeError(f"Sentry needs an otel_secretary.pii.Masker, got {type(masker).__name__}: items dropped"),
+    )
+    return lambda event, hint: None
 
 
 def _filter_request(event: Event) -> None:
@@ -172,7 +167,7 @@ class SentryEventProcessor:
     def __init__(
         self,
         recorder: ErrorRecorder,
-        masker: object | None,
+        masker: Masker | None,
         sampler: RepeatSampler,
         *,
         owns_client: Callable[[], bool] = lambda: True,

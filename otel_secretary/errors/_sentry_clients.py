@@ -36,13 +36,16 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from otel_secretary._internal.self_monitoring import report_internal_error
 
 from ._record import ErrorRecorder
 from ._sentry import RepeatSampler, SentryEventProcessor, our_client_options
+
+if TYPE_CHECKING:
+    from otel_secretary.pii import Masker
 
 HOOKS: Final = (
     "before_send",
@@ -132,7 +135,7 @@ def _owns_current_client() -> bool:
 def install(
     *,
     recorder: ErrorRecorder,
-    masker: object | None,
+    masker: Masker | None,
     repeat_window: float,
     dsn: str,
     environment: str,

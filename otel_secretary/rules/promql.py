@@ -41,9 +41,9 @@ OVERFLOW_LABEL = "otel_metric_overflow"
 NOT_OVERFLOW = (OVERFLOW_LABEL, "!=", "true")
 # spanmetrics connector default explicit buckets, in milliseconds.
 SPANMETRICS_BUCKETS_MS = (2, 4, 6, 8, 10, 50, 100, 200, 400, 800, 1000, 1400, 2000, 5000, 10000, 15000)
-# The buckets our own Collector config sets (collector-config/otelcol.yaml); a latency threshold must be a
+# The buckets our own Collector sets (semconv, generated into its config); a latency threshold must be a
 # boundary of at least one of the two layouts.
-STACK_SPANMETRICS_BUCKETS_MS = (5, 10, 25, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 30000)
+STACK_SPANMETRICS_BUCKETS_MS = semconv.SPAN_METRICS_BUCKETS_MS
 # Bucket advice the SDK instrumentations pass (seconds), by instrument name.
 SDK_BUCKETS: Mapping[str, tuple[float, ...]] = {
     instrument.name: instrument.buckets for instrument in semconv.INSTRUMENTS if instrument.buckets

@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from otel_secretary.rules.render import AlertmanagerOptions, render_alertmanager
+from otel_secretary.stack import spanmetrics
 from otel_secretary.stack.ports import StackPorts
 
 _LOOPBACK_ADDRESS = re.compile(r"\b127\.0\.0\.1:(\d+)\b")
@@ -177,6 +178,8 @@ def render(config_dir: Path, state_dir: Path, ports: StackPorts, options: StackO
     pii = config_dir / PII_REDACTION_FILE
     if pii.is_file():
         collector.append(_dump(_remap_yaml(pii, mapping), out / "pii-redaction.yaml"))
+    # From the registry itself, not the generated copy: the stack's buckets cannot go stale.
+    collector.append(_dump(spanmetrics.fragment(), out / spanmetrics.FILE_NAME))
     if options.redis_endpoint:
         redis = yaml.safe_load((config_dir / REDIS_OVERLAY_FILE).read_text())
         redis["receivers"]["redis"]["endpoint"] = options.redis_endpoint

@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from otel_secretary import dashboards
-from otel_secretary.rules import promql
 from otel_secretary.rules.spec import RuleSpec, SpecError, load_file
 from tests.support.processes import REPO
 
@@ -110,17 +108,3 @@ def test_a_bad_dashboard_field_names_file_line_and_field(
         spec_of(dashboard=dashboard)
     assert message in str(caught.value)
     assert "spec.yaml:5: rules[0].dashboard" in str(caught.value)
-
-
-def test_stack_spanmetrics_buckets_are_the_collector_configs() -> None:
-    """promql validates latency thresholds against these; the Collector config is where they are set."""
-    config = yaml.safe_load((REPO / "collector-config" / "otelcol.yaml").read_text(encoding="utf-8"))
-    buckets = config["connectors"]["span_metrics"]["histogram"]["explicit"]["buckets"]
-
-    def millis(text: str) -> float:
-        number, unit = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s)", text).groups()  # type: ignore[union-attr]
-        return float(number) * (1000 if unit == "s" else 1)
-
-    assert tuple(millis(b) for b in buckets) == promql.STACK_SPANMETRICS_BUCKETS_MS, (
-        "otelcol.yaml span_metrics buckets changed: update promql.STACK_SPANMETRICS_BUCKETS_MS"
-    )

@@ -28,6 +28,7 @@ pytestmark = pytest.mark.e2e
 
 SCALING = repo_root() / "collector-config" / "scaling"
 PII_CONFIG = repo_root() / "generated" / "pii-redaction.yaml"
+SPANMETRICS_CONFIG = repo_root() / "generated" / "otelcol-spanmetrics.yaml"
 SERVICE = "e2e-scaling"
 OK_TRACES, ERROR_TRACES = 40, 10
 
@@ -62,7 +63,8 @@ def topology(
                 "TAIL_SAMPLING_DECISION_WAIT": "3s",
                 "SPAN_METRICS_FLUSH_INTERVAL": "1s",
             }
-            proc = Proc(f"gateway-{gw}", [binary, "--config", str(SCALING / "gateway.yaml")], env, Path(logs))
+            configs = ["--config", str(SCALING / "gateway.yaml"), "--config", str(SPANMETRICS_CONFIG)]
+            proc = Proc(f"gateway-{gw}", [binary, *configs], env, Path(logs))
             procs.append(proc)
             proc.wait_http(f"http://127.0.0.1:{ports[gw + '_health']}/", 30)
         agent_env = base_env | {

@@ -217,3 +217,16 @@ def test_ids_survive_masking_but_a_card_under_an_id_key_does_not() -> None:
     assert scrubbed["sid"] == event["sid"] and scrubbed["trace_id"] == event["trace_id"]
     assert scrubbed["event_id"] == "<card>"
     assert scrubbed["extra"]["query"] == "email=<email>&phone=<phone>&card=<card>"
+
+
+def test_a_masker_that_cannot_walk_sentry_items_drops_them_rather_than_send_them_half_masked() -> None:
+    """A plain ``str -> str`` function misses keys, query strings and credential subtrees: fail closed."""
+    from otel_secretary.errors._sentry import RepeatSampler, SentryEventProcessor
+
+    event = {"message": "boom", "extra": {"jane.doe@example.com": "invited"}}
+    plain = SentryEventProcessor(ErrorRecorder(), str.upper, RepeatSampler(0))  # type: ignore[arg-type]
+    assert plain.before_send(dict(event), {}) is None
+    assert plain.before_breadcrumb({"message": "jane.doe@example.com"}, {}) is None
+    ours = SentryEventProcessor(ErrorRecorder(), Masker(), RepeatSampler(0))
+    sent = ours.before_send(dict(event), {})
+    assert sent is not None and "jane.doe@example.com" not in json.dumps(sent)

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from otel_secretary.stack import StackOptions, StackPorts
+from otel_secretary import semconv
+from otel_secretary.rules import promql
+from otel_secretary.stack import StackOptions, StackPorts, spanmetrics
 from otel_secretary.stack.binaries import BinaryNotFound, find, repo_root
 from otel_secretary.stack.render import local_alert_routing, remap_ports, render
 
@@ -128,6 +130,45 @@ def test_redis_receiver_is_added_only_when_a_redis_endpoint_is_given(tmp_path: P
         _merge(merged, yaml.safe_load(path.read_text()))
     assert merged["receivers"]["redis"]["endpoint"] == "127.0.0.1:6390"
     assert merged["service"]["pipelines"]["metrics/host"]["receivers"] == ["hostmetrics", "redis"]
+
+
+def test_span_metrics_buckets_come_from_the_registry_into_every_collector_that_computes_them(
+    tmp_path: Path,
+) -> None:
+    """One list (semconv): the stack merges it from the registry, compose and the gateways from generated/."""
+    rendered = render(CONFIG_DIR, tmp_path, StackPorts.free(), StackOptions())
+    merged: dict[str, Any] = {}
+    for path in rendered.collector:
+        _merge(merged, yaml.safe_load(path.read_text()))
+    buckets = merged["connectors"]["span_metrics"]["histogram"]["explicit"]["buckets"]
+
+    def millis(text: str) -> float:
+        number, unit = re.fullmatch(r"(\d+)(ms|s)", text).groups()  # type: ignore[union-attr]
+        return float(number) * (1000 if unit == "s" else 1)
+
+    assert tuple(millis(b) for b in buckets) == semconv.SPAN_METRICS_BUCKETS_MS
+    assert promql.STACK_SPANMETRICS_BUCKETS_MS == semconv.SPAN_METRICS_BUCKETS_MS
+    assert merged["connectors"]["span_metrics"]["histogram"]["unit"] == "s"  # the base file's keys survive
+    # No config writes a list of its own; the ones outside the stack merge the generated file.
+    for shipped in ("otelcol.yaml", "scaling/gateway.yaml"):
+        config = yaml.safe_load((CONFIG_DIR / shipped).read_text())
+        assert "explicit" not in config["connectors"]["span_metrics"]["histogram"], shipped
+    compose = (CONFIG_DIR / "docker-compose.yml").read_text()
+    assert "--config=/etc/otelcol/generated/otelcol-spanmetrics.yaml" in compose
+    mount = "../generated/otelcol-spanmetrics.yaml:/etc/otelcol/generated/otelcol-spanmetrics.yaml:ro"
+    assert mount in compose
+    generated = yaml.safe_load((CONFIG_DIR.parent / "generated" / "otelcol-spanmetrics.yaml").read_text())
+    assert generated == spanmetrics.fragment(), "generated/ is stale: run `make generate`"
+    # The Collector's own merge of the stack's --config files ends with the registry's buckets.
+    printed = subprocess.run(
+        [str(_tool("otelcol-secretary")), "print-config", *(f"--config={p}" for p in rendered.collector)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    effective = yaml.safe_load(printed.stdout)["connectors"]["span_metrics"]["histogram"]["explicit"]
+    assert effective["buckets"] == buckets
 
 
 def _merge(into: dict[str, Any], overlay: dict[str, Any]) -> None:
