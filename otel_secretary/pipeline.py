@@ -53,6 +53,7 @@ from otel_secretary._internal.fork_safe import (
 from otel_secretary._internal.self_monitoring import is_bad_input, report_internal_error, say_disabled
 from otel_secretary.context import install_baggage_policy
 from otel_secretary.sdk._logs import stdlib_bridge
+from otel_secretary.sdk.hashed_resource import HashedResource
 from otel_secretary.sdk.metrics import cardinality as metric_cardinality
 from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
 from otel_secretary.sdk.trace.context_processor import RequestContextSpanProcessor
@@ -138,7 +139,7 @@ def build_resource(settings: Settings, extra: dict[str, Any] | None = None) -> R
     }
     detected = Resource.create()
     # Resource.create() already applied OTEL_RESOURCE_ATTRIBUTES; ours only fill what is missing.
-    return Resource(base).merge(detected)
+    return HashedResource(Resource(base).merge(detected))
 
 
 def build(
