@@ -1,15 +1,15 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otel_secretary.pii import Masker
-from tests.support.otel_harness import scoped_points
+from tests.support.otel_harness import Harness, make_harness, scoped_points
 
 CORPUS = Path(__file__).with_name("corpus.yaml")
 
@@ -20,13 +20,19 @@ def load_corpus() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def metric_reader() -> InMemoryMetricReader:
-    return InMemoryMetricReader()
+def harness() -> Iterator[Harness]:
+    yield from make_harness()
 
 
 @pytest.fixture
-def masker(metric_reader: InMemoryMetricReader) -> Masker:
-    return Masker(meter_provider=MeterProvider(metric_readers=[metric_reader]))
+def metric_reader(harness: Harness) -> InMemoryMetricReader:
+    """What the masker's meter provider (the harness's) counts."""
+    return harness.reader
+
+
+@pytest.fixture
+def masker(harness: Harness) -> Masker:
+    return Masker(meter_provider=harness.meter_provider)
 
 
 def counter_values(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, Any], ...], int]:

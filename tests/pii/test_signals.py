@@ -35,7 +35,7 @@ from otel_secretary.pii import (
     sentry_scrubber,
 )
 from tests.pii.conftest import counter_values
-from tests.support.otel_harness import masked_logs, masked_spans
+from tests.support.otel_harness import Harness, masked_logs, masked_spans
 
 EMAIL = "jane.doe@example.com"
 CARD = "4242 4242 4242 4242"
@@ -120,8 +120,10 @@ class _BrokenMasker(Masker):
         return super()._scan(text)
 
 
-def test_span_value_that_cannot_be_masked_is_dropped(metric_reader: InMemoryMetricReader) -> None:
-    masker = _BrokenMasker(meter_provider=MeterProvider(metric_readers=[metric_reader]))
+def test_span_value_that_cannot_be_masked_is_dropped(
+    harness: Harness, metric_reader: InMemoryMetricReader
+) -> None:
+    masker = _BrokenMasker(meter_provider=harness.meter_provider)
     tracer, exporter = _tracer(masker)
     with tracer.start_as_current_span("work") as span:
         span.set_attribute("note", f"boom {EMAIL}")
@@ -300,8 +302,10 @@ def test_sentry_event_from_a_real_exception_is_scrubbed(masker: Masker) -> None:
     assert breadcrumb == {"category": "query", "message": "SELECT <email>"}
 
 
-def test_sentry_event_that_cannot_be_scrubbed_is_dropped(metric_reader: InMemoryMetricReader) -> None:
-    masker = _BrokenMasker(meter_provider=MeterProvider(metric_readers=[metric_reader]))
+def test_sentry_event_that_cannot_be_scrubbed_is_dropped(
+    harness: Harness, metric_reader: InMemoryMetricReader
+) -> None:
+    masker = _BrokenMasker(meter_provider=harness.meter_provider)
 
     class Hostile(dict[str, Any]):
         def items(self) -> Any:
