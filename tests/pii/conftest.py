@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +8,7 @@ import yaml
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otel_secretary.pii import Masker
-from tests.support.otel_harness import Harness, make_harness, scoped_points
+from tests.support.otel_harness import Harness, scoped_points
 
 CORPUS = Path(__file__).with_name("corpus.yaml")
 
@@ -20,19 +19,14 @@ def load_corpus() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def harness() -> Iterator[Harness]:
-    yield from make_harness()
+def metric_reader(otel: Harness) -> InMemoryMetricReader:
+    """What the masker's meter provider (the ``otel`` harness's) counts."""
+    return otel.reader
 
 
 @pytest.fixture
-def metric_reader(harness: Harness) -> InMemoryMetricReader:
-    """What the masker's meter provider (the harness's) counts."""
-    return harness.reader
-
-
-@pytest.fixture
-def masker(harness: Harness) -> Masker:
-    return Masker(meter_provider=harness.meter_provider)
+def masker(otel: Harness) -> Masker:
+    return Masker(meter_provider=otel.meter_provider)
 
 
 def counter_values(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, Any], ...], int]:

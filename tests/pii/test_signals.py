@@ -121,9 +121,9 @@ class _BrokenMasker(Masker):
 
 
 def test_span_value_that_cannot_be_masked_is_dropped(
-    harness: Harness, metric_reader: InMemoryMetricReader
+    otel: Harness, metric_reader: InMemoryMetricReader
 ) -> None:
-    masker = _BrokenMasker(meter_provider=harness.meter_provider)
+    masker = _BrokenMasker(meter_provider=otel.meter_provider)
     tracer, exporter = _tracer(masker)
     with tracer.start_as_current_span("work") as span:
         span.set_attribute("note", f"boom {EMAIL}")
@@ -303,9 +303,9 @@ def test_sentry_event_from_a_real_exception_is_scrubbed(masker: Masker) -> None:
 
 
 def test_sentry_event_that_cannot_be_scrubbed_is_dropped(
-    harness: Harness, metric_reader: InMemoryMetricReader
+    otel: Harness, metric_reader: InMemoryMetricReader
 ) -> None:
-    masker = _BrokenMasker(meter_provider=harness.meter_provider)
+    masker = _BrokenMasker(meter_provider=otel.meter_provider)
 
     class Hostile(dict[str, Any]):
         def items(self) -> Any:
