@@ -86,12 +86,13 @@ class Harness:
         self.meter_provider.shutdown()
 
 
-def make_harness() -> Iterator[Harness]:
+def make_harness(resource: Resource | None = None) -> Iterator[Harness]:
+    """``resource`` for code that selects by it (a rule's ``service:``); the SDK default otherwise."""
     exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
+    tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
+    meter_provider = MeterProvider(metric_readers=[reader], resource=resource)
     harness = Harness(tracer_provider, meter_provider, exporter, reader)
     try:
         yield harness
