@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -25,7 +24,7 @@ from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.engine import Notification
 from otel_secretary.rules.spec import load_file
 from otel_secretary.testing.receivers import HttpReceiver
-from tests.support.otel_harness import Harness, make_harness
+from tests.support.otel_harness import Harness, open_harness
 
 EMAIL = "jane.doe@example.com"
 PHONE = "+44 20 7946 0958"  # Ofcom drama number
@@ -66,7 +65,7 @@ def _forms(value: str) -> list[str]:
 
 @pytest.fixture
 def instrumented_httpx() -> Iterator[Harness]:
-    with contextmanager(make_harness)(Resource.create({"service.name": "api"})) as otel:
+    with open_harness(Resource.create({"service.name": "api"})) as otel:
         HTTPXClientInstrumentor().instrument(tracer_provider=otel.tracer_provider)
         try:
             yield otel

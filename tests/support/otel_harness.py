@@ -6,6 +6,7 @@ Tests never set global providers: each builds its own here and hands it to the c
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +99,11 @@ def make_harness(resource: Resource | None = None) -> Iterator[Harness]:
         yield harness
     finally:
         harness.shutdown()
+
+
+#: ``with open_harness() as otel:`` where the ``otel`` fixture cannot serve: a helper that makes spans,
+#: a fixture that wraps the harness in something else.
+open_harness = contextmanager(make_harness)
 
 
 def masked_spans(
