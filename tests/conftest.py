@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 
 import pytest
 
 from otel_secretary.stack import binaries
+from tests.support.otel_harness import Harness, make_harness
 
 SYSTEM_TOOLS = ("redis-server", "prometheus", "promtool", "prometheus-alertmanager", "amtool", "go")
 GO_BUILT = ("otelcol-secretary", "jaeger", "stripe-mock")
@@ -31,3 +33,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             missing.append(tool)
     if missing:
         raise pytest.UsageError(f"CI=true but these components are missing (see scripts/setup.sh): {missing}")
+
+
+@pytest.fixture
+def otel() -> Iterator[Harness]:
+    """Local tracer and meter providers with in-memory exporters, shut down after the test."""
+    yield from make_harness()

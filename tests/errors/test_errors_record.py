@@ -9,61 +9,42 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import StatusCode
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode, Tracer
 
 import otel_secretary.errors as errors
 from otel_secretary.context import trusted_user_id
 from otel_secretary.errors import ErrorRecorder, record_exception
 from otel_secretary.pii import build_masker
 from otel_secretary.settings import Settings
+from tests.support.otel_harness import Harness
 
 PII_MESSAGE = "charge for alice@example.com with card 4242 4242 4242 4242 failed"
 
 
-class Telemetry:
-    def __init__(self) -> None:
-        self.spans = InMemorySpanExporter()
-        self.tracer_provider = TracerProvider()
-        self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
-        self.tracer = self.tracer_provider.get_tracer("test")
-        self.reader = InMemoryMetricReader()
-        self.meter_provider = MeterProvider(metric_readers=[self.reader])
-
-    def error_points(self) -> list[tuple[dict[str, Any], int]]:
-        data = self.reader.get_metrics_data()
-        points: list[tuple[dict[str, Any], int]] = []
-        for resource in data.resource_metrics if data else []:
-            for scope in resource.scope_metrics:
-                for metric in scope.metrics:
-                    if metric.name == "app.errors":
-                        assert metric.unit == "{error}"
-                        points += [(dict(p.attributes or {}), int(p.value)) for p in metric.data.data_points]  # type: ignore[union-attr]
-        return points
-
-    def finished(self, name: str) -> ReadableSpan:
-        return next(s for s in self.spans.get_finished_spans() if s.name == name)
+def _tracer(otel: Harness) -> Tracer:
+    return otel.tracer_provider.get_tracer("test")
 
 
-@pytest.fixture
-def telemetry() -> Iterator[Telemetry]:
-    t = Telemetry()
-    yield t
-    t.tracer_provider.shutdown()
-    t.meter_provider.shutdown()
+def _error_points(otel: Harness) -> list[tuple[dict[str, Any], int]]:
+    points: list[tuple[dict[str, Any], int]] = []
+    for metric in otel.metric_streams("app.errors"):
+        assert metric.unit == "{error}"
+        points += [(dict(p.attributes or {}), int(p.value)) for p in metric.data.data_points]  # type: ignore[union-attr]
+    return points
+
+
+def _finished(otel: Harness, name: str) -> ReadableSpan:
+    return next(s for s in otel.spans() if s.name == name)
 
 
 def _charge() -> None:
     raise ValueError(PII_MESSAGE)
 
 
-def test_record_annotates_span_masks_event_and_counts(telemetry: Telemetry) -> None:
-    recorder = ErrorRecorder(meter_provider=telemetry.meter_provider, masker=build_masker(Settings()))
-    with telemetry.tracer.start_as_current_span(
+def test_record_annotates_span_masks_event_and_counts(otel: Harness) -> None:
+    recorder = ErrorRecorder(meter_provider=otel.meter_provider, masker=build_masker(Settings()))
+    with _tracer(otel).start_as_current_span(
         "charge", record_exception=False, set_status_on_exception=False
     ) as span:
         try:
@@ -71,7 +52,7 @@ def test_record_annotates_span_masks_event_and_counts(telemetry: Telemetry) -> N
         except ValueError as exc:
             info = recorder.record(span, exc, system="stripe")
 
-    finished = telemetry.finished("charge")
+    finished = _finished(otel, "charge")
     assert dict(finished.attributes or {}) == {
         "error.type": "ValueError",
         "app.error.type": "ValueError",
@@ -89,7 +70,7 @@ def test_record_annotates_span_masks_event_and_counts(telemetry: Telemetry) -> N
     stack = str(attributes["exception.stacktrace"])
     assert "_charge" in stack and "alice@example.com" not in stack and "4242 4242" not in stack
     assert "alice" not in (finished.status.description or "")
-    assert telemetry.error_points() == [
+    assert _error_points(otel) == [
         (
             {
                 "app.error.category": "internal",
@@ -102,12 +83,12 @@ def test_record_annotates_span_masks_event_and_counts(telemetry: Telemetry) -> N
     ]
 
 
-def test_one_exception_on_two_spans_is_counted_once(telemetry: Telemetry) -> None:
-    recorder = ErrorRecorder(meter_provider=telemetry.meter_provider)
+def test_one_exception_on_two_spans_is_counted_once(otel: Harness) -> None:
+    recorder = ErrorRecorder(meter_provider=otel.meter_provider)
     engine = sa.create_engine("sqlite://")
     with (
-        telemetry.tracer.start_as_current_span("POST /api/v1/meetings") as server,
-        telemetry.tracer.start_as_current_span("SELECT", record_exception=False) as client,
+        _tracer(otel).start_as_current_span("POST /api/v1/meetings") as server,
+        _tracer(otel).start_as_current_span("SELECT", record_exception=False) as client,
     ):
         try:
             with engine.connect() as conn:
@@ -116,41 +97,39 @@ def test_one_exception_on_two_spans_is_counted_once(telemetry: Telemetry) -> Non
             first = recorder.record(client, exc)
             second = recorder.record(server, exc, add_event=False)
     assert first == second
-    assert telemetry.finished("SELECT").attributes["app.error.category"] == "database"  # type: ignore[index]
-    assert (
-        telemetry.finished("POST /api/v1/meetings").attributes["app.error.fingerprint"] == first.fingerprint
-    )  # type: ignore[index]
-    assert telemetry.finished("POST /api/v1/meetings").events == ()
-    assert [value for _attrs, value in telemetry.error_points()] == [1]
-    assert all("app.error.fingerprint" not in attrs for attrs, _ in telemetry.error_points())
+    assert _finished(otel, "SELECT").attributes["app.error.category"] == "database"  # type: ignore[index]
+    assert _finished(otel, "POST /api/v1/meetings").attributes["app.error.fingerprint"] == first.fingerprint  # type: ignore[index]
+    assert _finished(otel, "POST /api/v1/meetings").events == ()
+    assert [value for _attrs, value in _error_points(otel)] == [1]
+    assert all("app.error.fingerprint" not in attrs for attrs, _ in _error_points(otel))
 
 
-def test_record_never_raises_and_tolerates_no_span(telemetry: Telemetry) -> None:
+def test_record_never_raises_and_tolerates_no_span(otel: Harness) -> None:
     class Unprintable(Exception):
         def __str__(self) -> str:
             raise RuntimeError("cannot print me")
 
-    recorder = ErrorRecorder(meter_provider=telemetry.meter_provider)
-    with telemetry.tracer.start_as_current_span("job") as span:
+    recorder = ErrorRecorder(meter_provider=otel.meter_provider)
+    with _tracer(otel).start_as_current_span("job") as span:
         info = recorder.record(span, Unprintable())
     assert info.category == "internal"
     assert recorder.record(None, KeyError("x")).category == "internal"
     # The module-level helper falls back to the current span, which here is the no-op span.
     assert record_exception(None, TimeoutError("slow")).category == "timeout"
-    assert telemetry.finished("job").attributes["error.type"].endswith("Unprintable")  # type: ignore[index, union-attr]
+    assert _finished(otel, "job").attributes["error.type"].endswith("Unprintable")  # type: ignore[index, union-attr]
 
 
 @pytest.fixture
-def installed(telemetry: Telemetry) -> Iterator[Telemetry]:
+def installed(otel: Harness) -> Iterator[Harness]:
     settings = Settings(severity_overrides={"database": "critical"})
     masker = build_masker(settings)
-    errors.install(settings, masker, meter_provider=telemetry.meter_provider)
-    errors.install(settings, masker, meter_provider=telemetry.meter_provider)  # idempotent
-    yield telemetry
+    errors.install(settings, masker, meter_provider=otel.meter_provider)
+    errors.install(settings, masker, meter_provider=otel.meter_provider)  # idempotent
+    yield otel
     errors.uninstall()
 
 
-def test_flask_hook_records_on_server_span_with_route_and_baggage(installed: Telemetry) -> None:
+def test_flask_hook_records_on_server_span_with_route_and_baggage(installed: Harness) -> None:
     app = Flask("hook_test")
     engine = sa.create_engine("sqlite://")
 
@@ -172,7 +151,7 @@ def test_flask_hook_records_on_server_span_with_route_and_baggage(installed: Tel
     finally:
         FlaskInstrumentor().uninstrument_app(app)
     assert response.status_code == 500
-    span = installed.spans.get_finished_spans()[-1]
+    span = installed.spans()[-1]
     attributes = dict(span.attributes or {})
     assert attributes["app.error.category"] == "database"
     assert attributes["app.error.severity"] == "critical"  # from severity_overrides
@@ -183,7 +162,7 @@ def test_flask_hook_records_on_server_span_with_route_and_baggage(installed: Tel
     assert attributes["http.response.status_code"] == 500
     assert not any("cookie" in key.lower() for key in attributes)
     assert [e.name for e in span.events] == ["exception"]  # the instrumentation's one event, not two
-    assert installed.error_points() == [
+    assert _error_points(installed) == [
         (
             {
                 "app.error.category": "database",
@@ -195,7 +174,7 @@ def test_flask_hook_records_on_server_span_with_route_and_baggage(installed: Tel
     ]
 
 
-def test_celery_hook_records_on_task_span(installed: Telemetry) -> None:
+def test_celery_hook_records_on_task_span(installed: Harness) -> None:
     from celery import Celery
     from opentelemetry.instrumentation.celery import CeleryInstrumentor
 
@@ -215,16 +194,16 @@ def test_celery_hook_records_on_task_span(installed: Telemetry) -> None:
     finally:
         instrumentor.uninstrument()
     assert result.failed()
-    span = next(s for s in installed.spans.get_finished_spans() if "process_inbound_message" in s.name)
+    span = next(s for s in installed.spans() if "process_inbound_message" in s.name)
     attributes = dict(span.attributes or {})
     assert attributes["app.error.category"] == "timeout"
     assert attributes["error.type"] == "TimeoutError"
     assert attributes["celery.task.name"] == "tasks.process_inbound_message"
-    assert [value for _a, value in installed.error_points()] == [1]
+    assert [value for _a, value in _error_points(installed)] == [1]
 
 
-def test_uninstall_disconnects_hooks(telemetry: Telemetry) -> None:
-    errors.install(Settings(), None, meter_provider=telemetry.meter_provider)
+def test_uninstall_disconnects_hooks(otel: Harness) -> None:
+    errors.install(Settings(), None, meter_provider=otel.meter_provider)
     errors.uninstall()
     app = Flask("unhooked")
 
@@ -233,12 +212,12 @@ def test_uninstall_disconnects_hooks(telemetry: Telemetry) -> None:
         raise KeyError("x")
 
     assert app.test_client().get("/boom").status_code == 500
-    assert telemetry.error_points() == []
+    assert _error_points(otel) == []
 
 
-def test_classify_uses_the_installed_overrides(telemetry: Telemetry) -> None:
+def test_classify_uses_the_installed_overrides(otel: Harness) -> None:
     errors.install(
-        Settings(severity_overrides={"timeout": "critical"}), None, meter_provider=telemetry.meter_provider
+        Settings(severity_overrides={"timeout": "critical"}), None, meter_provider=otel.meter_provider
     )
     try:
         assert errors.classify(TimeoutError("slow")).severity == "critical"

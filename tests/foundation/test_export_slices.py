@@ -10,14 +10,15 @@ import pytest
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_secretary._internal import export_slices
 from otel_secretary.pii import Masker, MaskingLogRecordExporter, MaskingSpanExporter
 from otel_secretary.sdk.trace.jsonl_exporter import JsonLinesSpanExporter
 from otel_secretary.settings import load_settings
+from tests.support.otel_harness import open_harness
 
 
 class Recording(SpanExporter):
@@ -34,18 +35,16 @@ class Recording(SpanExporter):
 
 def _traces(count: int) -> list[ReadableSpan]:
     """``count`` traces of three spans each, ended child-first; the parent names its attendee."""
-    finished = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(finished))
-    tracer = provider.get_tracer("t")
-    for i in range(count):
-        with tracer.start_as_current_span(f"calendar.events.insert {i}") as parent:
-            parent.set_attribute("calendar.attendee.display_name", "Priya Natarajan")
-            with tracer.start_as_current_span("prepare brief for Priya"):
-                pass
-            with tracer.start_as_current_span("notify", attributes={"app.to": "okafor@example.com"}):
-                pass
-    return list(finished.get_finished_spans())
+    with open_harness() as otel:
+        tracer = otel.tracer_provider.get_tracer("t")
+        for i in range(count):
+            with tracer.start_as_current_span(f"calendar.events.insert {i}") as parent:
+                parent.set_attribute("calendar.attendee.display_name", "Priya Natarajan")
+                with tracer.start_as_current_span("prepare brief for Priya"):
+                    pass
+                with tracer.start_as_current_span("notify", attributes={"app.to": "okafor@example.com"}):
+                    pass
+        return otel.spans()
 
 
 def _sliced(sink: SpanExporter, masker: Masker) -> tuple[export_slices.SlicedSpanExporter, Recording]:

@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import os
 
-from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
 from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
+from tests.support.otel_harness import Harness
 
 
-def test_filesystem_utilization_and_load_average_are_reported() -> None:
-    reader = InMemoryMetricReader()
-    provider = MeterProvider(metric_readers=[reader])
-    register_host_metrics(provider.get_meter("test"))
-    data = reader.get_metrics_data()
-    assert data is not None
-    points = {
-        metric.name: list(metric.data.data_points)
-        for rm in data.resource_metrics
-        for sm in rm.scope_metrics
-        for metric in sm.metrics
-    }
+def test_filesystem_utilization_and_load_average_are_reported(otel: Harness) -> None:
+    register_host_metrics(otel.meter_provider.get_meter("test"))
+    points = {name: list(metric.data.data_points) for name, metric in otel.metrics().items()}
     filesystems = points["system.filesystem.utilization"]
     assert filesystems, "at least the root file system"
     assert all(0.0 <= p.value <= 1.0 for p in filesystems)
@@ -32,4 +21,3 @@ def test_filesystem_utilization_and_load_average_are_reported() -> None:
     if roots:  # a container may mount / from a file system type we skip (overlay)
         assert abs(roots[0].value - root_share) < 0.05
     assert points["system.cpu.load_average.15m"][0].value == os.getloadavg()[2]
-    provider.shutdown()

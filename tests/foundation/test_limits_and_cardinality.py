@@ -18,13 +18,12 @@ from otel_secretary.distro import apply_env_defaults
 from otel_secretary.sdk.metrics import cardinality
 from otel_secretary.sdk.trace.span_names import UnroutedSpanNameProcessor
 from tests.support.fault_runs import SPANS, run_driver
+from tests.support.otel_harness import Harness
 
 
-def test_an_unrouted_request_is_named_by_its_method_only() -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(UnroutedSpanNameProcessor())
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+def test_an_unrouted_request_is_named_by_its_method_only(otel: Harness) -> None:
+    provider = otel.tracer_provider
+    provider.add_span_processor(UnroutedSpanNameProcessor())  # renames on start, before any export
     app = flask.Flask("limits-test")
 
     @app.get("/api/v1/items/<item_id>")
@@ -40,9 +39,9 @@ def test_an_unrouted_request_is_named_by_its_method_only() -> None:
         assert client.post("/cgi-bin/luci").status_code == 404
     finally:
         FlaskInstrumentor().uninstrument_app(app)
-    names = [span.name for span in exporter.get_finished_spans()]
+    names = [span.name for span in otel.spans()]
     assert names == ["GET /api/v1/items/<item_id>", "GET", "GET", "GET", "POST"]
-    scanned = exporter.get_finished_spans()[1]
+    scanned = otel.spans()[1]
     assert scanned.attributes is not None  # the raw path stays on the span, for whoever opens it
     assert "/wp-login.php" in (scanned.attributes.get("url.path"), scanned.attributes.get("http.target"))
 

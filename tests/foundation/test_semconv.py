@@ -5,19 +5,14 @@ from __future__ import annotations
 import pytest
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, Metric
+from opentelemetry.sdk.metrics.export import HistogramDataPoint
 
 from otel_secretary import semconv
 from otel_secretary.dashboards import _queries as q
 from otel_secretary.errors._record import ErrorRecorder
 from otel_secretary.instrumentation._common import Instruments
 from otel_secretary.rules import promql
-
-
-def _exported(reader: InMemoryMetricReader) -> dict[str, Metric]:
-    data = reader.get_metrics_data()
-    assert data is not None
-    return {m.name: m for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+from tests.support.otel_harness import Harness
 
 
 def test_names_are_unique() -> None:
@@ -26,13 +21,12 @@ def test_names_are_unique() -> None:
     assert set(semconv.BY_NAME) == set(names)
 
 
-def test_created_instruments_carry_the_declared_unit_description_and_buckets() -> None:
-    reader = InMemoryMetricReader()
-    meter = MeterProvider(metric_readers=[reader]).get_meter("test")
+def test_created_instruments_carry_the_declared_unit_description_and_buckets(otel: Harness) -> None:
+    meter = otel.meter_provider.get_meter("test")
     semconv.counter(meter, semconv.GENAI_COST).add(0.5)
     semconv.histogram(meter, semconv.EXTERNAL_DURATION).record(0.2)
     semconv.observable_gauge(meter, semconv.CELERY_QUEUE_LENGTH, [lambda _options: [Observation(3)]])
-    exported = _exported(reader)
+    exported = otel.metrics()
     for instrument in (semconv.GENAI_COST, semconv.EXTERNAL_DURATION, semconv.CELERY_QUEUE_LENGTH):
         metric = exported[instrument.name]
         assert (metric.unit, metric.description) == (instrument.unit, instrument.description)
@@ -53,13 +47,12 @@ def _no_observations(_options: CallbackOptions) -> list[Observation]:
     return []
 
 
-def test_the_recording_code_exports_what_the_registry_declares() -> None:
+def test_the_recording_code_exports_what_the_registry_declares(otel: Harness) -> None:
     """Real instrumentation objects, not the helpers: what a rename in semconv changes."""
-    reader = InMemoryMetricReader()
-    provider = MeterProvider(metric_readers=[reader])
+    provider = otel.meter_provider
     Instruments(provider).record_call("stripe", "POST /v1/charges", 0.1, "500")
     ErrorRecorder(meter_provider=provider).record(None, ValueError("synthetic"))
-    exported = _exported(reader)
+    exported = otel.metrics()
     for instrument in (semconv.EXTERNAL_DURATION, semconv.EXTERNAL_ERRORS, semconv.APP_ERRORS):
         assert exported[instrument.name].unit == instrument.unit
 

@@ -7,12 +7,7 @@ import pytest
 
 from otel_secretary.genai import GenAITelemetry
 from otel_secretary.testing.local_services import openai_api
-from tests.support.otel_harness import Harness, make_harness
-
-
-@pytest.fixture
-def otel() -> Iterator[Harness]:
-    yield from make_harness()
+from tests.support.otel_harness import Harness
 
 
 @pytest.fixture

@@ -16,9 +16,6 @@ import pytest
 from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from otel_secretary.notify.channels import WebhookChannel
@@ -27,6 +24,7 @@ from otel_secretary.rules.embedded import EmbeddedRules
 from otel_secretary.rules.engine import Notification
 from otel_secretary.rules.spec import load_file
 from otel_secretary.testing.receivers import HttpReceiver
+from tests.support.otel_harness import Harness, open_harness
 
 EMAIL = "jane.doe@example.com"
 PHONE = "+44 20 7946 0958"  # Ofcom drama number
@@ -66,25 +64,22 @@ def _forms(value: str) -> list[str]:
 
 
 @pytest.fixture
-def instrumented_httpx() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource.create({"service.name": "api"}))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    HTTPXClientInstrumentor().instrument(tracer_provider=provider)
-    try:
-        yield provider, exporter
-    finally:
-        HTTPXClientInstrumentor().uninstrument()
-        provider.shutdown()
+def instrumented_httpx() -> Iterator[Harness]:
+    with open_harness(Resource.create({"service.name": "api"})) as otel:
+        HTTPXClientInstrumentor().instrument(tracer_provider=otel.tracer_provider)
+        try:
+            yield otel
+        finally:
+            HTTPXClientInstrumentor().uninstrument()
 
 
 def test_pii_in_labels_and_annotations_never_reaches_the_channels_and_delivery_is_untraced(
     tmp_path: Path,
     http_receiver: HttpReceiver,
     http_receiver2: HttpReceiver,
-    instrumented_httpx: tuple[TracerProvider, InMemorySpanExporter],
+    instrumented_httpx: Harness,
 ) -> None:
-    tracer_provider, exported = instrumented_httpx
+    tracer_provider = instrumented_httpx.tracer_provider
     spec_file = tmp_path / "specs.yaml"
     spec_file.write_text(SPECS, encoding="utf-8")
     webhook_url = f"{http_receiver.base_url}/hooks/{WEBHOOK_TOKEN}"
@@ -136,11 +131,11 @@ channels:
         httpx.post(http_receiver.base_url + "/probe", content=b"{}")
         urls = [
             str((s.attributes or {}).get("url.full") or (s.attributes or {}).get("http.url") or "")
-            for s in exported.get_finished_spans()
+            for s in instrumented_httpx.spans()
         ]
         assert any(u.endswith("/probe") for u in urls)
         # … but no delivery produced a span: no webhook token, no Slack URL in any exported attribute.
-        dumped = json.dumps([dict(s.attributes or {}) for s in exported.get_finished_spans()])
+        dumped = json.dumps([dict(s.attributes or {}) for s in instrumented_httpx.spans()])
         assert WEBHOOK_TOKEN not in dumped and SLACK_PATH not in dumped and "hooks/" not in dumped
     finally:
         rules.shutdown()

@@ -5,11 +5,10 @@ from typing import Any
 
 import pytest
 import yaml
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
 from otel_secretary.pii import Masker
-from tests.support.otel_harness import scoped_points
+from tests.support.otel_harness import Harness, scoped_points
 
 CORPUS = Path(__file__).with_name("corpus.yaml")
 
@@ -20,13 +19,14 @@ def load_corpus() -> list[dict[str, Any]]:
 
 
 @pytest.fixture
-def metric_reader() -> InMemoryMetricReader:
-    return InMemoryMetricReader()
+def metric_reader(otel: Harness) -> InMemoryMetricReader:
+    """What the masker's meter provider (the ``otel`` harness's) counts."""
+    return otel.reader
 
 
 @pytest.fixture
-def masker(metric_reader: InMemoryMetricReader) -> Masker:
-    return Masker(meter_provider=MeterProvider(metric_readers=[metric_reader]))
+def masker(otel: Harness) -> Masker:
+    return Masker(meter_provider=otel.meter_provider)
 
 
 def counter_values(reader: InMemoryMetricReader, name: str) -> dict[tuple[tuple[str, Any], ...], int]:

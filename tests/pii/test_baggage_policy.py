@@ -17,8 +17,6 @@ from opentelemetry import baggage, context
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -32,6 +30,7 @@ from otel_secretary.context import (
 )
 from otel_secretary.sdk.trace.context_processor import USER_SIGNATURE_KEY, RequestContextSpanProcessor
 from tests.support.header_recorder import header_recorder
+from tests.support.otel_harness import Harness
 from tests.support.otlp_json import read_spans
 from tests.support.processes import Proc, clean_env, free_port, venv_tool
 from tests.support.sentry_ingest import leaks, running_sink
@@ -125,12 +124,10 @@ def test_our_queue_gets_only_the_accepted_keys() -> None:
     assert producer["baggage"] == "enduser.id=5f0c2a9e1b7d4c3a"
 
 
-def test_context_processor_never_copies_a_raw_client_user_id() -> None:
+def test_context_processor_never_copies_a_raw_client_user_id(otel: Harness) -> None:
     """Even without our propagator (the app replaced it), the span gets a pseudonym, not the raw id."""
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(RequestContextSpanProcessor())
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    provider = otel.tracer_provider
+    provider.add_span_processor(RequestContextSpanProcessor())  # sets attributes on start, before any export
     ctx = W3CBaggagePropagator().extract({"baggage": "enduser.id=jane.doe%40example.com,app.tenant.id=t-1"})
     with provider.get_tracer("t").start_as_current_span("server", context=ctx):
         pass
@@ -139,7 +136,7 @@ def test_context_processor_never_copies_a_raw_client_user_id() -> None:
         provider.get_tracer("t").start_as_current_span("ours"),
     ):
         pass
-    raw, ours = exporter.get_finished_spans()
+    raw, ours = otel.spans()
     assert dict(raw.attributes or {}) == {"enduser.id": pseudonymize(EMAIL), "app.tenant.id": "t-1"}
     assert dict(ours.attributes or {})["enduser.id"] == pseudonymize("user-42")
     assert trusted_user_id(pseudonymize("user-42"), sign_user_id(pseudonymize("user-42"))) == pseudonymize(

@@ -11,8 +11,7 @@ import json
 import logging
 from typing import Any
 
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk._logs import LoggingHandler
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     InMemoryMetricReader,
@@ -20,17 +19,13 @@ from opentelemetry.sdk.metrics.export import (
     MetricExportResult,
     MetricsData,
 )
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from otel_secretary.pii import (
     Masker,
-    MaskingLogRecordExporter,
     MaskingMetricExporter,
-    MaskingSpanExporter,
     sentry_scrubber,
 )
+from tests.support.otel_harness import masked_logs, masked_spans
 
 EMAIL = "jane.doe@example.com"
 OTHER = "raj.patel@example.org"
@@ -42,9 +37,7 @@ def _dump(value: Any) -> str:
 
 
 def test_span_attribute_keys_are_masked_and_colliding_keys_keep_both_values(masker: Masker) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(MaskingSpanExporter(exporter, masker)))
+    provider, exporter = masked_spans(masker)
     with provider.get_tracer("t").start_as_current_span("invite") as span:
         span.set_attribute(f"rsvp:{EMAIL}", "accepted")
         span.set_attribute(f"rsvp:{OTHER}", "declined")
@@ -64,9 +57,7 @@ def test_span_attribute_keys_are_masked_and_colliding_keys_keep_both_values(mask
 
 
 def test_a_credential_key_with_an_email_in_it_still_redacts_its_value(masker: Masker) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(MaskingSpanExporter(exporter, masker)))
+    provider, exporter = masked_spans(masker)
     with provider.get_tracer("t").start_as_current_span("login") as span:
         span.set_attribute(f"password {EMAIL}", "hunter2-horse-battery")
     [exported] = exporter.get_finished_spans()
@@ -74,9 +65,7 @@ def test_a_credential_key_with_an_email_in_it_still_redacts_its_value(masker: Ma
 
 
 def test_log_extra_keys_are_masked_flat_and_nested(masker: Masker) -> None:
-    exporter = InMemoryLogRecordExporter()
-    provider = LoggerProvider()
-    provider.add_log_record_processor(SimpleLogRecordProcessor(MaskingLogRecordExporter(exporter, masker)))
+    provider, exporter = masked_logs(masker)
     logger = logging.getLogger("tests.keys")
     logger.propagate = False
     handler = LoggingHandler(logger_provider=provider)
@@ -98,9 +87,7 @@ def test_log_extra_keys_are_masked_flat_and_nested(masker: Masker) -> None:
 
 
 def test_log_body_mapping_keys_are_masked(masker: Masker) -> None:
-    exporter = InMemoryLogRecordExporter()
-    provider = LoggerProvider()
-    provider.add_log_record_processor(SimpleLogRecordProcessor(MaskingLogRecordExporter(exporter, masker)))
+    provider, exporter = masked_logs(masker)
     from opentelemetry._logs import LogRecord
 
     provider.get_logger("t").emit(LogRecord(body={"invitees": {EMAIL: "accepted"}, "count": 1}))

@@ -6,15 +6,13 @@ import json
 import logging
 
 import pytest
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, InMemoryLogRecordExporter
+from opentelemetry.sdk._logs import LoggingHandler
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from otel_secretary.pii import Masker, MaskingLogRecordExporter, MaskingSpanExporter
+from otel_secretary.pii import Masker
 from otel_secretary.pii._names import NameMemory
+from tests.support.otel_harness import masked_logs, masked_spans
 
 
 def _masker() -> Masker:
@@ -97,12 +95,8 @@ def test_names_learned_from_structure_are_masked_across_the_trace() -> None:
     """The attendee's name, set on the parent, is masked in a child's span name, its SQL, an exception
     message and a log body of the same trace: places no cue marks."""
     masker = _masker()
-    spans = InMemorySpanExporter()
-    logs = InMemoryLogRecordExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(BatchSpanProcessor(MaskingSpanExporter(spans, masker)))
-    logger_provider = LoggerProvider()
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(MaskingLogRecordExporter(logs, masker)))
+    tracer_provider, spans = masked_spans(masker, batch=True)
+    logger_provider, logs = masked_logs(masker, batch=True)
     logger = logging.getLogger("tests.pii.names")
     logger.propagate = False
     handler = LoggingHandler(logger_provider=logger_provider)

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import sentry_sdk.utils
 from opentelemetry import trace
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
-from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
+from opentelemetry.sdk._logs import LoggingHandler
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import (
     ConsoleMetricExporter,
@@ -20,8 +19,7 @@ from opentelemetry.sdk.metrics.export import (
     PeriodicExportingMetricReader,
 )
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, Status, StatusCode
 from prometheus_client import CollectorRegistry, generate_latest
@@ -31,13 +29,13 @@ from otel_secretary.pii import (
     REDACTED,
     Masker,
     MaskingLoggingFilter,
-    MaskingLogRecordExporter,
     MaskingMetricExporter,
     MaskingPrometheusMetricReader,
     MaskingSpanExporter,
     sentry_scrubber,
 )
 from tests.pii.conftest import counter_values
+from tests.support.otel_harness import Harness, masked_logs, masked_spans
 
 EMAIL = "jane.doe@example.com"
 CARD = "4242 4242 4242 4242"
@@ -46,9 +44,7 @@ KEY = "sk_live_51FAKEfakeFAKE0123456789"
 
 
 def _tracer(masker: Masker, resource: Resource | None = None) -> tuple[trace.Tracer, InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(resource=resource or Resource.create({}))
-    provider.add_span_processor(SimpleSpanProcessor(MaskingSpanExporter(exporter, masker)))
+    provider, exporter = masked_spans(masker, resource=resource)
     return provider.get_tracer("test"), exporter
 
 
@@ -98,9 +94,7 @@ def test_every_part_of_a_span_is_masked(masker: Masker, metric_reader: InMemoryM
 
 
 def test_scope_attributes_are_masked(masker: Masker) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(MaskingSpanExporter(exporter, masker)))
+    provider, exporter = masked_spans(masker)
     tracer = provider.get_tracer("lib", attributes={"maintainer": EMAIL, "tier": "gold"})
     with tracer.start_as_current_span("op"):
         pass
@@ -126,8 +120,10 @@ class _BrokenMasker(Masker):
         return super()._scan(text)
 
 
-def test_span_value_that_cannot_be_masked_is_dropped(metric_reader: InMemoryMetricReader) -> None:
-    masker = _BrokenMasker(meter_provider=MeterProvider(metric_readers=[metric_reader]))
+def test_span_value_that_cannot_be_masked_is_dropped(
+    otel: Harness, metric_reader: InMemoryMetricReader
+) -> None:
+    masker = _BrokenMasker(meter_provider=otel.meter_provider)
     tracer, exporter = _tracer(masker)
     with tracer.start_as_current_span("work") as span:
         span.set_attribute("note", f"boom {EMAIL}")
@@ -157,9 +153,7 @@ def test_span_that_cannot_be_copied_is_not_exported(
 
 
 def test_log_records_are_masked(masker: Masker) -> None:
-    exporter = InMemoryLogRecordExporter()
-    provider = LoggerProvider(resource=Resource.create({}))
-    provider.add_log_record_processor(SimpleLogRecordProcessor(MaskingLogRecordExporter(exporter, masker)))
+    provider, exporter = masked_logs(masker)
     logger = logging.getLogger("tests.pii.otel-logs")
     logger.propagate = False
     handler = LoggingHandler(logger_provider=provider)
@@ -187,11 +181,7 @@ def test_log_records_are_masked(masker: Masker) -> None:
 def test_log_record_keeps_its_dropped_attribute_count(masker: Masker) -> None:
     from opentelemetry.sdk._logs import LogRecordLimits
 
-    exporter = InMemoryLogRecordExporter()
-    provider = LoggerProvider(
-        resource=Resource.create({}), log_record_limits=LogRecordLimits(max_attributes=1)
-    )
-    provider.add_log_record_processor(SimpleLogRecordProcessor(MaskingLogRecordExporter(exporter, masker)))
+    provider, exporter = masked_logs(masker, limits=LogRecordLimits(max_attributes=1))
     logger = provider.get_logger("limits")
     with pytest.warns(UserWarning):
         logger.emit(body="x", attributes={"a": EMAIL, "b": "y", "c": "z"})
@@ -312,8 +302,10 @@ def test_sentry_event_from_a_real_exception_is_scrubbed(masker: Masker) -> None:
     assert breadcrumb == {"category": "query", "message": "SELECT <email>"}
 
 
-def test_sentry_event_that_cannot_be_scrubbed_is_dropped(metric_reader: InMemoryMetricReader) -> None:
-    masker = _BrokenMasker(meter_provider=MeterProvider(metric_readers=[metric_reader]))
+def test_sentry_event_that_cannot_be_scrubbed_is_dropped(
+    otel: Harness, metric_reader: InMemoryMetricReader
+) -> None:
+    masker = _BrokenMasker(meter_provider=otel.meter_provider)
 
     class Hostile(dict[str, Any]):
         def items(self) -> Any:

@@ -6,14 +6,24 @@ Tests never set global providers: each builds its own here and hands it to the c
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordLimits
+from opentelemetry.sdk._logs.export import (
+    BatchLogRecordProcessor,
+    InMemoryLogRecordExporter,
+    SimpleLogRecordProcessor,
+)
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader, Metric
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from otel_secretary.pii import Masker, MaskingLogRecordExporter, MaskingSpanExporter
 
 
 @dataclass
@@ -40,6 +50,20 @@ class Harness:
                     result[metric.name] = metric
         return result
 
+    def metric_streams(self, metric_name: str) -> list[Metric]:
+        """``metric_name`` once per instrumentation scope, for checks (unit, description) each must pass;
+        :meth:`metrics` keeps only the last scope's."""
+        data = self.reader.get_metrics_data()
+        if data is None:
+            return []
+        return [
+            metric
+            for resource_metrics in data.resource_metrics
+            for scope_metrics in resource_metrics.scope_metrics
+            for metric in scope_metrics.metrics
+            if metric.name == metric_name
+        ]
+
     def points(self, metric_name: str) -> list[Any]:
         """Points of ``metric_name`` from every instrumentation scope."""
         return [point for _scope, point in self.scoped_points(metric_name)]
@@ -63,17 +87,54 @@ class Harness:
         self.meter_provider.shutdown()
 
 
-def make_harness() -> Iterator[Harness]:
+def make_harness(resource: Resource | None = None) -> Iterator[Harness]:
+    """``resource`` for code that selects by it (a rule's ``service:``); the SDK default otherwise."""
     exporter = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
+    tracer_provider = TracerProvider(resource=resource)
     tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
     reader = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[reader])
+    meter_provider = MeterProvider(metric_readers=[reader], resource=resource)
     harness = Harness(tracer_provider, meter_provider, exporter, reader)
     try:
         yield harness
     finally:
         harness.shutdown()
+
+
+#: ``with open_harness() as otel:`` where the ``otel`` fixture cannot serve: a helper that makes spans,
+#: a fixture that wraps the harness in something else.
+open_harness = contextmanager(make_harness)
+
+
+def masked_spans(
+    masker: Masker, *, resource: Resource | None = None, batch: bool = False
+) -> tuple[TracerProvider, InMemorySpanExporter]:
+    """A tracer provider exporting through ``MaskingSpanExporter`` into memory: what the spans look like
+    once they leave the process. ``batch`` keeps a whole trace in one export, as the SDK's default delays
+    do, so masking can use what a later span of the trace taught it; read after ``force_flush()``."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=resource)
+    masking = MaskingSpanExporter(exporter, masker)
+    provider.add_span_processor(BatchSpanProcessor(masking) if batch else SimpleSpanProcessor(masking))
+    return provider, exporter
+
+
+def masked_logs(
+    masker: Masker,
+    *,
+    resource: Resource | None = None,
+    limits: LogRecordLimits | None = None,
+    batch: bool = False,
+) -> tuple[LoggerProvider, InMemoryLogRecordExporter]:
+    """The log twin of :func:`masked_spans`: a logger provider exporting through
+    ``MaskingLogRecordExporter`` into memory."""
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider(resource=resource, log_record_limits=limits)
+    masking = MaskingLogRecordExporter(exporter, masker)
+    provider.add_log_record_processor(
+        BatchLogRecordProcessor(masking) if batch else SimpleLogRecordProcessor(masking)
+    )
+    return provider, exporter
 
 
 def scoped_points(reader: InMemoryMetricReader, metric_name: str) -> list[tuple[str, Any]]:
