@@ -124,7 +124,13 @@ class Masker:
         self.names = NameMemory()
         self._learned = self.names.traces  # membership test in C on the hot path
         self._local = _TraceLocal()
-        self._may_match = self._scanner.may_match
+        # Telemetry repeats its short values (methods, routes, model names, SQL, status text) on every
+        # request; the prefilter's answer depends on the text alone, so it is remembered per value.
+        self._may_match = (
+            functools.lru_cache(maxsize=cache_size)(self._scanner.may_match)
+            if cache_size
+            else self._scanner.may_match
+        )
         self._cache_size = cache_size
         self._cached_scan = functools.lru_cache(maxsize=cache_size)(self._scan)
         provider = meter_provider or get_meter_provider()
