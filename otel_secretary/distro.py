@@ -46,6 +46,11 @@ def apply_env_defaults(env: MutableMapping[str, str]) -> None:
     # With upstream's opentelemetry-distro also installed (a common `pip install`), its configurator can
     # come first in entry-point order and ours would be skipped ("Configuration of secretary not loaded").
     env.setdefault("OTEL_PYTHON_CONFIGURATOR", "secretary")
+    # psutil.net_connections() reads every socket on the host (thousands in TIME_WAIT on a busy server), in
+    # every process, each interval: ~0.25 s per collection at 100 req/s, about a third of the CPU we added
+    # per request (benchmarks/bench_server.py). No rule or dashboard reads it; the Collector's hostmetrics
+    # receiver reports connections once per host where an SRE wants them.
+    env.setdefault("OTEL_PYTHON_SYSTEM_METRICS_EXCLUDED_METRICS", "system.network.connections")
 
 
 def instrumentor_kwargs(name: str) -> dict[str, Any]:

@@ -69,3 +69,38 @@ def test_a_broken_instrumentor_is_counted_not_raised() -> None:
     before = internal_error_counts().get("instrumentor.broken_thing", 0)
     SecretaryDistro().load_instrumentor(ep, skip_dep_check=True)
     assert internal_error_counts()["instrumentor.broken_thing"] == before + 1
+
+
+def _system_metric_names(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> set[str]:
+    from opentelemetry.instrumentation.system_metrics import SystemMetricsInstrumentor
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    instrumentor = SystemMetricsInstrumentor()
+    instrumentor.instrument(meter_provider=provider)
+    try:
+        data = reader.get_metrics_data()
+        assert data is not None
+        return {m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics}
+    finally:
+        instrumentor.uninstrument()
+        provider.shutdown()
+
+
+def test_the_host_wide_socket_scan_is_off_by_default_and_can_be_turned_back_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """psutil.net_connections() walks every socket on the host, in every process, each interval."""
+    env: dict[str, str] = {}
+    apply_env_defaults(env)
+    ours = _system_metric_names(monkeypatch, env)
+    assert "system.network.connections" not in ours
+    assert {"system.cpu.utilization", "system.memory.utilization", "process.cpu.utilization"} <= ours
+    # The user's own setting wins, an empty one included (upstream: nothing excluded).
+    mine = {"OTEL_PYTHON_SYSTEM_METRICS_EXCLUDED_METRICS": ""}
+    apply_env_defaults(mine)
+    assert "system.network.connections" in _system_metric_names(monkeypatch, mine)
