@@ -272,6 +272,7 @@ def generate(seed: int = 10) -> list[Case]:
                 add(
                     "name", f'tool result: {{"name": "{full}", "role": "owner"}}', [full], ['"role": "owner"']
                 )
+                add("name", f"POST /contacts name={full}&plan=pro", [full], ["&plan=pro"])
                 if round_ == 1:
                     # No cue, no structure: only learning from the trace finds it (not here); a known miss.
                     add("name", f"{first} will join the review at 3pm", [first], ["will join the review"])
@@ -522,6 +523,14 @@ HARD_NEGATIVES = [
     "text/html; charset=utf-8",
     "fax machine offline",
     "tel: protocol unsupported",
+    # labels under name keys, as text
+    "gen_ai.agent.name=Calendar Assistant",
+    "gen_ai.tool.name=get_weather",
+    '{"name": "get_weather", "arguments": {}}',
+    '{"gen_ai.agent.name": "Travel Planner"}',
+    "name=tasks.send_email",
+    "service.name=secretary-api host.name=worker-1 k8s.pod.name=api-7d9f8b6c5-x2v4q",
+    "logger.name=app.api file.name=invoice.pdf",
 ]
 
 
