@@ -217,7 +217,11 @@ class Masker:
         try:
             if type(value) is str:  # the hot path, inlined: most attribute values are short strings
                 if key is not None and (kind := value_key_kind(key)) is not None:
-                    return self._redact_whole(value, kind, redactions)
+                    if kind != "bare_name":
+                        return self._redact_whole(value, kind, redactions)
+                    if looks_like_full_name(value):
+                        return self._redact_whole(value, "name", redactions)
+                    # a label under a bare "name" ("Inbox"): masked by value, like any other value
                 if len(value) > _PREFILTERED:
                     return self._mask_text(value, redactions, False)
                 if self._may_match(value):

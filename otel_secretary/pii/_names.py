@@ -328,6 +328,8 @@ def looks_like_full_name(value: str) -> bool:
     people: at least two name words (an initial counts as one next to a full word: "J. Okafor"), none
     of them a label word. "Priya Patel", "José García-López" and "Anna van der Berg" pass; "Inbox",
     "Priya" (one word: indistinguishable from a label without a dictionary), "Travel Planner" do not."""
+    if " " not in value and "," not in value:
+        return False  # one word: the common label ("Inbox", "get_weather"), rejected before any regex
     if not looks_like_name(value):
         return False
     words = value.replace(",", " ").split()
