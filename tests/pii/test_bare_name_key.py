@@ -14,6 +14,8 @@ import logging
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from opentelemetry._logs import LogRecord
 from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
@@ -59,6 +61,10 @@ def _masker() -> Masker:
     return Masker(meter_provider=MeterProvider())
 
 
+_MASKER = _masker()
+_PSEUDONYMS = Masker(mode="pseudonym", key=b"bare-name", meter_provider=MeterProvider())
+
+
 @pytest.mark.parametrize("key", ["name", "Name", "NAME"])
 @pytest.mark.parametrize("value", PEOPLE)
 def test_a_full_name_under_a_bare_name_key_is_masked(key: str, value: str) -> None:
@@ -96,6 +102,22 @@ def test_masking_is_idempotent_in_both_modes() -> None:
         once = masker.mask_value("name", PERSON)
         assert once != PERSON
         assert masker.mask_value("name", once) == once
+        assert masker.mask_text(once) == once
+
+
+_PIECES = [
+    "Priya", "Patel", "van", "der", "J.", "Inbox", "Travel", "Planner", "<name>", "<name:0a1b2c3d>",
+    "jane.doe@example.com", "<email>", "Dr.", "Hi", ",", "García-López", "Анна", "get_weather",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_PIECES), max_size=6), st.sampled_from(["name", "Name", "NAME"]))
+def test_masking_under_a_bare_name_key_is_idempotent(pieces: list[str], key: str) -> None:
+    value = " ".join(pieces)
+    for masker in (_MASKER, _PSEUDONYMS):
+        once = masker.mask_value(key, value)
+        assert masker.mask_value(key, once) == once
         assert masker.mask_text(once) == once
 
 
