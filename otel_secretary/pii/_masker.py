@@ -24,8 +24,14 @@ from opentelemetry.metrics import Counter, MeterProvider, get_meter_provider
 
 from otel_secretary import semconv
 from otel_secretary.pii._detectors import DETECTORS, PLACEHOLDER, Detector
-from otel_secretary.pii._keys import key_kind
-from otel_secretary.pii._names import NameMemory, local_part_names, looks_like_name, name_parts
+from otel_secretary.pii._keys import value_key_kind
+from otel_secretary.pii._names import (
+    NameMemory,
+    local_part_names,
+    looks_like_full_name,
+    looks_like_name,
+    name_parts,
+)
 from otel_secretary.pii._scanner import Hit, Scanner
 from otel_secretary.pii._validators import card_length
 from otel_secretary.settings import PII_MODES, PiiMode
@@ -195,8 +201,10 @@ class Masker:
         """Structured places only (cheap): name and role keys, e-mail local parts, JSON carrying a name
         key. Names after cues in free text are learned while that text is masked."""
         if isinstance(value, str):
-            kind = key_kind(key) if key is not None else None
-            if kind in ("name", "person") and looks_like_name(value):
+            kind = value_key_kind(key) if key is not None else None
+            if (kind in ("name", "person") and looks_like_name(value)) or (
+                kind == "bare_name" and looks_like_full_name(value)
+            ):
                 names.extend(name_parts(value))
             elif "@" in value:
                 for local in _LOCAL_PART.findall(value[:_CACHEABLE]):
@@ -214,8 +222,12 @@ class Masker:
         """Mask one attribute value of any OTel type; fail closed: a value that raises is dropped."""
         try:
             if type(value) is str:  # the hot path, inlined: most attribute values are short strings
-                if key is not None and (kind := key_kind(key)) is not None:
-                    return self._redact_whole(value, kind, redactions)
+                if key is not None and (kind := value_key_kind(key)) is not None:
+                    if kind != "bare_name":
+                        return self._redact_whole(value, kind, redactions)
+                    if looks_like_full_name(value):
+                        return self._redact_whole(value, "name", redactions)
+                    # a label under a bare "name" ("Inbox"): masked by value, like any other value
                 if len(value) > _PREFILTERED:
                     return self._mask_text(value, redactions, False)
                 if self._may_match(value):
@@ -249,7 +261,7 @@ class Masker:
     # ---------------------------------------------------------------- values
     def _mask_value(self, key: str | None, value: Any, redactions: Redactions | None) -> Any:
         if type(value) is str or isinstance(value, str):
-            if key is not None and (kind := key_kind(key)) is not None:
+            if key is not None and (kind := value_key_kind(key)) is not None:
                 return self._redact_whole(value, kind, redactions)
             return self.mask_text(value, redactions)
         if type(value) is int and value >= 10**12 and card_length(str(value)) == len(str(value)):
@@ -278,6 +290,11 @@ class Masker:
         if kind == "person":
             # A role ("organizer", "stripe.customer"): a name is masked whole, anything else by value.
             if not looks_like_name(value):
+                return self.mask_text(value, redactions)
+            kind = "name"
+        elif kind == "bare_name":
+            # A bare "name" holds labels too ("Inbox", "Travel Planner"): only a full name goes whole.
+            if not looks_like_full_name(value):
                 return self.mask_text(value, redactions)
             kind = "name"
         if kind == "name" and (trace := self._local.trace) is not None:

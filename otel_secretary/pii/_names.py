@@ -290,6 +290,63 @@ def looks_like_name(value: str) -> bool:
     return named > 0
 
 
+# Words of labels that live under a bare ``name`` key next to people's names: agents and tools ("Travel
+# Planner"), plans and products ("Premium Plan"), mail labels and calendars ("Work Projects"), queues,
+# browsers and OSes in Sentry contexts ("Chrome Mobile"). Surnames and given names that are also words
+# ("Price", "West", "Silver", "Hope", "Max") are deliberately left out.
+_LABEL_WORDS = """
+    assistant assistants agent agents bot bots helper planner scheduler tutor advisor copilot router
+    triage tool tools plan plans tier pro plus premium basic standard starter enterprise business free trial
+    lite personal work home family private public shared general default main primary secondary test
+    tests demo
+    sample example project projects review reviews report reports notes note summary digest daily weekly
+    monthly quarterly annual yearly standup retro retrospective planning kickoff onboarding offboarding
+    queue queues worker workers job jobs task tasks service services server servers client api app apps
+    application account accounts workspace channel channels room rooms group groups list lists folder
+    folders label labels inbox draft drafts sent spam trash archive archived important starred unread
+    template templates holidays birthdays events event reminders reminder contacts office
+    region zone cluster node pool bucket table view dashboard panel alert alerts rule rules product
+    products subscription subscriptions license bundle package new beta alpha stable legacy internal
+    external production staging development search email emails mail message messages voice video audio
+    image images file files document documents docs data analytics insights billing invoices payments
+    payment orders order travel expense expenses booking bookings campaign launch release sprint
+    milestone roadmap goals budget forecast pipeline leads deals webinar workshop conference summit
+    meetup offsite feedback survey help desk center centre hub portal studio lab cloud suite platform
+    engine tracker monitor reader writer parser handler processor exporter importer backup export import
+    upload uploads download downloads cache store storage database index mobile desktop web browser
+    android ios linux windows macos ubuntu debian chrome chromium firefox safari edge opera internet
+    explorer webview headless runtime kernel system systems network security auth login settings profile
+    preferences notifications notification integration integrations webhook webhooks connector
+    connectors model models prompt prompts workflow workflows automation agenda schedule
+    slot slots
+"""
+LABEL_WORDS = frozenset(_LABEL_WORDS.split())
+
+
+def looks_like_full_name(value: str) -> bool:
+    """Stricter than :func:`looks_like_name`, for a bare ``name`` key that holds labels as often as
+    people: at least two name words (an initial counts as one next to a full word: "J. Okafor"), none
+    of them a label word. "Priya Patel", "José García-López" and "Anna van der Berg" pass; "Inbox",
+    "Priya" (one word: indistinguishable from a label without a dictionary), "Travel Planner" do not."""
+    if " " not in value and "," not in value:
+        return False  # one word: the common label ("Inbox", "get_weather"), rejected before any regex
+    if not looks_like_name(value):
+        return False
+    words = value.replace(",", " ").split()
+    named = initials = 0
+    for word in words:
+        lower = word.lower()
+        if lower in PARTICLES:
+            continue
+        if len(word) == 2 and word[1] == ".":
+            initials += 1
+            continue
+        if lower in LABEL_WORDS:
+            return False
+        named += 1
+    return named >= 2 or (named == 1 and initials >= 1)
+
+
 def name_end(text: str, start: int, limit: int = 4) -> int:
     """End of the name that starts at ``start`` (0 words: returns ``start``)."""
     end = start

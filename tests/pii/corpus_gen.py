@@ -272,6 +272,7 @@ def generate(seed: int = 10) -> list[Case]:
                 add(
                     "name", f'tool result: {{"name": "{full}", "role": "owner"}}', [full], ['"role": "owner"']
                 )
+                add("name", f"POST /contacts name={full}&plan=pro", [full], ["&plan=pro"])
                 if round_ == 1:
                     # No cue, no structure: only learning from the trace finds it (not here); a known miss.
                     add("name", f"{first} will join the review at 3pm", [first], ["will join the review"])
@@ -522,7 +523,118 @@ HARD_NEGATIVES = [
     "text/html; charset=utf-8",
     "fax machine offline",
     "tel: protocol unsupported",
+    # labels under name keys, as text
+    "gen_ai.agent.name=Calendar Assistant",
+    "gen_ai.tool.name=get_weather",
+    '{"name": "get_weather", "arguments": {}}',
+    '{"gen_ai.agent.name": "Travel Planner"}',
+    "name=tasks.send_email",
+    "service.name=secretary-api host.name=worker-1 k8s.pod.name=api-7d9f8b6c5-x2v4q",
+    "logger.name=app.api file.name=invoice.pdf",
 ]
+
+
+# ---------------------------------------------------------------------------------------- keyed values
+# Values under a bare ``name`` key (and dotted "…name" keys whose owner is not a person), scored through
+# ``Masker.mask_value``: people must go, labels must stay readable.
+NAME_KEYS = ("name", "Name", "NAME")
+
+
+@dataclass
+class KeyedCase:
+    id: str
+    key: str
+    value: str
+    person: bool
+
+
+def generate_keyed(seed: int = 10) -> list[KeyedCase]:
+    """People under a bare ``name`` key in every locale (two words, three words, particles, hyphens,
+    initials, one word), and the labels that share that key or end in ``.name``."""
+    rng = random.Random(seed)
+    cases: list[KeyedCase] = []
+    for round_ in range(4):
+        for locale in (*LATIN, "ru_RU", "ja_JP"):
+            fake = Faker(locale)
+            fake.seed_instance(seed * 1000 + round_ * 31 + len(cases))
+            first, last = fake.first_name(), fake.last_name()
+            key = rng.choice(NAME_KEYS)
+            cases.append(KeyedCase(f"full-{len(cases):04d}", key, f"{first} {last}", True))
+            if round_ % 2 == 0:
+                cases.append(
+                    KeyedCase(f"full-{len(cases):04d}", key, f"{first} {fake.first_name()} {last}", True)
+                )
+            if round_ == 1 and locale in LATIN:
+                cases.append(KeyedCase(f"initial-{len(cases):04d}", key, f"{first[0]}. {last}", True))
+                cases.append(KeyedCase(f"reversed-{len(cases):04d}", key, f"{last}, {first}", True))
+            if round_ == 2 and locale in LATIN:
+                # One word under "name" is indistinguishable from a label without a name dictionary.
+                cases.append(KeyedCase(f"oneword-{len(cases):04d}", key, first, True))
+    for value in (
+        "José García-López", "Anna van der Berg", "Ludwig van Beethoven", "María de la Cruz",
+        "Mohammed bin Salman", "Siobhán O'Brien", "Zoë Saldaña-Pérez", "Анна Иванова", "田中 太郎",
+    ):  # fmt: skip
+        cases.append(KeyedCase(f"full-{len(cases):04d}", "name", value, True))
+    for key, value in BARE_NAME_LABELS:
+        cases.append(KeyedCase(f"label-{len(cases):04d}", key, value, False))
+    return cases
+
+
+# What else lives under "name" in an AI secretary's telemetry: tools, agents, tasks, queues, loggers,
+# files, Gmail labels, calendars, Stripe products and plans, Sentry's runtime/os/browser contexts,
+# feature flags; and OTel keys whose last token is "name" but whose owner is not a person.
+_LABELS = (
+    "Inbox", "Default", "INBOX", "IMPORTANT", "CATEGORY_PERSONAL", "Work", "Personal", "Receipts",
+    "Travel", "get_weather", "send_email", "search_calendar", "create_event", "tasks.send_email",
+    "celery", "default", "app.api", "werkzeug", "otel_secretary.pii", "report 2024-05-01.pdf",
+    "invoice.pdf", "Calendar Assistant", "Email Assistant", "Travel Planner", "Inbox Triage Agent",
+    "Scheduling Agent", "Research Assistant", "Meeting Notes", "Weekly Digest", "Daily Summary",
+    "Premium Plan", "Pro Plan", "Starter Tier", "Business Monthly", "Enterprise Annual",
+    "Team Calendar", "Holidays in United Kingdom", "Birthdays", "Work Projects", "Follow Up",
+    "Quarterly Review", "Project Phoenix", "Design Sync", "Morning Brief", "Standup Notes",
+    "Acme Corp", "Globex GmbH", "CPython", "Linux", "Chrome Mobile", "Mobile Safari", "Samsung Internet",
+    "Microsoft Edge", "Android", "Windows", "Firefox", "Google Chrome", "Sales Pipeline",
+    "Customer Support", "Billing Alerts", "High Error Rate", "HighErrorRate", "new_onboarding_flow",
+    "Onboarding Flow", "Reply Drafts", "Smart Compose", "Focus Time", "Out of Office", "Lunch Break",
+    "Deep Work", "Board Meeting", "Payments Webhook", "Slack Connector", "Gmail Sync", "Zoom Integration",
+    "gpt-4o-mini", "Summarize Thread", "Draft Reply", "Find Free Slot", "Book Meeting Room",
+    "Conference Room B", "London Office", "North America", "Europe West", "Alpha Release",
+    "Stripe Checkout", "OpenAI", "Google Calendar API", "Q3 Planning", "Annual Report",
+)  # fmt: skip
+BARE_NAME_LABELS: list[tuple[str, str]] = [
+    *(("name", value) for value in _LABELS),
+    ("gen_ai.agent.name", "Calendar Assistant"),
+    ("gen_ai.agent.name", "Maya Assistant"),
+    ("gen_ai.tool.name", "get_weather"),
+    ("gen_ai.tool.name", "Find Free Slot"),
+    ("service.name", "secretary-api"),
+    ("messaging.destination.name", "celery"),
+    ("db.name", "secretary"),
+    ("span.name", "POST /api/v1/meetings"),
+    ("logger.name", "app.api"),
+    ("file.name", "Quarterly Review.pdf"),
+    ("host.name", "worker-1"),
+    ("k8s.pod.name", "api-7d9f8b6c5-x2v4q"),
+]
+
+
+def score_keyed(
+    mask_value: Callable[[str, str, Redactions], object], cases: list[KeyedCase]
+) -> tuple[dict[str, Score], int, int]:
+    """Per-group recall of people (value gone, ``name`` reported) and labels altered / total."""
+    per_group: dict[str, Score] = {}
+    altered = labels = 0
+    for case in cases:
+        redactions = Redactions()
+        masked = mask_value(case.key, case.value, redactions)
+        if not case.person:
+            labels += 1
+            altered += masked != case.value
+            continue
+        entry = per_group.setdefault(case.id.split("-")[0], Score())
+        entry.cases += 1
+        entry.caught += case.value not in str(masked) and "name" in redactions.kinds
+    return per_group, altered, labels
 
 
 @dataclass
@@ -570,6 +682,14 @@ def main() -> None:
     for kind, entry in sorted(per_kind.items()):
         print(f"| {kind} | {entry.cases} | {entry.recall:.1%} |")
     print(f"\nhard negatives altered: {altered} of {negatives} ({altered / negatives:.1%})")
+    groups, labels_altered, labels = score_keyed(
+        Masker(meter_provider=MeterProvider()).mask_value, generate_keyed()
+    )
+    print("\n| value under a bare `name` key | cases | case recall |\n|---|---:|---:|")
+    for group, entry in sorted(groups.items()):
+        print(f"| {group} | {entry.cases} | {entry.recall:.1%} |")
+    share = labels_altered / labels
+    print(f"\nlabels under `name` / `*.name` altered: {labels_altered} of {labels} ({share:.1%})")
 
 
 if __name__ == "__main__":
