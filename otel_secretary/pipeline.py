@@ -21,7 +21,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 from opentelemetry import metrics, trace
 from opentelemetry._logs import set_logger_provider
@@ -123,9 +123,20 @@ def _shutdown_quietly(name: str, provider: TracerProvider | MeterProvider | Logg
         report_internal_error(f"pipeline.shutdown.{name}", exc)
 
 
-def _batch_size(settings: Settings) -> int:
-    """The SDK refuses a batch larger than its queue: a small OTEL_SECRETARY_MAX_QUEUE_SIZE shrinks it."""
-    return min(512, settings.max_queue_size)
+class _QueueLimits(TypedDict):
+    max_queue_size: int
+    max_export_batch_size: int
+
+
+def _queue_limits(settings: Settings) -> _QueueLimits:
+    """Queue and batch sizes of the span and log batch processors, one policy for both signals.
+
+    The SDK refuses a batch larger than its queue: a small OTEL_SECRETARY_MAX_QUEUE_SIZE shrinks it.
+    """
+    return {
+        "max_queue_size": settings.max_queue_size,
+        "max_export_batch_size": min(512, settings.max_queue_size),
+    }
 
 
 def build_resource(settings: Settings, extra: dict[str, Any] | None = None) -> Resource:
@@ -177,8 +188,7 @@ def build(
         tracer_provider.add_span_processor(
             BatchSpanProcessor(
                 delivery_reporting.for_spans(_sliced_masking_spans(exporter, masker), exporter_class),
-                max_queue_size=settings.max_queue_size,
-                max_export_batch_size=_batch_size(settings),
+                **_queue_limits(settings),
             )
         )
 
@@ -197,8 +207,7 @@ def build(
         logger_provider.add_log_record_processor(
             BatchLogRecordProcessor(
                 delivery_reporting.for_logs(_sliced_masking_logs(log_exporter, masker), log_exporter_class),
-                max_queue_size=settings.max_queue_size,
-                max_export_batch_size=_batch_size(settings),
+                **_queue_limits(settings),
             )
         )
 
