@@ -57,6 +57,7 @@ from otel_secretary.sdk.hashed_resource import HashedResource
 from otel_secretary.sdk.metrics import cardinality as metric_cardinality
 from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
 from otel_secretary.sdk.trace.context_processor import RequestContextSpanProcessor
+from otel_secretary.sdk.trace.heap_freeze import HeapFreezeOnFirstRequest
 from otel_secretary.sdk.trace.limits_counter import AttributeLimitsCounter
 from otel_secretary.sdk.trace.span_names import UnroutedSpanNameProcessor
 from otel_secretary.settings import Settings
@@ -174,6 +175,8 @@ def build(
         RequestContextSpanProcessor(),
         AttributeLimitsCounter(),
     ]
+    if settings.gc_freeze:
+        span_processors.append(HeapFreezeOnFirstRequest())
     if engine is not None:
         span_processors.append(engine.span_processor)
     tracer_provider = TracerProvider(

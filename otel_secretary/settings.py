@@ -211,6 +211,13 @@ SETTINGS: tuple[Setting[Any], ...] = (
         "Collect CPU, memory, disk and load metrics (the seed's SystemMetrics).",
     ),
     Setting(
+        "gc_freeze",
+        "OTEL_SECRETARY_GC_FREEZE",
+        _bool,
+        "true",
+        "gc.freeze() at a process's first request or task: full garbage collections skip the startup heap.",
+    ),
+    Setting(
         "pii_mode",
         "OTEL_SECRETARY_PII_MODE",
         _choice(*PII_MODES),
@@ -320,6 +327,7 @@ class Settings:
     prometheus_port: int = 9464
     max_queue_size: int = 2048
     system_metrics: bool = True
+    gc_freeze: bool = True
     pii_mode: PiiMode = "placeholder"
     pii_key: str = ""
     pii_mask_ip: bool = True
