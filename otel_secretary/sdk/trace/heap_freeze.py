@@ -20,7 +20,7 @@ import gc
 import os
 
 from opentelemetry.context import Context
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.sdk.trace import Span, SpanProcessor
 from opentelemetry.trace import SpanKind
 
 from otel_secretary._internal.self_monitoring import report_internal_error
@@ -46,15 +46,6 @@ class HeapFreezeOnFirstRequest(SpanProcessor):
             gc.freeze()
         except Exception as exc:  # on the request path: never raise into the app
             report_internal_error("heap_freeze", exc)
-
-    def on_end(self, span: ReadableSpan) -> None:
-        pass
-
-    def shutdown(self) -> None:
-        pass
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
 
 
 __all__ = ["HeapFreezeOnFirstRequest"]
