@@ -63,17 +63,21 @@ def _run(tmp_path: Path, **env: str) -> dict[str, object]:
 @pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="fork")
 def test_the_first_request_freezes_the_heap_once_and_each_forked_child_its_own(tmp_path: Path) -> None:
     seen = _run(tmp_path)
-    assert seen["start"] == 0 and seen["after_internal"] == 0  # importing and internal spans: not yet
+    # Python 3.12+ starts with some objects of its own frozen: every count is against that baseline.
+    start = seen["start"]
+    assert isinstance(start, int) and seen["after_internal"] == start  # imports, internal spans: not yet
     after_server = seen["after_server"]
-    assert isinstance(after_server, int) and after_server > 0
+    assert isinstance(after_server, int) and after_server > start + 1000
     before, after = seen["child"]  # type: ignore[misc]
     # Frozen objects are still freed by reference counting, so counts only ever drop by themselves.
-    assert 0 < before <= after_server and after >= before + 5000  # the child's own objects joined it
+    assert start < before <= after_server and after >= before + 5000  # the child's own objects joined it
     second = seen["second_server"]
     assert isinstance(second, int) and second < after_server + 5000  # the parent froze once, not again
 
 
 def test_turned_off_nothing_is_frozen(tmp_path: Path) -> None:
     seen = _run(tmp_path, OTEL_SECRETARY_GC_FREEZE="false")
-    assert seen["after_server"] == 0 and seen["second_server"] == 0
-    assert seen["child"] == [0, 0]
+    start = seen["start"]
+    assert isinstance(start, int)
+    assert seen["after_server"] == start and seen["second_server"] == start
+    assert seen["child"] == [start, start]
