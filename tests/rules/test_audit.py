@@ -123,7 +123,9 @@ def test_since_filters_by_duration_and_iso_time_and_refuses_garbage(data_dir: Pa
 
 
 def test_rotated_and_append_only_across_processes(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(audit, "MAX_BYTES", 20_000)
+    # 300 entries of 200+ bytes are at least 60 KB: many more rotations than backups whatever the pid and
+    # command lengths (at 20 KB a file, short pids made it exactly three rotations or two).
+    monkeypatch.setattr(audit, "MAX_BYTES", 8_000)
     pids = []
     for writer in range(2):
         pid = os.fork()
@@ -140,7 +142,7 @@ def test_rotated_and_append_only_across_processes(data_dir: Path, monkeypatch: p
         assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
     files = audit.files(data_dir)
     assert len(files) == audit.BACKUPS + 1, files  # rotated, bounded: the oldest backups were dropped
-    assert all(path.stat().st_size <= 20_000 for path in files)
+    assert all(path.stat().st_size <= 8_000 for path in files)
     for path in files:  # every line one whole entry: no two writers interleaved
         for line in path.read_text().splitlines():
             assert json.loads(line)["action"] == "alert.test_sent"
