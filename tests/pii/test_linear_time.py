@@ -51,8 +51,9 @@ def _cpu_seconds(text: str) -> float:
     return time.thread_time() - start
 
 
-def growth_ratio(make: Callable[[int], str], n: int, rounds: int = 2) -> float:
-    """Fastest CPU time at 4n over fastest at n, the two sizes measured alternately."""
+def growth_ratio(make: Callable[[int], str], n: int, rounds: int = 3) -> float:
+    """Fastest CPU time at 4n over fastest at n, the two sizes measured alternately (three rounds: in a
+    full run a collection of the suite's heap once landed in both 1 MB samples of two, 8.3x for 4.5x)."""
     small_text, large_text = make(n), make(4 * n)
     small = large = float("inf")
     for _ in range(rounds):
