@@ -118,57 +118,6 @@ def _stripe_error(content: Any) -> dict[str, str]:
     return {k: str(error[k]) for k in ("type", "code", "decline_code", "advice_code") if error.get(k)}
 
 
-def _logical_call(name: str) -> Callable[..., Any]:
-    """The sync ``request_with_retries``/``request_stream_with_retries`` overrides of the client below.
-
-    Both put one logical span around the SDK's retry loop and differ only in which base method runs
-    the loop, so one body serves both (the async one awaits inside its own scope).
-    """
-
-    def run(
-        self: TracedStripeHTTPClient,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        post_data: Any = None,
-        max_network_retries: int | None = None,
-        *,
-        _usage: list[str] | None = None,
-    ) -> Any:
-        send = getattr(super(TracedStripeHTTPClient, self), name)
-        with _LogicalScope(self, self._begin(method, url, headers)) as scope:
-            scope.response = send(method, url, headers, post_data, max_network_retries, _usage=_usage)
-        return scope.response
-
-    run.__name__ = name
-    run.__qualname__ = f"TracedStripeHTTPClient.{name}"
-    return run
-
-
-def _attempt_call(name: str) -> Callable[..., Any]:
-    """The sync ``request``/``request_stream`` overrides of the client below: one physical attempt each.
-
-    They differ only in which method of ``inner`` does the I/O, so one body serves both.
-    """
-
-    def run(
-        self: TracedStripeHTTPClient,
-        method: str,
-        url: str,
-        headers: Mapping[str, str] | None,
-        post_data: Any = None,
-        *,
-        _usage: list[str] | None = None,
-    ) -> Any:
-        return self._attempt(
-            method, url, headers, lambda h: getattr(self.inner, name)(method, url, h, post_data)
-        )
-
-    run.__name__ = name
-    run.__qualname__ = f"TracedStripeHTTPClient.{name}"
-    return run
-
-
 class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
     """A stripe ``HTTPClient`` tracing logical calls and physical attempts; ``inner`` does the I/O."""
 
@@ -257,8 +206,46 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
         except Exception as exc:
             report_internal_error("stripe.complete", exc)
 
-    request_with_retries = _logical_call("request_with_retries")
-    request_stream_with_retries = _logical_call("request_stream_with_retries")
+    def request_with_retries(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        post_data: Any = None,
+        max_network_retries: int | None = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[str, int, Mapping[str, str]]:
+        send = super().request_with_retries
+        return self._logical(send, method, url, headers, post_data, max_network_retries, _usage)  # type: ignore[no-any-return]
+
+    def request_stream_with_retries(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        post_data: Any = None,
+        max_network_retries: int | None = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        send = super().request_stream_with_retries
+        return self._logical(send, method, url, headers, post_data, max_network_retries, _usage)  # type: ignore[no-any-return]
+
+    def _logical(
+        self,
+        send: Callable[..., Any],
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        post_data: Any,
+        max_network_retries: int | None,
+        usage: list[str] | None,
+    ) -> Any:
+        """One logical span around the SDK's retry loop (sync paths; the async one awaits in this scope)."""
+        with _LogicalScope(self, self._begin(method, url, headers)) as scope:
+            scope.response = send(method, url, headers, post_data, max_network_retries, _usage=usage)
+        return scope.response
 
     async def request_with_retries_async(
         self,
@@ -309,8 +296,31 @@ class TracedStripeHTTPClient(stripe.HTTPClient):  # type: ignore[misc]
             attempt.response = await send(attempt.headers)
         return attempt.response
 
-    request = _attempt_call("request")
-    request_stream = _attempt_call("request_stream")
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[str, int, Mapping[str, str]]:
+        return self._attempt(  # type: ignore[no-any-return]
+            method, url, headers, lambda h: self.inner.request(method, url, h, post_data)
+        )
+
+    def request_stream(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str] | None,
+        post_data: Any = None,
+        *,
+        _usage: list[str] | None = None,
+    ) -> tuple[Any, int, Mapping[str, str]]:
+        return self._attempt(  # type: ignore[no-any-return]
+            method, url, headers, lambda h: self.inner.request_stream(method, url, h, post_data)
+        )
 
     async def request_async(
         self, method: str, url: str, headers: Mapping[str, str], post_data: Any = None
