@@ -22,7 +22,7 @@ from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.errors import record_exception
 
 from ._content import input_messages, masked_json, output_messages, tool_call_attributes
-from ._direct import DirectInference, direct_inference_possible
+from ._direct import DecoratorSlot, DirectInference, direct_inference_possible
 from ._extract import RequestFacts, ResponseFacts, Usage, read_chunk, read_request, read_response
 from ._feedback import remember_response
 from ._telemetry import (
@@ -90,6 +90,7 @@ class TracedCall:
         "_capture",
         "_done",
         "_embedding",
+        "_read_from",
         "_request",
         "_telemetry",
         "_tenant",
@@ -114,6 +115,7 @@ class TracedCall:
             self._request.messages = spec.prompt_argument(args, kwargs)
         self._embedding = spec.operation == GenAI.GenAiOperationNameValues.EMBEDDINGS.value
         self._done = False
+        self._read_from: Any = None
         tenant = baggage.get_baggage(TENANT_KEY)
         self._tenant = str(tenant) if tenant else None
         # The call's own model= wins: the decorator's model is the default the function falls back to.
@@ -181,6 +183,7 @@ class TracedCall:
 
     def on_result(self, result: Any) -> None:
         try:
+            self._read_from = result
             read_response(result, self.facts)
         except Exception as exc:
             report_internal_error("genai.read_response", exc)
@@ -240,6 +243,11 @@ class TracedCall:
 
     def _apply_response(self) -> None:
         facts, invocation, provider = self.facts, self.invocation, self.spec.provider
+        inner = self._inner_response()
+        if inner is not None and inner is not self._read_from:
+            # The function returned something else (its text, a dict, the raw response): the client's
+            # own answer fills what that did not say, as an inner invocation's published data would.
+            facts.fill_from(read_response(inner))
         if facts.response_model:
             invocation.response_model_name = facts.response_model
         usage = facts.usage
@@ -276,6 +284,9 @@ class TracedCall:
                     invocation.attributes[OpenAI.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = (
                         facts.system_fingerprint
                     )
+                if inner is not None:
+                    # What genai-openai's response reading puts on the metric points.
+                    _set_response_metric_attributes(invocation.metric_attributes, facts)
             if not usage.known:
                 usage = self._inner_usage()
             if facts.response_id:
@@ -291,6 +302,11 @@ class TracedCall:
     def _model(self) -> str | None:
         model: str | None = self.facts.response_model or self.invocation.request_model
         return model
+
+    def _inner_response(self) -> Any:
+        """The response an instrumented OpenAI client call inside us left in our slot, if any."""
+        slot = get_value(CLIENT_INFERENCE_CONTEXT_KEY, context=self.context)
+        return getattr(slot, "inner_response", None) if type(slot) is DecoratorSlot else None
 
     def _inner_usage(self) -> Usage:
         """Usage an instrumented client call inside us published to the shared context (one span, S17)."""
@@ -323,6 +339,13 @@ class TracedCall:
         outputs = masked_json(output_messages(self.facts), mask)
         if outputs:
             self.invocation.attributes[GenAI.GEN_AI_OUTPUT_MESSAGES] = outputs
+
+
+def _set_response_metric_attributes(metric_attributes: dict[str, Any], facts: ResponseFacts) -> None:
+    if facts.service_tier:
+        metric_attributes.setdefault(OpenAI.OPENAI_RESPONSE_SERVICE_TIER, facts.service_tier)
+    if facts.system_fingerprint:
+        metric_attributes.setdefault(OpenAI.OPENAI_RESPONSE_SYSTEM_FINGERPRINT, facts.system_fingerprint)
 
 
 def _error_type(exc: BaseException) -> str:

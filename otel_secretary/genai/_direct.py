@@ -40,6 +40,10 @@ _CONTENT_FIELDS: Final = (
     "prompt_variable",
     "tool_definitions",
 )
+# Not merged field by field: the attribute dicts are merged key by key, content as _enrich says.
+_NOT_MERGED: Final = frozenset(
+    {"attributes", "metric_attributes", "capture_content", "upload_completion", *_CONTENT_FIELDS}
+)
 _INPUT: Final = GenAI.GenAiTokenTypeValues.INPUT.value
 _OUTPUT: Final = GenAI.GenAiTokenTypeValues.OUTPUT.value
 # Metric attribute sets per (operation, models, server): built and hashed once, not per call. The
@@ -72,8 +76,15 @@ class DecoratorSlot(InferenceData):
     """The context slot of a :class:`DirectInference`: util-genai's type, so inner calls publish into it.
 
     Its own class so our OpenAI instrumentor can tell that the decorator's direct path is the outer
-    invocation (see ``otel_secretary.instrumentation.openai_inside_decorator``).
+    invocation (see ``otel_secretary.instrumentation.openai_inside_decorator``). That instrumentor
+    leaves the client's response in ``inner_response`` rather than reading it: the decorator reads
+    responses itself, and most decorated functions return that same object, so it is read once.
+    A slot, not a field, so it is never merged or compared as published data.
     """
+
+    __slots__ = ("inner_response",)
+
+    inner_response: Any
 
 
 class _DirectInvocation:
@@ -260,16 +271,24 @@ class DirectInference(_DirectInvocation):
             self._span_context = set_value(CLIENT_INFERENCE_CONTEXT_KEY, None, context=self._span_context)
 
     def _enrich(self, published: InferenceData) -> None:
-        """util-genai's ``enrich_from_context``: the inner call fills what ours left empty."""
+        """util-genai's ``enrich_from_context``: the inner call fills what ours left empty.
+
+        ``merge(overwrite=False)``, then the content fields restored, as one pass over the fields the
+        inner call actually set (``merge`` walks ``dataclasses.fields()``: 48 of them, every call).
+        """
         data = self.data
-        kept = [getattr(data, name) for name in _CONTENT_FIELDS]
-        data.merge(published, overwrite=False)
-        if published.capture_content:
-            for name, value in zip(_CONTENT_FIELDS, kept, strict=True):
-                setattr(data, name, value if value else getattr(published, name))
-        else:
-            for name, value in zip(_CONTENT_FIELDS, kept, strict=True):
+        mine = vars(data)
+        for name, value in vars(published).items():
+            if value is not None and name not in _NOT_MERGED and mine[name] is None:
                 setattr(data, name, value)
+        for key, value in published.attributes.items():
+            data.attributes.setdefault(key, value)
+        for key, value in published.metric_attributes.items():
+            data.metric_attributes.setdefault(key, value)
+        if published.capture_content:
+            for name in _CONTENT_FIELDS:
+                if not mine[name]:
+                    setattr(data, name, getattr(published, name))
 
     def _metric_attributes(self) -> dict[str, AttributeValue]:
         data = self.data

@@ -22,23 +22,59 @@ _FLOAT_PARAMS: Final = {
 MAX_CAPTURED_CHARS: Final = 16_384
 
 
-# Whether a type is a Mapping, per type: an ABC isinstance check costs more than the lookup itself on
-# this hot path (a response object is read a dozen times per call). Bounded by the types seen.
-_IS_MAPPING: dict[type, bool] = {dict: True}
+# How to read each type, decided once per type: an ABC isinstance check costs more than the lookup
+# itself on this hot path (a response object is read a dozen times per call). Bounded by types seen.
+_MAPPING: Final = 0
+_PYDANTIC: Final = 1
+_OTHER: Final = 2
+_KIND: dict[type, int] = {dict: _MAPPING}
+# (pydantic type, name) -> whether the class itself has that attribute (a property, a method).
+_CLASS_HAS: dict[tuple[type, str], bool] = {}
+_ABSENT: Final = object()
+
+
+def _kind_of(cls: type, obj: Any) -> int:
+    if isinstance(obj, Mapping):
+        kind = _MAPPING
+    elif hasattr(cls, "__pydantic_fields__") and isinstance(getattr(obj, "__dict__", None), dict):
+        kind = _PYDANTIC
+    else:
+        kind = _OTHER
+    if len(_KIND) < 1024:
+        _KIND[cls] = kind
+    return kind
 
 
 def get(obj: Any, name: str) -> Any:
-    """Attribute or key access, whichever the object supports; None when absent."""
+    """Attribute or key access, whichever the object supports; None when absent.
+
+    A name a pydantic model (every OpenAI and Anthropic SDK object) lacks is answered from its
+    fields and extras: ``getattr`` on a missing name goes through pydantic's ``__getattr__`` and an
+    AttributeError, ~4 µs each, and reading one response probes a dozen names it may not have
+    (Responses-API names on a chat completion, ``delta`` on a message).
+    """
     if obj is None:
         return None
     cls = type(obj)
-    is_mapping = _IS_MAPPING.get(cls)
-    if is_mapping is None:
-        is_mapping = isinstance(obj, Mapping)
-        if len(_IS_MAPPING) < 1024:
-            _IS_MAPPING[cls] = is_mapping
-    if is_mapping:
+    kind = _KIND.get(cls)
+    if kind is None:
+        kind = _kind_of(cls, obj)
+    if kind == _MAPPING:
         return obj.get(name)
+    if kind == _PYDANTIC:
+        value = obj.__dict__.get(name, _ABSENT)
+        if value is not _ABSENT:
+            return value
+        extra = getattr(obj, "__pydantic_extra__", None)
+        if extra and name in extra:
+            return extra[name]
+        has = _CLASS_HAS.get((cls, name))
+        if has is None:
+            has = hasattr(cls, name)
+            if len(_CLASS_HAS) < 4096:
+                _CLASS_HAS[(cls, name)] = has
+        if not has:
+            return None
     return getattr(obj, name, None)
 
 
@@ -131,6 +167,24 @@ class ResponseFacts:
             piece = value[: MAX_CAPTURED_CHARS - self.text_chars]
             self.text.append(piece)
             self.text_chars += len(piece)
+
+    def fill_from(self, other: ResponseFacts) -> None:
+        """Take what ``other`` says and this does not (an inner call's answer under the outer one)."""
+        self.response_model = self.response_model or other.response_model
+        self.response_id = self.response_id or other.response_id
+        self.service_tier = self.service_tier or other.service_tier
+        self.system_fingerprint = self.system_fingerprint or other.system_fingerprint
+        self.conversation_id = self.conversation_id or other.conversation_id
+        if self.embedding_dimensions is None:
+            self.embedding_dimensions = other.embedding_dimensions
+        if not self.finish_reasons:
+            self.finish_reasons = list(other.finish_reasons)
+        if not self.tool_calls:
+            self.tool_calls = dict(other.tool_calls)
+        if not self.usage.known:
+            self.usage = other.usage
+        if not self.text:
+            self.text, self.text_chars = list(other.text), other.text_chars
 
     def merge_usage(self, usage: Usage) -> None:
         if usage.known:

@@ -22,6 +22,7 @@ from opentelemetry.util.genai.handler import TelemetryHandler
 from otel_secretary import semconv
 from otel_secretary._internal.lazy_default import LazyDefault
 from otel_secretary._internal.self_monitoring import report_internal_error
+from otel_secretary.sdk.metrics.summed_counter import SummedCounter
 from otel_secretary.version import __version__
 
 from ._cost import PriceBook
@@ -67,7 +68,8 @@ class GenAITelemetry:
         self.prices = prices if prices is not None else PriceBook()
         self._mask = mask
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
-        self.cost = semconv.counter(meter, semconv.GENAI_COST)
+        # Added on every priced call: summed here, reported at collection (SummedCounter says why).
+        self.cost = SummedCounter(meter, semconv.GENAI_COST)
         self.unpriced = semconv.counter(meter, semconv.GENAI_UNPRICED)
         self.feedback = semconv.counter(meter, semconv.GENAI_FEEDBACK)
         self.logger_provider = logger_provider

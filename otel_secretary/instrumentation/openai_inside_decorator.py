@@ -6,10 +6,12 @@ context slot, which fills what the decorator did not know (``temperature`` passe
 ``server.address``, the ``openai.response.*`` metric attributes...). Running genai-openai's whole
 invocation machinery for that is half of what the pair cost (issue 15). So, for a non-streaming chat
 completion under our decorator's direct path, this wrapper (installed outside genai-openai's) calls
-the client method underneath genai-openai and writes the same facts into the slot with genai-openai's
-own request extraction (``create_chat_invocation`` with a collecting handler) and util-genai's own
-setters. Streams, other APIs, a util-genai outer invocation and anything unexpected take the
-ordinary path, so the output is the same either way (``tests/genai/test_direct_inference.py``).
+the client method underneath genai-openai and writes the same request facts into the slot with
+genai-openai's own request extraction (``create_chat_invocation`` with a collecting handler) and
+util-genai's own setters. The response is left in the slot for the decorator, which reads responses
+itself (usually this very object, so it is read once) and puts genai-openai's two response metric
+attributes on the points. Streams, other APIs, a util-genai outer invocation and anything unexpected
+take the ordinary path, so the output is the same either way (``tests/genai/test_direct_inference.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from typing import Any, Final, cast
 
 from opentelemetry.context import get_value
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
-from opentelemetry.semconv._incubating.attributes import openai_attributes as OpenAIAttributes
 from opentelemetry.util.genai._conversation_context import get_ambient_conversation_id
 from opentelemetry.util.genai._inference_invocation import InferenceInvocation
 from opentelemetry.util.genai.invocation import CLIENT_INFERENCE_CONTEXT_KEY, InferenceData
@@ -85,13 +86,11 @@ class ChatInsideDecorator:
         from opentelemetry.instrumentation.genai.openai.utils import (
             create_chat_invocation,
             is_streaming,
-            set_chat_usage,
         )
 
         # Typed loosely: our stand-ins are duck-typed handler and invocation objects.
         self._create_chat_invocation: Any = create_chat_invocation
         self._is_streaming: Any = is_streaming
-        self._set_chat_usage: Any = set_chat_usage
 
     def _slot(self, kwargs: dict[str, Any]) -> DecoratorSlot | None:
         slot = get_value(CLIENT_INFERENCE_CONTEXT_KEY)
@@ -112,7 +111,13 @@ class ChatInsideDecorator:
 
     def _response(self, slot: DecoratorSlot, collector: _Collector, result: Any) -> None:
         try:
-            self._read_response(collector, result)
+            # A completion has choices (checked first: a name a pydantic model lacks costs ~4 µs).
+            if not hasattr(result, "choices"):
+                parse = getattr(result, "parse", None)
+                if callable(parse):
+                    result = parse()  # with_raw_response, non-streaming: parse() is cached by the SDK
+            # Left for the decorator, which reads responses itself (usually this very object: once).
+            slot.inner_response = result
         except Exception as exc:
             report_internal_error("openai.inside_decorator.response", exc)
         self._publish(slot, collector)
@@ -121,27 +126,6 @@ class ChatInsideDecorator:
     def _publish(slot: DecoratorSlot, collector: _Collector) -> None:
         if collector.data is not slot:
             cast(InferenceData, slot).merge(collector.data, overwrite=True)
-
-    def _read_response(self, collector: _Collector, result: Any) -> None:
-        """genai-openai's ``_set_response_properties`` (content is never captured here)."""
-        parse = getattr(result, "parse", None)
-        if callable(parse) and not hasattr(result, "choices"):
-            result = parse()  # with_raw_response, non-streaming: parse() is cached by the SDK
-        if getattr(result, "model", None):
-            collector.response_model_name = result.model  # type: ignore[attr-defined]
-        if getattr(result, "choices", None):
-            collector.finish_reasons = [c.finish_reason or "error" for c in result.choices]  # type: ignore[attr-defined]
-        if getattr(result, "id", None):
-            collector.response_id = result.id  # type: ignore[attr-defined]
-        if getattr(result, "service_tier", None):
-            collector.attributes[OpenAIAttributes.OPENAI_RESPONSE_SERVICE_TIER] = result.service_tier
-            collector.metric_attributes[OpenAIAttributes.OPENAI_RESPONSE_SERVICE_TIER] = result.service_tier
-        if getattr(result, "usage", None):
-            self._set_chat_usage(invocation=collector, usage=result.usage)
-        if getattr(result, "system_fingerprint", None):
-            fingerprint = result.system_fingerprint
-            collector.attributes[OpenAIAttributes.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
-            collector.metric_attributes[OpenAIAttributes.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = fingerprint
 
     def sync(self, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         slot = self._slot(kwargs)

@@ -38,6 +38,23 @@ def _plain(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
     summarize(model="gpt-4o-mini", temperature=0.2)
 
 
+def _text(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
+    # What most apps return: the answer's text, not the response (the client's response is read).
+    @traced_ai_call(telemetry=telemetry)
+    def summarize(model: str) -> str | None:
+        return client.chat.completions.create(model=model, messages=MESSAGES).choices[0].message.content
+
+    assert summarize(model="gpt-4o-mini")
+
+
+def _raw(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
+    @traced_ai_call(telemetry=telemetry)
+    def summarize(model: str) -> Any:
+        return client.chat.completions.with_raw_response.create(model=model, messages=MESSAGES, seed=3)
+
+    assert summarize(model="gpt-4o-mini").parse().usage
+
+
 def _stream(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
     @traced_ai_call(model="gpt-4o-mini", telemetry=telemetry)
     def stream() -> Any:
@@ -99,9 +116,11 @@ def _async(client: openai.OpenAI, telemetry: GenAITelemetry) -> None:
     asyncio.run(ask(model="gpt-4o-mini"))
 
 
-BYPASSED = {"plain", "conversation", "async"}
+BYPASSED = {"plain", "text", "raw", "conversation", "async"}
 SCENARIOS: dict[str, Callable[[openai.OpenAI, GenAITelemetry], None]] = {
     "plain": _plain,
+    "text": _text,
+    "raw": _raw,
     "stream": _stream,
     "generator": _generator,
     "failure": _failure,
