@@ -9,7 +9,12 @@ arm's instrumentation. Arms, interleaved round by round in one process:
 - ``instrumentor``: our ``SecretaryOpenAIInstrumentor`` (upstream + our completion hook + attempt watcher);
 - ``attempt watcher only``: ours with ``inference_spans=False`` (retry spans, attempt metric, gauges);
 - ``decorator``: ``@traced_ai_call`` around the bare client;
-- ``decorator+instrumentor``: what the example app runs under ``opentelemetry-instrument``.
+- ``decorator+instrumentor``: what the example app runs under ``opentelemetry-instrument``;
+- ``... + httpx2``: the same two setups with upstream's httpx2 instrumentation on the client's transport,
+  as ``opentelemetry-bootstrap -a install`` gives an app on openai 3.x: upstream then adds an HTTP CLIENT
+  span, ``http.client.request.duration`` and ``traceparent`` per call; under our instrumentor it is
+  suppressed inside each attempt (our attempt layer records the metric and injects, with no span unless
+  the call is retried). Issue 15's goal compares ``decorator + instrumentor`` with ``upstream genai-openai``.
 
 Tool and agent spans: ``@traced_tool`` on a function that returns a dict, and a ``traced_agent``
 block, each against the bare function, next to the SDK floor (one span with the same attributes and
@@ -40,6 +45,7 @@ from typing import Any
 import httpx2
 import openai
 from opentelemetry.instrumentation.genai.openai import OpenAIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPX2ClientInstrumentor
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
@@ -105,6 +111,28 @@ def _client() -> openai.OpenAI:
     )
 
 
+def _with_httpx2(
+    instrument: Callable[[], Any],
+    uninstrument: Callable[[], Any],
+    http_client: Any,
+    providers: dict[str, Any],
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Setup/teardown that also instrument the client's transport as upstream's httpx2 instrumentation
+    does for every transport under ``opentelemetry-instrument`` (``opentelemetry-bootstrap -a install``
+    installs it next to genai-openai; it wraps ``HTTPTransport``, so the mock transport is wrapped
+    per client here, with the same wrapper)."""
+
+    def setup() -> None:
+        instrument()
+        HTTPX2ClientInstrumentor.instrument_client(http_client, **providers)
+
+    def teardown() -> None:
+        HTTPX2ClientInstrumentor.uninstrument_client(http_client)
+        uninstrument()
+
+    return setup, teardown
+
+
 def _time(func: Callable[[], Any], calls: int) -> float:
     # CPU time of this process: other jobs on the shared cores slow the wall clock, not this.
     started = time.process_time()
@@ -129,9 +157,19 @@ def model_call_arms(tracer_provider: TracerProvider, meter_provider: MeterProvid
     def nothing() -> None:
         return None
 
+    upstream_http = _with_httpx2(
+        lambda: upstream.instrument(**providers), upstream.uninstrument, client._client, providers
+    )
+    ours_http = _with_httpx2(
+        lambda: ours.instrument(**providers, genai_telemetry=telemetry),
+        ours.uninstrument,
+        client._client,
+        providers,
+    )
     return {
         "bare": (nothing, bare, nothing),
         "upstream genai-openai": (lambda: upstream.instrument(**providers), bare, upstream.uninstrument),
+        "upstream genai-openai + httpx2": (upstream_http[0], bare, upstream_http[1]),
         "our instrumentor": (
             lambda: ours.instrument(**providers, genai_telemetry=telemetry),
             bare,
@@ -148,6 +186,7 @@ def model_call_arms(tracer_provider: TracerProvider, meter_provider: MeterProvid
             decorated,
             ours.uninstrument,
         ),
+        "decorator + instrumentor + httpx2": (ours_http[0], decorated, ours_http[1]),
     }
 
 

@@ -530,6 +530,20 @@ _HONORIFIC = re.compile(
 )
 # "Acme Corp", "Globex GmbH": the capitalised words before these name a company, not a person.
 _ORG_SUFFIX = re.compile(r" (?:Corp|Inc|Ltd|GmbH|LLC|PLC|AG|SA|SAS|BV|NV|SpA|Srl|Co|Group|Labs)\b")
+# Brands and works whose name is a title and one word ("Dr. Martens boots", "Mr. Robot season 2"): an
+# order or a watch list is not a person. A gazetteer, as NER systems keep one, of well-known names only;
+# a person who shares one ("Dr. Pepper, cardiology") is the price, and the docs say so. Surnames common
+# on their own (Mr. Price, Mr. Porter, Dr. Brown's notes) are left out: there the person is likelier.
+_TITLED_BRANDS = frozenset(
+    {
+        "dr:pepper", "dr:martens", "dr:oetker", "dr:scholl", "dr:scholl's", "dr:bronner", "dr:bronner's",
+        "dr:who", "dr:dre", "dr:jart", "dr:hauschka", "dr:squatch", "dr:seuss", "dr:evil", "dr:zhivago",
+        "mr:clean", "mr:muscle", "mr:sheen", "mr:kipling", "mr:bean", "mr:robot", "mr:coffee", "mr:potato",
+        "mr:men", "mr:whippy", "mr:olympia", "mr:bricolage", "mr:beast", "mr:peanut",
+        "mrs:doubtfire", "mrs:fields", "mrs:dash", "mrs:maisel", "ms:pac-man",
+    }
+)  # fmt: skip
+_TITLE_WORDS = frozenset(word.lower() for word in _TITLES.split("|"))
 # "Jane Doe <jane@…>" or '"Jane Doe" <jane@…>' anywhere (headers are covered by the detectors).
 _ADDRESSED = re.compile(r"<[^<>\s@]{1,64}@")
 
@@ -541,11 +555,16 @@ def find_names(text: str) -> Iterator[tuple[int, int]]:
     for _, start, end in _AUTOMATON.find_matches_as_indexes(text):
         if start and (text[start - 1].isalnum() or text[start - 1] == "_"):
             continue  # inside a word: "Chi " in "Zucchi "
+        cue_end = end
         while end < length and text[end] in " \t\n" and end - start < 80:
             end += 1
         if end < length and text[end].isalpha() and not text[end].islower():
             name = name_end(text, end, 4)
-            if name > end and not _ORG_SUFFIX.match(text, name):
+            if (
+                name > end
+                and not _ORG_SUFFIX.match(text, name)
+                and not _titled_brand(text, start, cue_end, end, name)
+            ):
                 yield end, name
     if "@" in text:
         for address in _ADDRESSED.finditer(text):
@@ -558,6 +577,17 @@ def find_names(text: str) -> Iterator[tuple[int, int]]:
     if not text.isascii():
         for match in _HONORIFIC.finditer(text):
             yield match.start(), match.end()
+
+
+def _titled_brand(text: str, cue_start: int, cue_end: int, start: int, end: int) -> bool:
+    """Whether a title cue and the one word after it make a brand or a work ("Dr. Martens")."""
+    title = text[cue_start:cue_end].rstrip(". ").lower()
+    if title not in _TITLE_WORDS:
+        return False
+    name = text[start:end]
+    return (
+        " " not in name and f"{title}:{name.lower()}" in _TITLED_BRANDS
+    )  # one word: "Dr. Pepper Lee" is a person
 
 
 def _name_start_before(text: str, end: int) -> int:

@@ -68,6 +68,28 @@ def test_cue_without_a_person_keeps_the_text(text: str) -> None:
     assert _masker().mask_text(text) == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    # Brands and works named by a title and one word; none of these is in the accuracy corpus.
+    ["Dr Pepper and fries", "2x Mr. Clean refill", "watching Mrs. Doubtfire tonight", "Dr. Oetker pizza"],
+)
+def test_a_brand_after_a_title_is_kept(text: str) -> None:
+    assert _masker().mask_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Dr. Pepper Lee, cardiology", "Pepper Lee"),  # a full name: the person
+        ("Mr. Price called back", "Price"),  # a common surname is not on the brand list
+        ("Mr. Robotham called", "Robotham"),  # a word, not a prefix
+    ],
+)
+def test_a_person_after_a_title_is_masked_even_near_a_brand(text: str, name: str) -> None:
+    masked = _masker().mask_text(text)
+    assert name not in masked and "<name>" in masked, masked
+
+
 def test_calendar_and_gmail_shapes() -> None:
     masker = _masker()
     event = {
