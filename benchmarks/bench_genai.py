@@ -34,6 +34,7 @@ package as of git ``REF`` and against the checkout, alternately, and reports med
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import platform
 import statistics
@@ -134,7 +135,10 @@ def _with_httpx2(
 
 
 def _time(func: Callable[[], Any], calls: int) -> float:
-    # CPU time of this process: other jobs on the shared cores slow the wall clock, not this.
+    # CPU time of this process: other jobs on the shared cores slow the wall clock, not this. Every
+    # sample starts from a collected heap, so a full collection the previous arm's garbage made due
+    # does not land in whichever arm happens to run next.
+    gc.collect()
     started = time.process_time()
     for _ in range(calls):
         func()
