@@ -68,8 +68,9 @@ class GenAITelemetry:
         self.prices = prices if prices is not None else PriceBook()
         self._mask = mask
         meter = get_meter(SCOPE, __version__, meter_provider=meter_provider)
-        # Added on every priced call: summed here, reported at collection (SummedCounter says why).
-        self.cost = SummedCounter(meter, semconv.GENAI_COST)
+        # Added on every priced call: summed here, reported at collection (SummedCounter says why). One
+        # per provider: telemetry objects sharing a provider (the decorator's, the instrumentor's) share it.
+        self.cost = SummedCounter.shared(meter_provider, SCOPE, __version__, semconv.GENAI_COST)
         self.unpriced = semconv.counter(meter, semconv.GENAI_UNPRICED)
         self.feedback = semconv.counter(meter, semconv.GENAI_FEEDBACK)
         self.logger_provider = logger_provider

@@ -117,3 +117,29 @@ def test_a_forked_child_starts_from_zero() -> None:
     assert child == "[('child', 1.0)]"
     assert _points(reader)["test.summed"] == {frozenset({("tenant.id", "parent")}): 5.0}
     provider.shutdown()
+
+
+def test_one_shared_counter_per_provider_scope_and_name() -> None:
+    first, second = MeterProvider(metric_readers=[InMemoryMetricReader()]), MeterProvider()
+    try:
+        counter = SummedCounter.shared(first, "scope.a", "1.0", SUMMED)
+        assert SummedCounter.shared(first, "scope.a", "1.0", SUMMED) is counter
+        assert SummedCounter.shared(first, "scope.b", "1.0", SUMMED) is not counter
+        assert SummedCounter.shared(second, "scope.a", "1.0", SUMMED) is not counter
+    finally:
+        first.shutdown()
+        second.shutdown()
+
+
+def test_a_second_counter_of_the_same_name_would_go_unreported() -> None:
+    # Why ``shared`` exists: the SDK keeps the first observable's callback and ignores the second's.
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    meter = provider.get_meter("test")
+    first, second = SummedCounter(meter, SUMMED), SummedCounter(meter, SUMMED)
+    first.add(1.0, {"tenant.id": "a"})
+    second.add(2.0, {"tenant.id": "b"})
+    try:
+        assert _points(reader)["test.summed"] == {frozenset({("tenant.id", "a")}): 1.0}
+    finally:
+        provider.shutdown()

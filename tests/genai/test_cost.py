@@ -128,3 +128,17 @@ def test_cost_counter_by_model_and_tenant_and_unpriced_counter(tmp_path: Path, o
     (unpriced,) = otel.points(UNPRICED_METRIC)
     assert unpriced.value == 1 and unpriced.attributes["gen_ai.request.model"] == "unknown-model-x"
     assert otel.metrics()[COST_METRIC].unit == "USD"
+
+
+def test_telemetry_objects_on_one_provider_all_count(otel: Harness) -> None:
+    # The decorator's telemetry and the instrumentor's hook each build one: both calls must be counted.
+    first = GenAITelemetry(otel.tracer_provider, otel.meter_provider)
+    second = GenAITelemetry(otel.tracer_provider, otel.meter_provider)
+    usage = Usage(input_tokens=1000, output_tokens=100)
+    first.record_cost("openai", "gpt-4o-mini", "gpt-4o-mini", usage, "tenant-a")
+    second.record_cost("openai", "gpt-4o-mini", "gpt-4o-mini", usage, "tenant-b")
+    second.record_cost("openai", "gpt-4o-mini", "gpt-4o-mini", usage, "tenant-a")
+    by_tenant = {point.attributes["app.tenant.id"]: point.value for point in otel.points(COST_METRIC)}
+    one = PriceBook().estimate("openai", "gpt-4o-mini", usage)
+    assert one is not None
+    assert by_tenant == {"tenant-a": pytest.approx(2 * one), "tenant-b": pytest.approx(one)}

@@ -15,6 +15,11 @@ reports every series it has), where the SDK's counter would leave it out; the su
 The number of series is bounded like every other stream (``OTEL_SECRETARY_METRIC_CARDINALITY_LIMIT``):
 attribute sets beyond the limit are summed into the ``otel.metric.overflow=true`` series. A forked
 child starts from zero: the totals are the parent's calls, which the parent reports itself.
+
+An observable instrument registered twice under one name on one meter keeps only the first callback
+(the SDK warns and returns the first instrument), so a second counter would count into totals nobody
+reports. :meth:`SummedCounter.shared` hands every caller the one counter of its meter provider, scope
+and name; that is how the cost counter is made, once per provider, however many telemetry objects use it.
 """
 
 from __future__ import annotations
@@ -25,7 +30,14 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from opentelemetry.metrics import CallbackOptions, Meter, ObservableCounter, Observation
+from opentelemetry.metrics import (
+    CallbackOptions,
+    Meter,
+    MeterProvider,
+    ObservableCounter,
+    Observation,
+    get_meter,
+)
 
 from otel_secretary import semconv
 
@@ -33,6 +45,14 @@ from .cardinality import OVERFLOW_ATTRIBUTES, limit_from_env
 
 _Key = frozenset[tuple[str, Any]]
 _OVERFLOW_KEY: _Key = frozenset(OVERFLOW_ATTRIBUTES.items())
+# (scope, version, instrument name) -> the counter, per meter provider; the global provider (None: the
+# API's proxy, which follows whatever provider is set later) has its own table.
+_SharedKey = tuple[str, str, str]
+_shared: weakref.WeakKeyDictionary[MeterProvider, dict[_SharedKey, SummedCounter]] = (
+    weakref.WeakKeyDictionary()
+)
+_shared_global: dict[_SharedKey, SummedCounter] = {}
+_shared_lock = threading.Lock()
 
 
 class SummedCounter:
@@ -54,6 +74,24 @@ class SummedCounter:
         )
         weak_self = weakref.ref(self)
         os.register_at_fork(after_in_child=lambda: _forget(weak_self))
+
+    @classmethod
+    def shared(
+        cls,
+        meter_provider: MeterProvider | None,
+        scope: str,
+        version: str,
+        instrument: semconv.Instrument,
+    ) -> SummedCounter:
+        """The one counter for ``instrument`` under ``scope`` on ``meter_provider`` (None: the global one)."""
+        key = (scope, version, instrument.name)
+        with _shared_lock:
+            table = _shared_global if meter_provider is None else _shared.setdefault(meter_provider, {})
+            counter = table.get(key)
+            if counter is None:
+                meter = get_meter(scope, version, meter_provider=meter_provider)
+                counter = table[key] = cls(meter, instrument)
+            return counter
 
     def add(self, amount: float, attributes: Mapping[str, Any]) -> None:
         if amount < 0:  # monotonic, as Counter.add: a negative amount is dropped
