@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +144,33 @@ def test_telemetry_objects_on_one_provider_all_count(otel: Harness) -> None:
     one = PriceBook().estimate("openai", "gpt-4o-mini", usage)
     assert one is not None
     assert by_tenant == {"tenant-a": pytest.approx(2 * one), "tenant-b": pytest.approx(one)}
+
+
+def test_the_global_provider_and_the_same_provider_given_explicitly_share_one_counter() -> None:
+    # Run apart: the global meter provider can be set once per process.
+    script = """
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from otel_secretary.genai import GenAITelemetry, Usage
+
+reader = InMemoryMetricReader()
+provider = MeterProvider(metric_readers=[reader])
+metrics.set_meter_provider(provider)
+usage = Usage(input_tokens=1000, output_tokens=100)
+GenAITelemetry().record_cost("openai", "gpt-4o-mini", "gpt-4o-mini", usage, "by-default")
+GenAITelemetry(meter_provider=provider).record_cost("openai", "gpt-4o-mini", "gpt-4o-mini", usage, "explicit")
+tenants = sorted(
+    point.attributes["app.tenant.id"]
+    for resource in reader.get_metrics_data().resource_metrics
+    for scope in resource.scope_metrics
+    for metric in scope.metrics
+    if metric.name == "app.genai.cost"
+    for point in metric.data.data_points
+)
+print(tenants)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "['by-default', 'explicit']", done.stderr

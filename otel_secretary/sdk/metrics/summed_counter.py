@@ -37,6 +37,7 @@ from opentelemetry.metrics import (
     ObservableCounter,
     Observation,
     get_meter,
+    get_meter_provider,
 )
 
 from otel_secretary import semconv
@@ -45,13 +46,13 @@ from .cardinality import OVERFLOW_ATTRIBUTES, limit_from_env
 
 _Key = frozenset[tuple[str, Any]]
 _OVERFLOW_KEY: _Key = frozenset(OVERFLOW_ATTRIBUTES.items())
-# (scope, version, instrument name) -> the counter, per meter provider; the global provider (None: the
-# API's proxy, which follows whatever provider is set later) has its own table.
+# (scope, version, instrument name) -> the counter, per meter provider. ``None`` means the global
+# provider as it is when the counter is first asked for: once the SDK provider is set, a telemetry object
+# given that provider explicitly and one given None share a counter, as they share the meter.
 _SharedKey = tuple[str, str, str]
 _shared: weakref.WeakKeyDictionary[MeterProvider, dict[_SharedKey, SummedCounter]] = (
     weakref.WeakKeyDictionary()
 )
-_shared_global: dict[_SharedKey, SummedCounter] = {}
 _shared_lock = threading.Lock()
 
 
@@ -85,11 +86,12 @@ class SummedCounter:
     ) -> SummedCounter:
         """The one counter for ``instrument`` under ``scope`` on ``meter_provider`` (None: the global one)."""
         key = (scope, version, instrument.name)
+        provider = meter_provider if meter_provider is not None else get_meter_provider()
         with _shared_lock:
-            table = _shared_global if meter_provider is None else _shared.setdefault(meter_provider, {})
+            table = _shared.setdefault(provider, {})
             counter = table.get(key)
             if counter is None:
-                meter = get_meter(scope, version, meter_provider=meter_provider)
+                meter = get_meter(scope, version, meter_provider=provider)
                 counter = table[key] = cls(meter, instrument)
             return counter
 
