@@ -585,9 +585,8 @@ def _titled_brand(text: str, cue_start: int, cue_end: int, start: int, end: int)
     if title not in _TITLE_WORDS:
         return False
     name = text[start:end]
-    return (
-        " " not in name and f"{title}:{name.lower()}" in _TITLED_BRANDS
-    )  # one word: "Dr. Pepper Lee" is a person
+    # One word only: "Dr. Pepper Lee" is a person.
+    return " " not in name and f"{title}:{name.lower()}" in _TITLED_BRANDS
 
 
 def _name_start_before(text: str, end: int) -> int:

@@ -112,8 +112,7 @@ class SummedCounter:
 
     def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
         with self._lock:
-            points = [(total, attributes) for total, attributes in self._totals.values()]
-        return [Observation(total, attributes) for total, attributes in points]
+            return [Observation(total, attributes) for total, attributes in self._totals.values()]
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
