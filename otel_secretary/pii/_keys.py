@@ -115,9 +115,9 @@ def value_key_kind(key: str) -> str | None:
     """:func:`key_kind` for masking one value under ``key``, plus ``"bare_name"`` for a key whose only
     token is ``name`` (``name``, ``Name``, ``NAME``): it holds a person ("Priya Patel") as often as a
     label ("Inbox", "tasks.send_email"), so its value is masked whole only when it looks like a full
-    name (see ``looks_like_full_name``). A dotted key ending in ``name`` is named by its owner instead
-    (``user.name`` is a person, ``gen_ai.agent.name`` and ``service.name`` are not). The text scanner
-    keeps :func:`key_kind` (``name=…`` in a log line has its own rule there)."""
+    name or is one given name (see ``bare_name_is_person``). A dotted key ending in ``name`` is named
+    by its owner instead (``user.name`` is a person, ``gen_ai.agent.name`` and ``service.name`` are
+    not). The text scanner keeps :func:`key_kind` (``name=…`` in a log line has its own rule there)."""
     kind = key_kind(key)
     if kind is None and key_tokens(key) == ("name",):
         return "bare_name"

@@ -27,8 +27,8 @@ from otel_secretary.pii._detectors import DETECTORS, PLACEHOLDER, Detector
 from otel_secretary.pii._keys import value_key_kind
 from otel_secretary.pii._names import (
     NameMemory,
+    bare_name_is_person,
     local_part_names,
-    looks_like_full_name,
     looks_like_name,
     name_parts,
 )
@@ -203,7 +203,7 @@ class Masker:
         if isinstance(value, str):
             kind = value_key_kind(key) if key is not None else None
             if (kind in ("name", "person") and looks_like_name(value)) or (
-                kind == "bare_name" and looks_like_full_name(value)
+                kind == "bare_name" and bare_name_is_person(value)
             ):
                 names.extend(name_parts(value))
             elif "@" in value:
@@ -225,7 +225,7 @@ class Masker:
                 if key is not None and (kind := value_key_kind(key)) is not None:
                     if kind != "bare_name":
                         return self._redact_whole(value, kind, redactions)
-                    if looks_like_full_name(value):
+                    if bare_name_is_person(value):
                         return self._redact_whole(value, "name", redactions)
                     # a label under a bare "name" ("Inbox"): masked by value, like any other value
                 if len(value) > _PREFILTERED:
@@ -293,8 +293,8 @@ class Masker:
                 return self.mask_text(value, redactions)
             kind = "name"
         elif kind == "bare_name":
-            # A bare "name" holds labels too ("Inbox", "Travel Planner"): only a full name goes whole.
-            if not looks_like_full_name(value):
+            # A bare "name" holds labels too ("Inbox", "Travel Planner"): only a person goes whole.
+            if not bare_name_is_person(value):
                 return self.mask_text(value, redactions)
             kind = "name"
         if kind == "name" and (trace := self._local.trace) is not None:

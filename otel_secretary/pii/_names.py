@@ -17,10 +17,12 @@ are not names ("Team", "Monday", "Support") stop it.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from importlib import resources
 
 from ahocorasick_rs import AhoCorasick, MatchKind
 
@@ -327,7 +329,7 @@ def looks_like_full_name(value: str) -> bool:
     """Stricter than :func:`looks_like_name`, for a bare ``name`` key that holds labels as often as
     people: at least two name words (an initial counts as one next to a full word: "J. Okafor"), none
     of them a label word. "Priya Patel", "José García-López" and "Anna van der Berg" pass; "Inbox",
-    "Priya" (one word: indistinguishable from a label without a dictionary), "Travel Planner" do not."""
+    "Priya" (one word: see :func:`is_given_name`), "Travel Planner" do not."""
     if " " not in value and "," not in value:
         return False  # one word: the common label ("Inbox", "get_weather"), rejected before any regex
     if not looks_like_name(value):
@@ -345,6 +347,28 @@ def looks_like_full_name(value: str) -> bool:
             return False
         named += 1
     return named >= 2 or (named == 1 and initials >= 1)
+
+
+@functools.cache
+def given_names() -> frozenset[str]:
+    """Faker's given names of 111 locales, casefolded (``given_names.txt``, built by
+    ``scripts/build_given_names.py``); read on first use, about 22 000 names."""
+    text = resources.files(__package__).joinpath("given_names.txt").read_text(encoding="utf-8")
+    return frozenset(line.casefold() for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def is_given_name(value: str) -> bool:
+    """One capitalised (or uncased-script) word that is a given name in some locale: "Priya", "Jürgen",
+    "Анна", "Jean-Paul". "Inbox", "Default", "Server" and "priya" (lower case) are not."""
+    word = value.strip()
+    if not 2 <= len(word) <= 40 or " " in word:
+        return False
+    return word.casefold() in given_names() and looks_like_name(word)
+
+
+def bare_name_is_person(value: str) -> bool:
+    """What a bare ``name`` key holds is a person: a full name, or one word that is a given name."""
+    return looks_like_full_name(value) or is_given_name(value)
 
 
 def name_end(text: str, start: int, limit: int = 4) -> int:

@@ -80,6 +80,45 @@ def test_labels_under_a_bare_name_key_stay_readable(value: str) -> None:
     assert redactions.count == 0
 
 
+# Given names in several scripts and locales, none of them the generator's one-word cases' source list
+# alone: the dictionary is every Faker locale's.
+GIVEN = ["Priya", "Jürgen", "Анна", "Jean-Paul", "Søren", "Ngozi", "Aarav", "Kwame", " Zoë "]
+# Given names in some locale that are English words a label could be: kept (scripts/build_given_names.py).
+WORD_LABELS = ["Server", "Forum", "Edit", "Line", "Love", "Valid", "Atlas"]
+
+
+@pytest.mark.parametrize("value", GIVEN)
+def test_one_given_name_under_a_bare_name_key_is_masked(value: str) -> None:
+    redactions = Redactions()
+    assert _masker().mask_value("name", value, redactions) == "<name>"
+    assert redactions.kinds == {"name": 1}
+
+
+@pytest.mark.parametrize("value", [*WORD_LABELS, "priya", "PRIYA", "Priyanka_bot", "Inbox"])
+def test_one_word_labels_under_a_bare_name_key_stay(value: str) -> None:
+    """Lower case or shouting is a label's spelling ("celery", "INBOX"); a given name that is a common
+    English word was left out of the dictionary."""
+    redactions = Redactions()
+    assert _masker().mask_value("name", value, redactions) == value
+    assert redactions.count == 0
+
+
+def test_a_one_word_name_is_learned_for_the_trace() -> None:
+    masker = _masker()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(MaskingSpanExporter(exporter, masker)))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("contacts.upsert") as parent:
+        parent.set_attribute("name", "Ngozi")
+        with tracer.start_as_current_span("draft reply") as child:
+            child.set_attribute("gen_ai.prompt.summary", "thank Ngozi for the notes")
+    provider.force_flush()
+    spans = {span.name: dict(span.attributes or {}) for span in exporter.get_finished_spans()}
+    assert spans["contacts.upsert"]["name"] == "<name>"
+    assert spans["draft reply"]["gen_ai.prompt.summary"] == "thank <name> for the notes"
+
+
 def test_other_pii_under_a_bare_name_key_is_still_masked_by_value() -> None:
     assert _masker().mask_value("name", "reminder for jane.doe@example.com") == "reminder for <email>"
 
@@ -195,6 +234,12 @@ def test_sentry_extra_and_frame_vars() -> None:
     assert "Priya" not in json.dumps(scrubbed)
 
 
+def test_sentry_one_given_name_in_extra_and_frame_vars() -> None:
+    scrubbed = sentry_scrubber(_masker())(_frame_event({"name": "'Ngozi'"}, {"name": "Ngozi"}), {})
+    assert scrubbed["extra"] == {"name": "<name>"}
+    assert scrubbed["exception"]["values"][0]["stacktrace"]["frames"][0]["vars"] == {"name": "'<name>'"}
+
+
 @pytest.mark.parametrize("label", ["'tasks.send_email'", "'Inbox'", "'get_weather'", "'Calendar Assistant'"])
 def test_sentry_frame_var_labels_stay(label: str) -> None:
     scrubbed = sentry_scrubber(_masker())(_frame_event({"name": label}, {"name": label.strip("'")}), {})
@@ -204,9 +249,10 @@ def test_sentry_frame_var_labels_stay(label: str) -> None:
 
 def test_keyed_corpus_figures() -> None:
     """The figures docs/privacy.md publishes: full names under a bare ``name`` key in eleven locales
-    masked; at most one label in ten altered. One-word names are a documented miss."""
+    masked; at most one label in ten altered. The one-word cases come from the same Faker lists as the
+    dictionary, so their recall only says the dictionary is wired in (held-out: benchmarks/pii.md)."""
     groups, altered, labels = score_keyed(_masker().mask_value, generate_keyed())
-    for group in ("full", "initial", "reversed"):
+    for group in ("full", "initial", "reversed", "oneword"):
         assert groups[group].cases >= 9
         assert groups[group].recall >= 0.97, group
     assert labels >= 100

@@ -223,6 +223,27 @@ def test_the_non_editable_install_is_what_runs(installed: Path, tmp_path: Path) 
     assert result.stdout.strip() == str(installed / "otel_secretary" / "__init__.py")
 
 
+def test_the_non_editable_install_ships_the_given_name_list(installed: Path, tmp_path: Path) -> None:
+    """The bare ``name`` rule reads ``pii/given_names.txt``: package data, not only in the checkout."""
+    code = (
+        "from otel_secretary.pii import Masker; from opentelemetry.sdk.metrics import MeterProvider; "
+        "import otel_secretary.pii._names as n; print(n.__file__); "
+        "print(Masker(meter_provider=MeterProvider()).mask_value('name', 'Ngozi'))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=clean_env(PYTHONPATH=str(installed)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    module, masked = result.stdout.split()
+    assert module == str(installed / "otel_secretary" / "pii" / "_names.py")
+    assert masked == "<name>"
+
+
 def test_installed_render_writes_only_under_the_current_folder(
     installed: Path, tmp_path: Path, untouched_checkout: None
 ) -> None:
