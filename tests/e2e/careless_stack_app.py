@@ -2,8 +2,9 @@
 
 Served for real by test_careless_stack.py under ``opentelemetry-instrument``. Written the way a hurried
 team writes an app, knowing nothing of otel-secretary: personal data from the request goes into a span
-attribute key and value, a log call's ``extra=`` keys, a span *named* after a recipient (which an alert
-rule then groups by), a metric label (which another alert rule templates into its summary), Celery task
+attribute key and value, a given name alone under a bare ``name`` (span attribute and nested ``extra=``),
+a log call's ``extra=`` keys, a span *named* after a recipient (which an alert rule then groups by), a
+metric label (which another alert rule templates into its summary), Celery task
 arguments, a third party's query string, the exception message, and Sentry (``send_default_pii=True``,
 so query strings and form bodies too). All personal data arrives with the request.
 
@@ -44,11 +45,13 @@ lookups = meter.create_counter("app.lookups", unit="{lookup}")
 @app.get("/api/v2/contacts/search")
 def search() -> str:
     email, phone, card, iban = (request.args[k] for k in ("email", "phone", "card", "iban"))
-    organizer = request.args["name"]
+    organizer, contact = request.args["name"], request.args["first_name"]
     span = trace.get_current_span()
     span.set_attribute(f"rsvp:{email}", "accepted")
     span.set_attribute("organizer", organizer)
-    log.warning("searching %s", email, extra={email: phone, "attendees": {email: organizer}})
+    span.set_attribute("name", contact)  # a contact known by a given name only, under a bare "name"
+    extra = {email: phone, "attendees": {email: organizer}, "contact": {"name": contact}}
+    log.warning("searching %s", email, extra=extra)
     pending.set(3, {"reminder.contact": phone})
     lookups.add(1, {"lookup.email": email})
     with tracer.start_as_current_span(f"notify {email}") as notify:

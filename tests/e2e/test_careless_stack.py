@@ -14,7 +14,8 @@ The two processes use the two deployment modes, so that every sink exists:
 * the worker sends **everything over OTLP** to the collector (traces into Jaeger, logs and metrics to the
   collector's outputs) and keeps JSON-lines files too.
 
-Personal data (e-mail, phone, card, IBAN, a person's name in free text after cues, a client IP) travels
+Personal data (e-mail, phone, card, IBAN, a person's name in free text after cues, a contact's given name
+alone under a bare ``name``, a client IP) travels
 in query strings (``%40``, ``%2B``/``%20`` and ``+`` encodings), a form body, hostile ``baggage``, span
 attribute keys and values, a span name that an alert groups by, a metric label that an alert templates,
 log ``extra=`` keys, Celery task arguments, task logs, prints, results and exceptions, and a third
@@ -58,6 +59,7 @@ PHONE = "+44 20 7946 0321"
 CARD = "4539 1488 0343 6467"
 IBAN = "GB82 WEST 1234 5698 7654 32"
 NAME = "Amara Okafor"
+CONTACT = "Ngozi"  # one given name, sent as first_name and kept by the app under a bare "name"
 CLIENT_IP = "203.0.113.77"
 NEEDLES = [
     EMAIL,
@@ -71,6 +73,7 @@ NEEDLES = [
     "GB82WEST12345698765432",
     NAME,
     "Okafor",
+    CONTACT,
     CLIENT_IP,
 ]
 WEBHOOK_SECRET = "careless-hook-secret"
@@ -264,6 +267,7 @@ def test_careless_stack_leaks_no_personal_data_into_any_sink(stack: Stack, tmp_p
                     f"card={quote_plus(CARD)}",
                     f"iban={quote_plus(IBAN)}",
                     f"name={quote(NAME, safe='')}",
+                    f"first_name={CONTACT}",
                 ]
             )
             status = _get(
@@ -349,9 +353,11 @@ def test_careless_stack_leaks_no_personal_data_into_any_sink(stack: Stack, tmp_p
             ("card", "card"),
             ("iban", "iban"),
             ("name", "name"),
+            ("first_name", "name"),
         ]
     ), query
     assert server.attributes["rsvp:<email>"] == "accepted" and server.attributes["organizer"] == "<name>"
+    assert server.attributes["name"] == "<name>"  # one given name under a bare "name"
     pseudonym = server.attributes["enduser.id"]  # from the client's baggage, never the raw address
     assert len(pseudonym) == 16 and pseudonym != EMAIL
     assert any("no contact for <email> (<phone>), card <card>" in json.dumps(e) for e in server.events)
@@ -359,6 +365,7 @@ def test_careless_stack_leaks_no_personal_data_into_any_sink(stack: Stack, tmp_p
     api_logs = read_log_records(api_data / "logs.jsonl")
     [searching] = [r for r in api_logs if r.body == "searching <email>"]
     assert searching.attributes["<email>"] == "<phone>"
+    assert searching.attributes["contact"] == {"name": "<name>"}
     assert any("name=<name> HTTP/1.1" in r.body for r in api_logs), "werkzeug's access-log line"
     worker_logs = [r.body for r in read_log_records(worker_data / "logs.jsonl")]
     assert "reminding <email> on <phone>: Hi <name>, your call with Dr. <name> is at 3pm" in worker_logs

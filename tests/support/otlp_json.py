@@ -19,6 +19,8 @@ def attribute_value(value: dict[str, Any]) -> Any:
         return int(value["intValue"])
     if "arrayValue" in value:
         return [attribute_value(v) for v in value["arrayValue"].get("values", [])]
+    if "kvlistValue" in value:  # a log attribute holding a map (a nested ``extra=``)
+        return attributes(value["kvlistValue"].get("values"))
     return None
 
 
