@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Tracer
 
 from otel_secretary.pii import (
     Masker,
@@ -103,18 +105,27 @@ def test_one_word_labels_under_a_bare_name_key_stay(value: str) -> None:
     assert redactions.count == 0
 
 
-def test_a_one_word_name_is_learned_for_the_trace() -> None:
-    masker = _masker()
+def _masked_spans() -> tuple[Tracer, Callable[[], dict[str, dict[str, Any]]]]:
+    """A tracer whose spans go through the masking exporter (batched, as the distro runs it), and a
+    function that flushes and returns each exported span's attributes by its (masked) name."""
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(MaskingSpanExporter(exporter, masker)))
-    tracer = provider.get_tracer("t")
+    provider.add_span_processor(BatchSpanProcessor(MaskingSpanExporter(exporter, _masker())))
+
+    def exported() -> dict[str, dict[str, Any]]:
+        provider.force_flush()
+        return {span.name: dict(span.attributes or {}) for span in exporter.get_finished_spans()}
+
+    return provider.get_tracer("t"), exported
+
+
+def test_a_one_word_name_is_learned_for_the_trace() -> None:
+    tracer, exported = _masked_spans()
     with tracer.start_as_current_span("contacts.upsert") as parent:
         parent.set_attribute("name", "Ngozi")
         with tracer.start_as_current_span("draft reply") as child:
             child.set_attribute("gen_ai.prompt.summary", "thank Ngozi for the notes")
-    provider.force_flush()
-    spans = {span.name: dict(span.attributes or {}) for span in exporter.get_finished_spans()}
+    spans = exported()
     assert spans["contacts.upsert"]["name"] == "<name>"
     assert spans["draft reply"]["gen_ai.prompt.summary"] == "thank <name> for the notes"
 
@@ -161,11 +172,7 @@ def test_masking_under_a_bare_name_key_is_idempotent(pieces: list[str], key: str
 
 
 def test_span_attributes_through_the_masking_exporter_and_learned_for_the_trace() -> None:
-    masker = _masker()
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(MaskingSpanExporter(exporter, masker)))
-    tracer = provider.get_tracer("t")
+    tracer, exported = _masked_spans()
     with tracer.start_as_current_span("contacts.upsert") as parent:
         parent.set_attribute("name", PERSON)
         parent.set_attribute("gen_ai.agent.name", "Calendar Assistant")
@@ -173,18 +180,16 @@ def test_span_attributes_through_the_masking_exporter_and_learned_for_the_trace(
         with tracer.start_as_current_span("brief for Priya") as child:
             child.set_attribute("db.statement", "SELECT * FROM notes WHERE author = 'Patel'")
             child.set_attribute("name", "Inbox")
-    provider.force_flush()
-    spans = {span.name: span for span in exporter.get_finished_spans()}
-    attributes = dict(spans["contacts.upsert"].attributes or {})
+    spans = exported()
+    attributes = spans["contacts.upsert"]
     assert attributes["name"] == "<name>"
     assert attributes["gen_ai.agent.name"] == "Calendar Assistant"
     assert attributes["gen_ai.tool.name"] == "get_weather"
     # Learned from the parent's "name": masked where it recurs in the same trace's free text.
-    child_span = spans["brief for <name>"]
-    child_attributes = dict(child_span.attributes or {})
+    child_attributes = spans["brief for <name>"]
     assert child_attributes["db.statement"] == "SELECT * FROM notes WHERE author = '<name>'"
     assert child_attributes["name"] == "Inbox"
-    blob = json.dumps([dict(s.attributes or {}) for s in spans.values()]) + json.dumps(list(spans))
+    blob = json.dumps(list(spans.values())) + json.dumps(list(spans))
     assert "Priya" not in blob and "Patel" not in blob
 
 
