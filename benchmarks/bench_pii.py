@@ -30,6 +30,7 @@ import statistics
 import sys
 import time
 import traceback
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,12 @@ SHORT_FREE = [
 SHORT_SCANNED = [
     "python-requests/2.32.3", "u_5f2a9c1d", "/api/v1/users/42/messages", "page=2", "2024-05-01T10:00:00Z",
     "gpt-4o-2024-08-06", "evt_1NG8Du2eZvKYlo2CUI79vXWy", "api.openai.com:443", "tenant_42", "v1.45.0",
+]  # fmt: skip
+
+# What a bare ``name`` key holds: one given name, a full name, or a label (the dictionary's path).
+BARE_NAME_VALUES = [
+    "Priya", "Jürgen", "Ngozi", "Priya Patel", "Inbox", "Default", "get_weather", "Travel Planner",
+    "celery", "Server",
 ]  # fmt: skip
 
 PROSE = (
@@ -181,8 +188,8 @@ class LogfireSide:
         self.scrubber.scrub_span(span_dict)
         return ReadableSpan(**span_dict)
 
-    def value(self, value: str) -> Any:
-        return self.scrubber.scrub_value(("attributes", "message"), value)[0]
+    def value(self, value: str, key: str = "message") -> Any:
+        return self.scrubber.scrub_value(("attributes", key), value)[0]
 
 
 class OurSide:
@@ -197,8 +204,8 @@ class OurSide:
         with self.masker.trace_scope(trace_id):
             return mask_span(self.masker, span, self.resources)
 
-    def value(self, value: str) -> Any:
-        return self.masker.mask_value("message", value)
+    def value(self, value: str, key: str = "message") -> Any:
+        return self.masker.mask_value(key, value)
 
 
 def cost_rows(budget: float) -> list[tuple[str, tuple[float, float], tuple[float, float]]]:
@@ -213,18 +220,22 @@ def cost_rows(budget: float) -> list[tuple[str, tuple[float, float], tuple[float
         mine, theirs = measure_pair(functools.partial(cached.span, span), their_span, budget, cpu)
         rows.append((label + " (our LRU cache on)", mine, theirs))
 
-    def each(side: OurSide | LogfireSide, values: list[str]) -> Callable[[], None]:
+    def each(side: OurSide | LogfireSide, values: list[str], key: str) -> Callable[[], None]:
         def run() -> None:
             for value in values:
-                side.value(value)
+                side.value(value, key)
 
         return run
 
-    for label, values in (("short PII-free attribute", SHORT_FREE),
-                          ("short PII-free attribute needing a scan", SHORT_SCANNED)):  # fmt: skip
+    short = [
+        ("short PII-free attribute", SHORT_FREE, "message"),
+        ("short PII-free attribute needing a scan", SHORT_SCANNED, "message"),
+        ("value under a bare `name` key (names, labels)", BARE_NAME_VALUES, "name"),
+    ]
+    for label, values, key in short:
         n = len(values)
         for suffix, side in (("", ours), (" (our LRU cache on)", cached)):
-            mine, theirs = measure_pair(each(side, values), each(logfire, values), budget)
+            mine, theirs = measure_pair(each(side, values, key), each(logfire, values, key), budget)
             rows.append((label + suffix, (mine[0] / n, mine[1] / n), (theirs[0] / n, theirs[1] / n)))
     for label, text in (("4 KB prose, PII-free", PROSE_4K), ("4 KB prose with 15 PII values", PROSE_PII_4K),
                         ("4 KB dense PII (~100 values)", DENSE_PII_4K)):  # fmt: skip
@@ -329,6 +340,23 @@ def held_out_given_names() -> list[tuple[int, int, float, float]] | None:
     return rows
 
 
+def dictionary_load() -> tuple[int, float, float]:
+    """The given-name dictionary's one-time cost per process: names, ms to read, MB held (the memory
+    from a second, traced load, so tracing does not slow the timed one)."""
+    from otel_secretary.pii._names import given_names
+
+    given_names.cache_clear()
+    started = time.perf_counter()
+    count = len(given_names())
+    elapsed = (time.perf_counter() - started) * 1000
+    given_names.cache_clear()
+    tracemalloc.start()
+    given_names()
+    held = tracemalloc.get_traced_memory()[0] / 1e6
+    tracemalloc.stop()
+    return count, elapsed, held
+
+
 def _pair(times: tuple[float, float]) -> str:
     return f"{times[0]:.2f} / {times[1]:.2f}"
 
@@ -367,6 +395,8 @@ def main() -> int:
     print(f"|{'-' * 68}|{'-' * 18}:|{'-' * 18}:|")
     for metric, value in generated["otel-secretary"].items():
         print(f"| {metric:<66} | {value:>17.1%} | {generated['logfire'].get(metric, 0.0):>17.1%} |")
+    count, load_ms, load_mb = dictionary_load()
+    print(f"\ngiven-name dictionary: {count} names, read on first use in {load_ms:.1f} ms, {load_mb:.1f} MB")
     held_out = held_out_given_names()
     if held_out is None:
         print("\n(held-out given names skipped: pip install 'otel-secretary[bench]' brings nomquamgender)")
