@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 from opentelemetry.metrics import Counter, Histogram, MeterProvider, get_meter
 from opentelemetry.semconv.attributes import (
@@ -30,6 +30,8 @@ from opentelemetry.util.types import AttributeValue
 from otel_secretary import semconv
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
+
+from ._trace_headers import inject_trace_context
 
 SCOPE: Final = "otel_secretary.instrumentation"
 # Declared in otel_secretary.semconv; re-exported under the names the instrumentations use.
@@ -218,7 +220,7 @@ def only_http_span(span: Span, carrier: Any) -> Iterator[None]:
     with trace.use_span(span, end_on_exit=False, record_exception=False, set_status_on_exception=False):
         if carrier is not None:
             try:
-                propagate.inject(carrier)
+                inject_trace_context(carrier)
             except Exception as exc:
                 report_internal_error("instrumentation.inject", exc)
         with suppress_http_instrumentation():

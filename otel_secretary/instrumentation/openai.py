@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from opentelemetry import context as context_api
-from opentelemetry import propagate, trace
+from opentelemetry import trace
 from opentelemetry.context import _SUPPRESS_HTTP_INSTRUMENTATION_KEY as _SUPPRESS_HTTP_KEY
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
@@ -60,6 +60,7 @@ from ._common import (
     server_of,
     template_path,
 )
+from ._trace_headers import inject_trace_context
 
 RATELIMIT_REMAINING: Final = semconv.RATELIMIT_REMAINING.name
 RATELIMIT_LIMIT: Final = semconv.RATELIMIT_LIMIT.name
@@ -332,7 +333,7 @@ class _only_this_attempt:
             ctx = trace.set_span_in_context(span, ctx)
         self._token = context_api.attach(context_api.set_value(_SUPPRESS_HTTP_KEY, True, ctx))
         try:
-            propagate.inject(self._carrier)
+            inject_trace_context(self._carrier, ctx)
         except Exception as exc:
             report_internal_error("instrumentation.inject", exc)
         return self

@@ -299,3 +299,30 @@ def test_direct_tool_matches_util_genai(capture: bool, monkeypatch: pytest.Monke
     assert any(
         name == "execute_tool draft_reply" and status == "ERROR" for name, _k, status, *_ in direct_spans
     )
+
+
+def test_the_fast_request_path_knows_every_parameter_genai_openai_reads() -> None:
+    """A call passing none of REQUEST_PARAMETERS skips genai-openai's extraction; if genai-openai starts
+    reading another request key, that key must join the set, or calls passing it would lose it."""
+    import ast
+    import inspect
+
+    from opentelemetry.instrumentation.genai.openai import utils
+
+    from otel_secretary.instrumentation.openai_inside_decorator import REQUEST_PARAMETERS
+
+    tree = ast.parse(inspect.getsource(utils.create_chat_invocation))
+    read = {
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "kwargs"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+    }
+    assert "temperature" in read  # the source was really read
+    # model goes through the fast path too; messages and tools are read only with content capture.
+    assert read - {"model", "messages", "tools"} == REQUEST_PARAMETERS
