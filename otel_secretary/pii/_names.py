@@ -393,7 +393,8 @@ def name_end(text: str, start: int, limit: int = 4) -> int:
         # is_name_word, inlined (this walk runs after every cue): capitalised, or an uncased script.
         first = word[0]
         if first.isupper():
-            if len(word) > 1 and not any(map(str.islower, word[1:])):
+            # All capitals ("ACME") is a label: nothing after the first letter changes when upper-cased.
+            if len(word) > 1 and (rest := word[1:]).upper() == rest:
                 break
         elif first.islower() or not first.isalpha():
             break

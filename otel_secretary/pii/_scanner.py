@@ -63,6 +63,9 @@ class Scanner:
         self._names = names
         # The prefilter's name search, reused by the scan of the same string (identity, not equality).
         self._found_names: tuple[str, list[tuple[int, int]]] = ("", [])
+        # The last text the prefilter passed on a name cue alone (no anchor, trigger or digit): its scan
+        # is the name search only (identity, not equality; one reference, so threads may race harmlessly).
+        self._names_only: str | None = None
         # "123.456.789-09" (CPF) would pass for a version "187.244.670-14": tried before the allow-list.
         digit_detectors = [d for d in detectors if d.family == "digits"]
         self._early = [(d, re.compile(d.pattern)) for d in digit_detectors if d.name == "cpf"]
@@ -120,9 +123,16 @@ class Scanner:
         if "+" in text and "=" in text:
             return True  # a form body: '+' is a blank ("4539+1488+0343+6467")
         # A cue needs a blank after it ("Hi Priya"); one automaton pass decides.
-        return self._names and _may_name(text) and bool(self._names_in(text))
+        if self._names and _may_name(text) and self._names_in(text):
+            self._names_only = text
+            return True
+        return False
 
     def scan(self, text: str, decode: bool = True) -> list[Hit]:
+        if self._names_only is text and decode:
+            # Nothing but a name cue can match here (may_match just looked): skip the other families.
+            hits = [Hit(start, end, "name", 2) for start, end in self._names_in(text)]
+            return _non_overlapping(hits) if len(hits) > 1 else hits
         hits: list[Hit] = []
         if decode and ("%" in text or ("+" in text and "=" in text)):
             self._scan_decoded(text, hits)
