@@ -174,6 +174,7 @@ def build(
         UnroutedSpanNameProcessor(),
         RequestContextSpanProcessor(),
         AttributeLimitsCounter(),
+        pii.LiveNameLearning(masker),  # a request's log lines are masked with its spans' names
     ]
     if settings.gc_freeze:
         span_processors.append(HeapFreezeOnFirstRequest())

@@ -18,6 +18,7 @@ from otel_secretary.pii._exporters import (
     MaskingSpanExporter,
 )
 from otel_secretary.pii._keys import is_sensitive_key
+from otel_secretary.pii._live_learning import LiveNameLearning
 from otel_secretary.pii._logging import MaskingLoggingFilter
 from otel_secretary.pii._masker import FAILED, REDACTED, Masker, Redactions, pseudonym_digest
 from otel_secretary.pii._patterns import PatternError, check_pattern, load_patterns
@@ -35,6 +36,7 @@ __all__ = [
     "REDACTED",
     "Detector",
     "KeyStatus",
+    "LiveNameLearning",
     "Masker",
     "MaskingLogRecordExporter",
     "MaskingLoggingFilter",

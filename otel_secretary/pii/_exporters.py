@@ -17,6 +17,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.pii._masker import Masker
 from otel_secretary.pii._signals import ResourceMasker, mask_log_record, mask_metrics, mask_span
 
@@ -41,7 +42,8 @@ class MaskingSpanExporter(SpanExporter):
         masker = self._masker
         # Names in structured places of the whole batch first (attendees, name keys, e-mail locals), so a
         # child span's name that repeats its parent's attendee is masked even though it ended first.
-        for span in spans:
+        # A LiveNameLearning processor has learned them already, when each span ended.
+        for span in spans if masker.live_learning is None else ():
             try:
                 trace_id = _trace_id(span)
                 masker.learn(trace_id, span.attributes)
@@ -78,6 +80,14 @@ class MaskingLogRecordExporter(LogRecordExporter):
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         masked: list[ReadableLogRecord] = []
         masker = self._masker
+        if masker.live_learning is not None:
+            # The spans of these traces that are still open (a request's lines go out before it ends).
+            try:
+                masker.live_learning.learn_open_spans(
+                    {record.log_record.trace_id for record in batch if record.log_record.trace_id}
+                )
+            except Exception as exc:  # learning is best effort; masking below still fails closed
+                report_internal_error("pii.learn_open_spans", exc)
         for record in batch:
             try:
                 masker.learn(record.log_record.trace_id or 0, record.log_record.attributes)

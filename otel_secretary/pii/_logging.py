@@ -27,6 +27,12 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
 }
 
 
+# The SDK logs some warnings while it holds a span's attribute lock ("Attributes dict is full"): reading
+# that span's attributes from here would wait for the lock this very thread holds. Its lines name no
+# person, so they are masked with what is learned already, without reading the open spans.
+_SDK_LOGGERS = "opentelemetry."
+
+
 class MaskingLoggingFilter(logging.Filter):
     def __init__(self, masker: Masker) -> None:
         super().__init__()
@@ -38,6 +44,9 @@ class MaskingLoggingFilter(logging.Filter):
         try:
             # Names learned from this trace's structured places are masked on the console too.
             trace_id = trace.get_current_span().get_span_context().trace_id
+            live = self._masker.live_learning
+            if trace_id and live is not None and not record.name.startswith(_SDK_LOGGERS):
+                live.learn_open_spans((trace_id,))  # this line may name whom an open span names
             with self._masker.trace_scope(trace_id):
                 self._mask(record)
         except Exception:

@@ -128,6 +128,9 @@ class Masker:
         self._scanner = Scanner(self.detectors, names=names)
         # Names learned from structured places, per trace (see :meth:`trace_scope`); never exported.
         self.names = NameMemory()
+        # Set by a LiveNameLearning span processor: spans then teach names as they end (app thread), and
+        # the log exporter asks it for the names of spans still open (pii/_live_learning.py).
+        self.live_learning: Any = None
         self._learned = self.names.traces  # membership test in C on the hot path
         self._local = _TraceLocal()
         # Telemetry repeats its short values (methods, routes, model names, SQL, status text) on every

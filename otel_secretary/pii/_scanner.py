@@ -131,8 +131,8 @@ class Scanner:
     def scan(self, text: str, decode: bool = True) -> list[Hit]:
         if self._names_only is text and decode:
             # Nothing but a name cue can match here (may_match just looked): skip the other families.
-            hits = [Hit(start, end, "name", 2) for start, end in self._names_in(text)]
-            return _non_overlapping(hits) if len(hits) > 1 else hits
+            names = [Hit(start, end, "name", 2) for start, end in self._names_in(text)]
+            return _non_overlapping(names) if len(names) > 1 else names
         hits: list[Hit] = []
         if decode and ("%" in text or ("+" in text and "=" in text)):
             self._scan_decoded(text, hits)

@@ -126,6 +126,11 @@ def test_configured_pipeline_writes_no_pii(tmp_path: Path) -> None:
         from tests.pii.test_end_to_end import PII, _emit
         handle = otel_secretary.configure()
         _emit(trace.get_tracer_provider(), logging.getLogger("app"))
+        from opentelemetry._logs import get_logger_provider
+        with trace.get_tracer("app").start_as_current_span("POST /invites") as request:
+            request.set_attribute("calendar.attendee.display_name", "Priya Natarajan")
+            logging.getLogger("app").warning("Priya accepted the 3pm slot")
+            get_logger_provider().force_flush()  # the log tick comes while the request is open
         counter = metrics.get_meter("app").create_counter("refunds")
         counter.add(1, {{"customer": PII["email"], "url.full": "https://x.example.com/?t=" + PII["bearer"]}})
         print(urllib.request.urlopen("http://127.0.0.1:{port}/metrics", timeout=10).read().decode())
@@ -150,6 +155,9 @@ def test_configured_pipeline_writes_no_pii(tmp_path: Path) -> None:
     assert "<email>" in traces and "<iban>" in logs
     assert 'customer="<email>"' in result.stdout  # /metrics served the masked label
     assert "refund for <email>" in result.stderr  # the console handler printed the masked message
+    # The open request span's attendee masks the bare name in its line, on the console and exported.
+    assert "<name> accepted the 3pm slot" in logs and "<name> accepted the 3pm slot" in result.stderr
+    assert "Priya" not in logs + traces + result.stderr
     for output in (traces, logs, result.stdout, result.stderr):
         _assert_clean(output)
 
