@@ -17,7 +17,10 @@ attribute's value while the span is open. Nothing here is exported or logged.
 
 from __future__ import annotations
 
+import functools
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Final
@@ -44,6 +47,9 @@ class LiveNameLearning(SpanProcessor):
         self._open: OrderedDict[int, dict[int, list[Any]]] = OrderedDict()
         self._lock = threading.Lock()
         masker.live_learning = self
+        # A child of fork() starts with no open spans and a lock nobody holds (the parent's export
+        # thread may have held it at the fork, and every span start in the child would wait for ever).
+        os.register_at_fork(after_in_child=functools.partial(_forget_parent, weakref.ref(self)))
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
@@ -99,3 +105,10 @@ class LiveNameLearning(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return True
+
+
+def _forget_parent(learning: weakref.ref[LiveNameLearning]) -> None:
+    alive = learning()
+    if alive is not None:
+        alive._lock = threading.Lock()
+        alive._open = OrderedDict()

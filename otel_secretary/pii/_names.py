@@ -18,8 +18,10 @@ are not names ("Team", "Monday", "Support") stop it.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from importlib import resources
@@ -441,6 +443,9 @@ class NameMemory:
         self._max_traces = max_traces
         self._max_names = max_names
         self._lock = threading.Lock()
+        # A fork while another thread held the lock (the export thread learning) would leave the child's
+        # copy held for ever, and spans end (and learn) in the app's threads: the child gets a new one.
+        os.register_at_fork(after_in_child=functools.partial(_renew_lock, weakref.ref(self)))
 
     def learn(self, trace_id: int, names: Iterable[str]) -> None:
         with self._lock:
@@ -462,6 +467,12 @@ class NameMemory:
 
     def __len__(self) -> int:
         return len(self.traces)
+
+
+def _renew_lock(memory: weakref.ref[NameMemory]) -> None:
+    alive = memory()
+    if alive is not None:
+        alive._lock = threading.Lock()
 
 
 class _TraceNames:

@@ -168,3 +168,49 @@ def test_the_sdks_own_warning_under_a_span_lock_does_not_wait_for_that_lock() ->
     finally:
         sdk_logger.removeHandler(handler)
     assert not worker.is_alive(), "the span's attribute lock was waited for by its own thread"
+
+
+@pytest.mark.parametrize("held", ["open spans", "name memory"])
+def test_a_child_forked_while_another_thread_held_a_lock_still_starts_and_ends_spans(held: str) -> None:
+    """gunicorn and Celery prefork workers fork while the export thread may be learning: the child's
+    copy of a held lock would never be released, and every span start or end in it would hang."""
+    import os
+    import threading
+    import time
+
+    masker = Masker(meter_provider=MeterProvider())
+    learning = LiveNameLearning(masker)
+    provider = TracerProvider()
+    provider.add_span_processor(learning)
+    lock = learning._lock if held == "open spans" else masker.names._lock
+    taken, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with lock:
+            taken.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert taken.wait(10)
+    pid = os.fork()
+    if pid == 0:  # the child: one span with a name, started and ended; exit 0 if that returned
+        try:
+            with provider.get_tracer("t").start_as_current_span("child") as span:
+                span.set_attribute("calendar.attendee.display_name", "Priya Natarajan")
+            os._exit(0)
+        finally:
+            os._exit(1)
+    release.set()
+    deadline = time.monotonic() + 20
+    status = None
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail(f"the forked child hung on the {held} lock")
+    assert status is not None and os.waitstatus_to_exitcode(status) == 0
