@@ -36,8 +36,7 @@ class _PerProcess(Generic[E]):
         self._pid = -1
         self._delegate: E | None = None
         self._lock = threading.Lock()
-        weak_self = weakref.ref(self)
-        os.register_at_fork(after_in_child=lambda: _renew_lock(weak_self))
+        reset_in_forked_child(self, _renew_lock)
 
     def get(self) -> E:
         pid = os.getpid()
@@ -72,10 +71,28 @@ class _PerProcessLifecycle(Generic[E]):
         return True if delegate is None else bool(delegate.force_flush(timeout_millis))  # type: ignore[attr-defined]
 
 
-def _renew_lock(ref: weakref.ref[_PerProcess[Any]]) -> None:
-    """A lock held by a parent thread at fork would never be released in the child."""
-    if (per_process := ref()) is not None:
-        per_process._lock = threading.Lock()
+Owner = TypeVar("Owner")
+
+
+def reset_in_forked_child(owner: Owner, reset: Callable[[Owner], None]) -> None:
+    """Call ``reset(owner)`` in every child forked while ``owner`` is alive.
+
+    A lock that another thread of the parent held at ``fork()`` is held for ever in the child, and
+    prefork servers (gunicorn, Celery) fork while our export threads run: anything taken from the app's
+    threads must get a fresh lock there. Only a weak reference is registered, so an owner can still be
+    collected; ``reset`` must therefore be a plain function, not a method bound to ``owner``.
+    """
+    ref = weakref.ref(owner)
+
+    def _in_child() -> None:
+        if (alive := ref()) is not None:
+            reset(alive)
+
+    os.register_at_fork(after_in_child=_in_child)
+
+
+def _renew_lock(per_process: _PerProcess[Any]) -> None:
+    per_process._lock = threading.Lock()
 
 
 class ForkSafeSpanExporter(_PerProcessLifecycle[SpanExporter], SpanExporter):

@@ -17,10 +17,7 @@ attribute's value while the span is open. Nothing here is exported or logged.
 
 from __future__ import annotations
 
-import functools
-import os
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Final
@@ -28,6 +25,7 @@ from typing import Any, Final
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from otel_secretary._internal.fork_safe import reset_in_forked_child
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.pii._masker import Masker
 
@@ -49,7 +47,7 @@ class LiveNameLearning(SpanProcessor):
         masker.live_learning = self
         # A child of fork() starts with no open spans and a lock nobody holds (the parent's export
         # thread may have held it at the fork, and every span start in the child would wait for ever).
-        os.register_at_fork(after_in_child=functools.partial(_forget_parent, weakref.ref(self)))
+        reset_in_forked_child(self, _forget_parent)
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         try:
@@ -88,10 +86,24 @@ class LiveNameLearning(SpanProcessor):
                 entries = list(self._open.get(trace_id, {}).values())
             for entry in entries:
                 span = entry[0]
-                size = len(span.attributes) + len(span.events)
+                size = len(span.attributes) + len(span.events)  # neither takes a lock
                 if size != entry[1]:
                     entry[1] = size
-                    self._learn(trace_id, span)
+                    self._learn_open(trace_id, span)
+
+    def _learn_open(self, trace_id: int, span: ReadableSpan) -> None:
+        """An open span's attributes, read without its lock.
+
+        The SDK logs ("Attributes dict is full", "Setting attribute on ended span") while it holds a
+        span's locks, and the console filter learns from the open spans of the line's trace: reading
+        attributes the public way (iteration takes the attribute lock) would wait on a lock this very
+        thread holds. A ``dict`` copy of the SDK's storage is atomic under the GIL (string keys), so
+        it is taken instead; an SDK without that storage (checked by a test) is not read at all.
+        """
+        masker = self._masker
+        masker.learn(trace_id, _unlocked_attributes(span))
+        for event in span.events:  # a tuple copy, no lock; event attributes are immutable
+            masker.learn(trace_id, event.attributes)
 
     def _learn(self, trace_id: int, span: ReadableSpan) -> None:
         masker = self._masker
@@ -107,8 +119,11 @@ class LiveNameLearning(SpanProcessor):
         return True
 
 
-def _forget_parent(learning: weakref.ref[LiveNameLearning]) -> None:
-    alive = learning()
-    if alive is not None:
-        alive._lock = threading.Lock()
-        alive._open = OrderedDict()
+def _unlocked_attributes(span: ReadableSpan) -> dict[str, Any] | None:
+    storage = getattr(getattr(span, "_attributes", None), "_dict", None)
+    return dict(storage) if type(storage) is dict else None
+
+
+def _forget_parent(learning: LiveNameLearning) -> None:
+    learning._lock = threading.Lock()
+    learning._open = OrderedDict()

@@ -27,12 +27,6 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
 }
 
 
-# The SDK logs some warnings while it holds a span's attribute lock ("Attributes dict is full"): reading
-# that span's attributes from here would wait for the lock this very thread holds. Its lines name no
-# person, so they are masked with what is learned already, without reading the open spans.
-_SDK_LOGGERS = "opentelemetry."
-
-
 class MaskingLoggingFilter(logging.Filter):
     def __init__(self, masker: Masker) -> None:
         super().__init__()
@@ -45,7 +39,7 @@ class MaskingLoggingFilter(logging.Filter):
             # Names learned from this trace's structured places are masked on the console too.
             trace_id = trace.get_current_span().get_span_context().trace_id
             live = self._masker.live_learning
-            if trace_id and live is not None and not record.name.startswith(_SDK_LOGGERS):
+            if trace_id and live is not None:
                 live.learn_open_spans((trace_id,))  # this line may name whom an open span names
             with self._masker.trace_scope(trace_id):
                 self._mask(record)

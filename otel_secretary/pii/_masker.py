@@ -18,7 +18,7 @@ import threading
 import traceback
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.metrics import Counter, MeterProvider, get_meter_provider
 
@@ -35,6 +35,9 @@ from otel_secretary.pii._names import (
 from otel_secretary.pii._scanner import Hit, Scanner
 from otel_secretary.pii._validators import card_length
 from otel_secretary.settings import PII_MODES, PiiMode
+
+if TYPE_CHECKING:
+    from otel_secretary.pii._live_learning import LiveNameLearning
 
 _log = logging.getLogger(__name__)
 
@@ -130,7 +133,7 @@ class Masker:
         self.names = NameMemory()
         # Set by a LiveNameLearning span processor: spans then teach names as they end (app thread), and
         # the log exporter asks it for the names of spans still open (pii/_live_learning.py).
-        self.live_learning: Any = None
+        self.live_learning: LiveNameLearning | None = None
         self._learned = self.names.traces  # membership test in C on the hot path
         self._local = _TraceLocal()
         # Telemetry repeats its short values (methods, routes, model names, SQL, status text) on every

@@ -18,15 +18,15 @@ are not names ("Team", "Monday", "Support") stop it.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from importlib import resources
 
 from ahocorasick_rs import AhoCorasick, MatchKind
+
+from otel_secretary._internal.fork_safe import reset_in_forked_child
 
 # Capitalised words that follow a cue but are not people ("Hi team", "Meeting with Sales", "Dear Customer").
 STOPWORDS = frozenset(
@@ -445,7 +445,7 @@ class NameMemory:
         self._lock = threading.Lock()
         # A fork while another thread held the lock (the export thread learning) would leave the child's
         # copy held for ever, and spans end (and learn) in the app's threads: the child gets a new one.
-        os.register_at_fork(after_in_child=functools.partial(_renew_lock, weakref.ref(self)))
+        reset_in_forked_child(self, _renew_lock)
 
     def learn(self, trace_id: int, names: Iterable[str]) -> None:
         with self._lock:
@@ -469,10 +469,8 @@ class NameMemory:
         return len(self.traces)
 
 
-def _renew_lock(memory: weakref.ref[NameMemory]) -> None:
-    alive = memory()
-    if alive is not None:
-        alive._lock = threading.Lock()
+def _renew_lock(memory: NameMemory) -> None:
+    memory._lock = threading.Lock()
 
 
 class _TraceNames:

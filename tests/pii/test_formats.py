@@ -27,6 +27,7 @@ MASKER = Masker(meter_provider=MeterProvider())
         # IPv6 whose first group ends in a letter or is all letters
         ("from 2a0d:5600:24:b3::1 via", "from <ip> via", "ip"),
         ("from abcd:5600::1", "from <ip>", "ip"),
+        ("peer 2001:db8:0:0:0:0:0:1 left", "peer <ip> left", "ip"),
         # cards outside 13-19 digits / 2-6 issuers
         ("maestro 501800000009", "maestro <card>", "card"),
         ("jcb 180000000000002", "jcb <card>", "card"),
@@ -81,6 +82,8 @@ def test_format_is_masked(text: str, expected: str, kind: str) -> None:
         "twilio.account_sid=AC8d5e3b0f1a2c4e6f8a0b2c4d6e8f0a1b2",
         "SID AC8d5e3b0f1a2c4e6f8a0b2c4d6e8f0a1b2 sent SM0123456789abcdef0123456789abcdef",
         "NIE X9549656A has a bad letter",
+        "call duration 00:03:12",
+        "starts 10:30:00 on 2024-06-04",
     ],
 )
 def test_look_alike_is_kept(text: str) -> None:
