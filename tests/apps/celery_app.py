@@ -10,6 +10,7 @@ import os
 
 from celery import Celery
 from celery.utils.log import get_task_logger
+from opentelemetry import trace
 
 broker = os.environ["CELERY_APP_BROKER"]
 app = Celery("celery_app", broker=broker, backend=broker)
@@ -26,6 +27,15 @@ def greet(email: str, phone: str) -> str:
 @app.task
 def fail(email: str) -> None:
     raise ValueError(f"no mailbox for {email}")
+
+
+@app.task
+def confirm(attendee: str) -> str:
+    """An app annotating its span through the OTel API, then logging about the person by first name."""
+    trace.get_current_span().set_attribute("calendar.attendee.display_name", attendee)
+    first = attendee.split()[0]
+    logger.info("%s accepted the 3pm slot", first)
+    return "confirmed"
 
 
 @app.task

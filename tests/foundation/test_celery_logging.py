@@ -21,6 +21,7 @@ pytestmark = pytest.mark.integration
 
 EMAIL = "grace.hopper@example.com"
 PHONE = "+44 20 7946 0958"  # Ofcom's drama range
+ATTENDEE = "Priya Natarajan"
 
 
 def wait_records(worker: CeleryWorker, done: Callable[[list[JsonLogRecord]], bool]) -> list[JsonLogRecord]:
@@ -74,3 +75,21 @@ def test_worker_logs_are_exported_once_and_masked_everywhere(tmp_path: Path) -> 
     # The worker's own stderr (Celery's handlers, which replaced root's) printed the same lines, masked.
     assert "greeting" in console and "raised unexpected" in console and "printed by the task for" in console
     assert EMAIL not in console and "7946 0958" not in console
+
+
+def test_a_task_line_naming_whom_its_open_span_names_is_masked_in_a_prefork_child(tmp_path: Path) -> None:
+    """The task's span is still open when its line is written (and exported: logs leave every second,
+    spans every five), in a pool child forked from the worker: the line is masked with the name the
+    span carries, in the exported logs and on the worker's stderr."""
+    with run_celery_worker(tmp_path, "--concurrency=1") as worker:
+        assert worker.client.send_task("celery_app.confirm", args=[ATTENDEE]).get(timeout=30) == "confirmed"
+        assert worker.client.send_task("celery_app.noop", args=[8]).get(timeout=30) == 8
+        records = wait_records(
+            worker, lambda rs: bool(having(rs, "accepted the 3pm slot") and having(rs, "celery_app.noop"))
+        )
+        console = worker.console()
+    (line,) = having(records, "accepted the 3pm slot")
+    assert line.body == "<name> accepted the 3pm slot" and line.trace_id
+    assert "<name> accepted the 3pm slot" in console
+    for sink in ((worker.data / "logs.jsonl").read_text(), console):
+        assert "Priya" not in sink and "Natarajan" not in sink
