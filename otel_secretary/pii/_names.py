@@ -370,7 +370,72 @@ def is_given_name(value: str) -> bool:
 
 def bare_name_is_person(value: str) -> bool:
     """What a bare ``name`` key holds is a person: a full name, or one word that is a given name."""
-    return looks_like_full_name(value) or is_given_name(value)
+    return looks_like_full_name(value) or is_given_name(value) or looks_like_cjk_full_name(value)
+
+
+# Chinese, Japanese and Korean full names are written without a blank ("王伟", "田中太郎", "김민준"), so
+# the two-word rule above never sees them; under a bare ``name`` key (labels there are "收件箱", "日历",
+# "默认") a short run that starts with a common surname is read as a person. The surnames are the most
+# frequent Chinese ones (simplified and traditional forms; characters that are also everyday words, such
+# as 文 "text" or 关 "close", are left out), compound Chinese ones, the most frequent Japanese ones
+# (their given names may be written in kana: "佐藤さゆり") and the Korean ones.
+_HAN_SURNAMES = frozenset(
+    "王李张張刘劉陈陳杨楊黄黃赵趙吴吳周徐孙孫马馬朱胡郭何高林罗羅郑鄭梁谢謝宋唐许許韩韓冯馮邓鄧曹彭曾"
+    "肖蕭萧田董袁潘于蒋蔣蔡余杜叶葉程苏蘇魏吕呂丁任沈姚卢盧姜崔钟鍾谭譚陆陸汪范範金石廖贾賈夏韦韋付方"
+    "白邹鄒孟熊秦邱江尹薛闫閆段雷侯龙龍史陶黎贺賀顾顧毛郝龚龔邵万萬钱錢严嚴覃武戴莫孔向汤湯施赖賴翁简簡"
+    "康洪聂聶纪紀申冷虞宗左窦竇解庞龐欧歐樊兰蘭殷乔喬伍齐齊柳辛管祝甘鲁魯葛牛詹戚岳蒙涂凃凌柴靳骆駱焦"
+    "邢舒穆耿费費苗鲍鮑褚翟颜顏童梅盛霍柯缪繆荣榮甄芮储儲巫谷仲温溫庄莊晏瞿阎閻艾容古匡寇饶饒权權卓池"
+    "连連邝鄺麦麥阮佘蓝藍傅尤俞卞邬鄔官符章朴"
+)
+_HAN_COMPOUND_SURNAME_LIST = """
+    欧阳 歐陽 司马 司馬 上官 诸葛 諸葛 东方 東方 皇甫 令狐 慕容 尉迟 公孙 公孫
+"""
+_HAN_COMPOUND_SURNAMES = frozenset(_HAN_COMPOUND_SURNAME_LIST.split())
+_JAPANESE_SURNAME_LIST = """
+    佐藤 鈴木 高橋 田中 伊藤 渡辺 渡邊 山本 中村 小林 加藤 吉田 山田 佐々木 山口 松本 井上 木村 斎藤
+    清水 山崎 池田 橋本 阿部 石川 山下 中島 石井 小川 前田 岡田 長谷川 藤田 後藤 近藤 村上 遠藤
+    青木 坂本 斉藤 福田 太田 西村 藤井 金子 岡本 藤原 中野 三浦 原田 中川 松田 竹内 小野 田村 中山
+    和田 石田 森田 上田 柴田 酒井 工藤 横山 宮崎 宮本 内田 高木 安藤 島田 谷口 大野 高田 丸山 今井
+    河野 藤本 村田 武田 上野 杉山 増田 小島 小山 千葉 久保 松井 岩崎 桜井 木下 野口 松尾 菊地 野村
+    新井 渡部 林 森 原
+"""
+_JAPANESE_SURNAMES = frozenset(_JAPANESE_SURNAME_LIST.split())
+_HANGUL_SURNAMES = frozenset(
+    "김이박최정강조윤장임한오서신권황안송류전홍고문양손배백허유남심노하곽성차주우구민진나지엄채원천방"
+    "공현함변염여추도소석선설마길연위표명기반왕금옥육인맹제모탁국어은편용"
+)
+
+
+def _is_han(char: str) -> bool:
+    return "\u4e00" <= char <= "\u9fff" or char == "々"
+
+
+def _is_kana(char: str) -> bool:
+    return "\u3041" <= char <= "\u30ff" and char not in "゛゜・"
+
+
+def looks_like_cjk_full_name(value: str) -> bool:
+    """ "王伟", "欧阳娜娜", "田中太郎", "佐藤さゆり", "김민준": a common surname and a given name of one to
+    four characters, nothing else. A short label that happens to start with a surname character ("高级",
+    "이메일" under a bare ``name``) is masked too: that costs a label's readability, never privacy."""
+    length = len(value)
+    if not 2 <= length <= 7:
+        return False
+    if all("\uac00" <= char <= "\ud7a3" for char in value):
+        return length <= 4 and value[0] in _HANGUL_SURNAMES
+    if not _is_han(value[0]):
+        return False
+    for size in (3, 2, 1):
+        if value[:size] in _JAPANESE_SURNAMES:
+            given = value[size:]
+            if 1 <= len(given) <= 4 and all(_is_han(char) or _is_kana(char) for char in given):
+                return True
+    if not all(_is_han(char) for char in value):
+        return False
+    for size in (2, 1):
+        if value[:size] in (_HAN_COMPOUND_SURNAMES if size == 2 else _HAN_SURNAMES):
+            return 1 <= length - size <= 2
+    return False
 
 
 def name_end(text: str, start: int, limit: int = 4) -> int:
@@ -487,10 +552,21 @@ class _TraceNames:
 
     def compiled(self) -> re.Pattern[str] | None:
         if self._regex is None and self.names:
-            # Longest first, so "Priya Natarajan" wins over "Priya"; whole words only, any case.
-            alternatives = "|".join(re.escape(name) for name in sorted(self.names, key=len, reverse=True))
-            self._regex = re.compile(rf"(?<![\w<:])(?:{alternatives})(?![\w>])", re.IGNORECASE)
+            # Longest first, so "Priya Natarajan" wins over "Priya"; whole words only, any case. Chinese
+            # and Japanese put no blank between words and Korean attaches particles ("田中太郎からの",
+            # "김민준님"): a name in those scripts is found inside a run of its script.
+            ordered = sorted(self.names, key=len, reverse=True)
+            spaced = "|".join(re.escape(name) for name in ordered if not _unspaced_script(name))
+            unspaced = "|".join(re.escape(name) for name in ordered if _unspaced_script(name))
+            pattern = rf"(?<![\w<:])(?:{spaced})(?![\w>])" if spaced else ""
+            if unspaced:
+                pattern = f"{pattern}|(?:{unspaced})" if pattern else f"(?:{unspaced})"
+            self._regex = re.compile(pattern, re.IGNORECASE)
         return self._regex
+
+
+def _unspaced_script(name: str) -> bool:
+    return all(_is_han(char) or _is_kana(char) or "\uac00" <= char <= "\ud7a3" for char in name)
 
 
 # ------------------------------------------------------------------------------------------ free text

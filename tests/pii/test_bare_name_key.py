@@ -43,8 +43,17 @@ PEOPLE = [
     "J. Okafor",
     "Patel, Priya",
     "Анна Иванова",
+    # Written without a blank: a common surname and a short given name.
+    "田中太郎",
+    "王伟",
+    "欧阳娜娜",
+    "佐藤さゆり",
+    "김민준",
 ]
-LABELS = ["Inbox", "Default", "get_weather", "tasks.send_email", "Travel Planner", "Premium Plan", "Linux"]
+LABELS = [
+    *("Inbox", "Default", "get_weather", "tasks.send_email", "Travel Planner", "Premium Plan", "Linux"),
+    *("收件箱", "日历", "默认", "会议室", "受信トレイ", "받은편지함", "高级计划", "文件", "通知", "垃圾邮件"),
+]
 NOT_PERSON_KEYS = [
     "gen_ai.agent.name",
     "gen_ai.tool.name",

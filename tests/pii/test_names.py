@@ -183,3 +183,18 @@ def test_console_logging_masks_names_learned_for_the_current_trace() -> None:
     outside = logging.LogRecord("app", logging.INFO, __file__, 1, "%s accepted", ("Priya",), None)
     MaskingLoggingFilter(masker).filter(outside)
     assert outside.getMessage() == "Priya accepted"
+
+
+def test_names_in_scripts_without_blanks_are_masked_inside_their_run_of_text() -> None:
+    """Chinese and Japanese write no blank between words and Korean attaches particles: a name the trace
+    taught is found inside a run of its script ("田中太郎からの返信"), while a Latin name stays whole-word."""
+    masker = _masker()
+    masker.learn(7, {"name": "田中太郎", "user.name": "王伟", "organizer.name": "김민준"})
+    masker.learn(7, {"attendee.name": "Priya Patel"})
+    with masker.trace_scope(7):
+        assert masker.mask_text("田中太郎からの返信") == "<name>からの返信"
+        assert masker.mask_text("王伟说好") == "<name>说好"
+        assert masker.mask_text("김민준님 안녕하세요") == "<name>님 안녕하세요"
+        assert masker.mask_text("Priyanka is not Priya") == "Priyanka is not <name>"
+    with masker.trace_scope(8):  # another trace was never taught these names
+        assert masker.mask_text("田中太郎からの返信") == "田中太郎からの返信"
