@@ -42,7 +42,8 @@ _HEX_COLON = frozenset("0123456789abcdefABCDEF:")
 _LETTER_PREFIX = re.compile(r"[A-Z]{2} ")
 _PLACEHOLDER = re.compile(PLACEHOLDER)
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.([A-Za-z]{2,24})\b")
-_EMAIL_LOCAL = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_EMAIL_LOCAL_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
+_EMAIL_LOCAL = frozenset(_EMAIL_LOCAL_CHARS)
 # "logo@2x.png" is an asset name, not an address.
 _FILE_TLDS = frozenset({"png", "jpg", "jpeg", "gif", "svg", "webp", "ico", "pdf", "js", "css", "py"})
 # How far back from an interesting digit its token may start ("DE89 …", "c56a4180-…", "555 010").
@@ -362,10 +363,10 @@ class Scanner:
                 if domain is None or domain.group(1).lower() in _FILE_TLDS:
                     at = text.find(separator, after)
                     continue
-                start = at
-                limit = max(0, at - 64)
-                while start > limit and text[start - 1] in _EMAIL_LOCAL:
-                    start -= 1
+                # The local part: the run of local-part characters before the '@', at most 64 (one
+                # C-level rstrip instead of a Python step per character).
+                window = text[max(0, at - 64) : at]
+                start = at - len(window) + len(window.rstrip(_EMAIL_LOCAL_CHARS))
                 while start < at and text[start] == ".":
                     start += 1
                 if start < at:
