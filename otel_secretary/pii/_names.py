@@ -419,7 +419,7 @@ def looks_like_cjk_full_name(value: str) -> bool:
     four characters, nothing else. A short label that happens to start with a surname character ("高级",
     "이메일" under a bare ``name``) is masked too: that costs a label's readability, never privacy."""
     length = len(value)
-    if not 2 <= length <= 7:
+    if not 2 <= length <= 7 or value.isascii():
         return False
     if all("\uac00" <= char <= "\ud7a3" for char in value):
         return length <= 4 and value[0] in _HANGUL_SURNAMES
