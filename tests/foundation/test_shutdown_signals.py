@@ -137,6 +137,10 @@ def test_gunicorn_flushes_every_worker_on_sigterm(tmp_path: Path) -> None:
         venv_tool("gunicorn"),
         "-w",
         "2",
+        # Past the test's own 30 s: a worker that hangs on its way out (a lock a parent thread held at
+        # fork) fails the test instead of racing the master's SIGKILL at the default 30 s.
+        "--graceful-timeout",
+        "60",
         "--access-logfile",
         "-",
         "-b",
