@@ -24,6 +24,8 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from otel_secretary._internal.fork_reset import renew_lock, reset_in_forked_child
+
 _logger = logging.getLogger(__name__)
 E = TypeVar("E")
 
@@ -36,7 +38,7 @@ class _PerProcess(Generic[E]):
         self._pid = -1
         self._delegate: E | None = None
         self._lock = threading.Lock()
-        reset_in_forked_child(self, _renew_lock)
+        reset_in_forked_child(self, renew_lock)
 
     def get(self) -> E:
         pid = os.getpid()
@@ -69,30 +71,6 @@ class _PerProcessLifecycle(Generic[E]):
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         delegate = self._per_process.current()
         return True if delegate is None else bool(delegate.force_flush(timeout_millis))  # type: ignore[attr-defined]
-
-
-Owner = TypeVar("Owner")
-
-
-def reset_in_forked_child(owner: Owner, reset: Callable[[Owner], None]) -> None:
-    """Call ``reset(owner)`` in every child forked while ``owner`` is alive.
-
-    A lock that another thread of the parent held at ``fork()`` is held for ever in the child, and
-    prefork servers (gunicorn, Celery) fork while our export threads run: anything taken from the app's
-    threads must get a fresh lock there. Only a weak reference is registered, so an owner can still be
-    collected; ``reset`` must therefore be a plain function, not a method bound to ``owner``.
-    """
-    ref = weakref.ref(owner)
-
-    def _in_child() -> None:
-        if (alive := ref()) is not None:
-            reset(alive)
-
-    os.register_at_fork(after_in_child=_in_child)
-
-
-def _renew_lock(per_process: _PerProcess[Any]) -> None:
-    per_process._lock = threading.Lock()
 
 
 class ForkSafeSpanExporter(_PerProcessLifecycle[SpanExporter], SpanExporter):

@@ -28,6 +28,7 @@ from opentelemetry.trace import Span, Status, StatusCode
 from opentelemetry.util.types import AttributeValue
 
 from otel_secretary import semconv
+from otel_secretary._internal.fork_reset import renew_lock, reset_in_forked_child
 from otel_secretary._internal.lazy_default import LazyDefault
 from otel_secretary._internal.self_monitoring import report_internal_error
 
@@ -117,6 +118,7 @@ class ErrorRecorder:
         self.mask: Callable[[str], str] = text_masker(masker) if masker is not None else identity
         self.overrides: dict[str, str] = dict(overrides or {})
         self._lock = threading.Lock()
+        reset_in_forked_child(self, renew_lock)
 
     def classify(self, exc: BaseException, *, system: str | None = None) -> ErrorInfo:
         """Like :func:`classify` with this recorder's overrides, cached on the exception object."""

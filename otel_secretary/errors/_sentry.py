@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, Final
 from opentelemetry import trace
 
 from otel_secretary._internal import celery_arguments
+from otel_secretary._internal.fork_reset import renew_lock, reset_in_forked_child
 from otel_secretary._internal.self_monitoring import report_internal_error
 
 from ._fingerprint import normalise_message
@@ -65,6 +66,7 @@ class RepeatSampler:
         self._max_keys = max_keys
         self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
         self._lock = threading.Lock()
+        reset_in_forked_child(self, renew_lock)
 
     def admit(self, key: str) -> tuple[bool, int]:
         """(send it?, occurrence number within the current window)."""

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
+from otel_secretary._internal.fork_reset import renew_lock, reset_in_forked_child
 from otel_secretary.config_error import ConfigError
 
 from ._extract import Usage
@@ -118,6 +119,7 @@ class PriceBook:
         self._overrides = dict(overrides or {})
         self._cache: dict[tuple[str, str], _Resolved] = {}
         self._lock = threading.Lock()
+        reset_in_forked_child(self, renew_lock)
 
     @classmethod
     def from_file(cls, path: Path | None) -> PriceBook:

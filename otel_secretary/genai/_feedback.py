@@ -22,6 +22,7 @@ from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as Ge
 from opentelemetry.trace import NonRecordingSpan, SpanContext, set_span_in_context
 from opentelemetry.util.types import AttributeValue
 
+from otel_secretary._internal.fork_reset import renew_lock, reset_in_forked_child
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
@@ -39,6 +40,7 @@ class _Recent:
         self._capacity = capacity
         self._items: OrderedDict[str, tuple[SpanContext, str | None]] = OrderedDict()
         self._lock = threading.Lock()
+        reset_in_forked_child(self, renew_lock)
 
     def put(self, response_id: str, span_context: SpanContext, model: str | None) -> None:
         with self._lock:

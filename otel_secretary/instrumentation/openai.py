@@ -48,6 +48,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, TracerProv
 from wrapt import wrap_function_wrapper
 
 from otel_secretary import semconv
+from otel_secretary._internal.fork_reset import renew_lock, reset_in_forked_child
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.version import __version__
 
@@ -95,7 +96,8 @@ class RateLimitGauges:
         self._last: dict[tuple[str, str | None, str], tuple[float | None, float | None]] = {}
         self._attributes: dict[tuple[str, str | None, str], dict[str, str]] = {}
         self._queue: collections.deque[tuple[str, str | None, Any]] = collections.deque(maxlen=self._QUEUE)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # taken by the metric reader's thread while it collects
+        reset_in_forked_child(self, renew_lock)
         semconv.observable_gauge(
             meter, semconv.RATELIMIT_REMAINING, [self._observe(lambda remaining, limit: remaining)]
         )

@@ -25,7 +25,7 @@ from typing import Any, Final
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
-from otel_secretary._internal.fork_safe import reset_in_forked_child
+from otel_secretary._internal.fork_reset import reset_in_forked_child
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.pii._masker import Masker
 

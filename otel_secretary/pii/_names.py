@@ -26,7 +26,7 @@ from importlib import resources
 
 from ahocorasick_rs import AhoCorasick, MatchKind
 
-from otel_secretary._internal.fork_safe import reset_in_forked_child
+from otel_secretary._internal.fork_reset import renew_lock, reset_in_forked_child
 
 # Capitalised words that follow a cue but are not people ("Hi team", "Meeting with Sales", "Dear Customer").
 STOPWORDS = frozenset(
@@ -510,7 +510,7 @@ class NameMemory:
         self._lock = threading.Lock()
         # A fork while another thread held the lock (the export thread learning) would leave the child's
         # copy held for ever, and spans end (and learn) in the app's threads: the child gets a new one.
-        reset_in_forked_child(self, _renew_lock)
+        reset_in_forked_child(self, renew_lock)
 
     def learn(self, trace_id: int, names: Iterable[str]) -> None:
         with self._lock:
@@ -532,10 +532,6 @@ class NameMemory:
 
     def __len__(self) -> int:
         return len(self.traces)
-
-
-def _renew_lock(memory: NameMemory) -> None:
-    memory._lock = threading.Lock()
 
 
 class _TraceNames:
