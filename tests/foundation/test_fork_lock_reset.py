@@ -9,9 +9,7 @@ forked while another thread holds its lock; the child must be able to take it.
 
 from __future__ import annotations
 
-import os
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +25,7 @@ from otel_secretary.genai._feedback import _Recent
 from otel_secretary.instrumentation.openai import RateLimitGauges
 from otel_secretary.pii import LiveNameLearning, Masker
 from otel_secretary.pii._names import NameMemory
+from tests.support.forking import fork_while_held
 
 OWNERS: dict[str, Callable[[], Any]] = {
     "open-span registry": lambda: LiveNameLearning(Masker(meter_provider=MeterProvider())),
@@ -40,38 +39,10 @@ OWNERS: dict[str, Callable[[], Any]] = {
 }
 
 
-def _child_can_take(lock_of: Callable[[], Any]) -> int:
-    """Fork while another thread holds the lock; the child's exit status: 0 if it took the lock."""
-    taken, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with lock_of():
-            taken.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    assert taken.wait(10)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os._exit(0 if lock_of().acquire(timeout=5) else 1)
-    release.set()
-    holder.join(10)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.05)
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-    return -9
-
-
 @pytest.mark.parametrize("name", list(OWNERS))
 def test_a_lock_held_by_another_thread_at_fork_is_free_in_the_child(name: str) -> None:
     owner = OWNERS[name]()
-    assert _child_can_take(lambda: owner._lock) == 0
+    assert fork_while_held(owner._lock, lambda: bool(owner._lock.acquire(timeout=5))) == 0
 
 
 def test_rate_limit_gauges_collect_in_a_child_forked_mid_collection() -> None:
@@ -80,22 +51,10 @@ def test_rate_limit_gauges_collect_in_a_child_forked_mid_collection() -> None:
     reader = InMemoryMetricReader()
     gauges = RateLimitGauges(MeterProvider(metric_readers=[reader]))
     gauges.record("openai", "api.openai.com", {"x-ratelimit-remaining-requests": "7"})
-    taken, release = threading.Event(), threading.Event()
 
-    def hold() -> None:
-        with gauges._lock:
-            taken.set()
-            release.wait(30)
-
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    assert taken.wait(10)
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child: collect within 5 s, or fail
+    def collect() -> bool:  # in the child: collect within 5 s, or fail
         done = threading.Event()
         threading.Thread(target=lambda: (reader.get_metrics_data(), done.set()), daemon=True).start()
-        os._exit(0 if done.wait(5) else 1)
-    release.set()
-    holder.join(10)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+        return done.wait(5)
+
+    assert fork_while_held(gauges._lock, collect) == 0

@@ -191,43 +191,17 @@ def test_the_sdk_still_stores_a_spans_attributes_where_they_are_read_without_its
 def test_a_child_forked_while_another_thread_held_a_lock_still_starts_and_ends_spans(held: str) -> None:
     """gunicorn and Celery prefork workers fork while the export thread may be learning: the child's
     copy of a held lock would never be released, and every span start or end in it would hang."""
-    import os
-    import threading
-    import time
+    from tests.support.forking import fork_while_held
 
     masker = Masker(meter_provider=MeterProvider())
     learning = LiveNameLearning(masker)
     provider = TracerProvider()
     provider.add_span_processor(learning)
     lock = learning._lock if held == "open spans" else masker.names._lock
-    taken, release = threading.Event(), threading.Event()
 
-    def hold() -> None:
-        with lock:
-            taken.set()
-            release.wait(30)
+    def one_span() -> bool:  # in the child: one span with a name, started and ended
+        with provider.get_tracer("t").start_as_current_span("child") as span:
+            span.set_attribute("calendar.attendee.display_name", "Priya Natarajan")
+        return True
 
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    assert taken.wait(10)
-    pid = os.fork()
-    if pid == 0:  # the child: one span with a name, started and ended; exit 0 if that returned
-        try:
-            with provider.get_tracer("t").start_as_current_span("child") as span:
-                span.set_attribute("calendar.attendee.display_name", "Priya Natarajan")
-            os._exit(0)
-        finally:
-            os._exit(1)
-    release.set()
-    deadline = time.monotonic() + 20
-    status = None
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail(f"the forked child hung on the {held} lock")
-    assert status is not None and os.waitstatus_to_exitcode(status) == 0
+    assert fork_while_held(lock, one_span) == 0, f"the forked child hung on the {held} lock"
