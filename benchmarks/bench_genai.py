@@ -61,6 +61,9 @@ ANSWER = {
     "object": "chat.completion",
     "created": 0,
     "model": "gpt-4o-mini-2024-07-18",
+    # As OpenAI's answers carry them; genai-openai puts both on its metric points.
+    "service_tier": "default",
+    "system_fingerprint": "fp_bench0001",
     "choices": [
         {
             "index": 0,

@@ -17,8 +17,10 @@ which were written against util-genai.
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from timeit import default_timer
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from opentelemetry.context import Context, attach, detach, get_value, set_value
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as GenAI
@@ -33,6 +35,35 @@ from opentelemetry.util.types import AttributeValue
 
 # An InferenceData nobody has published into: comparing against it tells whether a merge is needed.
 _UNTOUCHED: Final = vars(InferenceData())
+# Its defaults, and the fields that need a fresh value each time (the attribute dicts): the dataclass's
+# generated ``__init__`` assigns 48 fields one by one, ~2 µs twice per call (the data and the slot).
+_DEFAULTS: Final = {
+    f.name: f.default for f in dataclasses.fields(InferenceData) if f.default_factory is dataclasses.MISSING
+}
+_FACTORIES: Final = tuple(
+    # ``dict[str, AttributeValue]`` called is ``dict()`` the slow way
+    (f.name, typing.get_origin(f.default_factory) or f.default_factory)
+    for f in dataclasses.fields(InferenceData)
+    if f.default_factory is not dataclasses.MISSING
+)
+_DataT = TypeVar("_DataT", bound=InferenceData)
+
+
+def new_inference_data(cls: type[_DataT], **values: Any) -> _DataT:
+    """``cls(**values)`` for :class:`InferenceData` and its subclasses, without the generated ``__init__``.
+
+    Exactly what that ``__init__`` leaves (every default, a fresh value from each factory, then
+    ``values``); ``tests/genai/test_direct_inference.py`` checks it against the real constructor.
+    """
+    data = object.__new__(cls)
+    fields = data.__dict__
+    fields.update(_DEFAULTS)
+    for name, factory in _FACTORIES:
+        fields[name] = factory()
+    fields.update(values)
+    return data
+
+
 _CONTENT_FIELDS: Final = (
     "input_messages",
     "output_messages",
@@ -51,6 +82,7 @@ _OUTPUT: Final = GenAI.GenAiTokenTypeValues.OUTPUT.value
 _MetricSets = tuple[dict[str, AttributeValue], dict[str, AttributeValue], dict[str, AttributeValue]]
 _METRIC_SETS: dict[Any, _MetricSets] = {}
 _MAX_METRIC_SETS: Final = 1024
+_MAX_KEYED_EXTRAS: Final = 4
 # util-genai's attribute assembly, reused so the span's attributes stay util-genai's by construction.
 _get_attributes: Any = InferenceInvocation._get_attributes
 _get_finish_reasons: Any = InferenceInvocation._get_finish_reasons
@@ -163,7 +195,8 @@ class DirectInference(_DirectInvocation):
         conversation_id: str | None,
     ) -> None:
         self._instruments = handler._instruments
-        self.data = data = InferenceData(
+        self.data = data = new_inference_data(
+            InferenceData,
             provider_name=provider,
             request_model=request_model,
             conversation_id=conversation_id,
@@ -194,7 +227,7 @@ class DirectInference(_DirectInvocation):
             context=context,
         )
         ctx = set_span_in_context(self.span, context)
-        ctx = set_value(CLIENT_INFERENCE_CONTEXT_KEY, DecoratorSlot(), ctx)
+        ctx = set_value(CLIENT_INFERENCE_CONTEXT_KEY, new_inference_data(DecoratorSlot), ctx)
         self._span_context: Context = ctx
         self._context_token: object | None = attach(ctx) if attach_context else None
         self._start = default_timer()
@@ -310,7 +343,10 @@ class DirectInference(_DirectInvocation):
     def _record_client_metrics(self) -> None:
         instruments, context, data = self._instruments, self._span_context, self.data
         key = None
-        if not self.metric_attributes:  # the usual case: the three attribute sets are reused per model
+        extra = self.metric_attributes
+        # The usual case: the three attribute sets are reused per model (and per service tier and
+        # fingerprint, which OpenAI's answers carry and genai-openai puts on the points).
+        if len(extra) <= _MAX_KEYED_EXTRAS:
             start = self._start_attributes
             key = (
                 start.get(GenAI.GEN_AI_OPERATION_NAME),
@@ -320,8 +356,12 @@ class DirectInference(_DirectInvocation):
                 data.response_model,
                 data.server_address,
                 data.server_port,
+                tuple(extra.items()) if extra else None,
             )
-        sets = _METRIC_SETS.get(key) if key is not None else None
+        try:
+            sets = _METRIC_SETS.get(key) if key is not None else None
+        except TypeError:  # an unhashable extra value (a list): built for this call only
+            key = sets = None
         if sets is None:
             attributes = self._metric_attributes()
             sets = (

@@ -326,3 +326,70 @@ def test_the_fast_request_path_knows_every_parameter_genai_openai_reads() -> Non
     assert "temperature" in read  # the source was really read
     # model goes through the fast path too; messages and tools are read only with content capture.
     assert read - {"model", "messages", "tools"} == REQUEST_PARAMETERS
+
+
+def test_inference_data_built_without_its_init_equals_the_dataclass() -> None:
+    """``new_inference_data`` skips the generated ``__init__``; a field util-genai adds (or a default it
+    changes) must still come out as the constructor makes it, with fresh mutable defaults per object."""
+    from opentelemetry.util.genai.invocation import InferenceData
+
+    from otel_secretary.genai._direct import DecoratorSlot, new_inference_data
+
+    fast = new_inference_data(InferenceData, provider_name="openai", request_model="gpt-4o-mini")
+    assert vars(fast) == vars(InferenceData(provider_name="openai", request_model="gpt-4o-mini"))
+    assert type(new_inference_data(DecoratorSlot)) is DecoratorSlot
+    assert vars(new_inference_data(DecoratorSlot)) == vars(DecoratorSlot())
+    other = new_inference_data(InferenceData)
+    fast.attributes["k"] = "v"
+    fast.metric_attributes["k"] = "v"
+    assert other.attributes == {} and other.metric_attributes == {}
+
+
+def test_cached_metric_attribute_sets_follow_the_response_metric_attributes(otel: Harness) -> None:
+    """The three metric attribute sets are reused per model *and* per response attributes genai-openai
+    puts on the points (service tier, fingerprint): a new fingerprint gets its own series."""
+    import httpx
+
+    answers = iter(["fp_first01", "fp_second2", "fp_first01"])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(
+            200,
+            json={
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "gpt-4o-mini-2024-07-18",
+                "system_fingerprint": next(answers),
+                "service_tier": "default",
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+                ],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+            },
+        )
+
+    client = openai.OpenAI(
+        api_key="sk-fake-test",
+        base_url="http://openai.invalid/v1",
+        http_client=httpx.Client(transport=httpx.MockTransport(answer)),
+        max_retries=0,
+    )
+    telemetry = GenAITelemetry(otel.tracer_provider, otel.meter_provider)
+    instrumentor = SecretaryOpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider)
+    try:
+
+        @traced_ai_call(model="gpt-4o-mini", telemetry=telemetry)
+        def ask() -> Any:
+            return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+        for _ in range(3):
+            ask()
+    finally:
+        instrumentor.uninstrument()
+    counts = {
+        point.attributes["openai.response.system_fingerprint"]: point.count
+        for point in otel.points("gen_ai.client.operation.duration")
+    }
+    assert counts == {"fp_first01": 2, "fp_second2": 1}
