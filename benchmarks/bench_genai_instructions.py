@@ -61,9 +61,9 @@ def child(arm: str, calls: int) -> None:
 def count(arm: str, calls: int, scratch: Path) -> int:
     """Instructions of one whole child process under callgrind."""
     out = scratch / f"callgrind.{abs(hash((arm, calls)))}.out"
+    valgrind = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}"]
     result = subprocess.run(
-        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable, __file__]
-        + ["--child", arm, str(calls)],
+        [*valgrind, sys.executable, __file__, "--child", arm, str(calls)],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONHASHSEED": "0"},
