@@ -349,6 +349,9 @@ def main() -> None:
         print(
             f"{arm:<16}{cpu:>11.3f}{vs_bare:>9}{added:>16}{p50:>9.2f}{p99:>9.2f}{p99_ratio:>14}{rps:>11.0f}{note}"
         )
+    print("CPU ms/req per round (spread: one round can be hit by the machine's other work):")
+    for arm in arms:
+        print(f"  {arm:<16}" + " ".join(f"{r.cpu_ms_per_request:.3f}" for r in results[arm]))
     python = sys.version.split()[0]
     load = os.getloadavg()[0]
     print(
