@@ -305,7 +305,7 @@ def main() -> int:
                 f"  spans/call {spans:.2f}"
             )
     floor = tools.get("bare function", 0.0)
-    if args.markdown:
+    if args.markdown and tools:
         print("\n| tool/agent arm | µs per call | above bare function |\n|---|---|---|")
     for name, value in tools.items():
         if args.markdown:
