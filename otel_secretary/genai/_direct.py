@@ -49,12 +49,7 @@ _FACTORIES: Final = tuple(
 _DataT = TypeVar("_DataT", bound=InferenceData)
 
 
-def new_inference_data(cls: type[_DataT], **values: Any) -> _DataT:
-    """``cls(**values)`` for :class:`InferenceData` and its subclasses, without the generated ``__init__``.
-
-    Exactly what that ``__init__`` leaves (every default, a fresh value from each factory, then
-    ``values``); ``tests/genai/test_direct_inference.py`` checks it against the real constructor.
-    """
+def _from_defaults(cls: type[_DataT], **values: Any) -> _DataT:
     data = object.__new__(cls)
     fields = data.__dict__
     fields.update(_DEFAULTS)
@@ -62,6 +57,31 @@ def new_inference_data(cls: type[_DataT], **values: Any) -> _DataT:
         fields[name] = factory()
     fields.update(values)
     return data
+
+
+def _shortcut_holds() -> bool:
+    """The shortcut needs a plain dataclass: instances with a ``__dict__``, every field defaulted, no
+    ``__post_init__``. Checked once against the real constructor, so a util-genai release that changes
+    any of that makes every call use the constructor instead of failing (and going untraced)."""
+    try:
+        if hasattr(InferenceData, "__post_init__"):
+            return False
+        fast = _from_defaults(InferenceData, provider_name="openai", request_model="probe")
+        return vars(fast) == vars(InferenceData(provider_name="openai", request_model="probe"))
+    except Exception:
+        return False
+
+
+_SHORTCUT: Final = _shortcut_holds()
+
+
+def new_inference_data(cls: type[_DataT], **values: Any) -> _DataT:
+    """``cls(**values)`` for :class:`InferenceData` and its subclasses, without the generated ``__init__``
+    when :func:`_shortcut_holds`: exactly what that ``__init__`` leaves (every default, a fresh value from
+    each factory, then ``values``); ``tests/genai/test_direct_inference.py`` checks both ways."""
+    if not _SHORTCUT:
+        return cls(**values)
+    return _from_defaults(cls, **values)
 
 
 _CONTENT_FIELDS: Final = (

@@ -333,8 +333,10 @@ def test_inference_data_built_without_its_init_equals_the_dataclass() -> None:
     changes) must still come out as the constructor makes it, with fresh mutable defaults per object."""
     from opentelemetry.util.genai.invocation import InferenceData
 
+    from otel_secretary.genai import _direct
     from otel_secretary.genai._direct import DecoratorSlot, new_inference_data
 
+    assert _direct._SHORTCUT  # the installed util-genai takes the shortcut: what is compared below
     fast = new_inference_data(InferenceData, provider_name="openai", request_model="gpt-4o-mini")
     assert vars(fast) == vars(InferenceData(provider_name="openai", request_model="gpt-4o-mini"))
     assert type(new_inference_data(DecoratorSlot)) is DecoratorSlot
@@ -393,3 +395,26 @@ def test_cached_metric_attribute_sets_follow_the_response_metric_attributes(otel
         for point in otel.points("gen_ai.client.operation.duration")
     }
     assert counts == {"fp_first01": 2, "fp_second2": 1}
+
+
+def test_inference_data_falls_back_to_the_constructor_when_the_shortcut_does_not_hold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A util-genai whose InferenceData gains a ``__post_init__`` (or slots, or a required field) must
+    not make every traced call fail: the check says no and the constructor is used."""
+    from opentelemetry.util.genai.invocation import InferenceData
+
+    from otel_secretary.genai import _direct
+
+    monkeypatch.setattr(InferenceData, "__post_init__", lambda self: None, raising=False)
+    assert _direct._shortcut_holds() is False
+    monkeypatch.setattr(_direct, "_SHORTCUT", False)
+    made: list[dict[str, Any]] = []
+
+    class Recording(InferenceData):
+        def __init__(self, **values: Any) -> None:
+            made.append(values)
+            super().__init__(**values)
+
+    data = _direct.new_inference_data(Recording, provider_name="openai")
+    assert made == [{"provider_name": "openai"}] and data.provider_name == "openai"
