@@ -58,6 +58,16 @@ def child(arm: str, calls: int) -> None:
     teardown()
 
 
+def _arm_names() -> set[str]:
+    """Checked before any callgrind run starts: a misspelt arm would otherwise fail minutes in."""
+    sys.path.insert(0, str(HERE))
+    import bench_genai
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    return set(bench_genai.model_call_arms(TracerProvider(), MeterProvider()))
+
+
 def count(arm: str, calls: int, scratch: Path) -> int:
     """Instructions of one whole child process under callgrind."""
     out = scratch / f"callgrind.{abs(hash((arm, calls)))}.out"
@@ -91,6 +101,9 @@ def main() -> None:
         parser.error("valgrind is not on PATH (Debian: apt-get install valgrind)")
     arms = [*BASE_ARMS, *(a.strip() for a in args.arms.split(",") if a.strip())] if args.arms else [
         *BASE_ARMS, *DEFAULT_ARMS]  # fmt: skip
+    known = _arm_names()
+    if unknown := [arm for arm in arms if arm not in known]:
+        parser.error(f"--arms: unknown arm(s) {unknown}; known: {sorted(known)}")
     runs = [(arm, calls) for arm in arms for calls in (0, args.calls)]
     with tempfile.TemporaryDirectory() as scratch, ThreadPoolExecutor(args.jobs) as pool:
         totals = dict(zip(runs, pool.map(lambda run: count(*run, Path(scratch)), runs), strict=True))

@@ -23,6 +23,7 @@ from otel_secretary.genai import _call as call_module
 from otel_secretary.genai._direct import DirectInference
 from otel_secretary.instrumentation.openai import SecretaryOpenAIInstrumentor
 from otel_secretary.instrumentation.openai_inside_decorator import ChatInsideDecorator
+from otel_secretary.testing.local_services import openai_api
 from tests.support.otel_harness import Harness, make_harness
 
 MESSAGES = [{"role": "user", "content": "Summarise the meeting notes."}]
@@ -347,48 +348,26 @@ def test_inference_data_built_without_its_init_equals_the_dataclass() -> None:
     assert other.attributes == {} and other.metric_attributes == {}
 
 
-def test_cached_metric_attribute_sets_follow_the_response_metric_attributes(otel: Harness) -> None:
+def test_cached_metric_attribute_sets_follow_the_response_metric_attributes(
+    client: openai.OpenAI, fake_openai: openai_api.FakeOpenAI, otel: Harness
+) -> None:
     """The three metric attribute sets are reused per model *and* per response attributes genai-openai
     puts on the points (service tier, fingerprint): a new fingerprint gets its own series."""
-    import httpx
-
-    answers = iter(["fp_first01", "fp_second2", "fp_first01"])
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(
-            200,
-            json={
-                "id": "chatcmpl-1",
-                "object": "chat.completion",
-                "created": 0,
-                "model": "gpt-4o-mini-2024-07-18",
-                "system_fingerprint": next(answers),
-                "service_tier": "default",
-                "choices": [
-                    {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
-                ],
-                "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
-            },
-        )
-
-    client = openai.OpenAI(
-        api_key="sk-fake-test",
-        base_url="http://openai.invalid/v1",
-        http_client=httpx.Client(transport=httpx.MockTransport(answer)),
-        max_retries=0,
-    )
     telemetry = GenAITelemetry(otel.tracer_provider, otel.meter_provider)
     instrumentor = SecretaryOpenAIInstrumentor()
     instrumentor.instrument(tracer_provider=otel.tracer_provider, meter_provider=otel.meter_provider)
+
+    @traced_ai_call(model="gpt-4o-mini", telemetry=telemetry)
+    def ask() -> Any:
+        return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+
+    previous = fake_openai.system_fingerprint  # the server is shared by the module's tests
     try:
-
-        @traced_ai_call(model="gpt-4o-mini", telemetry=telemetry)
-        def ask() -> Any:
-            return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
-
-        for _ in range(3):
+        for fingerprint in ("fp_first01", "fp_second2", "fp_first01"):
+            fake_openai.system_fingerprint = fingerprint
             ask()
     finally:
+        fake_openai.system_fingerprint = previous
         instrumentor.uninstrument()
     counts = {
         point.attributes["openai.response.system_fingerprint"]: point.count

@@ -45,9 +45,11 @@ _STOP_WORDS = frozenset(
 
 
 class FakeOpenAI(LocalService):
-    """The running stand-in; ``limit_requests``/``limit_tokens`` and the used counters drive the headers."""
+    """The running stand-in; ``limit_requests``/``limit_tokens`` and the used counters drive the headers,
+    ``system_fingerprint`` is what chat answers carry (OpenAI changes it with its backend's configuration)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.system_fingerprint = "fp_fake0001"
         self.limit_requests = 10_000
         self.limit_tokens = 2_000_000
         self.used_requests = 0
@@ -147,7 +149,7 @@ class FakeOpenAI(LocalService):
                     "choices": choices,
                     "usage": usage,
                     "service_tier": "default",
-                    "system_fingerprint": "fp_fake0001",
+                    "system_fingerprint": self.system_fingerprint,
                 }
             )
         base = {
@@ -156,7 +158,7 @@ class FakeOpenAI(LocalService):
             "created": created,
             "model": response_model,
             "service_tier": "default",
-            "system_fingerprint": "fp_fake0001",
+            "system_fingerprint": self.system_fingerprint,
         }
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         events: list[dict[str, Any]] = [
@@ -226,7 +228,7 @@ class FakeOpenAI(LocalService):
             "created": int(time.time()),
             "model": _SNAPSHOTS.get(model, model),
             "service_tier": "default",
-            "system_fingerprint": "fp_fake0001",
+            "system_fingerprint": self.system_fingerprint,
         }
         tool_calls = [
             {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
