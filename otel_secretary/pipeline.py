@@ -201,6 +201,8 @@ def build(
         readers.append(engine.metric_reader)
     metric_cardinality.install()
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    if engine is not None:
+        engine.metric_reader.restrict_to_rule_metrics(meter_provider)
     guard_metric_collection_across_fork(meter_provider)
     if settings.system_metrics:
         register_host_metrics(meter_provider.get_meter("otel_secretary.host"))

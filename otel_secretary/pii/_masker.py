@@ -50,6 +50,18 @@ _PREFILTERED = 256
 _CACHEABLE = 1024
 _PLACEHOLDER = re.compile(PLACEHOLDER)
 _LOCAL_PART = re.compile(r"([A-Za-z0-9._%+-]{1,64})@[A-Za-z0-9-]{1,63}\.[A-Za-z]")
+
+
+def _plain_items(attributes: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
+    """The items of an SDK ``BoundedAttributes`` read from its plain dict (its ``items()`` goes through
+    the Mapping ABC and the attribute lock, several Python calls per item); any other mapping as is.
+    The dict is copied first, so a span still being written cannot change it under the loop."""
+    storage = getattr(attributes, "_dict", None)
+    if type(storage) is dict:
+        return storage.copy().items()
+    return attributes.items()
+
+
 _JSON_NAME_KEY = re.compile(r"(?i)name\"|attendee|organi[sz]er|sender|recipient|customer")
 # Neighbours that can neither glue a placeholder into a new match ("1<card>", "x@<email>") nor have
 # vetoed a detection next to the replaced text ("x@example.com(555) 010-0199": the phone was glued to a
@@ -195,8 +207,17 @@ class Masker:
             return
         try:
             names: list[str] = []
-            for key, value in attributes.items():
-                self._collect_names(key, value, names, 0)
+            collect = self._collect_names
+            # Every ended span passes here in the thread that ended it: the values that cannot teach a
+            # name (numbers, and strings under a plain key with no "@" and no JSON) are skipped inline.
+            for key, value in _plain_items(attributes):
+                kind = type(value)
+                if kind is str:
+                    if "@" not in value and '":' not in value and value_key_kind(key) is None:
+                        continue
+                elif kind is int or kind is float or kind is bool:
+                    continue
+                collect(key, value, names, 0)
             if names:
                 self.names.learn(trace_id, names)
         except Exception:

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.context import Context
+from opentelemetry.metrics import Histogram as APIHistogram
 from opentelemetry.sdk.metrics import (
     Counter,
     Histogram,
+    MeterProvider,
     ObservableCounter,
     ObservableGauge,
     ObservableUpDownCounter,
@@ -35,6 +37,7 @@ from opentelemetry.sdk.metrics.export import (
     MetricsData,
     Sum,
 )
+from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -79,6 +82,7 @@ class EngineSpanProcessor(SpanProcessor):
     def __init__(self, engine: RuleEngine) -> None:
         self.engine = engine
         self.errors = 0
+        self._named: tuple[Resource | None, str] = (None, "unknown_service")
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         return
@@ -88,7 +92,11 @@ class EngineSpanProcessor(SpanProcessor):
             end, start = span.end_time, span.start_time
             if end is None or start is None:
                 return
-            service = str(span.resource.attributes.get("service.name", "unknown_service"))
+            resource, service = self._named
+            if span.resource is not resource:  # one resource per provider: its service name is read once
+                resource = span.resource
+                service = str(resource.attributes.get("service.name", "unknown_service"))
+                self._named = (resource, service)  # one tuple: threads never see a half-updated pair
             self.engine.observe_span(
                 service,
                 span.name,
@@ -130,6 +138,38 @@ class EngineMetricReader(MetricReader):
         self.names = {spec.metric for spec in engine.specs if spec.metric}  # thresholds, forecasts
         #: Where points go: straight into the engine, or (EmbeddedRules) to the data folder first.
         self.on_point: Callable[[str, dict[str, Any], float, float, bool], None] = self._to_engine
+
+    def restrict_to_rule_metrics(self, meter_provider: MeterProvider) -> bool:
+        """Aggregate only the instruments a rule reads (sums and gauges named by a spec).
+
+        Every measurement is aggregated once per reader, so this reader doubled the metric work of the
+        request path (an HTTP duration and four connection-pool points per request) for points it
+        discards. The SDK has no per-reader instrument filter: the reader's storage is told that the
+        other instruments have no streams, the answer it caches for them itself. Our provider has no
+        views, so an instrument's name is its metric's name. Returns False, and the reader keeps
+        aggregating everything as before, on an SDK without that storage."""
+        try:
+            storage = meter_provider._measurement_consumer._reader_storages[self]  # type: ignore[attr-defined]
+            streams: dict[Any, list[Any]] = storage._instrument_view_instrument_matches
+            original = storage._get_or_init_view_instrument_match
+        except (AttributeError, KeyError, TypeError):
+            return False
+        if not callable(original) or type(streams) is not dict:
+            return False
+        names = self.names
+        none: list[Any] = []
+
+        def streams_of(instrument: Any) -> list[Any]:
+            found = streams.get(instrument)
+            if found is not None:
+                return found
+            if instrument.name not in names or isinstance(instrument, APIHistogram):
+                streams[instrument] = none
+                return none
+            return original(instrument)  # type: ignore[no-any-return]
+
+        storage._get_or_init_view_instrument_match = streams_of  # type: ignore[method-assign]
+        return True
 
     def _to_engine(self, name: str, attributes: dict[str, Any], value: float, ts: float, mono: bool) -> None:
         self.engine.observe_metric(name, attributes, value, ts, monotonic=mono)

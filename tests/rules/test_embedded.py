@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -472,3 +474,90 @@ def test_a_notification_queued_when_the_evaluator_dies_is_sent_by_its_successor(
             rules.shutdown(timeout=2)
             tracer_provider.shutdown()
             meter_provider.shutdown()
+
+
+def _engine_streams(meter_provider: MeterProvider, rules: EmbeddedRules) -> list[tuple[str, str, int]]:
+    """Aggregation streams per instrument in the engine reader's own SDK storage (what it costs)."""
+    storage = meter_provider._measurement_consumer._reader_storages[rules.metric_reader]  # type: ignore[attr-defined]
+    found = storage._instrument_view_instrument_matches.items()
+    return sorted((type(instrument).__name__, instrument.name, len(streams)) for instrument, streams in found)
+
+
+def test_the_engine_reader_aggregates_only_what_a_rule_reads(
+    make_specs: Specs, tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver]
+) -> None:
+    """Every measurement is aggregated once per reader: the engine's must not redo the exporting
+    reader's work for instruments no rule reads (nor for histograms, which it never reads)."""
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    rules = _embedded(make_specs(SPEC), tmp_path, *receivers)
+    everything = InMemoryMetricReader()
+    resource = Resource.create({"service.name": "api"})
+    meter_provider = MeterProvider(metric_readers=[rules.metric_reader, everything], resource=resource)
+    try:
+        assert rules.metric_reader.restrict_to_rule_metrics(meter_provider)
+        cost = meter_provider.get_meter("test").create_counter("app.genai.cost", unit="USD")
+        requests = meter_provider.get_meter("test").create_counter("app.requests")
+        cost_histogram = meter_provider.get_meter("other").create_histogram("app.genai.cost")
+        rules.evaluate_now()
+        for _ in range(4):
+            requests.add(1, {"http.route": "/x"})
+            cost_histogram.record(1.0)
+            cost.add(2.0, {"app.tenant.id": "tenant-a"})
+            rules.evaluate_now(time.time() + 1)
+        assert _engine_streams(meter_provider, rules) == [
+            ("_Counter", "app.genai.cost", 1),
+            ("_Counter", "app.requests", 0),
+            ("_Histogram", "app.genai.cost", 0),  # a histogram of a rule's name: the reader never reads one
+        ]
+        firing = [a for a in rules.engine.alerts.values() if a.state == "firing"]
+        assert [(a.alertname, a.labels["app_tenant_id"]) for a in firing] == [("Cost", "tenant-a")]
+        data = everything.get_metrics_data()
+        assert data is not None
+        names = sorted(m.name for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics)
+        assert names == ["app.genai.cost", "app.genai.cost", "app.requests"]  # the other reader keeps all
+    finally:
+        rules.shutdown()
+        meter_provider.shutdown()
+
+
+def test_an_sdk_without_the_reader_storage_keeps_the_engine_reader_whole(
+    make_specs: Specs, tmp_path: Path, receivers: tuple[HttpReceiver, HttpReceiver]
+) -> None:
+    rules = _embedded(make_specs(SPEC), tmp_path, *receivers)
+    try:
+        assert rules.metric_reader.restrict_to_rule_metrics(object()) is False  # type: ignore[arg-type]
+    finally:
+        rules.shutdown()
+
+
+def test_configure_restricts_the_engine_reader(tmp_path: Path) -> None:
+    """Through configure(), as the distro runs it: the request path's instruments that no shipped rule
+    reads have no stream in the engine's reader; the connection-pool gauge a rule reads has one."""
+    script = """
+import json, otel_secretary
+from opentelemetry import metrics
+otel_secretary.configure()
+provider = metrics.get_meter_provider()
+meter = provider.get_meter("probe")
+meter.create_counter("probe.requests").add(1)
+meter.create_up_down_counter("db.client.connections.usage").add(1, {"db.client.connections.state": "used"})
+meter.create_histogram("http.server.request.duration").record(0.1)
+storages = provider._measurement_consumer._reader_storages
+engine = next(r for r in storages if type(r).__name__ == "EngineMetricReader")
+found = storages[engine]._instrument_view_instrument_matches
+print(json.dumps({i.name: len(v) for i, v in found.items()}))
+"""
+    env = {
+        **os.environ,
+        "OTEL_SECRETARY_DATA_DIR": str(tmp_path / "data"),
+        "OTEL_SECRETARY_PROMETHEUS_PORT": "0",
+        "OTEL_SECRETARY_SYSTEM_METRICS": "false",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    streams = json.loads(done.stdout.splitlines()[-1])
+    assert streams["probe.requests"] == 0 and streams["http.server.request.duration"] == 0
+    assert streams["db.client.connections.usage"] == 1

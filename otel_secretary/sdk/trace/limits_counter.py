@@ -43,9 +43,13 @@ class AttributeLimitsCounter(SpanProcessor):
             if span.dropped_links:
                 _counter.add(1, {"signal": "spans", "limit": "links"})
             length = self._length
-            if length and span.attributes:
-                for value in span.attributes.values():
-                    if isinstance(value, str) and len(value) == length:
+            attributes = span.attributes
+            if length and attributes:
+                # An ended span's attributes no longer change: its plain dict is read directly (the
+                # public ``values()`` takes the attribute lock and the Mapping ABC for every value).
+                storage = getattr(attributes, "_dict", None)
+                for value in (storage if type(storage) is dict else attributes).values():
+                    if type(value) is str and len(value) == length:
                         _counter.add(1, {"signal": "spans", "limit": "attribute_length"})
                         break
         except Exception as exc:
