@@ -28,6 +28,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from otel_secretary._internal.fork_reset import reset_in_forked_child
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.pii._masker import Masker
+from otel_secretary.sdk.trace.ended_attributes import ended_attributes
 
 # Open spans kept per process: traces beyond it are forgotten oldest first (a span that is never
 # ended, e.g. an abandoned generator's, must not hold memory forever); their names are still learned
@@ -107,7 +108,7 @@ class LiveNameLearning(SpanProcessor):
 
     def _learn(self, trace_id: int, span: ReadableSpan) -> None:
         masker = self._masker
-        masker.learn(trace_id, span.attributes)
+        masker.learn(trace_id, ended_attributes(span))
         for event in span.events:
             masker.learn(trace_id, event.attributes)
 

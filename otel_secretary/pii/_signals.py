@@ -36,6 +36,7 @@ from opentelemetry.trace import Link, Status
 from otel_secretary.pii._keyed import free_slot, mask_attributes_and_keys, mask_key, mask_keyed
 from otel_secretary.pii._keys import is_metric_denied_key
 from otel_secretary.pii._masker import REDACTED, Masker, Redactions
+from otel_secretary.sdk.trace.ended_attributes import ended_attributes
 
 REDACTION_COUNT = "app.redaction.count"
 REDACTION_KINDS = "app.redaction.kinds"
@@ -122,7 +123,7 @@ def _summarise(attributes: dict[str, Any], redactions: Redactions) -> None:
 def mask_span(masker: Masker, span: ReadableSpan, resources: ResourceMasker) -> ReadableSpan:
     redactions = Redactions()
     mask = masker.mask_value
-    attributes = mask_attributes_and_keys(masker, span.attributes, redactions)
+    attributes = mask_attributes_and_keys(masker, ended_attributes(span), redactions)  # exported: ended
     events = [
         Event(
             name=mask(None, event.name, redactions),

@@ -16,6 +16,7 @@ from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 
 from otel_secretary import semconv
 from otel_secretary._internal.self_monitoring import report_internal_error
+from otel_secretary.sdk.trace.ended_attributes import ended_attributes
 
 _counter = semconv.counter(metrics.get_meter("otel_secretary"), semconv.TELEMETRY_LIMITED)
 
@@ -43,12 +44,8 @@ class AttributeLimitsCounter(SpanProcessor):
             if span.dropped_links:
                 _counter.add(1, {"signal": "spans", "limit": "links"})
             length = self._length
-            attributes = span.attributes
-            if length and attributes:
-                # An ended span's attributes no longer change: its plain dict is read directly (the
-                # public ``values()`` takes the attribute lock and the Mapping ABC for every value).
-                storage = getattr(attributes, "_dict", None)
-                for value in (storage if type(storage) is dict else attributes).values():
+            if length:
+                for value in ended_attributes(span).values():
                     if type(value) is str and len(value) == length:
                         _counter.add(1, {"signal": "spans", "limit": "attribute_length"})
                         break
