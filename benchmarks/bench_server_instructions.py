@@ -23,7 +23,7 @@ is the repeatable half of the picture and ``bench_server.py`` (CPU seconds, p99)
 
     .venv/bin/python benchmarks/bench_server_instructions.py [--requests 200] [--jobs 2] [--arms ...]
 
-About 2-3 minutes per run on this machine; eight runs for the four default arms.
+About a minute per run on a 2-core machine: the four default arms (eight runs) take about 5 minutes.
 """
 
 from __future__ import annotations
