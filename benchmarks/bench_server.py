@@ -253,6 +253,35 @@ class ArmResult:
     failures: int
 
 
+def wait_until_serving(port: int, server: subprocess.Popen[bytes], seconds: float, failure: str) -> None:
+    """Until ``/health`` answers 200; ``failure`` ends the run if the server exits or time runs out."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            if asyncio.run(fetch(port, "/health")):
+                return
+        except OSError:
+            pass
+        if time.time() > deadline or server.poll() is not None:
+            raise SystemExit(failure)
+        time.sleep(0.2)
+
+
+def add_before_src_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        help="a folder holding another version's otel_secretary package; adds before-embedded, before-otlp"
+        " (e.g. git archive <rev> otel_secretary | tar -x -C DIR)",
+    )
+
+
+def check_before_src(parser: argparse.ArgumentParser, before_src: Path | None) -> None:
+    """A wrong folder would silently measure the installed package twice, under two names."""
+    if before_src is not None and not (before_src / "otel_secretary" / "__init__.py").is_file():
+        parser.error(f"--before-src {before_src}: no otel_secretary/__init__.py in it")
+
+
 def run_arm(
     arm: str, workdir: Path, sink: Sink, rate: float, seconds: float, before_src: Path | None = None
 ) -> ArmResult:
@@ -263,16 +292,7 @@ def run_arm(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     try:
-        deadline = time.time() + 60
-        while True:
-            try:
-                if asyncio.run(fetch(port, "/health")):
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or server.poll() is not None:
-                raise SystemExit(f"{arm}: server did not start ({' '.join(command)})")
-            time.sleep(0.2)
+        wait_until_serving(port, server, 60, f"{arm}: server did not start ({' '.join(command)})")
         asyncio.run(open_loop(port, rate, 3))  # warm-up: imports, first batches, JIT-less caches
         time.sleep(1.5)  # the warm-up's batches are exported before the window opens
         pids = [server.pid, *children(server.pid)]
@@ -304,13 +324,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--with-optional", action="store_true", help="also run the Logfire and Sentry arms")
     parser.add_argument("--arms", help="comma-separated subset of arms")
-    parser.add_argument(
-        "--before-src",
-        type=Path,
-        help="a folder holding another version's otel_secretary package; adds before-embedded, before-otlp"
-        " (e.g. git archive <rev> otel_secretary | tar -x -C DIR)",
-    )
+    add_before_src_argument(parser)
     args = parser.parse_args()
+    check_before_src(parser, args.before_src)
     arms = list(REQUIRED + (OPTIONAL if args.with_optional else ()))
     if args.before_src:
         arms += ["before-embedded", "before-otlp"]

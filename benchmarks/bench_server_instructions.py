@@ -37,7 +37,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,16 +125,8 @@ def run(
         [*valgrind, *command], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
-        deadline = time.time() + 900
-        while True:
-            try:
-                if asyncio.run(bench_server.fetch(port, "/health")):
-                    break
-            except OSError:
-                pass
-            if time.time() > deadline or server.poll() is not None:
-                raise SystemExit(f"{arm}: server did not start under callgrind; see {scratch}/valgrind.log")
-            time.sleep(1)
+        failure = f"{arm}: server did not start under callgrind; see {scratch}/valgrind.log"
+        bench_server.wait_until_serving(port, server, 900, failure)
         _get_sequence(port, 0, WARM_UP + requests)
         server.send_signal(signal.SIGTERM)
         server.wait(1200)
@@ -154,13 +145,9 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="callgrind runs at once")
     parser.add_argument("--arms", help=f"comma-separated arms (default {','.join(DEFAULT_ARMS)})")
     parser.add_argument("--keep", type=Path, help="keep the callgrind files in this folder")
-    parser.add_argument(
-        "--before-src",
-        type=Path,
-        help="a folder holding another version's otel_secretary package; adds before-embedded, before-otlp"
-        " (e.g. git archive <rev> otel_secretary | tar -x -C DIR)",
-    )
+    bench_server.add_before_src_argument(parser)
     args = parser.parse_args()
+    bench_server.check_before_src(parser, args.before_src)
     if args.requests < 1 or args.jobs < 1:
         parser.error("--requests and --jobs must be at least 1")
     if shutil.which("valgrind") is None:

@@ -28,7 +28,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from otel_secretary._internal.fork_reset import reset_in_forked_child
 from otel_secretary._internal.self_monitoring import report_internal_error
 from otel_secretary.pii._masker import Masker
-from otel_secretary.sdk.trace.ended_attributes import ended_attributes
+from otel_secretary.sdk.trace.ended_attributes import ended_attributes, ended_events, sdk_attribute_dict
 
 # Open spans kept per process: traces beyond it are forgotten oldest first (a span that is never
 # ended, e.g. an abandoned generator's, must not hold memory forever); their names are still learned
@@ -109,7 +109,7 @@ class LiveNameLearning(SpanProcessor):
     def _learn(self, trace_id: int, span: ReadableSpan) -> None:
         masker = self._masker
         masker.learn(trace_id, ended_attributes(span))
-        for event in span.events:
+        for event in ended_events(span):
             masker.learn(trace_id, event.attributes)
 
     def shutdown(self) -> None:
@@ -121,8 +121,8 @@ class LiveNameLearning(SpanProcessor):
 
 
 def _unlocked_attributes(span: ReadableSpan) -> dict[str, Any] | None:
-    storage = getattr(getattr(span, "_attributes", None), "_dict", None)
-    return dict(storage) if type(storage) is dict else None
+    storage = sdk_attribute_dict(getattr(span, "_attributes", None))
+    return dict(storage) if storage is not None else None
 
 
 def _forget_parent(learning: LiveNameLearning) -> None:

@@ -33,6 +33,7 @@ from otel_secretary.pii._names import (
 )
 from otel_secretary.pii._scanner import Hit, Scanner
 from otel_secretary.pii._validators import card_length
+from otel_secretary.sdk.trace.ended_attributes import sdk_attribute_dict
 from otel_secretary.settings import PII_MODES, PiiMode
 
 if TYPE_CHECKING:
@@ -55,10 +56,8 @@ def _plain_items(attributes: Mapping[str, Any]) -> Iterable[tuple[str, Any]]:
     """The items of an SDK ``BoundedAttributes`` read from its plain dict (its ``items()`` goes through
     the Mapping ABC and the attribute lock, several Python calls per item); any other mapping as is.
     The dict is copied first, so a span still being written cannot change it under the loop."""
-    storage = getattr(attributes, "_dict", None)
-    if type(storage) is dict:
-        return storage.copy().items()
-    return attributes.items()
+    storage = sdk_attribute_dict(attributes)
+    return storage.copy().items() if storage is not None else attributes.items()
 
 
 _JSON_NAME_KEY = re.compile(r"(?i)name\"|attendee|organi[sz]er|sender|recipient|customer")
@@ -220,7 +219,8 @@ class Masker:
             names: list[str] = []
             collect = self._collect_names
             # Every ended span passes here in the thread that ended it: the values that cannot teach a
-            # name (numbers, and strings under a plain key with no "@" and no JSON) are skipped inline.
+            # name (numbers, and strings under a plain key with no "@" and no JSON: the string places
+            # _collect_names reads) are skipped inline, without a call each.
             for key, value in _plain_items(attributes):
                 kind = type(value)
                 if kind is str:

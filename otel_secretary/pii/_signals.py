@@ -36,7 +36,7 @@ from opentelemetry.trace import Link, Status
 from otel_secretary.pii._keyed import free_slot, mask_attributes_and_keys, mask_key, mask_keyed
 from otel_secretary.pii._keys import is_metric_denied_key
 from otel_secretary.pii._masker import REDACTED, Masker, Redactions
-from otel_secretary.sdk.trace.ended_attributes import ended_attributes
+from otel_secretary.sdk.trace.ended_attributes import ended_attributes, ended_events, ended_links
 
 REDACTION_COUNT = "app.redaction.count"
 REDACTION_KINDS = "app.redaction.kinds"
@@ -120,31 +120,21 @@ def _summarise(attributes: dict[str, Any], redactions: Redactions) -> None:
         attributes[REDACTION_FAILURES] = redactions.failures
 
 
-def _may_have(span: ReadableSpan, field: str) -> bool:
-    """False only when the SDK's own property would read the span's own, empty storage (a subclass
-    with its own ``events``/``links`` is always read the public way)."""
-    if getattr(type(span), field[1:]) is not getattr(ReadableSpan, field[1:]):
-        return True
-    stored = getattr(span, field, None)
-    return stored is None or len(stored) > 0
-
-
 def mask_span(masker: Masker, span: ReadableSpan, resources: ResourceMasker) -> ReadableSpan:
     redactions = Redactions()
     mask = masker.mask_value
     attributes = mask_attributes_and_keys(masker, ended_attributes(span), redactions)  # exported: ended
-    # Most spans have neither: the public properties build a tuple through a generator each time.
     events = [
         Event(
             name=mask(None, event.name, redactions),
             attributes=mask_attributes_and_keys(masker, event.attributes, redactions),
             timestamp=event.timestamp,
         )
-        for event in (span.events if _may_have(span, "_events") else ())
+        for event in ended_events(span)
     ]
     links = [
         Link(link.context, mask_attributes_and_keys(masker, link.attributes, redactions))
-        for link in (span.links if _may_have(span, "_links") else ())
+        for link in ended_links(span)
     ]
     status = span.status
     if status.description:
