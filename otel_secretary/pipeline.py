@@ -188,7 +188,7 @@ def build(
     for processor in span_processors:
         tracer_provider.add_span_processor(processor)
     for exporter_class in span_exporters.values():
-        exporter = ForkSafeSpanExporter(_factory(exporter_class, settings))
+        exporter = ForkSafeSpanExporter(_span_exporter_factory(exporter_class, settings))
         tracer_provider.add_span_processor(
             BatchSpanProcessor(
                 delivery_reporting.for_spans(_sliced_masking_spans(exporter, masker), exporter_class),
@@ -241,6 +241,18 @@ def _sliced_masking_spans(exporter: SpanExporter, masker: pii.Masker) -> SpanExp
 def _sliced_masking_logs(exporter: LogRecordExporter, masker: pii.Masker) -> LogRecordExporter:
     collector = export_slices.LogBatchCollector(exporter)
     return export_slices.SlicedLogExporter(pii.MaskingLogRecordExporter(collector, masker), collector)
+
+
+def _span_exporter_factory(exporter_class: type[Any], settings: Settings) -> Callable[[], Any]:
+    """Upstream's OTLP/HTTP span exporter is built as ours, which differs only in how it encodes the
+    request (a quarter of upstream's cost: ``sdk/trace/otlp_http_exporter``)."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    if exporter_class is OTLPSpanExporter:
+        from otel_secretary.sdk.trace.otlp_http_exporter import OtlpHttpSpanExporter
+
+        return OtlpHttpSpanExporter
+    return _factory(exporter_class, settings)
 
 
 def _factory(exporter_class: type[Any], settings: Settings) -> Callable[[], Any]:

@@ -30,6 +30,70 @@ _CACHEABLE_KEY: Final = re.compile(r"[a-z0-9._\-]{1,128}")
 _SCALARS: Final = frozenset({int, float, bool, bytes, type(None)})
 
 
+# Pairs remembered as clean (see known_clean): bounded in count and in the length of a value kept.
+_MAX_CLEAN_PAIRS: Final = 4096
+_MAX_PAIR_VALUE: Final = 1024
+_PAIRS_ATTR: Final = "_otel_secretary_clean_pairs"
+# The masker checks integers from here on for card numbers; below it, numbers and flags never mask.
+_CARD_RANGE: Final = 10**12
+
+
+def _clean_pairs(masker: Masker) -> dict[tuple[str | None, str], None]:
+    cache: dict[tuple[str | None, str], None] | None = getattr(masker, _PAIRS_ATTR, None)
+    if cache is None:
+        cache = {}
+        setattr(masker, _PAIRS_ATTR, cache)
+    return cache
+
+
+def known_clean(masker: Masker, name: str | None, attributes: Mapping[str, Any]) -> bool:
+    """Whether masking ``name`` (masked as a value without a key) and ``attributes`` again can change
+    nothing, because each of them masked to itself before, with no redaction.
+
+    Telemetry repeats its pairs (routes, methods, statements, model names) on every request, and an
+    exporter then need not copy an item only to find it clean. Valid only outside traces that learned
+    names (their values mask differently there). String values are remembered per (key, value);
+    numbers and flags below the card range are returned as they are by the masker, so only their key
+    (remembered by :func:`mask_key`) is checked.
+    """
+    if masker.names_learned_in_scope():
+        return False
+    pairs = _clean_pairs(masker)
+    if name is not None and (None, name) not in pairs:
+        return False
+    keys = _clean_keys(masker)
+    for pair in attributes.items():
+        value = pair[1]
+        kind = type(value)
+        if kind is str:
+            if pair not in pairs:
+                return False
+        elif kind is bool or kind is float or (kind is int and value < _CARD_RANGE):
+            if pair[0] not in keys:
+                return False
+        else:
+            return False
+    return True
+
+
+def remember_clean(masker: Masker, name: str | None, attributes: Mapping[str, Any]) -> None:
+    """After an item masked with no redaction and no failure: its pairs are clean (see known_clean).
+
+    Only pairs whose key :func:`mask_key` remembered (lower-case dotted, clean) are kept, for the same
+    reason that function gives."""
+    if masker.names_learned_in_scope():
+        return
+    pairs = _clean_pairs(masker)
+    if len(pairs) + len(attributes) >= _MAX_CLEAN_PAIRS:
+        pairs.clear()
+    if name is not None and len(name) <= _MAX_PAIR_VALUE:
+        pairs[(None, name)] = None
+    keys = _clean_keys(masker)
+    for key, value in attributes.items():
+        if type(value) is str and key in keys and len(value) <= _MAX_PAIR_VALUE:
+            pairs[(key, value)] = None
+
+
 def _clean_keys(masker: Masker) -> dict[str, None]:
     """Per masker: one with extra patterns may find PII in a key another one finds clean."""
     cache: dict[str, None] | None = getattr(masker, _CACHE_ATTR, None)

@@ -210,6 +210,12 @@ class Masker:
         cost a microsecond per span."""
         return _TraceScope(self._local, trace_id or None)
 
+    def names_learned_in_scope(self) -> bool:
+        """Whether the trace of the current :meth:`trace_scope` has learned names: its values may then
+        mask differently from the same values elsewhere, so nothing remembered as clean applies."""
+        trace = self._local.trace
+        return trace is not None and trace in self._learned
+
     def learn(self, trace_id: int, attributes: Mapping[str, Any] | None) -> None:
         """Remember the names that structured places of ``attributes`` hold (name and role keys, e-mail
         local parts, names inside JSON strings), so the rest of the trace masks them in free text."""

@@ -33,7 +33,14 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, Status
 
-from otel_secretary.pii._keyed import free_slot, mask_attributes_and_keys, mask_key, mask_keyed
+from otel_secretary.pii._keyed import (
+    free_slot,
+    known_clean,
+    mask_attributes_and_keys,
+    mask_key,
+    mask_keyed,
+    remember_clean,
+)
 from otel_secretary.pii._keys import is_metric_denied_key
 from otel_secretary.pii._masker import REDACTED, Masker, Redactions
 from otel_secretary.sdk.trace.ended_attributes import ended_attributes, ended_events, ended_links
@@ -121,9 +128,25 @@ def _summarise(attributes: dict[str, Any], redactions: Redactions) -> None:
 
 
 def mask_span(masker: Masker, span: ReadableSpan, resources: ResourceMasker) -> ReadableSpan:
+    """The span as exported: a masked copy, or the span itself when every part of it is known to mask
+    to itself (most spans of a steady workload: the same routes, statements and hosts again), which
+    spares the copy and the masking of each value."""
+    original = ended_attributes(span)  # exported: ended, so its storage no longer changes
+    status = span.status
+    resource = span.resource
+    scope = span.instrumentation_scope
+    if (
+        not status.description
+        and known_clean(masker, span.name, original)
+        and not ended_events(span)
+        and not ended_links(span)
+        and resources(resource) is resource
+        and resources.scopes(scope) is scope
+    ):
+        return span
     redactions = Redactions()
     mask = masker.mask_value
-    attributes = mask_attributes_and_keys(masker, ended_attributes(span), redactions)  # exported: ended
+    attributes = mask_attributes_and_keys(masker, original, redactions)
     events = [
         Event(
             name=mask(None, event.name, redactions),
@@ -136,12 +159,14 @@ def mask_span(masker: Masker, span: ReadableSpan, resources: ResourceMasker) -> 
         Link(link.context, mask_attributes_and_keys(masker, link.attributes, redactions))
         for link in ended_links(span)
     ]
-    status = span.status
     if status.description:
         status = Status(status.status_code, mask(None, status.description, redactions))
     name = mask(None, span.name, redactions)
-    _summarise(attributes, redactions)
-    masker.record(redactions, "traces")
+    if redactions.count or redactions.failures:
+        _summarise(attributes, redactions)
+        masker.record(redactions, "traces")
+    else:
+        remember_clean(masker, span.name, original)
     return _MaskedSpan(
         (span.dropped_attributes, span.dropped_events, span.dropped_links),
         name=name,
