@@ -55,6 +55,7 @@ from otel_secretary.context import install_baggage_policy
 from otel_secretary.sdk._logs import stdlib_bridge
 from otel_secretary.sdk.hashed_resource import HashedResource
 from otel_secretary.sdk.metrics import cardinality as metric_cardinality
+from otel_secretary.sdk.metrics import lean_streams
 from otel_secretary.sdk.metrics.host_metrics import register_host_metrics
 from otel_secretary.sdk.trace.context_processor import RequestContextSpanProcessor
 from otel_secretary.sdk.trace.heap_freeze import HeapFreezeOnFirstRequest
@@ -201,6 +202,9 @@ def build(
         readers.append(engine.metric_reader)
     metric_cardinality.install()
     meter_provider = MeterProvider(resource=resource, metric_readers=readers)
+    for reader in readers:
+        if isinstance(reader, pii.MaskingPrometheusMetricReader):  # the text format has no exemplars
+            lean_streams.install(meter_provider, reader)
     if engine is not None:
         engine.metric_reader.restrict_to_rule_metrics(meter_provider)
     guard_metric_collection_across_fork(meter_provider)

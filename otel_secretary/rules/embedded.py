@@ -57,6 +57,7 @@ from otel_secretary.rules.spec import (
     load_routing,
     spec_files,
 )
+from otel_secretary.sdk.metrics import lean_streams
 from otel_secretary.settings import Settings
 
 _log = logging.getLogger(__name__)
@@ -140,36 +141,21 @@ class EngineMetricReader(MetricReader):
         self.on_point: Callable[[str, dict[str, Any], float, float, bool], None] = self._to_engine
 
     def restrict_to_rule_metrics(self, meter_provider: MeterProvider) -> bool:
-        """Aggregate only the instruments a rule reads (sums and gauges named by a spec).
+        """Aggregate only the instruments a rule reads (sums and gauges named by a spec), leanly.
 
         Every measurement is aggregated once per reader, so this reader doubled the metric work of the
         request path (an HTTP duration and four connection-pool points per request) for points it
         discards. The SDK has no per-reader instrument filter: the reader's storage is told that the
         other instruments have no streams, the answer it caches for them itself. Our provider has no
-        views, so an instrument's name is its metric's name. Returns False, and the reader keeps
+        views, so an instrument's name is its metric's name. The streams it keeps skip exemplars, which
+        the engine never reads (``sdk/metrics/lean_streams``). Returns False, and the reader keeps
         aggregating everything as before, on an SDK without that storage."""
-        try:
-            storage = meter_provider._measurement_consumer._reader_storages[self]  # type: ignore[attr-defined]
-            streams: dict[Any, list[Any]] = storage._instrument_view_instrument_matches
-            original = storage._get_or_init_view_instrument_match
-        except (AttributeError, KeyError, TypeError):
-            return False
-        if not callable(original) or type(streams) is not dict:
-            return False
         names = self.names
-        none: list[Any] = []
-
-        def streams_of(instrument: Any) -> list[Any]:
-            found = streams.get(instrument)
-            if found is not None:
-                return found
-            if instrument.name not in names or isinstance(instrument, APIHistogram):
-                streams[instrument] = none
-                return none
-            return original(instrument)  # type: ignore[no-any-return]
-
-        storage._get_or_init_view_instrument_match = streams_of  # type: ignore[method-assign]
-        return True
+        return lean_streams.install(
+            meter_provider,
+            self,
+            keep=lambda instrument: instrument.name in names and not isinstance(instrument, APIHistogram),
+        )
 
     def _to_engine(self, name: str, attributes: dict[str, Any], value: float, ts: float, mono: bool) -> None:
         self.engine.observe_metric(name, attributes, value, ts, monotonic=mono)
