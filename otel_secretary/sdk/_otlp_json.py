@@ -24,6 +24,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext
 
 from otel_secretary._internal.export_slices import SliceBudget, slices
+from otel_secretary.sdk.trace.ended_attributes import ended_attributes, ended_events, ended_links
 
 T = TypeVar("T")
 
@@ -213,17 +214,20 @@ def span(item: ReadableSpan) -> Json:
         out["startTimeUnixNano"] = str(item.start_time)
     if item.end_time:
         out["endTimeUnixNano"] = str(item.end_time)
-    attrs = attributes(item.attributes)
+    # An ended span's own storage: the span exporter passes on spans it found clean, uncopied.
+    attrs = attributes(ended_attributes(item))
     if attrs:
         out["attributes"] = attrs
     if item.dropped_attributes:
         out["droppedAttributesCount"] = item.dropped_attributes
-    if item.events:
-        out["events"] = [_event(event) for event in item.events]
+    events = ended_events(item)
+    if events:
+        out["events"] = [_event(event) for event in events]
     if item.dropped_events:
         out["droppedEventsCount"] = item.dropped_events
-    if item.links:
-        out["links"] = [_link(link) for link in item.links]
+    links = ended_links(item)
+    if links:
+        out["links"] = [_link(link) for link in links]
     if item.dropped_links:
         out["droppedLinksCount"] = item.dropped_links
     status: Json = {}
