@@ -36,6 +36,7 @@ import tempfile
 import textwrap
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -76,6 +77,11 @@ APP = textwrap.dedent(
     @app.get("/health")
     def health():
         return "ok"
+
+    @app.get("/origin")
+    def origin():  # which otel_secretary this server imported (the bench checks --before-src arms)
+        import sys
+        return getattr(sys.modules.get("otel_secretary"), "__file__", None) or "-"
     """
 )
 
@@ -282,6 +288,18 @@ def check_before_src(parser: argparse.ArgumentParser, before_src: Path | None) -
         parser.error(f"--before-src {before_src}: no otel_secretary/__init__.py in it")
 
 
+def check_origin(arm: str, port: int, before_src: Path | None) -> None:
+    """A ``before-*`` arm must run the --before-src package. Anything earlier on the server's path (the
+    working directory gunicorn puts first, an editable install's finder) would silently measure the
+    installed package twice, under two names: refuse instead."""
+    if not (arm.startswith("before-") and before_src):
+        return
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/origin", timeout=600) as response:
+        origin = response.read().decode()
+    if not Path(origin).resolve().is_relative_to(before_src.resolve()):
+        raise SystemExit(f"{arm}: the server imported {origin}, not the package in --before-src {before_src}")
+
+
 def run_arm(
     arm: str, workdir: Path, sink: Sink, rate: float, seconds: float, before_src: Path | None = None
 ) -> ArmResult:
@@ -289,10 +307,16 @@ def run_arm(
     command, env = arm_env(arm, workdir, sink, before_src)
     command = [part.replace("{port}", str(port)) for part in command]
     server = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        command,
+        env=env,
+        cwd=workdir,  # gunicorn puts its working directory first on the path: never the caller's checkout
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         wait_until_serving(port, server, 60, f"{arm}: server did not start ({' '.join(command)})")
+        check_origin(arm, port, before_src)
         asyncio.run(open_loop(port, rate, 3))  # warm-up: imports, first batches, JIT-less caches
         time.sleep(1.5)  # the warm-up's batches are exported before the window opens
         pids = [server.pid, *children(server.pid)]

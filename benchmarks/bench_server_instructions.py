@@ -126,11 +126,17 @@ def run(
     ]
     log = (scratch / "valgrind.log").open("w")
     server = subprocess.Popen(
-        [*valgrind, *command], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        [*valgrind, *command],
+        env=env,
+        cwd=scratch,  # gunicorn puts its working directory first on the path: never the caller's checkout
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         failure = f"{arm}: server did not start under callgrind; see {scratch}/valgrind.log"
         bench_server.wait_until_serving(port, server, 900, failure)
+        bench_server.check_origin(arm, port, before_src)
         _get_sequence(port, 0, WARM_UP + requests)
         server.send_signal(signal.SIGTERM)
         server.wait(1200)

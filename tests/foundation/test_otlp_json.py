@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.json.common._log_encoder import encode_logs
@@ -15,61 +14,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
 
 from otel_secretary.sdk import _otlp_json
-
-VALUES: dict[str, object] = {
-    "s": 'text with ünïcode ✓ and "quotes"',
-    "empty": "",
-    "i": 42,
-    "neg": -(2**62),
-    "f": 1.5,
-    "nan": math.nan,
-    "inf": -math.inf,
-    "b": True,
-    "strs": ("a", "b"),
-    "ints": [1, 2, 3],
-    "floats": (0.25,),
-    "bools": (True, False),
-    "none_list": (),
-}
-
-
-def _spans() -> list:  # type: ignore[type-arg]
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider(resource=Resource({"service.name": "svc", "deployment.environment.name": "t"}))
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    tracer = provider.get_tracer("scope.a", "1.2.3", schema_url="https://opentelemetry.io/schemas/1.30.0")
-    other = provider.get_tracer("scope.b", attributes={"scope.attr": "x"})
-    state = TraceState([("k", "v")])
-    remote = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(1), trace_state=state)
-    with tracer.start_as_current_span("server", kind=SpanKind.SERVER, attributes=VALUES) as server:
-        server.add_event("evt", {"e": 1, "f": "g"})
-        server.add_event("")
-        with other.start_as_current_span("client", kind=SpanKind.CLIENT, links=[Link(remote, {"l": 1})]) as c:
-            c.set_status(Status(StatusCode.ERROR, "boom"))
-        with tracer.start_as_current_span("ok", kind=SpanKind.CONSUMER) as ok:
-            ok.set_status(Status(StatusCode.OK))
-    from opentelemetry import trace
-
-    ctx = trace.set_span_in_context(trace.NonRecordingSpan(remote))
-    with tracer.start_as_current_span("child-of-remote", context=ctx, kind=SpanKind.PRODUCER):
-        pass
-    # A second provider with an equal but distinct Resource: upstream merges them into one entry.
-    provider2 = TracerProvider(resource=Resource({"service.name": "svc", "deployment.environment.name": "t"}))
-    provider2.add_span_processor(SimpleSpanProcessor(exporter))
-    with provider2.get_tracer("scope.a").start_as_current_span("p2"):
-        pass
-    provider3 = TracerProvider(resource=Resource({"service.name": "other"}, "https://schema/x"))
-    provider3.add_span_processor(SimpleSpanProcessor(exporter))
-    with provider3.get_tracer("scope.c").start_as_current_span("p3"):
-        pass
-    return list(exporter.get_finished_spans())
+from tests.foundation.otlp_spans import VALUES, every_kind_of_span
 
 
 def test_spans_document_equals_upstreams() -> None:
-    spans = _spans()
+    spans = every_kind_of_span()
     ours = _otlp_json.spans_document(spans)
     upstream = encode_spans(spans).to_dict()
     assert ours == upstream

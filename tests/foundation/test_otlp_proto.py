@@ -22,7 +22,7 @@ from otel_secretary._internal.export_slices import SliceBudget
 from otel_secretary.sdk._otlp_proto import SpanEncoder
 from otel_secretary.sdk.trace.otlp_http_exporter import OtlpHttpSpanExporter
 from otel_secretary.settings import Settings
-from tests.foundation.test_otlp_json import _spans
+from tests.foundation.otlp_spans import every_kind_of_span
 
 
 def _parsed(body: bytes) -> bytes:
@@ -36,7 +36,7 @@ def _upstream(spans: list[ReadableSpan]) -> bytes:
 
 
 def test_request_equals_upstreams_for_every_kind_of_value() -> None:
-    spans = _spans()
+    spans = every_kind_of_span()
     encoder = SpanEncoder()
     body = encoder.request(spans)
     assert _parsed(body) == _upstream(spans)
@@ -117,7 +117,7 @@ def test_exporter_sends_our_encoding_with_upstreams_settings() -> None:
     try:
         exporter = OtlpHttpSpanExporter(endpoint=receiver.url, headers={"x-tenant": "t1"})
         assert exporter.encodes_itself
-        spans = _spans()
+        spans = every_kind_of_span()
         assert exporter.export(spans) is SpanExportResult.SUCCESS
         ((headers, body),) = receiver.requests
         assert headers["content-type"] == "application/x-protobuf"
