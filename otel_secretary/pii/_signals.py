@@ -133,15 +133,14 @@ def mask_span(masker: Masker, span: ReadableSpan, resources: ResourceMasker) -> 
     spares the copy and the masking of each value."""
     original = ended_attributes(span)  # exported: ended, so its storage no longer changes
     status = span.status
-    resource = span.resource
-    scope = span.instrumentation_scope
+    resource, scope = resources(span.resource), resources.scopes(span.instrumentation_scope)
     if (
         not status.description
+        and resource is span.resource
+        and scope is span.instrumentation_scope
         and known_clean(masker, span.name, original)
         and not ended_events(span)
         and not ended_links(span)
-        and resources(resource) is resource
-        and resources.scopes(scope) is scope
     ):
         return span
     redactions = Redactions()
@@ -172,7 +171,7 @@ def mask_span(masker: Masker, span: ReadableSpan, resources: ResourceMasker) -> 
         name=name,
         context=span.context,
         parent=span.parent,
-        resource=resources(span.resource),
+        resource=resource,
         attributes=attributes,
         events=events,
         links=links,
@@ -180,7 +179,7 @@ def mask_span(masker: Masker, span: ReadableSpan, resources: ResourceMasker) -> 
         status=status,
         start_time=span.start_time,
         end_time=span.end_time,
-        instrumentation_scope=resources.scopes(span.instrumentation_scope),
+        instrumentation_scope=scope,
     )
 
 

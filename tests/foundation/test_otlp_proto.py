@@ -3,8 +3,6 @@ and our OTLP/HTTP exporter sends it with upstream's transport."""
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -23,6 +21,7 @@ from otel_secretary.sdk._otlp_proto import SpanEncoder
 from otel_secretary.sdk.trace.otlp_http_exporter import OtlpHttpSpanExporter
 from otel_secretary.settings import Settings
 from tests.foundation.otlp_spans import every_kind_of_span
+from tests.support.otlp_receiver import OtlpReceiver
 
 
 def _parsed(body: bytes) -> bytes:
@@ -89,44 +88,19 @@ def test_dropped_counts_are_kept() -> None:
     assert _parsed(SpanEncoder().request(spans)) == _upstream(spans)
 
 
-class _Receiver:
-    """A real OTLP/HTTP endpoint: keeps each request's body and headers, answers 200."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
-
-
 def test_exporter_sends_our_encoding_with_upstreams_settings() -> None:
-    receiver = _Receiver()
-    try:
-        exporter = OtlpHttpSpanExporter(endpoint=receiver.url, headers={"x-tenant": "t1"})
+    with OtlpReceiver() as receiver:
+        exporter = OtlpHttpSpanExporter(endpoint=f"{receiver.endpoint}/v1/traces", headers={"x-tenant": "t1"})
         assert exporter.encodes_itself
         spans = every_kind_of_span()
         assert exporter.export(spans) is SpanExportResult.SUCCESS
-        ((headers, body),) = receiver.requests
+        (request,) = receiver.requests["/v1/traces"]
+        (headers,) = receiver.headers
         assert headers["content-type"] == "application/x-protobuf"
         assert headers["x-tenant"] == "t1"
-        assert _parsed(body) == _upstream(spans)
+        assert request.SerializeToString(deterministic=True) == _upstream(spans)
         exporter.shutdown()
         assert exporter.export(spans) is SpanExportResult.FAILURE  # after shutdown, as upstream
-    finally:
-        receiver.server.shutdown()
 
 
 def test_exporter_reports_a_refused_request() -> None:

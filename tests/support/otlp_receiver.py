@@ -20,6 +20,7 @@ _MESSAGES: dict[str, Any] = {
 class OtlpReceiver:
     def __init__(self) -> None:
         self.requests: dict[str, list[Any]] = {path: [] for path in _MESSAGES}
+        self.headers: list[dict[str, str]] = []  # each request's headers, names lower-cased
         self.lock = threading.Lock()
         receiver = self
 
@@ -35,6 +36,7 @@ class OtlpReceiver:
                 message.ParseFromString(body)
                 with receiver.lock:
                     receiver.requests[self.path].append(message)
+                    receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.end_headers()
