@@ -410,10 +410,20 @@ class Masker:
     def _replace(self, text: str, hits: list[Hit]) -> str:
         pieces: list[str] = []
         last = 0
-        for hit in hits:
-            pieces.append(text[last : hit.start])
-            pieces.append(self._placeholder(hit.kind, text[hit.start : hit.end]))
-            last = hit.end
+        if self.mode != "pseudonym" and not self.card_keep_last4:
+            # Typed placeholders that do not depend on the value (the default): no call per hit.
+            if len(hits) == 1:
+                start, end, kind, _ = hits[0]
+                return f"{text[:start]}<{kind}>{text[end:]}"
+            for start, end, kind, _ in hits:
+                pieces.append(text[last:start])
+                pieces.append(f"<{kind}>")
+                last = end
+        else:
+            for start, end, kind, _ in hits:
+                pieces.append(text[last:start])
+                pieces.append(self._placeholder(kind, text[start:end]))
+                last = end
         pieces.append(text[last:])
         return "".join(pieces)
 

@@ -29,6 +29,8 @@ from otel_secretary.pii._names import find_names, looks_like_name, name_end
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _WORD = _ALNUM | {"_"}
 _KEY = _WORD | {".", "-"}
+_WORD_CHARS = "".join(sorted(_WORD))
+_KEY_CHARS = "".join(sorted(_KEY))
 _TOKEN_END = re.compile(r"[0-9A-Za-z]*")
 # Where a number-like candidate can start: every detector and allow-listed id spans 7+ characters, so a
 # digit matters only inside a long token or where a separator joins it to the next group ("555 010",
@@ -159,7 +161,7 @@ class Scanner:
         cached_text, spans = self._found_names
         if cached_text is text:
             return spans
-        spans = list(find_names(text))
+        spans = find_names(text)
         self._found_names = (text, spans)
         return spans
 
@@ -304,6 +306,8 @@ class Scanner:
         number = _NUMBER_RUN.match(text, token)
         if number is None or (token and text[token - 1] in _WORD):
             return -1
+        if window.isascii() and not _CUE_PREFIXES.find_matches_as_indexes(window.lower()):
+            return -1  # no cue word at all (the common case: "at 10:42", "version 2 of 3")
         cue = _CUE.search(window)
         if cue is None:
             return -1
@@ -390,6 +394,16 @@ _CUE = re.compile(
     r"|(?P<phone>" + _PHONE_CUES + r"))\b[^0-9\n<>]{0,24}$"
 )
 
+# What every alternative of _CUE starts with (its ASCII spellings): an ASCII window without any of these,
+# lower-cased, cannot match it, and one automaton pass says so faster than the regex tried at each place.
+_CUE_PREFIXES = AhoCorasick(
+    [
+        "ssn", "social security", "tax", "tin", "cpf", "bsn", "burgerservicenummer", "aadha", "uidai",
+        "steuer", "idnr", "nir", "insee", "securite sociale", "nif", "nie", "dni",
+        *(word for word in _PHONE_CUES.split("|") if word.isascii()),
+    ]
+)  # fmt: skip
+
 
 def _cue_checks(cue: re.Match[str]) -> tuple[tuple[str, Callable[[str], bool]], ...]:
     group = cue.lastgroup
@@ -456,13 +470,14 @@ def _url_decoded(text: str) -> tuple[str, list[int]]:
 
 
 def _start(text: str, index: int, mode: str) -> int:
+    """Where the key or token that ends at ``index`` starts (at most 80 characters back; -1: longer)."""
     if mode == "here":
         return index
-    chars = _KEY if mode == "key" else _WORD
-    start = index
+    chars = _KEY_CHARS if mode == "key" else _WORD_CHARS
     floor = max(0, index - 80)
-    while start > floor and text[start - 1] in chars:
-        start -= 1
+    window = text[floor:index]
+    # One C-level rstrip finds the run of key characters, instead of a Python step per character.
+    start = floor + len(window.rstrip(chars))
     if start > 0 and text[start - 1] in chars:
         return -1
     return start
