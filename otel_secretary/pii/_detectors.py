@@ -64,6 +64,8 @@ def _longest_prefix(check: Callable[[str], bool]) -> Validator:
     """Try the whole candidate, then shorter prefixes cut at separators (greedy scans overrun)."""
 
     def validate(candidate: str) -> int:
+        if check(candidate):
+            return len(candidate)  # the common case, without a generator
         for cut in _cuts(candidate):
             if check(candidate[:cut]):
                 return cut
@@ -73,7 +75,7 @@ def _longest_prefix(check: Callable[[str], bool]) -> Validator:
 
 
 def _cuts(candidate: str) -> Iterator[int]:
-    yield len(candidate)
+    """The shorter prefixes worth trying, longest first (the whole candidate was tried already)."""
     for index in range(len(candidate) - 1, 0, -1):
         if not candidate[index].isalnum() and candidate[index - 1].isalnum():
             yield index

@@ -149,7 +149,7 @@ def is_national_id(candidate: str) -> bool:
 
 
 def is_phone(candidate: str) -> bool:
-    number = digits_only(candidate).lstrip("+")
+    number = candidate.translate(_SEPARATORS).lstrip("+")
     if not number.isdigit():
         return False
     if candidate.startswith("+"):
@@ -163,10 +163,15 @@ _SAFE_IPS = frozenset({"127.0.0.1", "0.0.0.0", "255.255.255.255", "::1", "::"})
 
 def is_ipv4(candidate: str) -> bool:
     parts = candidate.split(".")
-    if len(parts) != 4 or any(len(part) > 1 and part[0] == "0" for part in parts):
+    if len(parts) != 4:
         return False
-    if any(int(part) > 255 for part in parts):
-        return False
+    # Loops, not any() over generators: this runs for every dotted quad.
+    for part in parts:
+        if len(part) > 1 and part[0] == "0":
+            return False
+    for part in parts:
+        if len(part) > 2 and int(part) > 255:
+            return False
     return candidate not in _SAFE_IPS
 
 
