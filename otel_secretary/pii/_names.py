@@ -276,11 +276,24 @@ def is_name_word(word: str) -> bool:
     return word.lower() not in STOPWORDS
 
 
+# One to five capitalised ASCII words joined by single blanks: every word is a name word unless a stop word.
+_PLAIN_NAME = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+){0,4}")
+
+
 def looks_like_name(value: str) -> bool:
     """One to five name words (particles allowed between them), letters only, at most 64 characters."""
     value = value.strip()
     if not value or len(value) > 64:
         return False
+    if _PLAIN_NAME.fullmatch(value) is not None:
+        # The common shape ("Tijs Knoers"): only the stop words and particles are left to look up.
+        named = 0
+        for word in value.lower().split(" "):
+            if word not in PARTICLES:
+                if word in STOPWORDS:
+                    return False
+                named += 1
+        return named > 0
     words = value.replace(",", " ").split()
     if not 1 <= len(words) <= 5:
         return False
@@ -438,12 +451,32 @@ def looks_like_cjk_full_name(value: str) -> bool:
     return False
 
 
+# Up to four capitalised ASCII words joined by single blanks: name_end's fast path.
+_CAPITALISED_RUN = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+){0,3}")
+
+
 def name_end(text: str, start: int, limit: int = 4) -> int:
     """End of the name that starts at ``start`` (0 words: returns ``start``)."""
     end = start
     pos = start
     words = 0
     length = len(text)
+    run = _CAPITALISED_RUN.match(text, start) if limit == 4 else None
+    if run is not None and (
+        (after := run.end()) >= length or not (text[after].isalnum() or text[after] in "_'\u2019-")
+    ):
+        # The common shape ("Tijs Knoers"), words the loop below would take one by one: each is a name
+        # word unless a stop word or a particle, and there the loop takes over with the same state.
+        for word in run.group().split(" "):
+            lower = word.lower()
+            if lower in STOPWORDS or (words and lower in PARTICLES):
+                break
+            end = pos + len(word)
+            words += 1
+            pos = end + 1
+        else:
+            if words == limit or not (end + 1 < length and text[end] == " "):
+                return end
     match_word = _WORD.match
     while words < limit and pos < length:
         if text[pos].islower():

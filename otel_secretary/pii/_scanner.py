@@ -29,6 +29,7 @@ from otel_secretary.pii._names import find_names, looks_like_name, name_end
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
 _WORD = _ALNUM | {"_"}
 _KEY = _WORD | {".", "-"}
+_ALNUM_CHARS = "".join(sorted(_ALNUM))
 _WORD_CHARS = "".join(sorted(_WORD))
 _KEY_CHARS = "".join(sorted(_KEY))
 _TOKEN_END = re.compile(r"[0-9A-Za-z]*")
@@ -248,10 +249,9 @@ class Scanner:
             if found is None:
                 return
             digit = found.start()
-            token = digit
-            floor = max(0, digit - _MAX_PREFIX)
-            while token > floor and text[token - 1] in _ALNUM:
-                token -= 1
+            floor = digit - _MAX_PREFIX if digit > _MAX_PREFIX else 0
+            # The token's start: one C-level rstrip over the letters and digits before the digit.
+            token = floor + len(text[floor:digit].rstrip(_ALNUM_CHARS))
             word = token_end_at(text, digit)
             token_end = word.end() if word is not None else digit
             if token > 0 and text[token - 1] in _ALNUM:
