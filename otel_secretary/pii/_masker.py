@@ -374,10 +374,19 @@ class Masker:
         neighbour ("1<card>", "x@<email>"); only then is the result scanned again. Every pass replaces
         at least one value, so a chain of glued values ("…@example.com+44 20 7946 0958+44 …") converges.
         """
+        hits = self._scanner.scan(text)
+        if not hits:
+            return text, (), ()
+        if len(hits) == 1 and not _touches_joiner(text, hits):
+            # The common case, one value and one pass, without the bookkeeping of the loop below.
+            start, end, kind, _ = hits[0]
+            found = ((kind, text[start:end]),) if kind == "name" or kind == "email" else ()
+            return self._replace(text, hits), (kind,), found
         all_kinds: list[str] = []
         names: list[tuple[str, str]] = []
         for _ in range(_MAX_PASSES):
-            hits = self._scanner.scan(text)
+            if not hits:
+                hits = self._scanner.scan(text)
             if not hits:
                 break
             for hit in hits:
@@ -389,6 +398,7 @@ class Masker:
             text = self._replace(text, hits)
             if not rescan:
                 break
+            hits = []
         return text, tuple(all_kinds), tuple(names)
 
     def _mask_learned(self, trace: int, text: str, redactions: Redactions | None) -> str:

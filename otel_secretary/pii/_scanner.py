@@ -75,13 +75,16 @@ class Scanner:
         self._early = [(d, re.compile(d.pattern)) for d in digit_detectors if d.name == "cpf"]
         self._digit_detectors = [d for d in detectors if d.family == "digits" and d.name != "cpf"]
         self._digit_regexes = [re.compile(d.pattern) for d in self._digit_detectors]
-        parts = [f"(?P<s0>{PLACEHOLDER})"]
-        parts += [f"(?P<s{i + 1}>{pattern})" for i, (_, pattern) in enumerate(SAFE_PATTERNS)]
+        # Each alternative is named by an empty group at its end (``lastgroup``: the group that closed
+        # last), not by a group around it: an alternative that starts with a literal or a class is then
+        # skipped by re's branch dispatch at the first character, instead of being entered (~15% faster).
+        parts = [f"(?:{PLACEHOLDER})(?P<s0>)"]
+        parts += [f"(?:{pattern})(?P<s{i + 1}>)" for i, (_, pattern) in enumerate(SAFE_PATTERNS)]
         parts += [
-            f"(?P<d{i}>{d.pattern.replace('(?P<secret>', '(?:')})"
+            f"(?:{d.pattern.replace('(?P<secret>', '(?:')})(?P<d{i}>)"
             for i, d in enumerate(self._digit_detectors)
         ]
-        parts.append(f"(?P<s99>{SAFE_HEX})")
+        parts.append(f"(?:{SAFE_HEX})(?P<s99>)")
         self._digit_scanner = re.compile("|".join(parts))
         self._by_group = {f"d{i}": (i, d) for i, d in enumerate(self._digit_detectors)}
         self._digit_tails = [
@@ -203,11 +206,17 @@ class Scanner:
             if index < covered:
                 continue
             for detector, regex in self._anchored[anchor]:
-                start = _start(text, index, detector.start)
-                if start < 0:
-                    continue
+                mode = detector.start
+                if mode == "here":
+                    start = index
+                else:  # _start, inlined: this runs at every ": ", "=" and '":' of every value
+                    chars = _KEY_CHARS if mode == "key" else _WORD_CHARS
+                    floor = index - 80 if index > 80 else 0
+                    start = floor + len(text[floor:index].rstrip(chars))
+                    if start > 0 and text[start - 1] in chars:
+                        continue
                 kind = detector.kind
-                if detector.start == "key":
+                if mode == "key":
                     key = text[start:index]
                     kind = key_kind(key) or ("person" if key.lower() == "name" and anchor != ": " else "")
                     if not kind:
@@ -467,20 +476,6 @@ def _url_decoded(text: str) -> tuple[str, list[int]]:
     pieces.append(text[last:])
     starts.extend(range(last, len(text) + 1))
     return "".join(pieces), starts
-
-
-def _start(text: str, index: int, mode: str) -> int:
-    """Where the key or token that ends at ``index`` starts (at most 80 characters back; -1: longer)."""
-    if mode == "here":
-        return index
-    chars = _KEY_CHARS if mode == "key" else _WORD_CHARS
-    floor = max(0, index - 80)
-    window = text[floor:index]
-    # One C-level rstrip finds the run of key characters, instead of a Python step per character.
-    start = floor + len(window.rstrip(chars))
-    if start > 0 and text[start - 1] in chars:
-        return -1
-    return start
 
 
 def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
