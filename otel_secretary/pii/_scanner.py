@@ -70,6 +70,9 @@ class Scanner:
         # The last text the prefilter passed on a name cue alone (no anchor, trigger or digit): its scan
         # is the name search only (identity, not equality; one reference, so threads may race harmlessly).
         self._names_only: str | None = None
+        # The last text the prefilter found a digit in but no literal (anchor, '@', '%', extra trigger):
+        # its scan skips the literal-driven families (identity, not equality, as above).
+        self._no_literals: str | None = None
         # "123.456.789-09" (CPF) would pass for a version "187.244.670-14": tried before the allow-list.
         digit_detectors = [d for d in detectors if d.family == "digits"]
         self._early = [(d, re.compile(d.pattern)) for d in digit_detectors if d.name == "cpf"]
@@ -125,7 +128,10 @@ class Scanner:
         """False only when ``scan(text)`` is certainly empty; meant for short values."""
         if self._always:
             return True
-        if self._triggers.find_matches_as_indexes(text) or _INTERESTING.search(text) is not None:
+        if self._triggers.find_matches_as_indexes(text):
+            return True
+        if _INTERESTING.search(text) is not None:
+            self._no_literals = text
             return True
         if "+" in text and "=" in text:
             return True  # a form body: '+' is a blank ("4539+1488+0343+6467")
@@ -141,6 +147,12 @@ class Scanner:
             names = [Hit(start, end, "name", 2) for start, end in self._names_in(text)]
             return _non_overlapping(names) if len(names) > 1 else names
         hits: list[Hit] = []
+        if self._no_literals is text and decode and not ("+" in text and "=" in text):
+            # No anchor, '@', '%' or extra trigger anywhere (may_match just looked): digits and names only.
+            self._scan_digits(text, hits)
+            if self._names and _may_name(text):
+                hits.extend(Hit(start, end, "name", 2) for start, end in self._names_in(text))
+            return _non_overlapping(hits) if len(hits) > 1 else hits
         if decode and ("%" in text or ("+" in text and "=" in text)):
             self._scan_decoded(text, hits)
         if self._anchor_automaton is not None:

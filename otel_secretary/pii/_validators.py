@@ -27,17 +27,20 @@ _DIGIT_RUN = re.compile(r"\d+")
 
 
 # Luhn doubles every second digit from the right and sums the digits of the product: as a table.
-_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+_LUHN_DOUBLED_SUMS = bytes.maketrans(b"0123456789", bytes([0, 2, 4, 6, 8, 1, 3, 5, 7, 9]))
 
 
 def luhn_ok(number: str) -> bool:
-    reverse = number[::-1]
+    """Luhn over a string of digits (callers pass digits only)."""
     if not number.isascii():  # other scripts' digits: the general (slower) form
+        reverse = number[::-1]
         total = sum(map(int, reverse[0::2])) + sum(map(_DOUBLED.__getitem__, reverse[1::2]))
         return total % 10 == 0
-    # Summing ASCII codes in C and subtracting '0' per digit is ~2.5x faster than int() per digit.
-    digits = (reverse[0::2] + reverse[1::2].translate(_LUHN_DOUBLED)).encode()
-    return (sum(digits) - 48 * len(digits)) % 10 == 0
+    # Bytes summed in C: the undoubled digits as ASCII codes less '0' each, the doubled ones through a
+    # table straight to their digit sums (~2.5x faster than int() per digit).
+    data = number.encode()
+    kept = data[-1::-2]
+    return (sum(kept) - 48 * len(kept) + sum(data[-2::-2].translate(_LUHN_DOUBLED_SUMS))) % 10 == 0
 
 
 def card_length(candidate: str) -> int:
