@@ -15,6 +15,7 @@ a whole token, so the total work is linear. This module returns spans; it never 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import NamedTuple
@@ -230,7 +231,7 @@ class Scanner:
                 kind = detector.kind
                 if mode == "key":
                     key = text[start:index]
-                    kind = key_kind(key) or ("person" if key.lower() == "name" and anchor != ": " else "")
+                    kind = _anchored_key_kind(key, anchor == ": ")
                     if not kind:
                         continue  # decided before the value scan, so "a=a=a=…" costs O(1) per '='
                 match = regex.match(text, start)
@@ -490,6 +491,13 @@ def _url_decoded(text: str) -> tuple[str, list[int]]:
     return "".join(pieces), starts
 
 
+@functools.lru_cache(maxsize=4096)
+def _anchored_key_kind(key: str, colon_blank: bool) -> str:
+    """The kind a key before an anchor gives its value ("" for none); a bare "name" counts as a person
+    after "=" or '":' ("name=Ada Lovelace", '"name": "…"'), not after ": " in prose ("name: Ada")."""
+    return key_kind(key) or ("person" if key.lower() == "name" and not colon_blank else "")
+
+
 def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
     """Length of the accepted PII prefix of ``candidate`` (0: rejected).
 
@@ -497,6 +505,19 @@ def _accept(detector: Detector, candidate: str, text: str, start: int) -> int:
     does not depend on how much the validator keeps (cheap rejections for "1.1.1.1.1…" runs).
     """
     guard = detector.guard
+    if guard == "digits":  # most detectors: the checks below for this guard alone, in the same order
+        before = text[start - 1] if start else " "
+        if before in _WORD or (before == "+" and candidate[0] != "+"):
+            return 0
+        if before in "./-" and start > 1 and text[start - 2].isdigit():
+            return 0
+        accepted = detector.validator(candidate) if detector.validator is not None else len(candidate)
+        end = start + accepted
+        if accepted and end < len(text):
+            after = text[end]
+            if after in _WORD or (after in "./-" and end + 1 < len(text) and text[end + 1].isdigit()):
+                return 0
+        return accepted
     if guard == "address":
         # ">, Name <": the '>' must close an address ("<jane@…>") or a masked one ("<<email>>").
         opened = text.rfind("<", max(0, start - 256), start)
