@@ -276,10 +276,6 @@ def is_name_word(word: str) -> bool:
     return word.lower() not in STOPWORDS
 
 
-# One to five capitalised ASCII words joined by single blanks: every word is a name word unless a stop word.
-_PLAIN_NAME = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+){0,4}")
-
-
 def looks_like_name(value: str) -> bool:
     """One to five name words (particles allowed between them), letters only, at most 64 characters."""
     value = value.strip()
@@ -451,8 +447,17 @@ def looks_like_cjk_full_name(value: str) -> bool:
     return False
 
 
-# Up to four capitalised ASCII words joined by single blanks: name_end's fast path.
-_CAPITALISED_RUN = re.compile(r"[A-Z][a-z]+(?: [A-Z][a-z]+){0,3}")
+# A capitalised word in Latin-1 or Cyrillic letters: capital first, lower-case after (no all-caps label).
+_CAPITALISED = (
+    "(?:[A-Z\u00c0-\u00d6\u00d8-\u00de][a-z\u00df-\u00f6\u00f8-\u00ff]+"
+    "|[\u0401\u0410-\u042f][\u0430-\u044f\u0451]+)"
+)
+# Up to four capitalised words joined by single blanks: name_end's fast path.
+_CAPITALISED_RUN = re.compile(f"{_CAPITALISED}(?: {_CAPITALISED}){{0,3}}")
+
+
+# One to five capitalised words joined by single blanks: every word is a name word unless a stop word.
+_PLAIN_NAME = re.compile(f"{_CAPITALISED}(?: {_CAPITALISED}){{0,4}}")
 
 
 def name_end(text: str, start: int, limit: int = 4) -> int:

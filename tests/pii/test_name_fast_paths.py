@@ -19,8 +19,9 @@ _NEVER = re.compile(r"(?!)")
 _WORDS = [
     "Tijs", "Knoers", "Ana", "Laura", "Li", "Wei", "Jo", "X", "J", "McDonald", "O'Brien", "ACME", "Émile",
     "Renée", "Anne", "Kathrin", "priya", "Van", "van", "De", "de", "la", "Team", "The", "Hello", "Sync",
+    "Дарья", "Жукова", "ДАРЬЯ", "Jürgen", "Weiß", "ÉMILE", "Ø", "Ölaf", "Straße", "Ÿves", "Élan", "µs",
 ]  # fmt: skip
-_SEPARATORS = [" ", " ", " ", "", "-", "'", "\u2019", ". ", ",", "2", "\n", "  ", "é", "_"]
+_SEPARATORS = [" ", " ", " ", "", "-", "'", "\u2019", ". ", ",", "2", "\n", "  ", "é", "_", "ж", "\u00d7"]
 
 texts = st.lists(
     st.tuples(st.sampled_from(_WORDS), st.sampled_from(_SEPARATORS)), min_size=1, max_size=7
