@@ -7,6 +7,7 @@ collects with a real reader (cumulative, then delta), and compares the points.
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from typing import Any
 
@@ -143,3 +144,38 @@ def test_a_second_counter_of_the_same_name_would_go_unreported() -> None:
         assert _points(reader)["test.summed"] == {frozenset({("tenant.id", "a")}): 1.0}
     finally:
         provider.shutdown()
+
+
+def test_the_global_provider_is_one_provider_before_and_after_it_is_set() -> None:
+    # A counter asked for through the API's proxy (before the SDK provider is set, as the pipeline builds
+    # its masker) and one asked for afterwards must be one: two would be two registrations of one name.
+    # Run apart: the global meter provider can be set once per process.
+    script = """
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from otel_secretary import semconv
+from otel_secretary.sdk.metrics.summed_counter import SummedCounter
+
+instrument = semconv.Instrument("test.summed", "1", "counter", "summed in process")
+early = SummedCounter.shared(None, "scope", "1.0", instrument)
+early.add(1, {"when": "before"})
+reader = InMemoryMetricReader()
+provider = MeterProvider(metric_readers=[reader])
+metrics.set_meter_provider(provider)
+SummedCounter.shared(None, "scope", "1.0", instrument).add(2, {"when": "after, by default"})
+SummedCounter.shared(provider, "scope", "1.0", instrument).add(3, {"when": "after, explicit"})
+print(sorted(
+    (point.attributes["when"], point.value)
+    for resource in reader.get_metrics_data().resource_metrics
+    for scope in resource.scope_metrics
+    for metric in scope.metrics
+    if metric.name == "test.summed"
+    for point in metric.data.data_points
+))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    expected = "[('after, by default', 2), ('after, explicit', 3), ('before', 1)]"
+    assert done.stdout.strip() == expected, done.stderr

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -319,3 +321,36 @@ def test_sentry_event_that_cannot_be_scrubbed_is_dropped(
 def test_sentry_lists_stay_lists(masker: Masker, signal_value: Any) -> None:
     scrubbed = sentry_scrubber(masker)({"extra": {"v": signal_value}}, None)
     assert type(scrubbed["extra"]["v"]) is type(signal_value)
+
+
+def test_maskers_built_before_and_after_the_global_provider_is_set_count_into_one_series() -> None:
+    # The pipeline builds its masker before it sets the SDK meter provider (through the API's proxy);
+    # a masker built later (Sentry's, a CLI's) must count into the same reported series, not a second
+    # registration of the name that the SDK would ignore. Run apart: the global provider is set once.
+    script = """
+from opentelemetry import metrics
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from otel_secretary.pii import Masker, Redactions
+
+early = Masker()
+reader = InMemoryMetricReader()
+metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+late = Masker()
+for masker, signal in ((early, "traces"), (late, "logs"), (early, "logs")):
+    redactions = Redactions()
+    masker.mask_value("note", "mail jane.doe@example.com", redactions)
+    masker.record(redactions, signal)
+print(sorted(
+    (point.attributes["signal"], point.value)
+    for resource in reader.get_metrics_data().resource_metrics
+    for scope in resource.scope_metrics
+    for metric in scope.metrics
+    if metric.name == "otel_secretary.pii.redactions"
+    for point in metric.data.data_points
+))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "[('logs', 2), ('traces', 1)]", done.stderr

@@ -20,6 +20,8 @@ An observable instrument registered twice under one name on one meter keeps only
 (the SDK warns and returns the first instrument), so a second counter would count into totals nobody
 reports. :meth:`SummedCounter.shared` hands every caller the one counter of its meter provider, scope
 and name; that is how the cost counter is made, once per provider, however many telemetry objects use it.
+The global provider counts as one provider before and after the SDK's is set; a provider given
+explicitly before it is made the global one is the one case it cannot join (then set it first).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ _SharedKey = tuple[str, str, str]
 _shared: weakref.WeakKeyDictionary[MeterProvider, dict[_SharedKey, SummedCounter]] = (
     weakref.WeakKeyDictionary()
 )
+# The counters of the global provider, whether asked for through the API's proxy or the SDK provider.
+_global: dict[_SharedKey, SummedCounter] = {}
 _shared_lock = threading.Lock()
 
 
@@ -86,13 +90,24 @@ class SummedCounter:
     ) -> SummedCounter:
         """The one counter for ``instrument`` under ``scope`` on ``meter_provider`` (None: the global one)."""
         key = (scope, version, instrument.name)
-        provider = meter_provider if meter_provider is not None else get_meter_provider()
+        current = get_meter_provider()
+        provider = meter_provider if meter_provider is not None else current
         with _shared_lock:
-            table = _shared.setdefault(provider, {})
-            counter = table.get(key)
+            # The global provider is one table whatever it was when first asked: the API's proxy (a
+            # masker built before the SDK provider is set, as the pipeline builds its own) forwards its
+            # instruments to that provider once it is set, so a counter made through the proxy and one
+            # asked for afterwards would be two registrations of one name on one meter.
+            tables = (
+                [_global, _shared.setdefault(provider, {})]
+                if provider is current
+                else [_shared.setdefault(provider, {})]
+            )
+            counter = next((table[key] for table in tables if key in table), None)
             if counter is None:
                 meter = get_meter(scope, version, meter_provider=provider)
-                counter = table[key] = cls(meter, instrument)
+                counter = cls(meter, instrument)
+            for table in tables:
+                table.setdefault(key, counter)
             return counter
 
     def add(self, amount: float, attributes: Mapping[str, Any]) -> None:
@@ -107,7 +122,8 @@ class SummedCounter:
                     series = self._totals.get(key)
                 if series is None:
                     labels = OVERFLOW_ATTRIBUTES if key is _OVERFLOW_KEY else dict(attributes)
-                    series = self._totals[key] = [0.0, labels]
+                    # 0, not 0.0: whole-number adds (counts) stay integers, as in the SDK's Counter.
+                    series = self._totals[key] = [0, labels]
             series[0] += amount
 
     def _observe(self, _options: CallbackOptions) -> Iterable[Observation]:
