@@ -576,21 +576,46 @@ class NameMemory:
         known = self.traces.get(trace_id)
         return known.compiled() if known is not None else None
 
+    def pattern_for(self, trace_id: int, text: str) -> re.Pattern[str] | None:
+        """:meth:`pattern`, or None when none of the trace's names occurs in ``text`` in any case."""
+        known = self.traces.get(trace_id)
+        return known.compiled_for(text) if known is not None else None
+
     def __len__(self) -> int:
         return len(self.traces)
 
 
 class _TraceNames:
-    __slots__ = ("_regex", "names")
+    __slots__ = ("_finder", "_regex", "names")
 
     def __init__(self) -> None:
         self.names: set[str] = set()
         self._regex: re.Pattern[str] | None = None
+        # The names lower-cased in one automaton, when all are ASCII: on ASCII text, the regex below (any
+        # case) can only match where one of them occurs in the lower-cased text, and this says whether
+        # one does faster than the regex says it does not (0.6-3.6 µs per value, on every value of a
+        # trace that learned a name).
+        self._finder: tuple[set[str], AhoCorasick | None] | None = None
 
     def add(self, name: str) -> None:
         if name and name not in self.names:
             self.names.add(name)
             self._regex = None
+
+    def compiled_for(self, text: str) -> re.Pattern[str] | None:
+        if text.isascii():
+            finder = self._finder
+            if finder is None or finder[0] != self.names:
+                names = set(self.names)
+                automaton = (
+                    AhoCorasick([name.lower() for name in names])
+                    if names and all(name.isascii() for name in names)
+                    else None
+                )
+                finder = self._finder = (names, automaton)
+            if finder[1] is not None and not finder[1].find_matches_as_indexes(text.lower()):
+                return None
+        return self.compiled()
 
     def compiled(self) -> re.Pattern[str] | None:
         if self._regex is None and self.names:
