@@ -586,50 +586,63 @@ class NameMemory:
 
 
 class _TraceNames:
+    """One trace's names. They are only ever added, so their number versions what is built from them:
+    a build from a snapshot that a concurrent ``add`` outdated is rebuilt at the next use, never kept."""
+
     __slots__ = ("_finder", "_regex", "names")
 
     def __init__(self) -> None:
         self.names: set[str] = set()
-        self._regex: re.Pattern[str] | None = None
-        # The names lower-cased in one automaton, when all are ASCII: on ASCII text, the regex below (any
-        # case) can only match where one of them occurs in the lower-cased text, and this says whether
-        # one does faster than the regex says it does not (0.6-3.6 µs per value, on every value of a
-        # trace that learned a name).
-        self._finder: tuple[set[str], AhoCorasick | None] | None = None
+        self._regex: tuple[int, re.Pattern[str]] | None = None
+        # The names lower-cased, when there are few and all are ASCII: on ASCII text the regex below (any
+        # case) can only match where one of them occurs in the lower-cased text, and a few substring
+        # searches say so faster than the regex says it does not (0.6-3.6 µs per value, on every value
+        # of a trace that learned a name). A tuple of strings: nothing per trace beyond the names.
+        self._finder: tuple[int, tuple[str, ...] | None] | None = None
 
     def add(self, name: str) -> None:
-        if name and name not in self.names:
+        if name:
             self.names.add(name)
-            self._regex = None
 
     def compiled_for(self, text: str) -> re.Pattern[str] | None:
         if text.isascii():
             finder = self._finder
-            if finder is None or finder[0] != self.names:
-                names = set(self.names)
-                automaton = (
-                    AhoCorasick([name.lower() for name in names])
-                    if names and all(name.isascii() for name in names)
+            if finder is None or finder[0] != len(self.names):
+                names = list(self.names)
+                lowered = (
+                    tuple({name.lower() for name in names})
+                    if len(names) <= _PREFILTERED_NAMES and all(name.isascii() for name in names)
                     else None
                 )
-                finder = self._finder = (names, automaton)
-            if finder[1] is not None and not finder[1].find_matches_as_indexes(text.lower()):
-                return None
+                finder = self._finder = (len(names), lowered)
+            if finder[1] is not None:
+                lowered_text = text.lower()
+                if not any(name in lowered_text for name in finder[1]):
+                    return None
         return self.compiled()
 
     def compiled(self) -> re.Pattern[str] | None:
-        if self._regex is None and self.names:
+        built = self._regex
+        if built is None or built[0] != len(self.names):
+            names = list(self.names)
+            if not names:
+                return None
             # Longest first, so "Priya Natarajan" wins over "Priya"; whole words only, any case. Chinese
             # and Japanese put no blank between words and Korean attaches particles ("田中太郎からの",
             # "김민준님"): a name in those scripts is found inside a run of its script.
-            ordered = sorted(self.names, key=len, reverse=True)
+            ordered = sorted(names, key=len, reverse=True)
             spaced = "|".join(re.escape(name) for name in ordered if not _unspaced_script(name))
             unspaced = "|".join(re.escape(name) for name in ordered if _unspaced_script(name))
             pattern = rf"(?<![\w<:])(?:{spaced})(?![\w>])" if spaced else ""
             if unspaced:
                 pattern = f"{pattern}|(?:{unspaced})" if pattern else f"(?:{unspaced})"
-            self._regex = re.compile(pattern, re.IGNORECASE)
-        return self._regex
+            built = self._regex = (len(names), re.compile(pattern, re.IGNORECASE))
+        return built[1]
+
+
+# Up to this many names a trace's values are searched for each lower-cased name before its regex runs;
+# beyond, the substring searches would cost what the regex does.
+_PREFILTERED_NAMES = 16
 
 
 def _unspaced_script(name: str) -> bool:
