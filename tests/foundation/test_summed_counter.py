@@ -17,6 +17,7 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, InMemoryMet
 
 from otel_secretary import semconv
 from otel_secretary.sdk.metrics.summed_counter import SummedCounter
+from tests.support.processes import REPO
 
 SUMMED = semconv.Instrument("test.summed", "USD", "counter", "summed in process")
 
@@ -156,6 +157,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from otel_secretary import semconv
 from otel_secretary.sdk.metrics.summed_counter import SummedCounter
+from tests.support.otel_harness import scoped_points
 
 instrument = semconv.Instrument("test.summed", "1", "counter", "summed in process")
 early = SummedCounter.shared(None, "scope", "1.0", instrument)
@@ -165,17 +167,10 @@ provider = MeterProvider(metric_readers=[reader])
 metrics.set_meter_provider(provider)
 SummedCounter.shared(None, "scope", "1.0", instrument).add(2, {"when": "after, by default"})
 SummedCounter.shared(provider, "scope", "1.0", instrument).add(3, {"when": "after, explicit"})
-print(sorted(
-    (point.attributes["when"], point.value)
-    for resource in reader.get_metrics_data().resource_metrics
-    for scope in resource.scope_metrics
-    for metric in scope.metrics
-    if metric.name == "test.summed"
-    for point in metric.data.data_points
-))
+print(sorted((point.attributes["when"], point.value) for _, point in scoped_points(reader, "test.summed")))
 """
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
     )
     expected = "[('after, by default', 2), ('after, explicit', 3), ('before', 1)]"
     assert done.stdout.strip() == expected, done.stderr

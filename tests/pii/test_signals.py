@@ -38,6 +38,7 @@ from otel_secretary.pii import (
 )
 from tests.pii.conftest import counter_values
 from tests.support.otel_harness import Harness, masked_logs, masked_spans
+from tests.support.processes import REPO
 
 EMAIL = "jane.doe@example.com"
 CARD = "4242 4242 4242 4242"
@@ -332,6 +333,7 @@ from opentelemetry import metrics
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from otel_secretary.pii import Masker, Redactions
+from tests.support.otel_harness import scoped_points
 
 early = Masker()
 reader = InMemoryMetricReader()
@@ -341,16 +343,10 @@ for masker, signal in ((early, "traces"), (late, "logs"), (early, "logs")):
     redactions = Redactions()
     masker.mask_value("note", "mail jane.doe@example.com", redactions)
     masker.record(redactions, signal)
-print(sorted(
-    (point.attributes["signal"], point.value)
-    for resource in reader.get_metrics_data().resource_metrics
-    for scope in resource.scope_metrics
-    for metric in scope.metrics
-    if metric.name == "otel_secretary.pii.redactions"
-    for point in metric.data.data_points
-))
+points = scoped_points(reader, "otel_secretary.pii.redactions")
+print(sorted((point.attributes["signal"], point.value) for _, point in points))
 """
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=120, check=True
     )
     assert done.stdout.strip() == "[('logs', 2), ('traces', 1)]", done.stderr
