@@ -407,24 +407,47 @@ _PHONE_CUES = (
     r"phone|telephone|tel|mobile|cell|call|ring|text|sms|whatsapp|fax|móvil|movil|telefone|"
     r"telefon|telefono|téléphone|portable|handy|celular|cellulare"
 )
+# The words that name the number after them, by the validator they call for (regex alternatives).
+_CUE_WORDS: dict[str, tuple[str, ...]] = {
+    "ssn": ("ssn", r"social security(?: number| no\.?)?"),
+    "tax": (r"tax[ _-]?id", "tin", "taxpayer id"),
+    "cpf": ("cpf",),
+    "bsn": ("bsn", "burgerservicenummer"),
+    "aadhaar": ("aadhaar", "aadhar", "uidai"),
+    "steuer": (
+        r"steuer-?id",
+        r"steuer-?idnr",
+        "idnr",
+        "steueridentifikationsnummer",
+        "tax identification number",
+    ),
+    "nir": ("nir", "insee", "sécurité sociale", "securite sociale"),
+    "nif": ("nif", "nie", "dni"),
+    "phone": tuple(_PHONE_CUES.split("|")),
+}
 # Not preceded by '<': our own "<phone>" or "<ssn>" placeholder is no cue for the number after it.
 _CUE = re.compile(
-    r"(?i)(?<![<\w])(?:(?P<ssn>ssn|social security(?: number| no\.?)?)|(?P<tax>tax[ _-]?id|tin|taxpayer id)"
-    r"|(?P<cpf>cpf)|(?P<bsn>bsn|burgerservicenummer)|(?P<aadhaar>aadhaar|aadhar|uidai)"
-    r"|(?P<steuer>steuer-?id|steuer-?idnr|idnr|steueridentifikationsnummer|tax identification number)"
-    r"|(?P<nir>nir|insee|sécurité sociale|securite sociale)|(?P<nif>nif|nie|dni)"
-    r"|(?P<phone>" + _PHONE_CUES + r"))\b[^0-9\n<>]{0,24}$"
+    r"(?i)(?<![<\w])(?:"
+    + "|".join(f"(?P<{group}>{'|'.join(words)})" for group, words in _CUE_WORDS.items())
+    + r")\b[^0-9\n<>]{0,24}$"
 )
 
-# What every alternative of _CUE starts with (its ASCII spellings): an ASCII window without any of these,
-# lower-cased, cannot match it, and one automaton pass says so faster than the regex tried at each place.
+
+def _literal_head(alternative: str) -> str:
+    """The letters and blanks an alternative always starts with ("tax[ _-]?id" → "tax", "steuer-?id" →
+    "steuer"): a character followed by '?' is optional, and any other regex syntax ends the head."""
+    head = re.match(r"[\w ]*", alternative)
+    literal = head.group() if head else ""
+    if len(alternative) > len(literal) and alternative[len(literal)] == "?":
+        literal = literal[:-1]
+    return literal
+
+
+# What every ASCII alternative of _CUE starts with: an ASCII window without any of these, lower-cased,
+# cannot match it, and one automaton pass says so faster than the regex tried at each place.
 _CUE_PREFIXES = AhoCorasick(
-    [
-        "ssn", "social security", "tax", "tin", "cpf", "bsn", "burgerservicenummer", "aadha", "uidai",
-        "steuer", "idnr", "nir", "insee", "securite sociale", "nif", "nie", "dni",
-        *(word for word in _PHONE_CUES.split("|") if word.isascii()),
-    ]
-)  # fmt: skip
+    sorted({_literal_head(word) for words in _CUE_WORDS.values() for word in words if word.isascii()})
+)
 
 
 def _cue_checks(cue: re.Match[str]) -> tuple[tuple[str, Callable[[str], bool]], ...]:
